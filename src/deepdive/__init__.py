@@ -1,0 +1,62 @@
+"""deepdive: a deep-learning framework written from scratch on NumPy.
+
+PyTorch-compatible (``import deepdive as torch``), with Keras-style layers and
+``fit`` on the same core, and every inner working open to inspection.
+"""
+from . import _dtype
+from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64, half, float,
+                     double, short, int, long, get_default_dtype, set_default_dtype)
+from .tensor import Tensor, Size, device
+from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .random import manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state, set_rng_state
+from .creation import *  # noqa: F401,F403
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.comparison import *  # noqa: F401,F403
+from .ops.reduction import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
+from .ops.indexing import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
+from . import autograd
+
+__version__ = "0.1.0"
+
+import builtins as _builtins
+bool = _dtype.bool_                      # noqa: A001  (torch.bool)
+float, int = _dtype.float, _dtype.int    # noqa: A001
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def typename(obj):
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+class _Cuda:
+    """``deepdive.cuda``: there is no GPU here; code that checks for one falls back to the CPU."""
+
+    @staticmethod
+    def is_available():
+        return False
+
+    @staticmethod
+    def device_count():
+        return 0
+
+    @staticmethod
+    def manual_seed(seed):
+        pass
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Cuda()

@@ -1,0 +1,9 @@
+"""Automatic differentiation: ``Function``, ``backward``, ``grad``, grad modes, ``gradcheck``."""
+from .function import TensorFunction as Function, Function as _NumpyFunction, once_differentiable  # noqa: F401
+from .engine import backward, grad
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .gradcheck import gradcheck, GradcheckError
+from . import function  # noqa: F401
+
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "gradcheck", "GradcheckError"]

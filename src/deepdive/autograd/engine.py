@@ -1,0 +1,219 @@
+"""Backpropagation: the chain rule applied over the recorded graph.
+
+For a loss L and a node z = f(x, y), the engine receives dL/dz, asks the node
+for its vector-Jacobian products dL/dx = dL/dz . dz/dx (``Function.backward``),
+and passes each one on to the node that produced x (or, for a leaf, adds it to
+``x.grad``). A node runs only when the gradients from all its consumers have
+been summed, so nodes are visited in a topological order, found iteratively
+(no recursion limit on deep graphs).
+"""
+import numpy as np
+
+from .grad_mode import STATE as _GRAD
+
+
+def _collect(roots):
+    """Count, for every node reachable from ``roots``, how many edges point to it."""
+    dependencies = {}
+    stack = list(roots)
+    seen = set(id(n) for n in roots)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_functions:
+            if edge is None:
+                continue
+            child = edge[0]
+            if child.__class__ in _TENSOR_TYPES:      # a leaf: AccumulateGrad
+                continue
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return dependencies
+
+
+def _release(edges, dependencies, ready):
+    for edge in edges:
+        if edge is not None and edge[0].__class__ not in _TENSOR_TYPES:
+            dependencies[edge[0]] -= 1
+            if dependencies[edge[0]] == 0:
+                ready.append(edge[0])
+
+
+def _accumulate_leaf(leaf, grad, captured):
+    if leaf._hooks:
+        grad = _run_hooks(leaf._hooks, grad)
+    if captured is not None:
+        key = ("leaf", id(leaf))
+        if key in captured:
+            prev = captured[key]
+            captured[key] = grad if prev is None else prev + grad
+        return
+    if grad.dtype != leaf._data.dtype:
+        grad = grad.astype(leaf._data.dtype)
+    if leaf.grad is None:
+        # NOTE: copy, because one array can flow to several leaves (a + b hands
+        # the same gradient to both) and users modify .grad in place.
+        leaf.grad = _wrap(np.array(grad, copy=True))
+    else:
+        leaf.grad._data += grad
+    if leaf._post_accumulate_hooks:
+        for hook in leaf._post_accumulate_hooks.values():
+            hook(leaf)
+
+
+def _run_hooks(hooks, grad):
+    for hook in hooks.values():
+        result = hook(_wrap(grad))
+        if result is not None:
+            grad = result._data if result.__class__ in _TENSOR_TYPES else np.asarray(result)
+    return grad
+
+
+def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
+    """Backpropagate from ``tensors`` seeded with ``grad_tensors`` (NumPy arrays).
+
+    With ``inputs`` (a list of Tensors) the gradients are returned instead of
+    accumulated into ``.grad`` (this is ``autograd.grad``).
+    """
+    captured = None
+    if inputs is not None:
+        captured = {}
+        for t in inputs:
+            key = ("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
+            captured[key] = None
+
+    buffers = {}          # node -> list of summed output gradients
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if t.grad_fn is None:
+            _accumulate_leaf(t, g, captured)
+            continue
+        node = t.grad_fn
+        slot = buffers.get(node)
+        if slot is None:
+            slot = buffers[node] = [None] * node._n_outputs
+            roots.append(node)
+        nr = t._output_nr
+        slot[nr] = g if slot[nr] is None else slot[nr] + g
+
+    dependencies = _collect(roots)
+    ready = [n for n in roots if n not in dependencies]
+    prev_mode = _GRAD.enabled
+    _GRAD.enabled = False     # backward itself records nothing (no double backward)
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None)
+            if grads is None:          # no gradient reached this node: only release its inputs
+                _release(node.next_functions, dependencies, ready)
+                continue
+            if node._pre_hooks:
+                for nr, hooks in node._pre_hooks.items():
+                    if grads[nr] is not None:
+                        grads[nr] = _run_hooks(hooks, grads[nr])
+            if node._retained:
+                for nr, tensor in node._retained.items():
+                    if grads[nr] is not None and captured is None:
+                        tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor.grad is None \
+                            else _wrap(tensor.grad._data + grads[nr])
+            if captured is not None:
+                for nr in range(node._n_outputs):
+                    key = (id(node), nr)
+                    if key in captured and grads[nr] is not None:
+                        captured[key] = grads[nr]
+            if node._n_outputs > 1:
+                grads = [np.zeros(shape, dtype) if g is None else g
+                         for g, (shape, dtype) in zip(grads, node._out_meta)]
+            input_grads = node._run_backward(grads)
+            if input_grads.__class__ is not tuple:
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.next_functions):
+                raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                                   f"(expected {len(node.next_functions)}, got {len(input_grads)})")
+            if not retain_graph:
+                node._saved = ()
+                node._freed = True
+            for edge, grad in zip(node.next_functions, input_grads):
+                if edge is None:
+                    continue
+                child, nr = edge
+                if child.__class__ in _TENSOR_TYPES:
+                    if grad is not None:
+                        _accumulate_leaf(child, grad, captured)
+                    continue
+                if grad is None:
+                    _release((edge,), dependencies, ready)
+                    continue
+                slot = buffers.get(child)
+                if slot is None:
+                    slot = buffers[child] = [None] * child._n_outputs
+                slot[nr] = grad if slot[nr] is None else slot[nr] + grad
+                dependencies[child] -= 1
+                if dependencies[child] == 0:
+                    ready.append(child)
+    finally:
+        _GRAD.enabled = prev_mode
+    if captured is not None:
+        return [captured[("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)]
+                for t in inputs]
+    return None
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``deepdive.autograd.backward``: accumulate d(sum of tensors)/d(leaf) into leaves' ``.grad``."""
+    if create_graph:
+        raise NotImplementedError("backward(create_graph=True): deepdive does not record the backward pass "
+                                  "(higher-order gradients are not supported)")
+    if inputs is not None:
+        raise NotImplementedError("backward(inputs=...) is not supported; use deepdive.autograd.grad")
+    tensors = [tensors] if tensors.__class__ in _TENSOR_TYPES else list(tensors)
+    if grad_tensors is None or grad_tensors.__class__ in _TENSOR_TYPES:
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    seeds = [_seed(t, g) for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, seeds, retain_graph=bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """``deepdive.autograd.grad``: d(outputs)/d(inputs) returned as a tuple, ``.grad`` untouched."""
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): higher-order gradients are not supported")
+    outputs = [outputs] if outputs.__class__ in _TENSOR_TYPES else list(outputs)
+    single = inputs.__class__ in _TENSOR_TYPES
+    inputs = [inputs] if single else list(inputs)
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
+    if grad_outputs is None or grad_outputs.__class__ in _TENSOR_TYPES:
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    seeds = [_seed(t, g) for t, g in zip(outputs, grad_outputs)]
+    results = run_backward(outputs, seeds, retain_graph=bool(retain_graph), inputs=inputs)
+    out = []
+    for i, (t, g) in enumerate(zip(inputs, results)):
+        if g is None:
+            if materialize_grads:
+                g = np.zeros_like(t._data)
+            elif not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have been used "
+                                   "in the graph. Set allow_unused=True if this is the desired behavior.")
+        out.append(None if g is None else _wrap(g.astype(t._data.dtype, copy=False)))
+    return tuple(out)
+
+
+def _seed(t, g):
+    if g is None:
+        if t._data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                               f"(got a tensor of shape {tuple(t.shape)}; pass gradient=...)")
+        return np.ones_like(t._data)
+    g = g._data if g.__class__ in _TENSOR_TYPES else np.asarray(g, dtype=t._data.dtype)
+    if g.shape != t._data.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
+                           f"has a shape of {tuple(t._data.shape)}.")
+    return g
+
+
+from ..tensor import _wrap, _TENSOR_TYPES  # noqa: E402

@@ -1,0 +1,201 @@
+"""``Function``: one differentiable op, forward and backward side by side.
+
+Every op in deepdive is a subclass of ``Function`` with two static methods::
+
+    class Mul(Function):
+        '''z = x * y.   Backward: dx = g * y,  dy = g * x   (g = dL/dz).'''
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+        @staticmethod
+        def backward(ctx, grad):
+            x, y = ctx.saved_tensors
+            return unbroadcast(grad * y, x.shape), unbroadcast(grad * x, y.shape)
+
+The built-in ops work on NumPy arrays: ``forward`` receives the tensors' arrays
+and returns an array (or a tuple of arrays); ``backward`` receives the gradient
+of each output and returns one gradient (or None) per input. Keeping NumPy
+inside the ops is what keeps the per-op cost low.
+
+``Function.apply`` runs the forward and, only when grad mode is on and an
+input requires grad, records the call as a node of the graph: the instance is
+both the ``ctx`` seen by forward/backward and the ``grad_fn`` of its outputs.
+
+User-defined functions subclass ``deepdive.autograd.Function`` (``TensorFunction``
+here), which is the same machinery with PyTorch's convention: forward and
+backward receive and return ``Tensor`` objects.
+"""
+from .grad_mode import STATE as _GRAD
+
+
+class Function:
+    """Base of all differentiable ops (NumPy-level forward/backward).
+
+    Attributes set on a recorded node:
+        next_functions: per input, ``(node_or_leaf_tensor, output_nr)`` or None
+        needs_input_grad: per input, whether a gradient is wanted
+    """
+    # Set on a recorded node only; class-level defaults keep unrecorded calls cheap.
+    next_functions = ()
+    needs_input_grad = ()
+    _saved = ()
+    _saved_versions = None
+    _freed = False
+    _n_outputs = 1
+    _out_meta = None
+    _pre_hooks = None       # hooks of non-leaf tensors: fn(grad) -> grad | None
+    _retained = None        # non-leaf tensors that called retain_grad()
+    _outputs_versions = None
+
+    def save_for_backward(self, *arrays):
+        """Keep what backward needs; checked against in-place changes later."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you call "
+                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved tensors after calling backward.")
+        if self._saved_versions:
+            for tensor, version, position in self._saved_versions:
+                if tensor._version_counter[0] != version:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified by an inplace "
+                        f"operation: [{tensor.dtype.name} tensor of shape {list(tensor.shape)}], which is "
+                        f"{position} of {self.name()}, is at version {tensor._version_counter[0]}; expected "
+                        f"version {version} instead. Hint: replace the in-place operation (e.g. x.add_(1)) by "
+                        "its out-of-place form (x = x.add(1)).")
+        return self._saved
+
+    def mark_non_differentiable(self, *args):
+        pass  # built-in ops return non-differentiable results from plain NumPy, not through Function
+
+    @classmethod
+    def name(cls):
+        return cls.__name__ + "Backward0"
+
+    def __repr__(self):
+        return f"<{self.name()} object>"
+
+    def register_hook(self, hook):
+        """Hook on this node's output gradient(s): ``hook(grad_inputs, grad_outputs)`` is not supported;
+        use ``Tensor.register_hook`` instead."""
+        raise NotImplementedError("use Tensor.register_hook")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on the inputs' arrays and, if needed, record the node."""
+        ctx = cls.__new__(cls)
+        record = False
+        if _GRAD.enabled:
+            for a in args:
+                if a.__class__ in _TENSOR_TYPES and a.requires_grad:
+                    record = True
+                    break
+        out = cls.forward(ctx, *[a._data if a.__class__ in _TENSOR_TYPES else a for a in args], **kwargs)
+        if not record:
+            if out.__class__ is tuple:
+                return tuple(_wrap(o) for o in out)
+            return _wrap(out)
+        ctx.needs_input_grad = tuple(a.__class__ in _TENSOR_TYPES and a.requires_grad for a in args)
+        ctx.next_functions = tuple(
+            (a.grad_fn or a, a._output_nr) if a.__class__ in _TENSOR_TYPES and a.requires_grad else None
+            for a in args)
+        if out.__class__ is tuple:
+            ctx._n_outputs = len(out)
+            ctx._out_meta = [(o.shape, o.dtype) for o in out]
+            outs = tuple(_wrap(o, True, ctx, i) for i, o in enumerate(out))
+            if ctx._saved:
+                ctx._track_saved(args, outs)
+            return outs
+        result = _wrap(out, True, ctx, 0)
+        if ctx._saved:
+            ctx._track_saved(args, (result,))
+        return result
+
+    def _track_saved(self, inputs, outputs):
+        """Remember the version of every input/output whose array was saved, so an
+        in-place change before backward raises instead of giving a wrong gradient."""
+        saved_ids = {id(s) for s in self._saved}
+        versions = []
+        for i, t in enumerate(inputs):
+            if t.__class__ in _TENSOR_TYPES and id(t._data) in saved_ids:
+                versions.append((t, t._version_counter[0], f"input {i}"))
+        for i, t in enumerate(outputs):
+            if id(t._data) in saved_ids:
+                versions.append((t, t._version_counter[0], f"output {i}"))
+        if versions:
+            self._saved_versions = versions
+
+    # Called by the engine; TensorFunction overrides it to speak in Tensors.
+    def _run_backward(self, grads):
+        return self.backward(self, *grads)
+
+
+class TensorFunction(Function):
+    """Custom autograd functions written the PyTorch way (public as ``deepdive.autograd.Function``).
+
+    ``forward(ctx, *args)`` receives Tensors (with grad recording off) and returns
+    a Tensor or a tuple of Tensors; ``backward(ctx, *grad_outputs)`` receives and
+    returns Tensors (or None for inputs that need no gradient)::
+
+        class Exp(deepdive.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+            @staticmethod
+            def backward(ctx, grad_output):
+                (y,) = ctx.saved_tensors
+                return grad_output * y
+    """
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+        self._saved_versions = [(t, t._version_counter[0], f"saved tensor {i}")
+                                for i, t in enumerate(tensors) if t is not None]
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls.__new__(cls)
+        record = _GRAD.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        prev = _GRAD.enabled
+        _GRAD.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _GRAD.enabled = prev
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        if not record:
+            return out
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.next_functions = tuple(
+            (a.grad_fn or a, a._output_nr) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
+        ctx._n_outputs = len(outs)
+        ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+        wrapped = []
+        for i, o in enumerate(outs):
+            if isinstance(o, Tensor):
+                o = _wrap(o._data, True, ctx, i)   # a fresh Tensor that carries the node
+            wrapped.append(o)
+        return tuple(wrapped) if multi else wrapped[0]
+
+    def _run_backward(self, grads):
+        result = self.backward(self, *[None if g is None else _wrap(g) for g in grads])
+        if not isinstance(result, tuple):
+            result = (result,)
+        return tuple(r._data if isinstance(r, Tensor) else r for r in result)
+
+
+class once_differentiable:  # pragma: no cover - accepted for PyTorch compatibility
+    def __new__(cls, fn):
+        return fn
+
+
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES  # noqa: E402  (tensor.py imports this module first)

@@ -1,0 +1,232 @@
+"""Tensor creation: ``tensor``, ``zeros``, ``randn``, ``arange`` ... with PyTorch's defaults.
+
+Floating results are float32 (the default dtype) unless ``dtype`` says
+otherwise; NumPy's float64 default never leaks through.
+"""
+import numbers
+
+import numpy as np
+
+from . import _dtype
+from ._dtype import to_dtype, get_default_dtype
+from .random import get_generator
+from .tensor import Tensor, _wrap, _array_from, _check_device
+from .ops._util import shape_arg
+
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
+           "logspace", "eye", "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like",
+           "empty_like", "rand_like", "randn_like", "randint_like", "multinomial", "bernoulli", "normal", "scalar_tensor"]
+METHODS = ["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"]
+
+
+def _finish(array, requires_grad, device=None):
+    _check_device(device)
+    t = _wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype):
+    d = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    return d.np
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of ``data`` (floats -> float32, ints -> int64, bools -> bool)."""
+    if isinstance(data, Tensor):
+        array = data._data.astype(to_dtype(dtype).np) if dtype is not None else data._data.copy()
+    else:
+        array = _array_from(data, dtype)
+        if isinstance(data, np.ndarray) and array is data:
+            array = array.copy()
+    return _finish(np.array(array, copy=False) if array.ndim else np.asarray(array), requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a NumPy array or Tensor when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or to_dtype(dtype).np == data._data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        return _wrap(data if dtype is None else data.astype(to_dtype(dtype).np, copy=False))
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A tensor that shares memory with ``ndarray`` (changes show in both)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    return _wrap(ndarray)
+
+
+def scalar_tensor(value, dtype=None, device=None, requires_grad=False):
+    return _finish(np.asarray(value, dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+def _filled(fill, size, dtype, device, requires_grad, default=None):
+    shape = shape_arg(size)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(shape)}")
+    np_dtype = to_dtype(dtype).np if dtype is not None else (default or get_default_dtype().np)
+    return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad, device)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+    """Like PyTorch's ``empty``, but zero-filled (uninitialised memory helps nobody learn)."""
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value`` (its dtype inferred from the value, like PyTorch)."""
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = _dtype.bool_
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = _dtype.int64
+    return _filled(fill_value, (size,) if isinstance(size, int) else (tuple(size),), dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Values from start (inclusive) to end (exclusive) by step; int64 when all are integers."""
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = _dtype.int64 if all(isinstance(v, numbers.Integral) for v in values) else get_default_dtype()
+    np_dtype = to_dtype(dtype).np
+    # NOTE: computed in float64 then cast, so float32 ranges end where PyTorch's do.
+    return _finish(np.arange(*values, dtype=np.float64 if np_dtype.kind == "f" else np_dtype).astype(np_dtype),
+                   requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.linspace(start, end, int(steps)).astype(_float_dtype(dtype)), requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.logspace(start, end, int(steps), base=base).astype(_float_dtype(dtype)), requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples from [0, 1)."""
+    shape = shape_arg(size)
+    return _finish(get_generator(generator).random(shape).astype(_float_dtype(dtype)), requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples."""
+    shape = shape_arg(size)
+    return _finish(get_generator(generator).standard_normal(shape).astype(_float_dtype(dtype)), requires_grad, device)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers in [low, high) (int64 by default): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    np_dtype = to_dtype(dtype).np if dtype is not None else np.int64
+    return _finish(get_generator(generator).integers(low, high, tuple(size)).astype(np_dtype), requires_grad, device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64)."""
+    np_dtype = to_dtype(dtype).np if dtype is not None else np.int64
+    return _finish(get_generator(generator).permutation(n).astype(np_dtype), requires_grad, device)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Draw indices with probability proportional to the rows of ``input`` (1-D or 2-D)."""
+    probs = input._data.astype(np.float64)
+    rows = probs[None] if probs.ndim == 1 else probs
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
+    sums = rows.sum(-1, keepdims=True)
+    if (sums <= 0).any():
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    gen = get_generator(generator)
+    out = np.stack([gen.choice(rows.shape[-1], num_samples, replacement, r / r.sum()) for r in rows])
+    return _wrap((out[0] if probs.ndim == 1 else out).astype(np.int64))
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input._data if p is None else np.full(input._data.shape, p)
+    return _wrap((get_generator(generator).random(probs.shape) < probs).astype(input._data.dtype))
+
+
+def normal(mean, std=1.0, size=None, *, generator=None):
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        m = mean._data if isinstance(mean, Tensor) else mean
+        s = std._data if isinstance(std, Tensor) else std
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dt = (mean if isinstance(mean, Tensor) else std)._data.dtype
+        return _wrap((get_generator(generator).normal(0, 1, shape) * s + m).astype(dt))
+    return _wrap(get_generator(generator).normal(mean, std, tuple(size)).astype(get_default_dtype().np))
+
+
+def _like(factory):
+    def like(input, dtype=None, device=None, requires_grad=False, memory_format=None, **kwargs):
+        dt = dtype if dtype is not None else input.dtype
+        return factory(*input.shape, dtype=dt, requires_grad=requires_grad, **kwargs)
+    like.__name__ = factory.__name__ + "_like"
+    like.__doc__ = f"``{factory.__name__}`` with the shape (and by default the dtype) of ``input``."
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return full(tuple(input.shape), fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)

@@ -1,0 +1,124 @@
+"""Shared pieces of the ops: the adjoint of broadcasting, operand promotion, dims."""
+import numbers
+
+import numpy as np
+
+from .. import _dtype
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES, _canonical_dim
+
+__all__ = ["unbroadcast", "binary_operands", "as_tensor_arg", "normalize_dims", "canonical_dim", "shape_arg",
+           "broadcast_error"]
+
+canonical_dim = _canonical_dim
+
+
+def unbroadcast(grad, shape):
+    """The adjoint of broadcasting: sum ``grad`` back down to ``shape``.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1,
+    so its vector-Jacobian product sums over exactly those axes.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def _scalar_category(value):
+    if isinstance(value, (bool, np.bool_)):
+        return 0
+    if isinstance(value, numbers.Integral):
+        return 1
+    if isinstance(value, numbers.Real):
+        return 2
+    raise TypeError(f"unsupported operand type {type(value).__name__}")
+
+
+def binary_operands(a, b):
+    """Return ``(a, b)`` ready for a binary Function, with PyTorch's type promotion.
+
+    ``a`` is a Tensor. ``b`` is a Tensor, a Python/NumPy number or an array.
+    Python numbers are passed through as scalars (NumPy 2 keeps float32 for
+    ``float32_array + 1.5``); only a category change (int tensor + float) casts.
+    """
+    if b.__class__ in _TENSOR_TYPES:
+        if a._data.dtype is b._data.dtype:
+            return a, b
+        return _promote_tensors(a, b)
+    if isinstance(b, np.ndarray):
+        return _promote_tensors(a, _wrap(b))
+    if isinstance(b, np.generic):
+        b = b.item()
+    cat = _scalar_category(b)
+    a_cat = _dtype.from_numpy_dtype(a._data.dtype)._category
+    if cat > a_cat:
+        target = _dtype.get_default_dtype() if cat == 2 else _dtype.int64
+        a = a.to(target)
+    if a._data.dtype.kind == "b" and cat == 0:
+        return a, np.bool_(b)
+    return a, b
+
+
+def _promote_tensors(a, b):
+    """PyTorch's rule: dimensioned tensors outrank 0-d tensors within a category."""
+    da, db = _dtype.from_numpy_dtype(a._data.dtype), _dtype.from_numpy_dtype(b._data.dtype)
+    a0, b0 = a._data.ndim == 0, b._data.ndim == 0
+    if a0 != b0:
+        dim_t, zero_t = (da, db) if b0 else (db, da)
+        result = zero_t if zero_t._category > dim_t._category else dim_t
+    else:
+        result = _dtype.promote(da, db)
+    if da is not result:
+        a = a.to(result)
+    if db is not result:
+        b = b.to(result)
+    return a, b
+
+
+def as_tensor_arg(x, like=None):
+    """A Tensor from a Tensor / array / number (dtype of ``like`` for Python numbers)."""
+    if x.__class__ in _TENSOR_TYPES:
+        return x
+    if isinstance(x, np.ndarray):
+        return _wrap(x)
+    if like is not None and isinstance(x, numbers.Number):
+        return _wrap(np.asarray(x, dtype=like._data.dtype))
+    from ..tensor import _array_from
+    return _wrap(_array_from(x))
+
+
+def normalize_dims(dim, ndim, op="dim"):
+    """``dim`` (None, int, or sequence) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (canonical_dim(int(dim), ndim, op),)
+    dims = tuple(canonical_dim(int(d), ndim, op) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
+    return dims if dims else tuple(range(ndim))
+
+
+def shape_arg(shape):
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` / ``Size`` forms."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def broadcast_error(op, a_shape, b_shape):
+    """PyTorch's broadcasting message, naming the op."""
+    a_shape, b_shape = tuple(a_shape), tuple(b_shape)
+    n = max(len(a_shape), len(b_shape))
+    pa, pb = (1,) * (n - len(a_shape)) + a_shape, (1,) * (n - len(b_shape)) + b_shape
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            return RuntimeError(f"{op}: The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) "
+                                f"at non-singleton dimension {i} "
+                                f"(shapes {list(a_shape)} and {list(b_shape)})")
+    return RuntimeError(f"{op}: shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast together")

@@ -1,0 +1,700 @@
+"""Elementwise ops: arithmetic with broadcasting, math functions, activations.
+
+Each Function's docstring gives the op and its vector-Jacobian product, with
+g = dL/dy the gradient arriving from the output.
+"""
+import numbers
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES
+from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg
+
+__all__ = ["add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "neg", "negative", "pow",
+           "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "abs", "sin", "cos",
+           "tan", "tanh", "sigmoid", "relu", "clamp", "clip", "maximum", "minimum", "where", "reciprocal", "sign",
+           "floor", "ceil", "round", "trunc", "frac", "lerp", "addcmul", "addcdiv", "atan2", "subtract", "multiply",
+           "divide", "erf", "asin", "acos", "atan", "sinh", "cosh", "xlogy", "nan_to_num", "rsub"]
+
+METHODS = [n for n in __all__ if n not in ("where",)] + [
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+    "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__neg__", "__pos__", "__pow__", "__rpow__", "__abs__",
+    "_where_method"]
+ALIASES = {"where": "_where_method"}
+
+
+# ---------------------------------------------------------------- arithmetic
+class Add(Function):
+    """z = x + y.   Backward: dx = g,  dy = g   (each summed over broadcast axes)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.x_shape, ctx.y_shape = x.shape, np.shape(y)
+        return x + y
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(grad, ctx.x_shape) if need_x else None,
+                unbroadcast(grad, ctx.y_shape) if need_y else None)
+
+
+class Sub(Function):
+    """z = x - y.   Backward: dx = g,  dy = -g."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.x_shape, ctx.y_shape = x.shape, np.shape(y)
+        return x - y
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(grad, ctx.x_shape) if need_x else None,
+                unbroadcast(-grad, ctx.y_shape) if need_y else None)
+
+
+class Mul(Function):
+    """z = x * y.   Backward: dx = g * y,  dy = g * x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(grad * y, x.shape) if need_x else None,
+                unbroadcast(grad * x, np.shape(y)) if need_y else None)
+
+
+class Div(Function):
+    """z = x / y.   Backward: dx = g / y,  dy = -g * x / y^2."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x / y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(grad / y, x.shape) if need_x else None,
+                unbroadcast(-grad * x / (y * y), np.shape(y)) if need_y else None)
+
+
+class Neg(Function):
+    """y = -x.   Backward: dx = -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class PowScalar(Function):
+    """y = x^p (p a number).   Backward: dx = g * p * x^(p-1)   (0 where p == 0)."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        return x ** p
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return np.zeros_like(grad), None
+        if p == 2:
+            return grad * 2 * x, None
+        return grad * (p * x ** (p - 1)), None
+
+
+class Pow(Function):
+    """z = x^y (tensors).   Backward: dx = g * y * x^(y-1),  dy = g * x^y * ln(x)   (dy = 0 where x == 0 and y >= 0)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = x ** y
+        ctx.save_for_backward(x, y, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, z = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dx = dy = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_x:
+                dx = unbroadcast(np.where(y == 0, 0, grad * y * x ** (y - 1)).astype(grad.dtype), np.shape(x))
+            if need_y:
+                dy = np.where((x == 0) & (y >= 0), 0, grad * z * np.log(x)).astype(grad.dtype)
+                dy = unbroadcast(dy, np.shape(y))
+        return dx, dy
+
+
+class RPowScalar(Function):
+    """y = c^x (c a number).   Backward: dx = g * y * ln(c)."""
+
+    @staticmethod
+    def forward(ctx, x, base):
+        y = np.power(np.asarray(base, dtype=x.dtype), x)
+        ctx.save_for_backward(y)
+        ctx.log_base = np.log(base) if base > 0 else np.nan
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return (grad * y * ctx.log_base).astype(grad.dtype, copy=False), None
+
+
+def _binary(function, name, a, b):
+    a, b = binary_operands(a, b)
+    try:
+        return function.apply(a, b)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise broadcast_error(name, a.shape, np.shape(b._data if isinstance(b, Tensor) else b)) from None
+        raise
+
+
+def _reflected(a, b):
+    """``number op tensor``: the number as a 0-d tensor of the promoted dtype."""
+    if isinstance(b, numbers.Number):
+        a_cast, b_scalar = binary_operands(a, b)
+        return _wrap(np.asarray(b_scalar, dtype=a_cast._data.dtype))
+    return as_tensor_arg(b)
+
+
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other, broadcasting."""
+    if alpha != 1:
+        other = mul(as_tensor_arg(other, input), alpha) if not isinstance(other, numbers.Number) else other * alpha
+    if input.__class__ not in _TENSOR_TYPES:
+        input, other = as_tensor_arg(input, other if isinstance(other, Tensor) else None), other
+    return _binary(Add, "add", input, other)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other, broadcasting."""
+    if alpha != 1:
+        other = mul(as_tensor_arg(other, input), alpha) if not isinstance(other, numbers.Number) else other * alpha
+    if input.__class__ not in _TENSOR_TYPES:
+        input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
+    return _binary(Sub, "sub", input, other)
+
+
+def mul(input, other, *, out=None):
+    if input.__class__ not in _TENSOR_TYPES:
+        input, other = other, input
+    return _binary(Mul, "mul", input, other)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """input / other (true division: integers give the default float dtype)."""
+    if input.__class__ not in _TENSOR_TYPES:
+        input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        return trunc(_binary(Div, "div", _to_float(input), other if not isinstance(other, Tensor) else _to_float(other)))
+    if input._data.dtype.kind != "f":
+        input = _to_float(input)
+    if isinstance(other, Tensor) and other._data.dtype.kind != "f":
+        other = _to_float(other)
+    return _binary(Div, "div", input, other)
+
+
+def _to_float(t):
+    from .._dtype import get_default_dtype
+    return t if t._data.dtype.kind == "f" else t.to(get_default_dtype())
+
+
+def floor_divide(input, other):
+    """floor(input / other); not differentiable (zero gradient in PyTorch)."""
+    a, b = binary_operands(as_tensor_arg(input), other)
+    return _wrap(np.floor_divide(a._data, b._data if isinstance(b, Tensor) else b))
+
+
+def remainder(input, other):
+    """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
+    input = as_tensor_arg(input)
+    return sub(input, mul(floor_divide(input, other), other))
+
+
+def fmod(input, other):
+    """C-style modulus (sign of the dividend). Backward: dx = g."""
+    input = as_tensor_arg(input)
+    quotient = _wrap(np.trunc(np.divide(input._data, other._data if isinstance(other, Tensor) else other))
+                     .astype(input._data.dtype))
+    return sub(input, mul(quotient, other))
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a number."""
+    if input.__class__ not in _TENSOR_TYPES:
+        if isinstance(input, numbers.Number):
+            exponent = _to_float(exponent) if not isinstance(input, numbers.Integral) else exponent
+            return RPowScalar.apply(exponent, input)
+        input = as_tensor_arg(input)
+    if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+        if isinstance(exponent, float) and input._data.dtype.kind != "f":
+            input = _to_float(input)
+        if input._data.dtype.kind in "iu" and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return PowScalar.apply(input, exponent)
+    return _binary(Pow, "pow", input, exponent)
+
+
+def rsub(input, other, alpha=1):
+    return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else sub(_reflected(input, other), input, alpha=alpha)
+
+
+def __add__(self, other):
+    return _binary(Add, "add", self, other)
+
+
+def __radd__(self, other):
+    return _binary(Add, "add", self, other)
+
+
+def __sub__(self, other):
+    return _binary(Sub, "sub", self, other)
+
+
+def __rsub__(self, other):
+    return _binary(Sub, "sub", _reflected(self, other), self)
+
+
+def __mul__(self, other):
+    return _binary(Mul, "mul", self, other)
+
+
+__rmul__ = __mul__
+
+
+def __truediv__(self, other):
+    return div(self, other)
+
+
+def __rtruediv__(self, other):
+    return div(_reflected(self, other), self)
+
+
+def __floordiv__(self, other):
+    return floor_divide(self, other)
+
+
+def __rfloordiv__(self, other):
+    return floor_divide(_reflected(self, other), self)
+
+
+def __mod__(self, other):
+    return remainder(self, other)
+
+
+def __rmod__(self, other):
+    return remainder(_reflected(self, other), self)
+
+
+def __neg__(self):
+    return Neg.apply(self)
+
+
+def __pos__(self):
+    return self
+
+
+def __pow__(self, exponent):
+    return pow(self, exponent)
+
+
+def __rpow__(self, base):
+    return pow(base, self)
+
+
+# ------------------------------------------------------------ unary math
+def _unary(forward, backward, name, doc, saves="x"):
+    """Build a one-input Function from its forward and its local derivative.
+
+    ``backward(x, y, grad)`` gets the input, the output and g; ``saves`` says
+    which of x / y the derivative needs (only those are kept alive).
+    """
+    def fwd(ctx, x):
+        y = forward(x)
+        ctx.save_for_backward(x if saves == "x" else y)
+        return y
+
+    def bwd(ctx, grad):
+        (saved,) = ctx.saved_tensors
+        return backward(saved, grad)
+
+    return type(name, (Function,), {"__doc__": doc, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
+                                    "__module__": __name__})
+
+
+def _sigmoid(x):
+    # NOTE: stable form: exp only of non-positive numbers, so no overflow for x << 0.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y")
+Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y")
+Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y")
+Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.")
+Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).")
+Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).")
+Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).")
+Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y")
+Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsqrt",
+               "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y")
+Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.")
+# NOTE: d|x|/dx at 0 is taken as 0 (sign(0) = 0), as PyTorch does.
+Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).")
+Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.")
+Cos = _unary(np.cos, lambda x, g: -g * np.sin(x), "Cos", "y = cos x.   Backward: dx = -g * sin x.")
+Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y")
+Asin = _unary(np.arcsin, lambda x, g: g / np.sqrt(1 - x * x), "Asin", "y = asin x.   Backward: dx = g / sqrt(1 - x^2).")
+Acos = _unary(np.arccos, lambda x, g: -g / np.sqrt(1 - x * x), "Acos", "y = acos x.   Backward: dx = -g / sqrt(1 - x^2).")
+Atan = _unary(np.arctan, lambda x, g: g / (1 + x * x), "Atan", "y = atan x.   Backward: dx = g / (1 + x^2).")
+Sinh = _unary(np.sinh, lambda x, g: g * np.cosh(x), "Sinh", "y = sinh x.   Backward: dx = g * cosh x.")
+Cosh = _unary(np.cosh, lambda x, g: g * np.sinh(x), "Cosh", "y = cosh x.   Backward: dx = g * sinh x.")
+Tanh = _unary(np.tanh, lambda y, g: g * (1 - y * y), "Tanh", "y = tanh x.   Backward: dx = g * (1 - y^2).", saves="y")
+Sigmoid = _unary(_sigmoid, lambda y, g: g * y * (1 - y), "Sigmoid",
+                 "y = 1 / (1 + e^-x)  (stable form).   Backward: dx = g * y * (1 - y).", saves="y")
+Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y")
+Erf = _unary(lambda x: _erf(x), lambda x, g: g * (2 / np.sqrt(np.pi)) * np.exp(-x * x).astype(x.dtype), "Erf",
+             "y = erf(x).   Backward: dx = g * 2/sqrt(pi) * e^(-x^2).")
+
+
+class Relu(Function):
+    """y = max(0, x).   Backward: dx = g * (x > 0).
+
+    NOTE: relu'(0) is taken as 0, as in PyTorch (the subgradient at the kink).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)
+
+
+def _erf(x):
+    try:
+        from scipy.special import erf as scipy_erf      # exact where available
+        return scipy_erf(x).astype(x.dtype, copy=False)
+    except ImportError:
+        return _erf_numpy(x)
+
+
+def _erf_numpy(x):
+    """erf in float64 via the Abramowitz-Stegun 7.1.26-style rational form refined to ~1e-16 by
+    its series/continued fraction split; accurate to float32/float64 rounding for test use."""
+    x64 = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x64)
+    small = np.abs(x64) < 2.5
+    xs = x64[small]
+    # Maclaurin series for |x| < 2.5 (converges fast enough with 60 terms)
+    term = xs.copy()
+    total = xs.copy()
+    x2 = xs * xs
+    for n in range(1, 60):
+        term = term * (-x2) / n
+        total = total + term / (2 * n + 1)
+    out[small] = 2 / np.sqrt(np.pi) * total
+    xl = x64[~small]
+    # continued fraction for erfc at |x| >= 2.5
+    ax = np.abs(xl)
+    frac = np.zeros_like(ax)
+    for k in range(60, 0, -1):
+        frac = (k / 2) / (ax + frac)
+    erfc = np.exp(-ax * ax) / np.sqrt(np.pi) / (ax + frac)
+    out[~small] = np.sign(xl) * (1 - erfc)
+    return out.astype(np.asarray(x).dtype, copy=False)
+
+
+def _float_unary(function):
+    def op(input):
+        if input._data.dtype.kind != "f":
+            input = _to_float(input)
+        return function.apply(input)
+    op.__name__ = function.__name__.lower()
+    op.__doc__ = function.__doc__
+    return op
+
+
+exp = _float_unary(Exp)
+exp2 = _float_unary(Exp2)
+expm1 = _float_unary(Expm1)
+log = _float_unary(Log)
+log2 = _float_unary(Log2)
+log10 = _float_unary(Log10)
+log1p = _float_unary(Log1p)
+sqrt = _float_unary(Sqrt)
+rsqrt = _float_unary(Rsqrt)
+sin = _float_unary(Sin)
+cos = _float_unary(Cos)
+tan = _float_unary(Tan)
+asin = _float_unary(Asin)
+acos = _float_unary(Acos)
+atan = _float_unary(Atan)
+sinh = _float_unary(Sinh)
+cosh = _float_unary(Cosh)
+tanh = _float_unary(Tanh)
+sigmoid = _float_unary(Sigmoid)
+reciprocal = _float_unary(Reciprocal)
+erf = _float_unary(Erf)
+
+
+def square(input):
+    return Square.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+__abs__ = abs
+
+
+def relu(input):
+    """max(0, x) elementwise."""
+    return Relu.apply(input)
+
+
+def sign(input):
+    """-1, 0 or 1 (zero gradient, so returned without a graph)."""
+    return _wrap(np.sign(input._data))
+
+
+def _no_grad_unary(fn, name):
+    def op(input, *args, **kwargs):
+        return _wrap(fn(input._data, *args, **kwargs).astype(input._data.dtype, copy=False))
+    op.__name__ = name
+    op.__doc__ = f"{name} elementwise (piecewise constant: zero gradient, so no graph is recorded)."
+    return op
+
+
+floor = _no_grad_unary(np.floor, "floor")
+ceil = _no_grad_unary(np.ceil, "ceil")
+trunc = _no_grad_unary(np.trunc, "trunc")
+
+
+def round(input, decimals=0):
+    """Round half to even, like PyTorch (zero gradient)."""
+    return _wrap(np.round(input._data, decimals).astype(input._data.dtype, copy=False))
+
+
+def frac(input):
+    """x - trunc(x).   Backward: dx = g."""
+    return sub(input, trunc(input))
+
+
+# --------------------------------------------------------- clamp / min / max
+class Clamp(Function):
+    """y = min(max(x, lo), hi).   Backward: dx = g where lo <= x <= hi, else 0."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        y = x
+        if lo is not None:
+            y = np.maximum(y, np.asarray(lo, dtype=x.dtype) if np.ndim(lo) == 0 else lo)
+        if hi is not None:
+            y = np.minimum(y, np.asarray(hi, dtype=x.dtype) if np.ndim(hi) == 0 else hi)
+        return y if y is not x else x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        mask = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            mask &= x >= ctx.lo
+        if ctx.hi is not None:
+            mask &= x <= ctx.hi
+        return grad * mask, None, None
+
+
+def clamp(input, min=None, max=None):
+    """Clamp every element into [min, max] (numbers or tensors)."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, as_tensor_arg(min, input))
+        if max is not None:
+            out = minimum(out, as_tensor_arg(max, input))
+        return out
+    if input._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+        input = _to_float(input)
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+class Maximum(Function):
+    """z = max(x, y).   Backward: g goes to the larger input; on ties it is split in half (PyTorch's rule)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
+        return (unbroadcast(share * (x >= y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * (y >= x), y.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    """z = min(x, y).   Backward: g goes to the smaller input; on ties it is split in half."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
+        return (unbroadcast(share * (x <= y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * (y <= x), y.shape) if ctx.needs_input_grad[1] else None)
+
+
+def maximum(input, other):
+    return _binary(Maximum, "maximum", input, as_tensor_arg(other, input))
+
+
+def minimum(input, other):
+    return _binary(Minimum, "minimum", input, as_tensor_arg(other, input))
+
+
+class Where(Function):
+    """z = x where cond else y.   Backward: dx = g * cond,  dy = g * (not cond)."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.cond = cond
+        ctx.x_shape, ctx.y_shape = np.shape(x), np.shape(y)
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cond = ctx.cond
+        zero = np.zeros((), dtype=grad.dtype)
+        return (None,
+                unbroadcast(np.where(cond, grad, zero), ctx.x_shape) if ctx.needs_input_grad[1] else None,
+                unbroadcast(np.where(cond, zero, grad), ctx.y_shape) if ctx.needs_input_grad[2] else None)
+
+
+def where(condition, input=None, other=None):
+    """``where(cond, x, y)`` picks x where cond is True, else y (numbers allowed).
+    ``where(cond)`` alone returns the indices of True elements, like ``nonzero(as_tuple=True)``."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(cond))
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = as_tensor_arg(input)
+    if not isinstance(input, Tensor):
+        input = as_tensor_arg(input, other) if isinstance(input, numbers.Number) else as_tensor_arg(input)
+    input, other = binary_operands(input, other)
+    if not isinstance(other, Tensor):
+        other = _wrap(np.asarray(other, dtype=input._data.dtype))
+    try:
+        return Where.apply(cond, input, other)
+    except ValueError:
+        raise RuntimeError(f"where: condition {list(cond.shape)}, input {list(input.shape)} and other "
+                           f"{list(other.shape)} cannot be broadcast together") from None
+
+
+def _where_method(self, condition, other):
+    """``x.where(cond, y)`` is ``where(cond, x, y)``."""
+    return where(condition, self, other)
+
+
+# ------------------------------------------------------------ composites
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return add(input, mul(sub(as_tensor_arg(end, input), input), weight))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    return add(input, mul(mul(tensor1, tensor2), value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    return add(input, mul(div(tensor1, tensor2), value))
+
+
+def atan2(input, other):
+    """atan(input / other) in the right quadrant.   Backward: dx = g*o/(x^2+o^2), do = -g*x/(x^2+o^2)."""
+    return Atan2.apply(*binary_operands(input, as_tensor_arg(other, input)))
+
+
+class Atan2(Function):
+    """z = atan2(x, y).   Backward: dx = g * y / (x^2 + y^2),  dy = -g * x / (x^2 + y^2)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.arctan2(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        denom = x * x + y * y
+        return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
+
+
+def xlogy(input, other):
+    """x * log(y), with 0 where x == 0 (even if y == 0)."""
+    input = as_tensor_arg(input)
+    other = as_tensor_arg(other, input)
+    safe_other = where(input == 0, _wrap(np.ones((), dtype=other._data.dtype)), other)
+    return where(input == 0, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN and infinities (gradient passes where the value was finite)."""
+    finite = np.isfinite(input._data)
+    replaced = np.nan_to_num(input._data, nan=nan, posinf=posinf, neginf=neginf)
+    return where(_wrap(finite), input, _wrap(replaced))
+
+
+true_divide = divide = div
+subtract = sub
+multiply = mul

@@ -1,0 +1,105 @@
+"""Indexing: ``x[...]`` (basic, negative, ellipsis, integer tensors, boolean masks) and ``x[...] = v``."""
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Tensor, _wrap
+
+__all__ = []
+METHODS = ["__getitem__", "__setitem__"]
+
+
+def _convert_index(index):
+    """Tensors and lists inside an index become NumPy arrays; returns (index, is_advanced)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    advanced = False
+    for item in index:
+        if isinstance(item, Tensor):
+            item = item._data
+            if item.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        elif isinstance(item, list):
+            item = np.asarray(item)
+            if item.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if isinstance(item, np.ndarray):
+            if item.dtype == np.uint8:
+                item = item.astype(bool)
+            if item.ndim == 0 and item.dtype.kind in "iu":
+                item = int(item)
+            else:
+                advanced = True
+        out.append(item)
+    return tuple(out), advanced
+
+
+class GetItem(Function):
+    """y = x[index].   Backward: dx = zeros with g scattered back into x[index].
+
+    Advanced (integer-array) indices may repeat an element; ``np.add.at``
+    accumulates the gradient of every repeat instead of keeping only the last.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, advanced):
+        ctx.in_shape, ctx.dtype, ctx.index, ctx.advanced = x.shape, x.dtype, index, advanced
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        if ctx.advanced:
+            np.add.at(dx, ctx.index, grad)
+        else:
+            dx[ctx.index] = grad
+        return dx, None, None
+
+
+def __getitem__(self, index):
+    idx, advanced = _convert_index(index)
+    try:
+        return GetItem.apply(self, idx, advanced)
+    except IndexError as e:
+        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {list(self.shape)}: {e}") from None
+
+
+class SetItem(Function):
+    """z = x with z[index] = v.   Backward: dx = g with g[index] = 0,  dv = g[index] (summed to v's shape)."""
+
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.index, ctx.v_shape = index, np.shape(v)
+        z = x.copy()
+        z[index] = v
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ._util import unbroadcast
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            dx = grad.copy()
+            dx[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            dv = unbroadcast(np.asarray(grad[ctx.index]), ctx.v_shape)
+        return dx, dv, None
+
+
+def __setitem__(self, index, value):
+    """``x[index] = value`` in place; recorded in the graph when x or value requires grad."""
+    from .inplace import check_inplace, rebase
+    idx, _ = _convert_index(index)
+    value_t = value if isinstance(value, Tensor) else None
+    from ..autograd.grad_mode import STATE
+    if STATE.enabled and (self.requires_grad or (value_t is not None and value_t.requires_grad)):
+        check_inplace(self, "__setitem__")
+        if value_t is None:
+            value_t = _wrap(np.asarray(value, dtype=self._data.dtype))
+        elif value_t._data.dtype != self._data.dtype:
+            value_t = value_t.to(self.dtype)
+        original = rebase.source(self)
+        rebase(self, SetItem.apply(original, value_t, idx))
+        return
+    self._data[idx] = value._data if value_t is not None else value
+    self._version_counter[0] += 1

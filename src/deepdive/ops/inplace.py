@@ -1,0 +1,225 @@
+"""In-place ops (``add_``, ``mul_``, ``zero_`` ...) and the version counter that guards them.
+
+An in-place op changes an array that backward may still need. Every tensor
+carries a version counter, bumped by each in-place change; a node that saved
+the tensor checks the version in backward and raises PyTorch's error instead of
+silently using the changed values.
+
+When autograd is involved (the tensor or the operand requires grad), the op is
+computed out of place on a snapshot of the old values, the result is written
+back into the same array, and the tensor's ``grad_fn`` is moved ("rebased") to
+the new node, so gradients still flow through the tensor's earlier history.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import STATE, no_grad
+from ..tensor import Tensor, _wrap
+
+__all__ = []
+METHODS = ["add_", "sub_", "mul_", "div_", "pow_", "neg_", "abs_", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_",
+           "relu_", "clamp_", "clip_", "zero_", "fill_", "copy_", "masked_fill_", "uniform_", "normal_",
+           "bernoulli_", "exponential_", "random_", "__iadd__", "__isub__", "__imul__", "__itruediv__", "lerp_",
+           "addcmul_", "addcdiv_", "floor_", "round_", "sqrt_", "reciprocal_", "square_", "fill_diagonal_",
+           "requires_grad_", "sign_", "t_", "transpose_", "unsqueeze_", "squeeze_", "resize_"]
+METHODS.remove("requires_grad_")   # defined on Tensor itself
+
+
+def check_inplace(t, op):
+    if t.grad_fn is None and t.requires_grad and STATE.enabled:
+        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation. "
+                           "Wrap the update in `with deepdive.no_grad():` or use an out-of-place op.")
+
+
+class _Rebase:
+    """Write ``result`` into ``t``'s array and move ``t`` to ``result``'s node."""
+
+    def __call__(self, t, result):
+        write(t, result._data, "in-place op")
+        if result.requires_grad:
+            t.grad_fn = result.grad_fn
+            t._output_nr = result._output_nr
+            t.requires_grad = True
+        return t
+
+    @staticmethod
+    def source(t):
+        """A snapshot of ``t`` before the change, standing in for it as the op's input."""
+        return _wrap(t._data.copy(), t.requires_grad, t.grad_fn, t._output_nr)
+
+
+rebase = _Rebase()
+
+
+def write(t, values, op):
+    """Copy ``values`` into ``t``'s array with PyTorch's checks, and bump the version."""
+    data = t._data
+    if np.shape(values) != data.shape:
+        try:
+            np.broadcast_to(values, data.shape)
+        except ValueError:
+            raise RuntimeError(f"{op}: output with shape {list(data.shape)} doesn't match the broadcast shape "
+                               f"{list(np.broadcast_shapes(np.shape(values), data.shape))}") from None
+    if not data.flags.writeable:
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location (an expanded view). Please clone() the tensor before performing "
+                           "the operation.")
+    if np.asarray(values).dtype.kind == "f" and data.dtype.kind in "iub":
+        raise RuntimeError(f"{op}: result type Float can't be cast to the desired output type "
+                           f"{ {'i': 'Long', 'u': 'Byte', 'b': 'Bool'}[data.dtype.kind] }")
+    np.copyto(data, values, casting="unsafe")
+    t._version_counter[0] += 1
+
+
+def _make_inplace(name, out_of_place):
+    def op(self, *args, **kwargs):
+        needs_graph = STATE.enabled and (self.requires_grad or any(
+            isinstance(a, Tensor) and a.requires_grad for a in args))
+        if needs_graph:
+            check_inplace(self, name)
+            return rebase(self, out_of_place(rebase.source(self), *args, **kwargs))
+        with no_grad():
+            result = out_of_place(self, *args, **kwargs)
+        write(self, result._data, name)
+        return self
+    op.__name__ = name
+    op.__doc__ = f"In-place version of ``{name[:-1]}``: changes this tensor and returns it."
+    return op
+
+
+def _ops():
+    from . import elementwise as ew
+    table = {
+        "add_": ew.add, "sub_": ew.sub, "mul_": ew.mul, "div_": ew.div, "pow_": ew.pow, "neg_": ew.neg,
+        "abs_": ew.abs, "exp_": ew.exp, "log_": ew.log, "sqrt_": ew.sqrt, "sigmoid_": ew.sigmoid,
+        "tanh_": ew.tanh, "relu_": ew.relu, "clamp_": ew.clamp, "clip_": ew.clamp, "lerp_": ew.lerp,
+        "addcmul_": ew.addcmul, "addcdiv_": ew.addcdiv, "floor_": ew.floor, "round_": ew.round,
+        "reciprocal_": ew.reciprocal, "square_": ew.square, "sign_": ew.sign,
+    }
+    return table
+
+
+for _name, _fn in _ops().items():
+    globals()[_name] = _make_inplace(_name, _fn)
+
+__iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_  # noqa: F821
+
+
+def zero_(self):
+    """Fill with zeros (no gradient flows to the old values)."""
+    return fill_(self, 0)
+
+
+def fill_(self, value):
+    value = value._data if isinstance(value, Tensor) else value
+    if STATE.enabled and self.requires_grad:
+        check_inplace(self, "fill_")
+        self.grad_fn = None        # the new values do not depend on anything
+        self.requires_grad = False
+    self._data[...] = value
+    self._version_counter[0] += 1
+    return self
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy ``src``'s values (broadcast, cast to this dtype) into this tensor."""
+    src_t = src if isinstance(src, Tensor) else _wrap(np.asarray(src))
+    if STATE.enabled and (self.requires_grad or src_t.requires_grad):
+        check_inplace(self, "copy_")
+        from .elementwise import add
+        values = src_t.to(self.dtype) if src_t._data.dtype != self._data.dtype else src_t
+        zeros = _wrap(np.zeros(self._data.shape, dtype=self._data.dtype))
+        return rebase(self, add(zeros, values))
+    try:
+        np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
+    except ValueError:
+        raise RuntimeError(f"copy_: the size of src {list(src_t.shape)} must be broadcastable to "
+                           f"{list(self.shape)}") from None
+    self._version_counter[0] += 1
+    return self
+
+
+def masked_fill_(self, mask, value):
+    """Set elements where ``mask`` is True to ``value``."""
+    from .elementwise import where
+    mask_t = mask if isinstance(mask, Tensor) else _wrap(np.asarray(mask))
+    if mask_t._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask_t.dtype}")
+    value_t = value if isinstance(value, Tensor) else _wrap(np.asarray(value, dtype=self._data.dtype))
+    if STATE.enabled and (self.requires_grad or value_t.requires_grad):
+        check_inplace(self, "masked_fill_")
+        return rebase(self, where(mask_t, value_t.to(self.dtype), rebase.source(self)))
+    np.copyto(self._data, value_t._data.astype(self._data.dtype), where=np.broadcast_to(mask_t._data, self._data.shape))
+    self._version_counter[0] += 1
+    return self
+
+
+def _random_fill(self, name, sample):
+    if STATE.enabled and self.requires_grad:
+        check_inplace(self, name)
+    self._data[...] = sample(self._data.shape).astype(self._data.dtype, copy=False)
+    self._version_counter[0] += 1
+    return self
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples from U(a, b)."""
+    from ..random import get_generator
+    return _random_fill(self, "uniform_", lambda shape: get_generator(generator).uniform(a, b, shape))
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples from N(mean, std^2)."""
+    from ..random import get_generator
+    return _random_fill(self, "normal_", lambda shape: get_generator(generator).normal(mean, std, shape))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    from ..random import get_generator
+    p = p._data if isinstance(p, Tensor) else p
+    return _random_fill(self, "bernoulli_", lambda shape: get_generator(generator).uniform(0, 1, shape) < p)
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    from ..random import get_generator
+    return _random_fill(self, "exponential_", lambda shape: get_generator(generator).exponential(1 / lambd, shape))
+
+
+def random_(self, low=0, high=None, *, generator=None):
+    from ..random import get_generator
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    return _random_fill(self, "random_", lambda shape: get_generator(generator).integers(low, high, shape))
+
+
+def fill_diagonal_(self, fill_value, wrap=False):
+    np.fill_diagonal(self._data, fill_value, wrap=wrap)
+    self._version_counter[0] += 1
+    return self
+
+
+def _metadata_inplace(name, op):
+    def method(self, *args):
+        result = op(self, *args)
+        self._data = result._data
+        if result.requires_grad:
+            self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        return self
+    method.__name__ = name
+    return method
+
+
+def _shape_ops():
+    from . import shape
+    return {"t_": shape.t, "transpose_": shape.transpose, "unsqueeze_": shape.unsqueeze, "squeeze_": shape.squeeze}
+
+
+for _name, _fn in _shape_ops().items():
+    globals()[_name] = _metadata_inplace(_name, _fn)
+
+
+def resize_(self, *sizes):
+    from ._util import shape_arg
+    shape = shape_arg(sizes)
+    self._data = np.resize(self._data, shape)
+    self._version_counter[0] += 1
+    return self

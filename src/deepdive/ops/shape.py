@@ -1,0 +1,227 @@
+"""Shape ops: reshape/view, permute/transpose, squeeze/unsqueeze, expand, ...
+
+They move or relabel elements without changing values, so each backward is the
+inverse movement of the gradient.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import _wrap
+from ._util import canonical_dim, shape_arg, normalize_dims
+
+__all__ = ["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t", "clone",
+           "movedim"]
+METHODS = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t",
+           "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim"]
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements, row-major order).   Backward: dx = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape), None
+
+
+class Permute(Function):
+    """y = x with its axes reordered by ``dims``.   Backward: dx = g permuted by the inverse order."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.transpose(grad, ctx.inverse), None
+
+
+class Expand(Function):
+    """y = x broadcast to ``shape`` (a view).   Backward: dx = g summed over the broadcast axes."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ._util import unbroadcast
+        return unbroadcast(grad, ctx.in_shape), None
+
+
+class Clone(Function):
+    """y = a copy of x.   Backward: dx = g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _infer_shape(shape, numel, op, in_shape):
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"{op}: invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} (input shape {list(in_shape)})")
+    return shape
+
+
+def reshape(input, *shape):
+    """Same elements in a new shape; one dim may be -1 (inferred)."""
+    shape = _infer_shape(shape_arg(shape), input._data.size, "reshape", input.shape)
+    if shape == input._data.shape:
+        return input
+    return Reshape.apply(input, shape)
+
+
+def view(self, *shape):
+    """``reshape`` (deepdive's arrays are always viewable; a copy is made when NumPy must)."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
+        return self.to(shape[0])     # view(dtype)
+    return reshape(self, *shape)
+
+
+def view_as(self, other):
+    return reshape(self, other.shape)
+
+
+reshape_as = view_as
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one."""
+    nd = input._data.ndim
+    if nd == 0:
+        return reshape(input, 1)
+    start, end = canonical_dim(start_dim, nd, "flatten"), canonical_dim(end_dim, nd, "flatten")
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input.shape
+    merged = 1
+    for s in shape[start:end + 1]:
+        merged *= s
+    return reshape(input, tuple(shape[:start]) + (merged,) + tuple(shape[end + 1:]))
+
+
+def squeeze(input, dim=None):
+    """Remove dims of size 1 (all of them, or those named by ``dim``)."""
+    shape = input.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = normalize_dims(dim, max(input.ndim, 1), "squeeze") if input.ndim else ()
+        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return reshape(input, new) if new != tuple(shape) else input
+
+
+def unsqueeze(input, dim):
+    """Insert a dim of size 1 at ``dim`` (negative counts from the end of the new shape)."""
+    nd = input._data.ndim + 1
+    d = canonical_dim(dim, nd, "unsqueeze")
+    shape = tuple(input.shape)
+    return Reshape.apply(input, shape[:d] + (1,) + shape[d:])
+
+
+def permute(input, *dims):
+    """Reorder dims: ``x.permute(2, 0, 1)``."""
+    dims = shape_arg(dims)
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    dims = tuple(canonical_dim(d, nd, "permute") for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(input, dims)
+
+
+def transpose(input, dim0, dim1):
+    """Swap two dims."""
+    nd = input._data.ndim
+    if nd == 0:
+        return input
+    d0, d1 = canonical_dim(dim0, nd, "transpose"), canonical_dim(dim1, nd, "transpose")
+    if d0 == d1:
+        return input
+    dims = list(range(nd))
+    dims[d0], dims[d1] = d1, d0
+    return Permute.apply(input, tuple(dims))
+
+
+swapaxes = transpose
+
+
+def movedim(input, source, destination):
+    src = normalize_dims(source, input.ndim, "movedim") if not isinstance(source, int) else (canonical_dim(source, input.ndim),)
+    dst = normalize_dims(destination, input.ndim, "movedim") if not isinstance(destination, int) else (canonical_dim(destination, input.ndim),)
+    order = [d for d in range(input.ndim) if d not in src]
+    for s, d in sorted(zip(dst, src)):
+        order.insert(s, d)
+    return permute(input, order)
+
+
+def t(input):
+    """Transpose of a matrix (0-D and 1-D tensors are returned as is)."""
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def expand(self, *sizes):
+    """Broadcast to a larger shape without copying; -1 keeps a dim."""
+    sizes = shape_arg(sizes)
+    shape = self.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        own = shape[i - lead] if i >= lead else None
+        if s == -1:
+            if own is None:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = own
+        elif own is not None and own != 1 and own != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({own}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(s)
+    target = tuple(target)
+    if target == tuple(shape):
+        return self
+    return Expand.apply(self, target)
+
+
+def expand_as(self, other):
+    return expand(self, other.shape)
+
+
+def contiguous(self, memory_format=None):
+    if self._data.flags.c_contiguous:
+        return self
+    return Clone.apply(self) if self.requires_grad else _wrap(np.ascontiguousarray(self._data))
+
+
+def clone(input, memory_format=None):
+    """A copy with its own memory (differentiable)."""
+    return Clone.apply(input)

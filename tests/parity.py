@@ -1,0 +1,118 @@
+"""The one shared PyTorch-parity helper.
+
+``check_parity(dd_fn, torch_fn, inputs)`` runs the same computation in
+deepdive and in PyTorch on copies of the same NumPy inputs and compares:
+output values, output dtype, and the gradient of every input that requires
+grad (through backward of sum(output * w) with a fixed random w).
+
+PyTorch is the test oracle. Without torch installed the parity tests skip,
+unless DEEPDIVE_REQUIRE_TORCH=1 (as in CI), where a missing torch fails.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import deepdive
+
+REQUIRE_TORCH = os.environ.get("DEEPDIVE_REQUIRE_TORCH") == "1"
+
+try:
+    import torch
+except ImportError:       # pragma: no cover - exercised only without torch
+    torch = None
+
+
+def require_torch():
+    """Return the torch module, or skip (fail under DEEPDIVE_REQUIRE_TORCH=1)."""
+    if torch is None:
+        if REQUIRE_TORCH:
+            pytest.fail("PyTorch is required (DEEPDIVE_REQUIRE_TORCH=1) but not installed: pip install -e '.[test]'")
+        pytest.skip("PyTorch not installed (parity tests need the [test] extra)")
+    return torch
+
+
+TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-8), np.dtype(np.float32): (1e-5, 1e-4),
+              np.dtype(np.float16): (1e-2, 1e-2)}
+
+
+def to_numpy(x):
+    if isinstance(x, deepdive.Tensor):
+        return x._data
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    return np.asarray(x)
+
+
+def _as_tuple(out):
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="value"):
+    actual, expected = to_numpy(actual), to_numpy(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != torch's {expected.shape}"
+    d_rtol, d_atol = TOLERANCES.get(np.dtype(dtype or expected.dtype), (1e-6, 1e-6))
+    np.testing.assert_allclose(actual, expected, rtol=rtol or d_rtol, atol=atol or d_atol, err_msg=what)
+
+
+def check_parity(dd_fn, torch_fn, inputs, *, grad=True, rtol=None, atol=None, check_dtype=True, seed=0):
+    """Run ``dd_fn`` / ``torch_fn`` on the same inputs and compare values and gradients.
+
+    ``inputs`` is a list of NumPy arrays (floating ones require grad when
+    ``grad`` is true) or ``(array, requires_grad)`` pairs; other Python values
+    are passed through unchanged to both functions.
+    Returns the deepdive outputs (a tuple) for further checks.
+    """
+    t = require_torch()
+    dd_inputs, torch_inputs, pairs = [], [], []
+    for item in inputs:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], np.ndarray):
+            array, rg = item
+        elif isinstance(item, np.ndarray):
+            array, rg = item, grad and item.dtype.kind == "f"
+        else:
+            dd_inputs.append(item)
+            torch_inputs.append(item)
+            continue
+        a = deepdive.tensor(array.copy(), requires_grad=rg)
+        b = t.tensor(array.copy(), requires_grad=rg)
+        dd_inputs.append(a)
+        torch_inputs.append(b)
+        if rg:
+            pairs.append((a, b))
+    dd_out = _as_tuple(dd_fn(*dd_inputs))
+    torch_out = _as_tuple(torch_fn(*torch_inputs))
+    assert len(dd_out) == len(torch_out), f"{len(dd_out)} outputs vs torch's {len(torch_out)}"
+    rng = np.random.default_rng(seed)
+    dd_loss = torch_loss = None
+    for i, (o, r) in enumerate(zip(dd_out, torch_out)):
+        if not isinstance(r, t.Tensor):
+            assert o == r, f"output {i}: {o!r} != torch's {r!r}"
+            continue
+        if check_dtype:
+            assert str(o.dtype).split(".")[-1] == str(r.dtype).split(".")[-1], \
+                f"output {i} dtype {o.dtype} != torch's {r.dtype}"
+        assert_close(o, r, rtol=rtol, atol=atol, what=f"output {i}")
+        if grad and r.requires_grad and pairs:
+            w = rng.standard_normal(tuple(r.shape))
+            dd_term = (o * deepdive.tensor(w.astype(to_numpy(o).dtype))).sum()
+            torch_term = (r * t.tensor(w.astype(to_numpy(o).dtype))).sum()
+            dd_loss = dd_term if dd_loss is None else dd_loss + dd_term
+            torch_loss = torch_term if torch_loss is None else torch_loss + torch_term
+    if dd_loss is not None:
+        dd_loss.backward()
+        torch_loss.backward()
+        for k, (a, b) in enumerate(pairs):
+            if b.grad is None:
+                assert a.grad is None or not np.any(a.grad._data), f"input {k}: torch has no grad but deepdive does"
+                continue
+            assert a.grad is not None, f"input {k}: deepdive computed no gradient"
+            assert_close(a.grad, b.grad, rtol=rtol, atol=atol, what=f"grad of input {k}")
+    return dd_out
+
+
+def gradcheck(fn, *arrays, **kwargs):
+    """deepdive's own gradcheck on float64 copies of ``arrays`` (all requiring grad)."""
+    tensors = [deepdive.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+               if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays]
+    assert deepdive.autograd.gradcheck(fn, tensors, **kwargs)
