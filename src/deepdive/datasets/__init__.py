@@ -1,0 +1,7 @@
+"""Built-in data sets, all generated locally or bundled (nothing is downloaded).
+
+- ``synthetic``: classification/regression sets (the post's 10-feature task, moons, spirals, circles, blobs)
+- ``vision``: handwritten digits (scikit-learn's bundled 8x8 set) and a loader for MNIST files you have
+- ``sequence``: sine waves, the adding problem, characters of a text you supply
+"""
+from .synthetic import make_classification, make_moons, make_circles, make_spirals, make_blobs, make_regression  # noqa: F401
