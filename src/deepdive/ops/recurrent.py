@@ -1,0 +1,310 @@
+"""Recurrent layers over a whole sequence: Elman RNN (tanh / relu), LSTM and GRU.
+
+One ``Function`` runs one layer in one direction over the whole sequence.
+
+NOTE: fused for speed. Built from ordinary ops, a 64-step LSTM records ~1,000
+graph nodes and allocates a fresh array for each. Here the forward is one big
+matmul for the input side of every step (``X W_ih^T`` for all t at once), then a
+NumPy loop over time that writes into preallocated buffers in place; the
+backward is backpropagation through time written out, with everything that
+depends only on the forward (activation derivatives) computed in bulk before
+the loop, and the weight gradients as one matmul each after it.
+
+Conventions (all arrays, as ``Function.forward`` receives them):
+    x      (T, B, I)  time-major input
+    h0     (B, H)     initial hidden state, or None for zeros (c0 likewise)
+    w_ih   (G*H, I)   input-to-hidden weights, PyTorch's gate order stacked on rows
+    w_hh   (G*H, H)   hidden-to-hidden weights
+    b_ih, b_hh (G*H,) biases, or None (``bias=False``)
+    reverse           run from t = T-1 down to 0 (the backward direction of a
+                      bidirectional layer); outputs stay in time order.
+Outputs: ``output`` (T, B, H) with output[t] = h_t, and the final state(s) (B, H).
+
+The hidden states are kept in ``h_seq`` of shape (T+1, B, H): going forward
+h_seq[0] = h0 and h_seq[t+1] = h_t; in reverse h_seq[T] = h0 and h_seq[t] = h_t.
+So ``output`` and "the previous state of every step" are both plain slices.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+
+__all__ = []
+METHODS = []
+
+
+# ---------------------------------------------------------------- shared pieces
+def _sigmoid_(a):
+    """In-place logistic sigmoid, sigma(a) = (1 + tanh(a/2)) / 2.
+
+    NOTE: the tanh form cannot overflow (1 / (1 + exp(-a)) warns for a < -88 in float32).
+    """
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def _input_projection(x, w_ih, b_ih, b_hh=None):
+    """W_ih x_t + b_ih (+ b_hh) for every t in ONE matmul: (T, B, I) -> (T, B, G*H), a fresh array."""
+    T, B, I = x.shape
+    pre = np.matmul(x.reshape(T * B, I), w_ih.T)
+    if b_ih is not None:
+        pre += b_ih
+    if b_hh is not None:
+        pre += b_hh
+    return pre.reshape(T, B, -1)
+
+
+def _state_buffer(x, H, s0, reverse):
+    """(T+1, B, H) buffer with the initial state in the slot the first step reads."""
+    T, B, _ = x.shape
+    seq = np.empty((T + 1, B, H), dtype=x.dtype)
+    seq[T if reverse else 0] = 0 if s0 is None else s0
+    return seq
+
+
+def _slots(T, reverse):
+    """Per step in processing order: (t, slot of h_{t-1} in h_seq, slot of h_t in h_seq)."""
+    if reverse:
+        return [(t, t + 1, t) for t in range(T - 1, -1, -1)]
+    return [(t, t, t + 1) for t in range(T)]
+
+
+def _output_and_prev(seq, reverse):
+    """Split a (T+1, B, H) state buffer into (states h_t, previous states h_{t-1}), both in time order."""
+    return (seq[:-1], seq[1:]) if reverse else (seq[1:], seq[:-1])
+
+
+def _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih):
+    """The gradients that sum over all steps, one matmul each.
+
+    With d_in = dL/d(W_ih x_t + b_ih) and d_hid = dL/d(W_hh h_{t-1} + b_hh), both (T, B, G*H):
+        dx_t = d_in_t W_ih,   dW_ih = sum_t d_in_t^T x_t,   dW_hh = sum_t d_hid_t^T h_{t-1},
+        db_ih = sum_{t,b} d_in,   db_hh = sum_{t,b} d_hid.
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh), None where not needed.
+    """
+    need, w = ctx.needs_input_grad, ctx.w_index      # w: position of w_ih among forward's inputs
+    T, B, I = x.shape
+    d_in2 = d_in.reshape(T * B, -1)
+    d_hid2 = d_in2 if d_hid is d_in else d_hid.reshape(T * B, -1)
+    dx = np.matmul(d_in2, w_ih).reshape(T, B, I) if need[0] else None
+    dw_ih = np.matmul(d_in2.T, x.reshape(T * B, I)) if need[w] else None
+    dw_hh = np.matmul(d_hid2.T, h_prev.reshape(T * B, -1)) if need[w + 1] else None
+    db_ih = d_in2.sum(axis=0) if ctx.has_bias and need[w + 2] else None
+    db_hh = None
+    if ctx.has_bias and need[w + 3]:
+        # NOTE: a copy when both biases get the same gradient: each leaf must own its .grad.
+        db_hh = db_ih.copy() if d_hid2 is d_in2 and db_ih is not None else d_hid2.sum(axis=0)
+    return dx, dw_ih, dw_hh, db_ih, db_hh
+
+
+# ---------------------------------------------------------------- Elman RNN
+class RNNSequence(Function):
+    """One layer-direction of ``nn.RNN`` over a whole sequence.
+
+        h_t = act(a_t),   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,   act = tanh or relu
+
+    Backward through time, with dh_t = dL/dh_t from the output plus the step after:
+        da_t = dh_t * act'(a_t)          (tanh: 1 - h_t^2;  relu: [h_t > 0])
+        dh_{t-1} += da_t W_hh
+    and the parameter gradients as in ``_parameter_grads`` with d_in = d_hid = da.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        pre = _input_projection(x, w_ih, b_ih, b_hh)
+        h_seq = _state_buffer(x, H, h0, reverse)
+        w_hh_t = w_hh.T
+        relu = nonlinearity == "relu"
+        for t, prev, cur in _slots(T, reverse):
+            h = h_seq[cur]
+            np.matmul(h_seq[prev], w_hh_t, out=h)
+            h += pre[t]
+            if relu:
+                np.maximum(h, 0, out=h)
+            else:
+                np.tanh(h, out=h)
+        output, _ = _output_and_prev(h_seq, reverse)
+        ctx.save_for_backward(x, w_ih, w_hh, h_seq, output)
+        ctx.relu, ctx.reverse, ctx.w_index, ctx.has_bias = relu, reverse, 2, b_ih is not None
+        return output, h_seq[0 if reverse else T].copy()
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_hn):
+        x, w_ih, w_hh, h_seq, output = ctx.saved_tensors
+        T = x.shape[0]
+        _, h_prev = _output_and_prev(h_seq, ctx.reverse)
+        # Activation derivative of every step, in bulk.
+        d_act = (output > 0).astype(output.dtype) if ctx.relu else 1 - output * output
+        d_pre = np.empty_like(output)
+        dh = grad_hn.copy()
+        for t, _, _ in reversed(_slots(T, ctx.reverse)):
+            dh += grad_output[t]
+            np.multiply(dh, d_act[t], out=d_pre[t])
+            np.matmul(d_pre[t], w_hh, out=dh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_pre, d_pre, x, h_prev, w_ih)
+        dh0 = dh if ctx.needs_input_grad[1] else None
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
+
+
+# ---------------------------------------------------------------- LSTM
+class LSTMSequence(Function):
+    """One layer-direction of ``nn.LSTM`` over a whole sequence (PyTorch's gate order i, f, g, o).
+
+        [a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        i = sigma(a_i),  f = sigma(a_f),  g = tanh(a_g),  o = sigma(a_o)
+        c_t = f * c_{t-1} + i * g
+        h_t = o * tanh(c_t)
+
+    Backward through time, with dh_t = dL/dh_t (output + next step) and dc_t likewise:
+        dc_t += dh_t * o * (1 - tanh^2 c_t)
+        da_i = dc_t * g * i(1 - i)            da_f = dc_t * c_{t-1} * f(1 - f)
+        da_g = dc_t * i * (1 - g^2)           da_o = dh_t * tanh(c_t) * o(1 - o)
+        dc_{t-1} = dc_t * f,                  dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh
+    The factors after dc_t / dh_t depend on the forward only and are computed for all t
+    before the loop. Parameter gradients: ``_parameter_grads`` with d_in = d_hid = da.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        gates = _input_projection(x, w_ih, b_ih, b_hh)     # becomes [i, f, g, o] in place
+        h_seq = _state_buffer(x, H, h0, reverse)
+        c_seq = _state_buffer(x, H, c0, reverse)
+        tanh_c = np.empty((T, B, H), dtype=x.dtype)
+        w_hh_t = w_hh.T
+        hidden = np.empty((B, 4 * H), dtype=x.dtype)
+        i_times_g = np.empty((B, H), dtype=x.dtype)
+        for t, prev, cur in _slots(T, reverse):
+            a = gates[t]
+            np.matmul(h_seq[prev], w_hh_t, out=hidden)     # one matmul for all four gates
+            a += hidden
+            _sigmoid_(a[:, :2 * H])                          # i, f
+            np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])  # g
+            _sigmoid_(a[:, 3 * H:])                          # o
+            c = c_seq[cur]
+            np.multiply(a[:, H:2 * H], c_seq[prev], out=c)
+            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=i_times_g)
+            c += i_times_g
+            np.tanh(c, out=tanh_c[t])
+            np.multiply(a[:, 3 * H:], tanh_c[t], out=h_seq[cur])
+        output, _ = _output_and_prev(h_seq, reverse)
+        ctx.save_for_backward(x, w_ih, w_hh, gates, h_seq, c_seq, tanh_c, output)
+        ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 3, b_ih is not None
+        last = 0 if reverse else T
+        return output, h_seq[last].copy(), c_seq[last].copy()
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_hn, grad_cn):
+        x, w_ih, w_hh, gates, h_seq, c_seq, tanh_c, output = ctx.saved_tensors
+        T, B, H = output.shape
+        _, h_prev = _output_and_prev(h_seq, ctx.reverse)
+        _, c_prev = _output_and_prev(c_seq, ctx.reverse)
+        i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
+        # Everything that depends on the forward only, for all t at once.
+        factor = np.empty_like(gates)
+        np.multiply(g, i * (1 - i), out=factor[..., :H])
+        np.multiply(c_prev, f * (1 - f), out=factor[..., H:2 * H])
+        np.multiply(i, 1 - g * g, out=factor[..., 2 * H:3 * H])
+        np.multiply(tanh_c, o * (1 - o), out=factor[..., 3 * H:])
+        dh_to_dc = o * (1 - tanh_c * tanh_c)
+        factor4 = factor.reshape(T, B, 4, H)
+        d_gates = np.empty_like(gates)
+        d_gates4 = d_gates.reshape(T, B, 4, H)
+        dh, dc = grad_hn.copy(), grad_cn.copy()
+        scratch = np.empty((B, H), dtype=dh.dtype)
+        for t, _, _ in reversed(_slots(T, ctx.reverse)):
+            dh += grad_output[t]
+            np.multiply(dh, dh_to_dc[t], out=scratch)
+            dc += scratch
+            np.multiply(dc[:, None, :], factor4[t, :, :3], out=d_gates4[t, :, :3])   # da_i, da_f, da_g
+            np.multiply(dh, factor4[t, :, 3], out=d_gates4[t, :, 3])                # da_o
+            dc *= f[t]
+            np.matmul(d_gates[t], w_hh, out=dh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_gates, d_gates, x, h_prev, w_ih)
+        need = ctx.needs_input_grad
+        return (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh, None)
+
+
+# ---------------------------------------------------------------- GRU
+class GRUSequence(Function):
+    """One layer-direction of ``nn.GRU`` over a whole sequence (PyTorch's gate order r, z, n).
+
+        r = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Backward through time, with dh_t = dL/dh_t (output + next step) and m = W_hn h_{t-1} + b_hn:
+        da_n = dh_t * (1 - z) * (1 - n^2)     (pre-activation of n)
+        da_z = dh_t * (h_{t-1} - n) * z(1 - z)
+        da_r = da_n * m * r(1 - r)
+        input side:  d_in  = [da_r, da_z, da_n]
+        hidden side: d_hid = [da_r, da_z, da_n * r]
+        dh_{t-1} = dh_t * z + d_hid W_hh
+    Every gate gradient is dh_t times a factor of the forward, computed for all t before the loop.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        gates = _input_projection(x, w_ih, b_ih)        # becomes [r, z, n] in place
+        hidden = np.empty((T, B, 3 * H), dtype=x.dtype)  # W_hh h_{t-1} + b_hh, kept for m
+        h_seq = _state_buffer(x, H, h0, reverse)
+        w_hh_t = w_hh.T
+        scratch = np.empty((B, H), dtype=x.dtype)
+        for t, prev, cur in _slots(T, reverse):
+            a, hw = gates[t], hidden[t]
+            np.matmul(h_seq[prev], w_hh_t, out=hw)
+            if b_hh is not None:
+                hw += b_hh
+            rz = a[:, :2 * H]
+            rz += hw[:, :2 * H]
+            _sigmoid_(rz)
+            n = a[:, 2 * H:]
+            np.multiply(a[:, :H], hw[:, 2 * H:], out=scratch)
+            n += scratch
+            np.tanh(n, out=n)
+            np.subtract(h_seq[prev], n, out=scratch)      # h_t = n + z * (h_{t-1} - n)
+            scratch *= a[:, H:2 * H]
+            np.add(n, scratch, out=h_seq[cur])
+        output, _ = _output_and_prev(h_seq, reverse)
+        ctx.save_for_backward(x, w_ih, w_hh, gates, hidden, h_seq, output)
+        ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 2, b_ih is not None
+        return output, h_seq[0 if reverse else T].copy()
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_hn):
+        x, w_ih, w_hh, gates, hidden, h_seq, output = ctx.saved_tensors
+        T, B, H = output.shape
+        _, h_prev = _output_and_prev(h_seq, ctx.reverse)
+        r, z, n = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+        m = hidden[..., 2 * H:]
+        # d_in = dh_t * factor_in, d_hid = dh_t * factor_hid, for all t at once.
+        factor_in = np.empty_like(gates)
+        np.multiply(1 - z, 1 - n * n, out=factor_in[..., 2 * H:])
+        np.multiply(factor_in[..., 2 * H:] * m, r * (1 - r), out=factor_in[..., :H])
+        np.multiply(h_prev - n, z * (1 - z), out=factor_in[..., H:2 * H])
+        factor_hid = factor_in.copy()
+        factor_hid[..., 2 * H:] *= r
+        factor_hid3 = factor_hid.reshape(T, B, 3, H)
+        d_hid = np.empty_like(gates)
+        d_hid3 = d_hid.reshape(T, B, 3, H)
+        dh_all = np.empty_like(output)
+        dh = grad_hn.copy()
+        scratch = np.empty_like(dh)
+        for t, _, _ in reversed(_slots(T, ctx.reverse)):
+            dh_t = dh_all[t]
+            np.add(dh, grad_output[t], out=dh_t)
+            np.multiply(dh_t[:, None, :], factor_hid3[t], out=d_hid3[t])
+            np.matmul(d_hid[t], w_hh, out=dh)
+            np.multiply(dh_t, z[t], out=scratch)
+            dh += scratch
+        d_in = (dh_all[:, :, None, :] * factor_in.reshape(T, B, 3, H)).reshape(T, B, 3 * H)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih)
+        return dx, dh if ctx.needs_input_grad[1] else None, dw_ih, dw_hh, db_ih, db_hh, None
