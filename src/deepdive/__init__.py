@@ -16,6 +16,7 @@ from .ops.reduction import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+from .ops.joining import *  # noqa: F401,F403
 from . import autograd
 
 __version__ = "0.1.0"

@@ -10,9 +10,9 @@ from ..tensor import _wrap
 from ._util import canonical_dim, shape_arg, normalize_dims
 
 __all__ = ["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t", "clone",
-           "movedim"]
+           "movedim", "unflatten"]
 METHODS = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t",
-           "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim"]
+           "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim", "unflatten"]
 
 
 class Reshape(Function):
@@ -120,6 +120,25 @@ def flatten(input, start_dim=0, end_dim=-1):
     for s in shape[start:end + 1]:
         merged *= s
     return reshape(input, tuple(shape[:start]) + (merged,) + tuple(shape[end + 1:]))
+
+
+def unflatten(input, dim, sizes):
+    """Split dim ``dim`` into ``sizes`` (one of them may be -1): the inverse of ``flatten``."""
+    nd = input._data.ndim
+    d = canonical_dim(dim, nd, "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    size = input._data.shape[d]
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != size) or (-1 in sizes and (known == 0 or size % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({size}) in the input tensor")
+    sizes = tuple(size // known if s == -1 else s for s in sizes)
+    shape = tuple(input.shape)
+    return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
 def squeeze(input, dim=None):

@@ -1,0 +1,236 @@
+"""Attention: softmax(Q K^T * scale + M) V as one fused op.
+
+``scaled_dot_product_attention`` is PyTorch's ``F.scaled_dot_product_attention``;
+``multi_head_attention`` (used by ``nn.MultiheadAttention``) runs the same
+kernel and can also return the attention weights.
+"""
+import functools
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..random import get_generator
+from ._util import unbroadcast
+
+__all__ = []          # torch has no top-level attention function; it lives in nn.functional
+METHODS = []
+
+
+class ScaledDotProductAttention(Function):
+    """O = A V,  A = dropout(P),  P = softmax(S),  S = scale * Q K^T + M  (M: additive mask, -inf where blocked).
+
+    Backward (g = dL/dO, gA = dL/dA from the weights output when returned):
+        dV = A^T g,   dA = g V^T + gA,   dP = dA * keep,
+        dS = P * (dP - rowsum(dP * P)),   dM = dS,   dQ = scale * dS K,   dK = scale * dS^T Q
+    (each summed over broadcast batch axes).
+
+    Rows whose keys are all blocked give 0 (``safe``, as torch's sdpa) or NaN
+    (``safe=False``, as torch's MultiheadAttention when it returns weights).
+
+    # NOTE: fused because composing matmul, add, softmax, dropout and matmul costs five
+    # graph nodes and several temporaries per call; here S is built and softmaxed in place.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, blocked, keep, scale, safe, with_weights):
+        scores = np.matmul(q * scale, np.swapaxes(k, -1, -2))
+        masked = mask is not None or blocked is not None
+        if mask is not None:
+            scores = _add_into(scores, mask)
+        if blocked is not None:
+            shape = np.broadcast_shapes(scores.shape, blocked.shape)
+            if shape != scores.shape:
+                scores = np.array(np.broadcast_to(scores, shape))
+            np.copyto(scores, -np.inf, where=blocked)
+        row_max = scores.max(axis=-1, keepdims=True)
+        if masked and safe:
+            row_max[np.isneginf(row_max)] = 0      # all -inf: exp gives zeros instead of NaN
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores -= row_max
+            np.exp(scores, out=scores)
+            total = scores.sum(axis=-1, keepdims=True)
+            if masked and safe:
+                total[total == 0] = 1
+            scores *= 1 / total
+        probs = scores
+        attn = probs if keep is None else probs * keep
+        ctx.save_for_backward(q, k, v, probs, attn, keep)
+        ctx.scale, ctx.mask_shape = scale, None if mask is None else mask.shape
+        out = np.matmul(attn, v)
+        return (out, attn) if with_weights else out
+
+    @staticmethod
+    def backward(ctx, grad, grad_weights=None):
+        q, k, v, probs, attn, keep = ctx.saved_tensors
+        need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
+        dv = unbroadcast(np.matmul(np.swapaxes(attn, -1, -2), grad), v.shape) if need_v else None
+        d_probs = np.matmul(grad, np.swapaxes(v, -1, -2))
+        if grad_weights is not None:
+            d_probs = _add_into(d_probs, grad_weights)
+        if keep is not None:
+            d_probs *= keep
+        # softmax backward, in place: dS = P * dP - P * rowsum(P * dP)
+        d_probs *= probs
+        row = d_probs.sum(axis=-1, keepdims=True)
+        d_scores = d_probs
+        d_scores -= probs * row
+        dq = dk = dmask = None
+        if need_q:
+            dq = np.matmul(d_scores, k)
+            dq *= ctx.scale
+            dq = unbroadcast(dq, q.shape)
+        if need_k:
+            dk = np.matmul(np.swapaxes(d_scores, -1, -2), q)
+            dk *= ctx.scale
+            dk = unbroadcast(dk, k.shape)
+        if need_mask:
+            dmask = unbroadcast(d_scores, ctx.mask_shape)
+        return dq, dk, dv, dmask, None, None, None, None, None
+
+
+def _add_into(array, other):
+    """array + other, in place when broadcasting keeps array's shape."""
+    if np.broadcast_shapes(array.shape, other.shape) == array.shape:
+        array += other
+        return array
+    return array + other
+
+
+@functools.lru_cache(maxsize=32)
+def _causal_blocked(target_len, source_len):
+    """True above the diagonal (top-left aligned, as torch's ``is_causal``): key j > query i is blocked."""
+    blocked = np.triu(np.ones((target_len, source_len), dtype=bool), 1)
+    blocked.flags.writeable = False
+    return blocked
+
+
+def _check_qkv(query, key, value):
+    dq, dk, dv = query._data.dtype, key._data.dtype, value._data.dtype
+    if not (dq == dk == dv):
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if dq.kind != "f":
+        raise RuntimeError(f"scaled_dot_product_attention: expected floating-point query, key and value, "
+                           f"but got {query.dtype}")
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value to have at least 2 "
+                           f"dimensions, but got {query.ndim}D, {key.ndim}D and {value.ndim}D")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query's last dimension ({query.shape[-1]}) must match "
+                           f"key's ({key.shape[-1]}); shapes {list(query.shape)} and {list(key.shape)}")
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same sequence length, "
+                           f"but got key {list(key.shape)} and value {list(value.shape)}")
+
+
+def _split_mask(attn_mask, query):
+    """A user mask as (additive float Tensor or None, blocked bool array or None)."""
+    if attn_mask is None:
+        return None, None
+    data = attn_mask._data
+    if data.dtype == np.bool_:
+        return None, ~data
+    if data.dtype != query._data.dtype:
+        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                           f"attn_mask.dtype: {attn_mask.dtype} and  query.dtype: {query.dtype} instead.")
+    return attn_mask, None
+
+
+def _dropout_keep(dropout_p, shape, dtype):
+    """The dropout multiplier: 0 with probability p, else 1 / (1 - p)."""
+    if dropout_p >= 1:
+        return np.zeros(shape, dtype=dtype)
+    keep = get_generator().random(shape, dtype=np.float32) >= dropout_p
+    return keep.astype(dtype) * dtype.type(1 / (1 - dropout_p))
+
+
+def _scores_shape(query, key, mask, blocked):
+    shapes = [query.shape[:-2], key.shape[:-2]]
+    for m in (mask, blocked):
+        if m is not None:
+            shapes.append(tuple(np.shape(m._data if hasattr(m, "_data") else m))[:-2])
+    return tuple(np.broadcast_shapes(*shapes)) + (query.shape[-2], key.shape[-2])
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V, with dropout on the attention weights.
+
+    Shape:
+        query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev);
+        batch dims broadcast; ``attn_mask`` broadcasts to (..., L, S).
+
+    Args:
+        attn_mask: bool (True = take part in attention) or float (added to the scores). Default: None
+        dropout_p: dropout probability on the attention weights (applied whenever > 0). Default: 0.0
+        is_causal: block key j > query i (top-left aligned); combined with ``attn_mask``. Default: False
+        scale: factor on Q K^T. Default: 1 / sqrt(E)
+        enable_gqa: grouped-query attention: key/value with Hkv heads serve Hq = G * Hkv query heads
+            (dim -3), query head h reading key/value head h // G. Default: False
+
+    A query whose keys are all blocked gets output 0 (and gradient 0), as in PyTorch.
+    """
+    _check_qkv(query, key, value)
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    mask, blocked = _split_mask(attn_mask, query)
+    if is_causal:
+        causal = _causal_blocked(query.shape[-2], key.shape[-2])
+        blocked = causal if blocked is None else blocked | causal
+    heads = query.shape[-3] if query.ndim >= 3 else 1
+    kv_heads = key.shape[-3] if key.ndim >= 3 else 1
+    grouped = enable_gqa and query.ndim >= 3 and kv_heads != heads
+    if grouped:
+        if heads % kv_heads or value.ndim < 3 or value.shape[-3] != kv_heads:
+            raise RuntimeError(f"scaled_dot_product_attention: with enable_gqa=True the number of query heads "
+                               f"({heads}) must be a multiple of the key/value heads ({kv_heads}); shapes "
+                               f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        query, key, value, mask, blocked = _group_heads(query, key, value, mask, blocked, kv_heads)
+    keep = None
+    if dropout_p > 0:
+        keep = _dropout_keep(dropout_p, _scores_shape(query, key, mask, blocked), query._data.dtype)
+    try:
+        out = ScaledDotProductAttention.apply(query, key, value, mask, blocked, keep, scale, True, False)
+    except ValueError as e:
+        raise RuntimeError(f"scaled_dot_product_attention: shapes query {list(query.shape)}, key {list(key.shape)},"
+                           f" value {list(value.shape)} and attn_mask "
+                           f"{None if attn_mask is None else list(attn_mask.shape)} cannot be broadcast "
+                           f"together ({e})") from None
+    if grouped:
+        out = out.reshape(out.shape[:-4] + (heads,) + out.shape[-2:])
+    return out
+
+
+def _group_heads(query, key, value, mask, blocked, kv_heads):
+    """Query (..., Hq, L, E) as (..., Hkv, G, L, E) and key/value as (..., Hkv, 1, S, E), so broadcasting
+    pairs query head h with key/value head h // G (torch's repeat_interleave) without copying."""
+    heads = query.shape[-3]
+    group = heads // kv_heads
+
+    def split(shape):
+        return shape[:-3] + (kv_heads, group) + shape[-2:]
+
+    query = query.reshape(split(query.shape))
+    key, value = key.unsqueeze(-3), value.unsqueeze(-3)
+    if mask is not None and mask.ndim >= 3:
+        mask = mask.reshape(split(mask.shape)) if mask.shape[-3] == heads and heads > 1 else mask.unsqueeze(-3)
+    if blocked is not None and blocked.ndim >= 3:
+        blocked = blocked.reshape(split(blocked.shape)) if blocked.shape[-3] == heads and heads > 1 \
+            else np.expand_dims(blocked, -3)
+    return query, key, value, mask, blocked
+
+
+def attention_with_weights(query, key, value, mask, blocked, dropout_p, scale, need_weights):
+    """The kernel behind ``nn.MultiheadAttention``: (output, weights or None).
+
+    ``mask`` is an additive float Tensor, ``blocked`` a bool array (True = blocked).
+    With ``need_weights`` the weights (after dropout, as torch returns them) are an
+    output too, and fully blocked rows give NaN as torch's explicit softmax does.
+    """
+    keep = None
+    if dropout_p > 0:
+        keep = _dropout_keep(dropout_p, _scores_shape(query, key, mask, blocked), query._data.dtype)
+    scale = float(scale)
+    if need_weights:
+        return ScaledDotProductAttention.apply(query, key, value, mask, blocked, keep, scale, False, True)
+    return ScaledDotProductAttention.apply(query, key, value, mask, blocked, keep, scale, True, False), None
