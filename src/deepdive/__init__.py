@@ -17,7 +17,12 @@ from .ops.shape import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
 from .ops.joining import *  # noqa: F401,F403
+from .ops.softmax import *  # noqa: F401,F403
+from .ops.linear import *  # noqa: F401,F403
 from . import autograd
+from .serialization import save, load
+from . import utils
+from . import nn
 
 __version__ = "0.1.0"
 

@@ -1,2 +1,9 @@
 """deepdive.nn: Module, Parameter, layers and losses with PyTorch's names, defaults and initialisations."""
+from .parameter import Parameter, UninitializedParameter, UninitializedBuffer  # noqa: F401
+from .module import Module  # noqa: F401
+from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
+from .linear import Identity, Linear, LazyLinear, Bilinear  # noqa: F401
+from .flatten import Flatten, Unflatten  # noqa: F401
+from .activation import *  # noqa: F401,F403
+from . import init, functional, utils  # noqa: F401
 # Each layer family registers itself with one import line below.

@@ -4,6 +4,7 @@ The math lives in ``deepdive.ops``; this module only gathers it under PyTorch's 
 """
 from ..ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 # Each op family adds one import line below.
+from ..ops.linear import linear, bilinear  # noqa: F401
 from ..ops.softmax import softmax, log_softmax, softmin  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.loss import (mse_loss, l1_loss, smooth_l1_loss, huber_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: F401,E501

@@ -1,0 +1,1 @@
+"""deepdive.nn.utils: gradient clipping and parameter/vector conversion."""

@@ -1,0 +1,114 @@
+"""Affine maps: ``linear`` (y = x W^T + b) and ``bilinear`` (y = x1^T A x2 + b), each one fused Function.
+
+NOTE: fused rather than composed from matmul + transpose + add: one node instead
+of three, no transposed copy of W, and the batch dims are folded into one matmul
+in backward. ``linear`` is on the hot path of every MLP.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+
+__all__ = ["bilinear"]
+
+
+def _dtype_name(t):
+    return str(t.dtype).split(".")[-1].capitalize().replace("Float32", "Float").replace("Float64", "Double")
+
+
+class Linear(Function):
+    """y = x W^T + b   (x: (*, in), W: (out, in), b: (out,)).
+
+    Backward: dx = g W,  dW = g^T x,  db = sum(g)   (g and x flattened to 2-D over the batch dims).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        y = x @ weight.T
+        if bias is not None:
+            y += bias
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = dw = db = None
+        if need_x:
+            dx = grad @ weight
+        if need_w or need_b:
+            g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+            if need_w:
+                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+                dw = g2.T @ x2
+            if need_b:
+                db = g2.sum(axis=0)
+        return dx, dw, db
+
+
+def linear(input, weight, bias=None):
+    """y = x W^T + b over the last dim of ``input``.
+
+    Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,) -> (*, out_features).
+    """
+    x, w = input._data, weight._data
+    if x.dtype is not w.dtype and x.dtype != w.dtype:
+        raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {_dtype_name(input)} and "
+                           f"{_dtype_name(weight)}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied "
+                           f"({rows}x{x.shape[-1] if x.ndim else 1} and {w.shape[-1]}x{w.shape[0]})")
+    return Linear.apply(input, weight, bias)
+
+
+class Bilinear(Function):
+    """y_o = sum_ij x1_i A_oij x2_j + b_o   (x1: (N, in1), x2: (N, in2), A: (out, in1, in2)).
+
+    With T = x1 A (T_noj = sum_i x1_ni A_oij):
+    Backward: dx1_ni = sum_oj g_no A_oij x2_nj,  dx2_nj = sum_o g_no T_noj,
+              dA_oij = sum_n g_no x1_ni x2_nj,   db = sum_n g_no.
+    """
+
+    @staticmethod
+    def forward(ctx, x1, x2, weight, bias):
+        out_f, in1, in2 = weight.shape
+        lead = x1.shape[:-1]
+        a = x1.reshape(-1, in1)
+        b = x2.reshape(-1, in2)
+        t = (a @ weight.transpose(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+        y = np.einsum("noj,nj->no", t, b)
+        if bias is not None:
+            y += bias
+        ctx.save_for_backward(a, b, weight, t)
+        ctx.lead = lead
+        return y.reshape(lead + (out_f,))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, weight, t = ctx.saved_tensors
+        need1, need2, need_w, need_b = ctx.needs_input_grad
+        g = grad.reshape(-1, weight.shape[0])
+        d1 = d2 = dw = db = None
+        if need1:
+            gb = np.einsum("no,nj->noj", g, b)
+            d1 = np.einsum("noj,oij->ni", gb, weight).reshape(ctx.lead + (weight.shape[1],))
+        if need2:
+            d2 = np.einsum("no,noj->nj", g, t).reshape(ctx.lead + (weight.shape[2],))
+        if need_w:
+            dw = np.einsum("no,ni,nj->oij", g, a, b, optimize=True)
+        if need_b:
+            db = g.sum(axis=0)
+        return d1, d2, dw, db
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y = x1^T A x2 + b over the last dims.  Shape: (*, in1), (*, in2), A (out, in1, in2) -> (*, out)."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: input1 and input2 must have the same batch dims, got {list(input1.shape)} "
+                           f"and {list(input2.shape)}")
+    if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
+        raise RuntimeError(f"bilinear: expected input1 with {weight.shape[1]} and input2 with {weight.shape[2]} "
+                           f"features (weight shape {list(weight.shape)}), got {input1.shape[-1]} and "
+                           f"{input2.shape[-1]}")
+    return Bilinear.apply(input1, input2, weight, bias)
