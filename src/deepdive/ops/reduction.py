@@ -1,12 +1,38 @@
-"""Reductions: sum, mean and friends over ``dim`` (int, tuple or None) with ``keepdim``."""
+"""Reductions: sum, mean, var/std, max/min, amax/amin, logsumexp and friends.
+
+Every reduction takes ``dim`` (an int, a tuple of ints, or None for all dims,
+negative dims counted from the end) and ``keepdim``, like PyTorch. Each
+backward first puts the reduced axes back (``_expand_back``), then applies the
+derivative of the reduction elementwise.
+"""
+import builtins
+import collections
+import warnings
+
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import _wrap
-from ._util import normalize_dims
+from ..tensor import Tensor, _wrap
+from ._util import normalize_dims, canonical_dim
 
-__all__ = ["sum", "mean"]
-METHODS = ["sum", "mean"]
+__all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin", "logsumexp"]
+METHODS = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "logsumexp"]
+
+
+# ------------------------------------------------------------------ helpers
+def return_type(name, fields=("values", "indices")):
+    """A named tuple like ``torch.return_types.<name>`` (``.values`` / ``.indices``)."""
+    cls = collections.namedtuple(name, fields)
+    cls.__module__ = "deepdive.return_types"
+
+    def __repr__(self):
+        inner = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"deepdive.return_types.{name}(\n{inner})"
+    cls.__repr__ = __repr__
+    return cls
+
+
+max_type, min_type = return_type("max"), return_type("min")
 
 
 def _expand_back(grad, in_shape, dims, keepdim):
@@ -16,6 +42,24 @@ def _expand_back(grad, in_shape, dims, keepdim):
     return np.broadcast_to(grad, in_shape)
 
 
+def _keep(y, dims, keepdim):
+    """``y`` computed with keepdims=True, squeezed when ``keepdim`` is False."""
+    return y if keepdim else np.squeeze(y, axis=dims)
+
+
+def _check_nonempty(op, x, dims, dim_given):
+    """PyTorch refuses reductions with no identity (max, amax, ...) over empty dims."""
+    if x.size:
+        return
+    if not dim_given:
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if x.shape[d] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+
+
+# ---------------------------------------------------------------- sum, mean
 class Sum(Function):
     """y = sum of x over dims.   Backward: dx = g broadcast back over the summed dims."""
 
@@ -62,3 +106,233 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
                            f"complex dtype. Got: {input.dtype.name.capitalize()}")
     dims = normalize_dims(dim, input._data.ndim, "mean")
     return Mean.apply(input, dims, keepdim)
+
+
+# ----------------------------------------------------------------- var, std
+class Var(Function):
+    """y = sum((x - mean)^2) / (N - correction).   Backward: dx = g * 2 (x - mean) / (N - correction)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        centered = x - x.mean(axis=dims, keepdims=True)
+        ctx.save_for_backward(centered)
+        ctx.dims, ctx.keepdim, ctx.dof = dims, keepdim, _dof(x.shape, dims, correction)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _keep((centered * centered).sum(axis=dims, keepdims=True) / ctx.dof,
+                         dims, keepdim).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (centered,) = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * (2 * centered) / ctx.dof).astype(grad.dtype, copy=False), None, None, None
+
+
+class Std(Function):
+    """y = sqrt(var(x)).   Backward: dx = g * (x - mean) / ((N - correction) * y).
+
+    NOTE: one fused op instead of sqrt(var(x)): half the passes over x. Like
+    PyTorch, the gradient is nan where y == 0 (sqrt is not differentiable at 0).
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        centered = x - x.mean(axis=dims, keepdims=True)
+        ctx.dims, ctx.keepdim, ctx.dof = dims, keepdim, _dof(x.shape, dims, correction)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.sqrt((centered * centered).sum(axis=dims, keepdims=True) / ctx.dof).astype(x.dtype, copy=False)
+        ctx.save_for_backward(centered, y)
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        centered, y = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / (ctx.dof * y) * centered).astype(grad.dtype, copy=False), None, None, None
+
+
+def _dof(shape, dims, correction):
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    if n - correction <= 0:
+        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                      "factor (input numel divided by output numel).", UserWarning, stacklevel=4)
+    return builtins.max(n - correction, 0)
+
+
+def _var_args(op, input, dim, unbiased, keepdim, correction):
+    """Sort out PyTorch's overloads: var(x, unbiased), var(x, dim, unbiased, keepdim), var(x, dim, correction=)."""
+    if isinstance(dim, bool):          # var(x, False): the old ``unbiased`` positional overload
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise RuntimeError(f"{op}: can't specify both unbiased and correction")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    return normalize_dims(dim, input._data.ndim, op), correction, keepdim
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default; ``unbiased=False`` means 0).
+
+    var = sum((x - mean)^2) / max(0, N - correction); N - correction <= 0 gives nan/inf like PyTorch.
+    """
+    dims, correction, keepdim = _var_args("var", input, dim, unbiased, keepdim, correction)
+    return Var.apply(input, dims, correction, keepdim)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation: sqrt(var(input, dim, correction)). Same arguments as ``var``."""
+    dims, correction, keepdim = _var_args("std", input, dim, unbiased, keepdim, correction)
+    return Std.apply(input, dims, correction, keepdim)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var(input, ...), mean(input, ...))``."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, None if isinstance(dim, bool) else dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std(input, ...), mean(input, ...))``."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, None if isinstance(dim, bool) else dim, keepdim))
+
+
+# --------------------------------------------------------------- max / min
+class ReduceExtreme(Function):
+    """y = max (or min) of x over dims.   Backward: g split evenly among the elements equal to y.
+
+    PyTorch's rule for ``amax``/``amin`` and for ``max()``/``min()`` without a dim.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, largest):
+        y = (np.max if largest else np.min)(x, axis=dims, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        mask = x == y
+        count = mask.sum(axis=ctx.dims, keepdims=True)
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        return np.where(mask, g / count, 0).astype(grad.dtype, copy=False), None, None, None
+
+
+class SelectAlong(Function):
+    """y = x at ``index`` along ``dim`` (the values of max/min/sort/topk/median with a dim).
+
+    Backward: dx = zeros with g scattered back to the selected positions.
+    ``index`` has x's shape except along ``dim`` (keepdim form).
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, dim, keepdim):
+        ctx.in_shape, ctx.index, ctx.dim, ctx.keepdim = x.shape, index, dim, keepdim
+        y = np.take_along_axis(x, index, axis=dim)
+        return y if keepdim else np.squeeze(y, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
+        np.put_along_axis(dx, ctx.index, g, axis=ctx.dim)
+        return dx, None, None, None
+
+
+def _max_min(op, largest, result_type, input, dim, keepdim, other):
+    from .elementwise import maximum, minimum
+    if isinstance(dim, Tensor):              # max(a, b): the elementwise maximum
+        return (maximum if largest else minimum)(input, dim)
+    if other is not None:
+        return (maximum if largest else minimum)(input, other)
+    if dim is None:
+        x = input._data
+        _check_nonempty(op, x, (), False)
+        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, largest)
+    scalar = input._data.ndim == 0
+    d = canonical_dim(int(dim), input._data.ndim, op)
+    if scalar:
+        input, d = input.reshape(1), 0
+    x = input._data
+    _check_nonempty(op, x, (d,), True)
+    index = np.expand_dims((np.argmax if largest else np.argmin)(x, axis=d), d)
+    keep = keepdim and not scalar
+    values = SelectAlong.apply(input, index, d, keep)
+    return result_type(values, _wrap(index if keep else np.squeeze(index, axis=d)))
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``max(input)``: the largest element (0-d). ``max(input, dim, keepdim=False)``: a named tuple
+    ``(values, indices)`` (first occurrence on ties). ``max(input, other_tensor)``: ``maximum``.
+
+    Backward: without a dim the gradient is split evenly among tied maxima; with a dim it goes to
+    the returned index (PyTorch's rules).
+    """
+    return _max_min("max", True, max_type, input, dim, keepdim, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """Like ``max`` for the smallest element(s)."""
+    return _max_min("min", False, min_type, input, dim, keepdim, other)
+
+
+def amax(input, dim=(), keepdim=False):
+    """The largest values over ``dim`` (int or tuple; () or None: all dims). Ties share the gradient evenly."""
+    return _amax_amin("amax", True, input, dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    """The smallest values over ``dim`` (int or tuple; () or None: all dims). Ties share the gradient evenly."""
+    return _amax_amin("amin", False, input, dim, keepdim)
+
+
+def _amax_amin(op, largest, input, dim, keepdim):
+    given = dim is not None and dim != ()
+    dims = normalize_dims(dim if given else None, input._data.ndim, op)
+    _check_nonempty(op, input._data, dims, given)
+    return ReduceExtreme.apply(input, dims, keepdim, largest)
+
+
+# ---------------------------------------------------------------- logsumexp
+class LogSumExp(Function):
+    """y = log(sum(exp(x))) over dims, computed as m + log(sum(exp(x - m))) with m = max(x).
+
+    Backward: dx = g * exp(x - y)   (= g * softmax(x)).
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+            # NOTE: an infinite max is not subtracted: all -inf gives log(0) = -inf, not nan (PyTorch's result).
+            m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+            y = np.log(np.exp(x - m).sum(axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(x, y)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        return g * np.exp(x - y), None, None
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    """log(sum(exp(input), dim)) without overflow: the max is taken out first.
+
+    Integer inputs give the default float dtype, like PyTorch.
+    """
+    if input._data.dtype.kind != "f":
+        from .._dtype import get_default_dtype
+        input = input.to(get_default_dtype())
+    dims = normalize_dims(dim, input._data.ndim, "logsumexp")
+    return LogSumExp.apply(input, dims, keepdim)

@@ -1,0 +1,191 @@
+"""Reductions: gradcheck + PyTorch parity over dims/keepdim/negative dims, ties, edge cases, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import deepdive
+from parity import check_parity, gradcheck, require_torch
+
+rng = np.random.default_rng(0)
+DIMS = [None, 0, 1, -1, (0, 2), (-1, -3), (1,)]
+
+
+def _call(fn, name, dim, keepdim, **kw):
+    """``t.name(dim, keepdim=...)``, leaving dim out when it is None (torch's overloads differ)."""
+    def run(t):
+        method = getattr(t, name)
+        return method(**kw) if dim is None else method(dim, keepdim=keepdim, **kw)
+    return run
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_parity_over_dims(name, dim, keepdim):
+    if name == "logsumexp" and dim is None:
+        dim = (0, 1, 2)          # torch requires a dim for logsumexp
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    fn = _call(None, name, dim, keepdim)
+    check_parity(fn, fn, [x])
+    check_parity(fn, fn, [x.astype(np.float64)])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (1, True), ((0, -1), False), (-2, False)])
+def test_gradcheck(name, dim, keepdim):
+    if name == "logsumexp" and dim is None:
+        dim = (0, 1, 2)
+    gradcheck(_call(None, name, dim, keepdim), rng.standard_normal((2, 3, 2)))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("dim", [0, 1, -1, -3])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_with_dim(name, dim, keepdim):
+    torch = require_torch()
+    x = rng.standard_normal((2, 3, 4))
+    out = check_parity(lambda t: getattr(t, name)(dim, keepdim=keepdim),
+                       lambda t: getattr(t, name)(dim, keepdim=keepdim), [x])
+    ref = getattr(torch.tensor(x), name)(dim, keepdim=keepdim)
+    assert out[0] is getattr(out, "values", out[0])
+    res = getattr(deepdive, name)(deepdive.tensor(x), dim, keepdim)
+    assert type(res).__name__ == name and res.indices.dtype == deepdive.int64
+    np.testing.assert_array_equal(res.indices.numpy(), ref.indices.numpy())
+    np.testing.assert_array_equal(res.values.numpy(), ref.values.numpy())
+    gradcheck(lambda t: getattr(t, name)(dim, keepdim=keepdim).values, x)
+
+
+def test_max_min_full_and_elementwise():
+    torch = require_torch()
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((4,))
+    for name in ["max", "min"]:
+        out = check_parity(lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), [x])
+        assert out[0].ndim == 0
+        check_parity(lambda a, b: getattr(deepdive, name)(a, b), lambda a, b: getattr(torch, name)(a, b), [x, y])
+        check_parity(lambda a, b: getattr(a, name)(b), lambda a, b: getattr(a, name)(b), [x, y])
+        gradcheck(lambda t: getattr(t, name)(), x)
+
+
+def test_ties():
+    """max/min with a dim: the gradient goes to the returned (first) index; without a dim and for
+    amax/amin: split evenly among the ties (PyTorch's rules)."""
+    x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [5.0, -1.0, 5.0, -1.0]])
+    for fn in [lambda t: t.max(1), lambda t: t.min(1), lambda t: t.max(0, keepdim=True), lambda t: t.max(),
+               lambda t: t.min(), lambda t: t.amax(1), lambda t: t.amin(0), lambda t: t.amax((0, 1)),
+               lambda t: t.amax()]:
+        check_parity(fn, fn, [x])
+        check_parity(fn, fn, [x.astype(np.float32)])
+    res = deepdive.tensor(x).max(1)
+    np.testing.assert_array_equal(res.indices.numpy(), [1, 0, 0])
+
+
+def test_max_named_tuple_and_0d():
+    torch = require_torch()
+    res = deepdive.tensor([[1.0, 4.0], [3.0, 2.0]]).max(dim=1)
+    values, indices = res
+    assert values is res.values and indices is res.indices
+    assert "values=" in repr(res) and "indices=" in repr(res)
+    s = deepdive.tensor(3.0).max(0)
+    r = torch.tensor(3.0).max(0)
+    assert s.values.shape == r.values.shape == () and s.indices.item() == r.indices.item() == 0
+
+
+def test_max_min_integer_and_nan():
+    torch = require_torch()
+    a = np.array([[3, 1, 7], [2, 9, 9]], dtype=np.int64)
+    for fn in [lambda t: t.max(), lambda t: t.min(1), lambda t: t.amax(0), lambda t: t.max(1, keepdim=True)]:
+        check_parity(fn, fn, [a])
+    n = np.array([[1.0, np.nan, 3.0], [0.0, 1.0, 2.0]], dtype=np.float32)
+    for fn in [lambda t: t.max(1), lambda t: t.amax(1), lambda t: t.min(), lambda t: t.logsumexp(1)]:
+        for o, r in zip(*(o if isinstance(o, tuple) else (o,) for o in (fn(deepdive.tensor(n)), fn(torch.tensor(n))))):
+            np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-6)
+
+
+def test_var_std_overloads():
+    torch = require_torch()
+    x = rng.standard_normal((3, 5))
+    cases = [lambda m: m.var(), lambda m: m.var(False), lambda m: m.var(1, True), lambda m: m.var(1, False, True),
+             lambda m: m.var(0, unbiased=False), lambda m: m.var(dim=1, correction=0),
+             lambda m: m.var(dim=(0, 1), correction=2, keepdim=True), lambda m: m.std(0, correction=0),
+             lambda m: m.std(False), lambda m: m.std(dim=-1, unbiased=True, keepdim=True)]
+    for fn in cases:
+        check_parity(fn, fn, [x])
+    check_parity(lambda t: deepdive.var_mean(t, 1, correction=0), lambda t: torch.var_mean(t, 1, correction=0), [x])
+    check_parity(lambda t: deepdive.std_mean(t, (0, 1)), lambda t: torch.std_mean(t, (0, 1)), [x])
+    gradcheck(lambda t: t.var(1, correction=0), x)
+    gradcheck(lambda t: t.std(0, correction=2), x)
+
+
+def test_var_single_element_is_nan_like_torch():
+    torch = require_torch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in [lambda t: t.var(), lambda t: t.std(), lambda t: t.var(0, keepdim=True)]:
+            a, b = fn(deepdive.tensor([2.5])), fn(torch.tensor([2.5]))
+            assert np.isnan(a.numpy()).all() and np.isnan(b.numpy()).all() and a.shape == b.shape
+    with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+        deepdive.tensor([1.0, 2.0]).var(correction=2)
+
+
+def test_huge_values_logsumexp():
+    torch = require_torch()
+    x = np.array([[1e4, 1e4, -1e4], [-1e4, -1e4, -1e4], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0]],
+                 dtype=np.float32)
+    out = deepdive.tensor(x).logsumexp(1).numpy()
+    ref = torch.tensor(x).logsumexp(1).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    assert np.isfinite(out[:2]).all()
+    check_parity(lambda t: t.logsumexp(1), lambda t: t.logsumexp(1), [x[:2]])
+    check_parity(lambda t: deepdive.logsumexp(t, 0), lambda t: torch.logsumexp(t, 0), [np.array([1, 2, 3])])
+
+
+def test_empty_reductions():
+    torch = require_torch()
+    e = np.zeros((0, 3), dtype=np.float32)
+    for fn in [lambda t: t.sum(0), lambda t: t.sum(), lambda t: t.max(1), lambda t: t.amax(1), lambda t: t.logsumexp(0),
+               lambda t: t.amin(1, keepdim=True)]:
+        check_parity(fn, fn, [e])
+    for op in ["max", "amax", "min", "amin"]:
+        with pytest.raises(RuntimeError, match=rf"{op}\(\): Expected reduction dim to be specified"):
+            getattr(deepdive.tensor(e), op)()
+    with pytest.raises(IndexError, match=r"max\(\): Expected reduction dim 0 to have non-zero size"):
+        deepdive.tensor(e).max(0)
+
+
+def test_bad_dims_and_dtypes():
+    x = deepdive.ones(2, 3)
+    for call in [lambda: x.sum(2), lambda: x.max(-3), lambda: x.var(5), lambda: x.amax((0, 2)),
+                 lambda: x.logsumexp(3), lambda: x.std(-4)]:
+        with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\]"):
+            call()
+    with pytest.raises(RuntimeError, match="std and var only support floating point"):
+        deepdive.tensor([1, 2]).var()
+    with pytest.raises(RuntimeError, match="can't specify both unbiased and correction"):
+        x.var(0, True, correction=1)
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:          # pragma: no cover
+    given = None
+
+
+if given is not None:
+    @st.composite
+    def array_and_dim(draw):
+        shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+        dim = draw(st.integers(-len(shape), len(shape) - 1))
+        seed = draw(st.integers(0, 2 ** 16))
+        return np.random.default_rng(seed).standard_normal(shape), dim, draw(st.booleans())
+
+    @settings(max_examples=25, deadline=None)
+    @given(array_and_dim(), st.sampled_from(["sum", "mean", "var", "std", "amax", "amin", "logsumexp", "max", "min"]))
+    def test_property_random_shapes(case, name):
+        x, dim, keepdim = case
+        if name in ("var", "std") and x.shape[dim] == 1:
+            dim = None
+        fn = _call(None, name, dim, keepdim, **({"correction": 0} if name in ("var", "std") else {}))
+        if name == "logsumexp" and dim is None:
+            fn = _call(None, name, tuple(range(x.ndim)), keepdim)
+        check_parity(fn, fn, [x])
