@@ -98,17 +98,18 @@ def cat(tensors, dim=0, *, out=None):
         if t._data.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     # PyTorch (legacy) skips 1-D empty tensors when joining higher-dimensional ones.
-    kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    positions = [i for i, t in enumerate(tensors) if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or [0]
+    kept = [tensors[i] for i in positions]
     ref = kept[0]._data.shape
     d = canonical_dim(dim, len(ref), "cat")
-    for i, t in enumerate(kept[1:], 1):
-        shape = t._data.shape
+    for i in positions[1:]:
+        shape = tensors[i]._data.shape
         if len(shape) != len(ref):
             raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
         for k, (a, b) in enumerate(zip(ref, shape)):
             if k != d and a != b:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
-                                   f"size {b} for tensor number {tensors.index(t)} in the list.")
+                                   f"size {b} for tensor number {i} in the list.")
     kept = _same_dtype(kept)
     if len(kept) == 1:
         return kept[0] if not kept[0].requires_grad else Cat.apply(d, kept[0])
