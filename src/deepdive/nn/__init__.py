@@ -7,3 +7,5 @@ from .flatten import Flatten, Unflatten  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from . import init, functional, utils  # noqa: F401
 # Each layer family registers itself with one import line below.
+from .attention import MultiheadAttention  # noqa: F401
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
