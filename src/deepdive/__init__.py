@@ -66,3 +66,6 @@ class _Cuda:
 
 
 cuda = _Cuda()
+from .ops.conv import *  # noqa: F401,F403
+from .ops.pooling import *  # noqa: F401,F403
+from .ops.padding import *  # noqa: F401,F403

@@ -1,0 +1,450 @@
+"""Convolutions: conv1d / conv2d, conv_transpose2d, unfold / fold, built on im2col and col2im.
+
+A convolution is a matrix product once every receptive field is laid out as
+a column (im2col)::
+
+    out[n, o, p] = sum_k W[o, k] * cols[n, k, p] + b[o]
+    k = (c, i, j) runs over in-channels x kernel rows x kernel cols,
+    p = (y, x)    runs over output positions,
+    cols[n, (c, i, j), (y, x)] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]
+
+im2col is a strided *view* of the padded input (no Python loop over pixels);
+the one copy happens when the view is reshaped into the (K, P) matrix that a
+single BLAS matmul consumes. col2im is its adjoint: every column entry is
+added back to the pixel it was read from (overlapping windows sum). It is the
+backward of im2col, the forward of the transposed convolution and of ``fold``,
+so it is written once, here, and used by all of them (and by pooling).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd.function import Function
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+METHODS = []
+
+
+# ---------------------------------------------------------------- im2col / col2im
+def im2col(x, kernel_size, stride, dilation, out_size=None):
+    """Strided view (N, C, kh, kw, oh, ow) of the windows of ``x`` (N, C, H, W); no copy.
+
+    view[n, c, i, j, y, x] = x[n, c, y*sh + i*dh, x*sw + j*dw]
+    ``out_size`` (oh, ow) limits the number of window positions (default: all that fit).
+    """
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    if out_size is None:
+        out_size = ((H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1)
+    sN, sC, sH, sW = x.strides
+    return as_strided(x, (N, C, kh, kw) + tuple(out_size), (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw),
+                      writeable=False)
+
+
+def col2im(cols, image_shape, stride, dilation):
+    """The adjoint of ``im2col``: sum the windows ``cols`` (N, C, kh, kw, oh, ow) back into an image.
+
+    image[n, c, y*sh + i*dh, x*sw + j*dw] += cols[n, c, i, j, y, x]
+    ``cols`` may be any strided (even broadcast) array; the loop runs over the
+    kh*kw kernel offsets only, each adding one strided slab of all pixels.
+    """
+    N, C, kh, kw, oh, ow = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    H, W = image_shape[-2:]
+    if dh == 1 and dw == 1 and sh == kh and sw == kw:
+        # NOTE: non-overlapping windows (the usual 2x2 pooling) tile the image: one transposed copy.
+        tiles = cols.transpose(0, 1, 4, 2, 5, 3).reshape(N, C, oh * kh, ow * kw)
+        if (oh * kh, ow * kw) == (H, W):
+            return np.ascontiguousarray(tiles)
+        image = np.zeros((N, C, H, W), dtype=cols.dtype)
+        image[:, :, :oh * kh, :ow * kw] = tiles
+        return image
+    image = np.zeros((N, C, H, W), dtype=cols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            image[:, :, rows, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+    return image
+
+
+def pad2d(x, pads, value=0):
+    """Pad the last two axes of ``x`` by pads = (top, bottom, left, right) with ``value``."""
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return x
+    N, C, H, W = x.shape
+    out = np.full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + H, left:left + W] = x
+    return out
+
+
+def crop2d(x, pads, size):
+    """The adjoint of ``pad2d``: the (H, W) = ``size`` window of ``x`` after pads (top, _, left, _)."""
+    top, _, left, _ = pads
+    if x.shape[-2:] == tuple(size):
+        return x
+    return x[:, :, top:top + size[0], left:left + size[1]]
+
+
+def unfold_array(x, kernel_size, stride, padding, dilation):
+    """im2col as a matrix: (N, C, H, W) -> (N, C*kh*kw, oh*ow) (padding = (top, bottom, left, right))."""
+    view = im2col(pad2d(x, padding), kernel_size, stride, dilation)
+    N, C, kh, kw, oh, ow = view.shape
+    return view.reshape(N, C * kh * kw, oh * ow), (oh, ow)
+
+
+def fold_array(cols, image_size, kernel_size, stride, padding, dilation, out_size):
+    """col2im from a matrix: (N, C*kh*kw, oh*ow) -> (N, C, H, W); the adjoint of ``unfold_array``."""
+    (kh, kw), (top, bottom, left, right) = kernel_size, padding
+    N = cols.shape[0]
+    cols = cols.reshape((N, -1, kh, kw) + tuple(out_size))
+    padded = (image_size[0] + top + bottom, image_size[1] + left + right)
+    return crop2d(col2im(cols, padded, stride, dilation), padding, image_size)
+
+
+# ---------------------------------------------------------------- argument handling
+def _tuple(value, n, name):
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"expected {name} to be a single integer or a tuple of {n} integers, got {tuple(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _as_2d(values, n, fill):
+    """1-D arguments become 2-D ones with a leading ``fill`` (conv1d runs as a 1 x L conv2d)."""
+    return (fill,) + values if n == 1 else values
+
+
+def _conv_padding(padding, n, kernel, dilation, stride):
+    """(top, bottom, left, right) from an int / tuple / 'valid' / 'same' (PyTorch puts an odd extra pad at the end)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"Invalid padding string '{padding}', should be one of ('valid', 'same')")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads) if n == 2 else (0, 0) + tuple(pads)
+    p = _tuple(padding, n, "padding")
+    if any(v < 0 for v in p):
+        raise RuntimeError("negative padding is not supported")
+    return (p[0], p[0], p[1], p[1]) if n == 2 else (0, 0, p[0], p[0])
+
+
+def _fmt(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _check_conv(name, n, input, weight, bias, groups, transposed=False):
+    """PyTorch's shape and dtype checks, raised before any work."""
+    x, w = input._data, weight._data
+    if x.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {name}, "
+                           f"but got input of size: {_fmt(x.shape)}")
+    if w.ndim != n + 2:
+        raise RuntimeError(f"Expected {n + 2}-dimensional weight for {n + 2}-dimensional input {_fmt(x.shape)}, "
+                           f"but got {w.ndim}-dimensional weight of size {_fmt(w.shape)} instead")
+    if groups < 1:
+        raise RuntimeError("non-positive groups is not supported")
+    if x.dtype != w.dtype or (bias is not None and bias._data.dtype != x.dtype):
+        other = w.dtype if x.dtype != w.dtype else bias._data.dtype
+        raise RuntimeError(f"expected scalar type {_torch_name(x.dtype)} but found {_torch_name(other)} "
+                           f"(input {x.dtype}, weight {w.dtype}"
+                           f"{'' if bias is None else ', bias ' + str(bias._data.dtype)} in {name})")
+    channels = x.shape[0] if x.ndim == n + 1 else x.shape[1]
+    if transposed:
+        expected = w.shape[0]
+        if channels != expected:
+            raise RuntimeError(f"Given transposed=1, weight of size {_fmt(w.shape)}, expected input{_fmt(x.shape)} "
+                               f"to have {expected} channels, but got {channels} channels instead")
+        if expected % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                               f"but got weight of size {_fmt(w.shape)} instead")
+        out_channels = w.shape[1] * groups
+    else:
+        if w.shape[0] % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                               f"but got weight of size {_fmt(w.shape)} instead")
+        expected = w.shape[1] * groups
+        if channels != expected:
+            raise RuntimeError(f"Given groups={groups}, weight of size {_fmt(w.shape)}, expected input"
+                               f"{_fmt(x.shape)} to have {expected} channels, but got {channels} channels instead")
+        out_channels = w.shape[0]
+    if bias is not None and tuple(bias._data.shape) != (out_channels,):
+        raise RuntimeError(f"Given weight of size {_fmt(w.shape)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {_fmt(bias._data.shape)} instead")
+
+
+def _torch_name(dtype):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int"}.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+# ---------------------------------------------------------------- convolution
+class Convolution(Function):
+    """out = conv(x, W) + b, as one batched BLAS matmul over im2col columns.
+
+    Forward (per group g, with K = C/groups * kh * kw, P = oh * ow):
+        cols = im2col(pad(x))               (N, groups, K, P)
+        out  = W_g (Og, K) @ cols           (N, groups, Og, P)  ->  (N, O, oh, ow)
+    Backward (G = dL/dout as (N, groups, Og, P)):
+        dW = sum_n G @ cols^T,   db = sum_{n, y, x} G,   dx = crop(col2im(W_g^T @ G))
+    ``geometry`` holds the canonical 4-D shapes (conv1d runs as a 1 x L conv2d,
+    unbatched input as N = 1) and the caller-facing output shape.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geometry):
+        x_shape4, w_shape4, out_shape, stride, padding, dilation, groups = geometry
+        N, C, H, W = x_shape4
+        O, Cg, kh, kw = w_shape4
+        cols, (oh, ow) = unfold_array(x.reshape(x_shape4), (kh, kw), stride, padding, dilation)
+        cols = cols.reshape(N, groups, Cg * kh * kw, oh * ow)
+        w_mat = weight.reshape(groups, O // groups, Cg * kh * kw)
+        out = np.matmul(w_mat, cols).reshape(N, O, oh, ow)
+        if bias is not None:
+            out += bias.reshape(O, 1, 1)
+        ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape, (oh, ow))
+        ctx.save_for_backward(w_mat, cols)
+        return out.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        w_mat, cols = ctx.saved_tensors
+        x_shape4, w_shape4, _, stride, padding, dilation, groups = ctx.geometry
+        x_shape, w_shape, (oh, ow) = ctx.shapes
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = grad.reshape(x_shape4[0], groups, w_shape4[0] // groups, oh * ow)
+        dx = dw = db = None
+        if need_x:
+            dcols = np.matmul(w_mat.transpose(0, 2, 1), g).reshape(x_shape4[0], -1, oh * ow)
+            dx = fold_array(dcols, x_shape4[2:], w_shape4[2:], stride, padding, dilation, (oh, ow)).reshape(x_shape)
+        if need_w:
+            dw = np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+        if need_b:
+            db = g.sum(axis=(0, 3)).reshape(-1)
+        return dx, dw, db, None
+
+
+def _conv_geometry(name, n, input, weight, bias, stride, padding, dilation, groups):
+    """Check the arguments the way PyTorch does and return Convolution's ``geometry``."""
+    _check_conv(name, n, input, weight, bias, groups)
+    x, w = input._data, weight._data
+    kernel = _as_2d(tuple(w.shape[2:]), n, 1)
+    stride = _as_2d(_tuple(stride, n, "stride"), n, 1)
+    dilation = _as_2d(_tuple(dilation, n, "dilation"), n, 1)
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise RuntimeError(f"{name}: stride and dilation should be positive, got stride={stride[-n:]}, "
+                           f"dilation={dilation[-n:]}")
+    pads = _conv_padding(padding, n, kernel[-n:], dilation[-n:], stride[-n:])
+    batched = x.ndim == n + 2
+    x_shape4 = (x.shape[0] if batched else 1, x.shape[-n - 1]) + _as_2d(tuple(x.shape[-n:]), n, 1)
+    padded = (x_shape4[2] + pads[0] + pads[1], x_shape4[3] + pads[2] + pads[3])
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if padded[0] < effective[0] or padded[1] < effective[1]:
+        size = " x ".join(str(v) for v in padded[-n:])
+        ks = " x ".join(str(v) for v in effective[-n:])
+        raise RuntimeError(f"Calculated padded input size per channel: ({size}). Kernel size: ({ks}). "
+                           "Kernel size can't be greater than actual input size")
+    out_hw = tuple((p - e) // s + 1 for p, e, s in zip(padded, effective, stride))
+    out_shape = ((x_shape4[0],) if batched else ()) + (w.shape[0],) + out_hw[-n:]
+    return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation: out[n, o, t] = b[o] + sum_{c, j} W[o, c, j] * x_pad[n, g(o)c, t*s + j*d].
+
+    Shape: input (N, C_in, L) or (C_in, L); weight (C_out, C_in/groups, k); bias (C_out,);
+    output (N, C_out, L_out), L_out = floor((L + 2p - d*(k-1) - 1) / s) + 1.
+    Args: stride=1, padding=0 (int, 'valid' or 'same'), dilation=1, groups=1.
+    """
+    geometry = _conv_geometry("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+    return Convolution.apply(input, weight, bias, geometry)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (PyTorch's conv2d):
+
+        out[n, o, y, x] = b[o] + sum_{c, i, j} W[o, c, i, j] * x_pad[n, g(o)*C/groups + c, y*sh + i*dh, x*sw + j*dw]
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, kh, kw); bias (C_out,);
+    output (N, C_out, H_out, W_out), H_out = floor((H + 2p - d*(kh-1) - 1) / s) + 1.
+    Args: stride=1, padding=0 (int, pair, 'valid' or 'same'), dilation=1, groups=1.
+    """
+    geometry = _conv_geometry("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+    return Convolution.apply(input, weight, bias, geometry)
+
+
+# ---------------------------------------------------------------- transposed convolution
+class ConvolutionTranspose(Function):
+    """The adjoint of Convolution with respect to its input ("deconvolution"), plus a bias.
+
+    Forward:   cols = W_g^T @ x  (N, groups, Og*kh*kw, H*W);  out = crop(col2im(cols)) + b
+    Backward:  G = im2col(pad(dL/dout));  dx = W_g @ G;  dW = sum_n x @ G^T;  db = sum G
+    Output size: (H - 1)*s - 2p + d*(k - 1) + output_padding + 1.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geometry):
+        x_shape4, w_shape4, out_shape, stride, padding, dilation, groups, out_hw = geometry
+        N, C, H, W = x_shape4
+        Cin, Og, kh, kw = w_shape4
+        x_mat = x.reshape(N, groups, C // groups, H * W)
+        w_mat = weight.reshape(groups, C // groups, Og * kh * kw)
+        cols = np.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(N, -1, H * W)
+        out = fold_array(cols, out_hw, (kh, kw), stride, padding, dilation, (H, W))
+        if bias is not None:
+            out = out + bias.reshape(-1, 1, 1)
+        else:
+            out = np.ascontiguousarray(out)
+        ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape)
+        ctx.save_for_backward(w_mat, x_mat)
+        return out.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        w_mat, x_mat = ctx.saved_tensors
+        x_shape4, w_shape4, _, stride, padding, dilation, groups, out_hw = ctx.geometry
+        x_shape, w_shape = ctx.shapes
+        N, C, H, W = x_shape4
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g4 = grad.reshape((N, -1) + tuple(out_hw))
+        view = im2col(pad2d(g4, padding), w_shape4[2:], stride, dilation, out_size=(H, W))
+        cols = view.reshape(N, groups, -1, H * W)
+        dx = dw = db = None
+        if need_x:
+            dx = np.matmul(w_mat, cols).reshape(x_shape)
+        if need_w:
+            dw = np.matmul(x_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+        if need_b:
+            db = g4.sum(axis=(0, 2, 3))
+        return dx, dw, db, None
+
+
+def _conv_transpose(name, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    _check_conv(name, n, input, weight, bias, groups, transposed=True)
+    x, w = input._data, weight._data
+    kernel = _as_2d(tuple(w.shape[2:]), n, 1)
+    stride = _as_2d(_tuple(stride, n, "stride"), n, 1)
+    dilation = _as_2d(_tuple(dilation, n, "dilation"), n, 1)
+    pad = _as_2d(_tuple(padding, n, "padding"), n, 0)
+    out_pad = _as_2d(_tuple(output_padding, n, "output_padding"), n, 0)
+    for op, s, d in zip(out_pad, stride, dilation):
+        if op >= s and op >= d:
+            raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={out_pad[-n:]}, stride={stride[-n:]}, dilation={dilation[-n:]}")
+    batched = x.ndim == n + 2
+    x_shape4 = (x.shape[0] if batched else 1, x.shape[-n - 1]) + _as_2d(tuple(x.shape[-n:]), n, 1)
+    out_hw = tuple((size - 1) * s - 2 * p + d * (k - 1) + op + 1
+                   for size, s, p, d, k, op in zip(x_shape4[2:], stride, pad, dilation, kernel, out_pad))
+    if min(out_hw) < 1:
+        raise RuntimeError(f"{name}: Given input size per channel {tuple(x.shape[-n:])}, the calculated output "
+                           f"size {out_hw[-n:]} is too small")
+    # The full result, (H - 1)*s + d*(k - 1) + 1 + output_padding rows, is cropped by p on both sides
+    # (output_padding only lengthens the buffer at the end), so it is ``out`` padded by p.
+    pads = (pad[0], pad[0], pad[1], pad[1])
+    out_shape = ((x_shape4[0],) if batched else ()) + (w.shape[1] * groups,) + out_hw[-n:]
+    return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups, out_hw)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution; weight (C_in, C_out/groups, k). See ``conv_transpose2d``."""
+    geometry = _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                               groups, dilation)
+    return ConvolutionTranspose.apply(input, weight, bias, geometry)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution, the gradient of conv2d with respect to its input:
+
+        out = crop_p(col2im(W^T @ x)) + b,   H_out = (H - 1)*s - 2p + d*(kh - 1) + output_padding + 1
+
+    Shape: input (N, C_in, H, W) or unbatched; weight (C_in, C_out/groups, kh, kw); bias (C_out,).
+    Args: stride=1, padding=0, output_padding=0, groups=1, dilation=1.
+    """
+    geometry = _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                               groups, dilation)
+    return ConvolutionTranspose.apply(input, weight, bias, geometry)
+
+
+# ---------------------------------------------------------------- unfold / fold
+class Unfold(Function):
+    """im2col as an op: (N, C, H, W) -> (N, C*kh*kw, L).   Backward: col2im (= fold)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, dilation):
+        cols, out_size = unfold_array(x, kernel_size, stride, padding, dilation)
+        ctx.args = (x.shape[-2:], kernel_size, stride, padding, dilation, out_size)
+        return np.ascontiguousarray(cols)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return fold_array(grad, *ctx.args), None, None, None, None
+
+
+class Fold(Function):
+    """col2im as an op: (N, C*kh*kw, L) -> (N, C, H, W), overlapping entries summed.   Backward: im2col."""
+
+    @staticmethod
+    def forward(ctx, cols, image_size, kernel_size, stride, padding, dilation, out_size):
+        ctx.args = (kernel_size, stride, padding, dilation)
+        return np.ascontiguousarray(fold_array(cols, image_size, kernel_size, stride, padding, dilation, out_size))
+
+    @staticmethod
+    def backward(ctx, grad):
+        cols, _ = unfold_array(grad, *ctx.args)
+        return cols, None, None, None, None, None, None
+
+
+def _unfold_args(kernel_size, dilation, padding, stride):
+    kernel, dilation = _tuple(kernel_size, 2, "kernel_size"), _tuple(dilation, 2, "dilation")
+    padding, stride = _tuple(padding, 2, "padding"), _tuple(stride, 2, "stride")
+    return kernel, stride, (padding[0], padding[0], padding[1], padding[1]), dilation
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding blocks (im2col): (N, C, H, W) -> (N, C*kh*kw, L), L = number of block positions.
+
+    out[n, c*kh*kw + i*kw + j, y*ow + x] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]
+    """
+    x = input._data
+    if x.ndim not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D)")
+    kernel, stride, pads, dilation = _unfold_args(kernel_size, dilation, padding, stride)
+    if x.ndim == 3:
+        return unfold(input.unsqueeze(0), kernel, dilation, padding, stride).squeeze(0)
+    H, W = x.shape[2] + 2 * pads[0], x.shape[3] + 2 * pads[2]
+    if H < dilation[0] * (kernel[0] - 1) + 1 or W < dilation[1] * (kernel[1] - 1) + 1:
+        raise RuntimeError(f"unfold: padded input size ({H} x {W}) is smaller than the effective kernel "
+                           f"({dilation[0] * (kernel[0] - 1) + 1} x {dilation[1] * (kernel[1] - 1) + 1})")
+    return Unfold.apply(input, kernel, stride, pads, dilation)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combine sliding blocks into an image (col2im), summing overlaps: (N, C*kh*kw, L) -> (N, C, H, W).
+
+    The adjoint of ``unfold``: fold(unfold(x)) multiplies each pixel by the number of blocks covering it.
+    """
+    cols = input._data
+    if cols.ndim not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                                  f"(got {cols.ndim}D)")
+    if cols.ndim == 2:
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding, stride).squeeze(0)
+    kernel, stride, pads, dilation = _unfold_args(kernel_size, dilation, padding, stride)
+    size = _tuple(output_size, 2, "output_size")
+    out_size = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
+                     for s, p, d, k, st in zip(size, pads[::2], dilation, kernel, stride))
+    if cols.shape[1] % (kernel[0] * kernel[1]):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
+                           f"but got input.size(1)={cols.shape[1]} and kernel_size={kernel}")
+    if cols.shape[2] != out_size[0] * out_size[1]:
+        raise RuntimeError(f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+                           f"padding={(pads[0], pads[2])}, stride={stride}, expected size of input's dimension 2 to "
+                           f"match the calculated number of sliding blocks {out_size[0]} * {out_size[1]} = "
+                           f"{out_size[0] * out_size[1]}, but got input.size(2)={cols.shape[2]}.")
+    return Fold.apply(input, size, kernel, stride, pads, dilation, out_size)

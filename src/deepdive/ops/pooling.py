@@ -1,0 +1,282 @@
+"""Pooling: max / average over sliding windows, and their adaptive forms.
+
+Max pooling gathers every window through an index table (one entry per output
+position and kernel offset, cached per geometry), takes the max along the
+window and remembers the argmax; backward scatters the gradient to those
+argmax pixels (a bincount). Average pooling sums the strided im2col view and
+its backward is col2im of the spread gradient. Adaptive average pooling is
+the separable 'area' matrix of ``ops/upsample.py``.
+
+Spatial axes are the last one (1-D) or two (2-D); every leading axis is a batch
+axis, so (N, C, H, W) and unbatched (C, H, W) inputs run the same code.
+"""
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ..autograd.function import Function
+from .conv import im2col, col2im, pad2d, crop2d, _tuple
+from .upsample import Resample2d, area_matrix
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
+METHODS = []
+
+
+def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """PyTorch's pooling_output_shape: floor (or ceil) of the window count, and in
+    ceil mode the last window must start inside the input or the left padding."""
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+# ---------------------------------------------------------------- max pooling
+class MaxPoolWindows(Function):
+    """y[m, p] = max_k x[m, T[p, k]] over the flat spatial index table T (P, K).
+
+    Backward: dx[m, T[p, argmax_k]] += g[m, p]   (one pixel per window gets the gradient,
+    the first maximum as in PyTorch). Returns (values, flat indices into H*W).
+    """
+
+    @staticmethod
+    def forward(ctx, x, table, out_shape, spatial_size):
+        ctx.x_shape = x.shape
+        flat = x.reshape(-1, spatial_size)
+        windows = np.take(flat, table, axis=1)                      # (M, P, K)
+        arg = windows.argmax(axis=2)
+        values = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
+        indices = table[np.arange(table.shape[0]), arg]            # (M, P) flat indices
+        ctx.indices = indices
+        return values.reshape(out_shape), indices.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        M, P = ctx.indices.shape
+        hw = int(np.prod(ctx.x_shape)) // M
+        target = (np.arange(M) * hw)[:, None] + ctx.indices
+        dx = np.bincount(target.ravel(), weights=grad.reshape(-1), minlength=M * hw)
+        return dx.astype(grad.dtype, copy=False).reshape(ctx.x_shape), None, None, None
+
+
+@lru_cache(maxsize=128)
+def max_pool_table(size, kernel, stride, padding, dilation, ceil_mode):
+    """Flat index table (P, K) of each window's pixels; out-of-image slots repeat the
+    window's first in-image pixel (never changes the max, keeps PyTorch's first-max index)."""
+    (H, W), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = size, kernel, stride, padding, dilation
+    oh = pool_output_size(H, kh, sh, ph, dh, ceil_mode)
+    ow = pool_output_size(W, kw, sw, pw, dw, ceil_mode)
+    rows = (np.arange(oh) * sh - ph)[:, None, None, None] + (np.arange(kh) * dh)[None, None, :, None]
+    cols = (np.arange(ow) * sw - pw)[None, :, None, None] + (np.arange(kw) * dw)[None, None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    rows = rows.reshape(oh * ow, kh * kw)
+    cols = cols.reshape(oh * ow, kh * kw)
+    inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+    table = rows * W + cols
+    first = table[np.arange(oh * ow), inside.argmax(axis=1)]
+    table = np.where(inside, table, first[:, None])
+    table.setflags(write=False)
+    return table, (oh, ow)
+
+
+def _pool_args(name, n, input, kernel_size, stride, padding, dilation):
+    x = input._data
+    if x.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{name}: Expected {n + 1}D or {n + 2}D (batch mode) tensor for input, but got input of "
+                           f"size: [{', '.join(map(str, x.shape))}]")
+    kernel = _tuple(kernel_size, n, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) \
+        else _tuple(stride, n, "stride")
+    padding, dilation = _tuple(padding, n, "padding"), _tuple(dilation, n, "dilation")
+    if min(kernel) <= 0 or min(stride) <= 0 or min(dilation) <= 0:
+        raise RuntimeError(f"{name}: kernel_size, stride and dilation must be greater than zero, but got "
+                           f"kernel_size={kernel}, stride={stride}, dilation={dilation}")
+    if n == 1:
+        kernel, stride, padding, dilation = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation
+    return x, kernel, stride, padding, dilation
+
+
+def _check_output(x_shape, n, out_hw):
+    if min(out_hw) < 1:
+        in_desc = "x".join(map(str, x_shape[-n - 1:]))
+        out_desc = "x".join(map(str, x_shape[-n - 1:-n] + tuple(out_hw[-n:])))
+        raise RuntimeError(f"Given input size: ({in_desc}). Calculated output size: ({out_desc}). "
+                           "Output size is too small")
+
+
+def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    x, kernel, stride, padding, dilation = _pool_args(name, n, input, kernel_size, stride, padding, dilation)
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation={d}")
+    size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
+    table, out_hw = max_pool_table(size, kernel, stride, padding, dilation, bool(ceil_mode))
+    _check_output(x.shape, n, out_hw)
+    out_shape = x.shape[:-n] + out_hw[-n:]
+    values, indices = MaxPoolWindows.apply(input, table, out_shape, size[0] * size[1])
+    return (values, indices) if return_indices else values
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """y[n, c, t] = max_j x_pad[n, c, t*s + j*d]  (padding is -inf). Input (N, C, L) or (C, L).
+
+    Args: stride defaults to kernel_size; ceil_mode rounds the window count up;
+    return_indices also returns each max's flat index into L (for max_unpool1d).
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """y[n, c, y, x] = max_{i, j} x_pad[n, c, y*sh + i*dh, x*sw + j*dw]  (padding is -inf).
+
+    Shape: (N, C, H, W) or (C, H, W) -> (..., H_out, W_out),
+    H_out = floor((H + 2p - d*(k-1) - 1)/s) + 1 (ceil with ceil_mode).
+    Args: stride defaults to kernel_size; return_indices also returns the argmax
+    positions as flat indices into H*W (int64), as PyTorch does.
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+# ---------------------------------------------------------------- average pooling
+class AvgPool(Function):
+    """y = sum over each window of x_pad, / divisor (per output position).
+
+    Backward: col2im of g / divisor spread over every window (zero-padding cropped away).
+    ``x`` is canonical (M, 1, H, W).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, pads, out_hw, divisor, out_shape, x_shape4):
+        view = im2col(pad2d(x.reshape(x_shape4), pads), kernel, stride, (1, 1), out_size=out_hw)
+        total = view.sum(axis=(2, 3))
+        ctx.args = (x.shape, x_shape4, kernel, stride, pads, divisor, view.shape)
+        return (total / divisor).astype(x.dtype, copy=False).reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_shape, x_shape4, kernel, stride, pads, divisor, view_shape = ctx.args
+        share = (grad.reshape(view_shape[:2] + view_shape[4:]) / divisor).astype(grad.dtype, copy=False)
+        cols = np.broadcast_to(share[:, :, None, None], view_shape)
+        padded = (x_shape4[2] + pads[0] + pads[1], x_shape4[3] + pads[2] + pads[3])
+        dx = crop2d(col2im(cols, padded, stride, (1, 1)), pads, x_shape4[2:])
+        return dx.reshape(x_shape), None, None, None, None, None, None, None
+
+
+def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
+    """Per-output window size along one axis: with padding (clipped to input + pad) or valid pixels only."""
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    with_pad = end - start
+    valid = np.minimum(end, size) - np.maximum(start, 0)
+    return with_pad if count_include_pad else valid
+
+
+def _avg_pool(name, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    x, kernel, stride, padding, _ = _pool_args(name, n, input, kernel_size, stride, padding, 1)
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p} and kernel_size={k}")
+    size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
+    out_hw = tuple(pool_output_size(s, k, st, p, 1, ceil_mode) for s, k, st, p in zip(size, kernel, stride, padding))
+    _check_output(x.shape, n, out_hw)
+    if divisor_override:
+        divisor = float(divisor_override)
+    else:
+        rows = _avg_divisor(size[0], kernel[0], stride[0], padding[0], out_hw[0], count_include_pad)
+        cols = _avg_divisor(size[1], kernel[1], stride[1], padding[1], out_hw[1], count_include_pad)
+        divisor = (rows[:, None] * cols[None, :]).astype(x.dtype)
+    # ceil_mode's last window may run past the right padding: pad enough for it (it is excluded from the divisor).
+    extra = [max(p, (o - 1) * st + k - s - p) for s, k, st, p, o in zip(size, kernel, stride, padding, out_hw)]
+    pads = (padding[0], extra[0], padding[1], extra[1])
+    x_shape4 = (int(np.prod(x.shape[:-n])), 1) + size
+    out_shape = x.shape[:-n] + out_hw[-n:]
+    return AvgPool.apply(input, kernel, stride, pads, out_hw, divisor, out_shape, x_shape4)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """y[n, c, t] = mean_j x_pad[n, c, t*s + j]. Input (N, C, L) or (C, L); stride defaults to kernel_size."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """y[n, c, y, x] = (1/D) sum_{i, j} x_pad[n, c, y*sh + i, x*sw + j].
+
+    D = kh*kw (count_include_pad=True: padding counts, the ceil_mode overhang does not),
+    the number of input pixels in the window (count_include_pad=False), or divisor_override.
+    Shape: (N, C, H, W) or (C, H, W) -> (..., H_out, W_out).
+    """
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# ---------------------------------------------------------------- adaptive pooling
+def _adaptive_size(name, n, x, output_size):
+    if x.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{name}(): Expected {n + 1}D or {n + 2}D tensor, but got {list(x.shape)}")
+    size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
+    if len(size) != n:
+        raise ValueError(f"{name}: output_size must be {n} integers, got {output_size}")
+    size = tuple(int(x.shape[-n + k]) if s is None else int(s) for k, s in enumerate(size))
+    if min(size) < 0 or (min(x.shape[-n:]) == 0):
+        raise RuntimeError(f"{name}: elements of output_size must be >= 0 and the input non-empty, "
+                           f"got output_size={size} for input {list(x.shape)}")
+    return size
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average over L_out windows [floor(i*L/L_out), ceil((i+1)*L/L_out)). Input (N, C, L) or (C, L)."""
+    (out,) = _adaptive_size("adaptive_avg_pool1d", 1, input._data, output_size)
+    return Resample2d.apply(input, None, area_matrix(input._data.shape[-1], out))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over windows rows [floor(i*H/H_out), ceil((i+1)*H/H_out)) x the same for columns.
+
+    Separable, so it runs as y = A_h @ x @ A_w^T (see ops/upsample.py). output_size: int or
+    (H_out, W_out), None keeping the input size.
+    """
+    oh, ow = _adaptive_size("adaptive_avg_pool2d", 2, input._data, output_size)
+    H, W = input._data.shape[-2:]
+    return Resample2d.apply(input, area_matrix(H, oh), area_matrix(W, ow))
+
+
+@lru_cache(maxsize=128)
+def adaptive_max_table(size, out):
+    """Index table for adaptive windows (variable length): short windows repeat their first pixel."""
+    (H, W), (oh, ow) = size, out
+
+    def axis(n_in, n_out):
+        i = np.arange(n_out)
+        start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        width = int((end - start).max())
+        idx = start[:, None] + np.arange(width)[None, :]
+        return np.where(idx < end[:, None], idx, start[:, None])
+
+    rows, cols = axis(H, oh), axis(W, ow)
+    table = rows[:, None, :, None] * W + cols[None, :, None, :]
+    table = table.reshape(oh * ow, -1)
+    table.setflags(write=False)
+    return table
+
+
+def _adaptive_max(name, n, input, output_size, return_indices):
+    x = input._data
+    out = _adaptive_size(name, n, x, output_size)
+    size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
+    out2 = (1,) + out if n == 1 else out
+    values, indices = MaxPoolWindows.apply(input, adaptive_max_table(size, out2), x.shape[:-n] + out,
+                                           size[0] * size[1])
+    return (values, indices) if return_indices else values
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over L_out adaptive windows (see adaptive_avg_pool1d). Input (N, C, L) or (C, L)."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over the adaptive windows of adaptive_avg_pool2d; return_indices gives flat indices into H*W."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
