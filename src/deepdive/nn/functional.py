@@ -9,6 +9,7 @@ from ..ops.softmax import softmax, log_softmax, softmin  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.loss import (mse_loss, l1_loss, smooth_l1_loss, huber_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: F401,E501
                         binary_cross_entropy_with_logits, kl_div, one_hot, normalize)
+from .attention import multi_head_attention_forward  # noqa: F401,E402
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold  # noqa: F401
 from ..ops.pooling import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d,  # noqa: F401
                            adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d)

@@ -89,6 +89,65 @@ class ScaledDotProductAttention(Function):
         return dq, dk, dv, dmask, None, None, None, None, None
 
 
+class SplitHeads(Function):
+    """(A, B, parts * H * D) -> ``parts`` tensors of shape (N, H, L, D), where (A, B) is (N, L) when
+    ``batch_first`` else (L, N): a reshape and a transpose, returned as views.
+
+    Backward: the gradients written back through the same transpose into one (A, B, parts * H * D) array.
+
+    # NOTE: one node instead of reshape + permute + ``parts`` slices (each slice's backward would
+    # allocate a full-size zero array); it splits the packed q/k/v projection of MultiheadAttention.
+    """
+
+    @staticmethod
+    def forward(ctx, x, parts, heads, batch_first):
+        a, b = x.shape[0], x.shape[1]
+        ctx.in_shape = x.shape
+        ctx.axes = (2, 0, 3, 1, 4) if batch_first else (2, 1, 3, 0, 4)
+        split = x.reshape(a, b, parts, heads, x.shape[-1] // (parts * heads)).transpose(ctx.axes)
+        return tuple(split)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        a, b = ctx.in_shape[0], ctx.in_shape[1]
+        parts = len(grads)
+        heads, dim = grads[0].shape[1], grads[0].shape[3]
+        out = np.empty((a, b, parts, heads, dim), dtype=grads[0].dtype)
+        view = out.transpose(ctx.axes)
+        for i, g in enumerate(grads):
+            view[i] = g
+        return out.reshape(ctx.in_shape), None, None, None
+
+
+class MergeHeads(Function):
+    """(N, H, L, D) -> (A, B, H * D), (A, B) = (N, L) if ``batch_first`` else (L, N): the inverse of SplitHeads.
+
+    Backward: the gradient reshaped to (A, B, H, D) and transposed back (a view).
+    """
+
+    @staticmethod
+    def forward(ctx, x, batch_first):
+        n, h, l, d = x.shape
+        ctx.axes = (0, 2, 1, 3) if batch_first else (2, 0, 1, 3)
+        ctx.back_axes = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
+        ctx.split_shape = (n, l, h, d) if batch_first else (l, n, h, d)
+        return x.transpose(ctx.axes).reshape(ctx.split_shape[:2] + (h * d,))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.split_shape).transpose(ctx.back_axes), None
+
+
+def split_heads(x, parts, heads, batch_first):
+    """Packed projections (A, B, parts * E) as ``parts`` head-major tensors (N, H, L, E / H)."""
+    return SplitHeads.apply(x, parts, heads, batch_first)
+
+
+def merge_heads(x, batch_first):
+    """Heads (N, H, L, D) back to (N, L, H * D) if ``batch_first`` else (L, N, H * D)."""
+    return MergeHeads.apply(x, batch_first)
+
+
 def _add_into(array, other):
     """array + other, in place when broadcasting keeps array's shape."""
     if np.broadcast_shapes(array.shape, other.shape) == array.shape:
