@@ -16,9 +16,17 @@ from .ops.reduction import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+from .ops.conv import *  # noqa: F401,F403
+from .ops.pooling import *  # noqa: F401,F403
+from .ops.padding import *  # noqa: F401,F403
 from .ops.joining import *  # noqa: F401,F403
 from .ops.softmax import *  # noqa: F401,F403
+from .ops.sorting import *  # noqa: F401,F403
 from .ops.linear import *  # noqa: F401,F403
+from .ops.activation import *  # noqa: F401,F403
+from .ops.dropout import *  # noqa: F401,F403
+from .ops.normalization import *  # noqa: F401,F403
+from .ops.embedding import *  # noqa: F401,F403
 from . import autograd
 from .serialization import save, load
 from . import utils
@@ -66,6 +74,3 @@ class _Cuda:
 
 
 cuda = _Cuda()
-from .ops.conv import *  # noqa: F401,F403
-from .ops.pooling import *  # noqa: F401,F403
-from .ops.padding import *  # noqa: F401,F403

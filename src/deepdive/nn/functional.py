@@ -5,6 +5,13 @@ The math lives in ``deepdive.ops``; this module only gathers it under PyTorch's 
 from ..ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 # Each op family adds one import line below.
 from ..ops.linear import linear, bilinear  # noqa: F401
+from ..ops.activation import (hardtanh, relu6, leaky_relu, prelu, rrelu, elu, selu, celu, gelu, silu, mish,  # noqa: F401
+                              hardsigmoid, hardswish, softplus, softsign, tanhshrink, logsigmoid, hardshrink,
+                              softshrink, threshold, glu)
+from ..ops.dropout import (dropout, dropout1d, dropout2d, dropout3d, alpha_dropout,  # noqa: F401
+                           feature_alpha_dropout)
+from ..ops.normalization import batch_norm, layer_norm, group_norm, rms_norm, instance_norm  # noqa: F401
+from ..ops.embedding import embedding  # noqa: F401
 from ..ops.softmax import softmax, log_softmax, softmin  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.loss import (mse_loss, l1_loss, smooth_l1_loss, huber_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: F401,E501

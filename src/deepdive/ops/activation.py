@@ -1,0 +1,492 @@
+"""Activation functions (the math behind ``nn.ReLU6``, ``nn.GELU``, ``nn.Softplus`` ...).
+
+Each is one fused elementwise ``Function``: one node per activation instead of
+the 3-6 a composition of primitives would record. Gradients at the kinks follow
+PyTorch exactly (noted per op); g = dL/dy.
+(relu, sigmoid and tanh live in ``ops/elementwise.py``; softmax in ``ops/softmax.py``.)
+"""
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor import Tensor
+from .elementwise import _sigmoid, _erf
+from .inplace import rebase, check_inplace
+
+# The functions that are also torch.<name>; the rest are reached through nn.functional only.
+__all__ = ["selu", "celu", "prelu", "rrelu", "threshold", "hardshrink"]
+METHODS = ["hardshrink"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717     # Klambauer et al. 2017, the fixed point of self-normalisation
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _inplace(input, fn, name):
+    """Compute ``fn(input)`` and write it back into ``input`` (autograd-safe, like the ops in ``inplace.py``)."""
+    if input.requires_grad and STATE.enabled:
+        check_inplace(input, name)
+        return rebase(input, fn(rebase.source(input)))
+    return rebase(input, fn(input))
+
+
+# ------------------------------------------------------------ piecewise linear
+class Hardtanh(Function):
+    """y = clamp(x, min_val, max_val).   Backward: dx = g where min_val < x < max_val, else 0 (kinks get 0)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val, max_val):
+        ctx.save_for_backward(x)
+        ctx.bounds = (min_val, max_val)
+        return np.clip(x, min_val, max_val)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        return grad * ((x > lo) & (x < hi)), None, None
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else slope * x.   Backward: dx = g if x > 0 else slope * g  (slope at 0)."""
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return np.where(x > 0, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return np.where(x > 0, grad, grad * ctx.slope), None
+
+
+class Threshold(Function):
+    """y = x if x > threshold else value.   Backward: dx = g where x > threshold."""
+
+    @staticmethod
+    def forward(ctx, x, threshold, value):
+        ctx.save_for_backward(x)
+        ctx.threshold = threshold
+        return np.where(x > threshold, x, np.asarray(value, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > ctx.threshold), None, None
+
+
+class Shrink(Function):
+    """Hardshrink: y = x if |x| > l else 0;  softshrink: y = x - l*sign(x) if |x| > l else 0.
+    Backward: dx = g where |x| > l (the boundary gets 0)."""
+
+    @staticmethod
+    def forward(ctx, x, lambd, soft):
+        mask = (x > lambd) | (x < -lambd)
+        ctx.save_for_backward(mask)
+        if soft:
+            return np.where(mask, x - np.sign(x) * np.asarray(lambd, dtype=x.dtype), np.zeros((), x.dtype))
+        return np.where(mask, x, np.zeros((), x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None, None
+
+
+class Prelu(Function):
+    """y = x if x > 0 else a * x, with a learnt per channel (dim 1) or shared.
+
+    Backward: dx = g if x > 0 else a * g;  da = sum(g * x where x <= 0) over all but the channel dim.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        w = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
+        if weight.size > 1 and x.ndim == 1:
+            w = weight
+        ctx.save_for_backward(x, w)
+        ctx.w_shape = weight.shape
+        return np.where(x > 0, x, x * w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        positive = x > 0
+        dx = np.where(positive, grad, grad * w)
+        dw = None
+        if ctx.needs_input_grad[1]:
+            contrib = np.where(positive, 0, grad * x)
+            if w.ndim == 0:
+                dw = np.asarray(contrib.sum()).reshape(ctx.w_shape)
+            elif x.ndim == 1:
+                dw = contrib.reshape(ctx.w_shape)
+            else:
+                axes = (0,) + tuple(range(2, x.ndim))
+                dw = contrib.sum(axis=axes).reshape(ctx.w_shape)
+        return dx, dw
+
+
+class Hardsigmoid(Function):
+    """y = clamp(x / 6 + 1/2, 0, 1).   Backward: dx = g / 6 where -3 < x < 3."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ((x > -3) & (x < 3)) / 6
+
+
+class Hardswish(Function):
+    """y = x * relu6(x + 3) / 6.   Backward: 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g above."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        middle = grad * (x / 3 + 0.5)
+        return np.where(x < -3, np.zeros((), grad.dtype), np.where(x <= 3, middle, grad))
+
+
+# ------------------------------------------------------------ exponential family
+class Elu(Function):
+    """y = scale * x if x > 0 else scale * alpha * (exp(input_scale * x) - 1)   (ELU, CELU, SELU).
+
+    Backward: dx = scale * g if x > 0 else g * scale * alpha * input_scale * exp(input_scale * x)
+    (the negative branch at x = 0, as in PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale, input_scale):
+        negative_exp = np.exp(np.minimum(x, 0) * input_scale)     # min: no overflow on the unused branch
+        ctx.save_for_backward(x, negative_exp)
+        ctx.params = (alpha, scale, input_scale)
+        return np.where(x > 0, x * scale, (negative_exp - 1) * (alpha * scale))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, negative_exp = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.params
+        return np.where(x > 0, grad * scale, grad * negative_exp * (alpha * scale * input_scale)), None, None, None
+
+
+class Softplus(Function):
+    """y = log(1 + exp(beta x)) / beta, and y = x where beta x > threshold (for stability).
+
+    Backward: dx = g * sigmoid(beta x)  (g where beta x > threshold).
+    """
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        z = x * beta
+        ctx.save_for_backward(z)
+        ctx.params = (beta, threshold)
+        # NOTE: log1p(exp(-|z|)) + max(z, 0) is log(1 + e^z) without overflow.
+        soft = (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)) / beta
+        return np.where(z > threshold, x, soft.astype(x.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        _, threshold = ctx.params
+        return np.where(z > threshold, grad, grad * _sigmoid(z)), None, None
+
+
+class Logsigmoid(Function):
+    """y = log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)).   Backward: dx = g * sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _sigmoid(-x)
+
+
+# ------------------------------------------------------------ smooth gates
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_INV_SQRT_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+class Gelu(Function):
+    """y = x * Phi(x) (Phi the standard normal CDF), or with ``approximate='tanh'``
+    y = x/2 * (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
+
+    Backward: dx = g * (Phi(x) + x * phi(x)); tanh form: g * (1/2 (1 + t) + x/2 (1 - t^2) k (1 + 3 * 0.044715 x^2)).
+    """
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            ctx.save_for_backward(x, t)
+            return 0.5 * x * (1 + t)
+        cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, saved = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = saved
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner), None
+        pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return grad * (saved + x * pdf), None
+
+
+class Silu(Function):
+    """y = x * sigmoid(x).   Backward: dx = g * s * (1 + x (1 - s)),  s = sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        return grad * s * (1 + x * (1 - s))
+
+
+class Mish(Function):
+    """y = x * tanh(softplus(x)).   Backward: dx = g * (t + x * sigmoid(x) * (1 - t^2)),  t = tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0))
+        ctx.save_for_backward(x, t)
+        return x * t
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        return grad * (t + x * _sigmoid(x) * (1 - t * t))
+
+
+class Softsign(Function):
+    """y = x / (1 + |x|).   Backward: dx = g / (1 + |x|)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = 1 + np.abs(x)
+        ctx.save_for_backward(d)
+        return x / d
+
+    @staticmethod
+    def backward(ctx, grad):
+        (d,) = ctx.saved_tensors
+        return grad / (d * d)
+
+
+class Tanhshrink(Function):
+    """y = x - tanh(x).   Backward: dx = g * tanh(x)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(x)
+        ctx.save_for_backward(t)
+        return x - t
+
+    @staticmethod
+    def backward(ctx, grad):
+        (t,) = ctx.saved_tensors
+        return grad * t * t
+
+
+class Glu(Function):
+    """y = a * sigmoid(b), (a, b) the two halves of x along dim.
+    Backward: da = g * sigmoid(b),  db = g * a * s (1 - s)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        a, b = np.split(x, 2, axis=dim)
+        s = _sigmoid(b)
+        ctx.save_for_backward(a, s)
+        ctx.dim = dim
+        return a * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.saved_tensors
+        return np.concatenate([grad * s, grad * a * s * (1 - s)], axis=ctx.dim), None
+
+
+# ------------------------------------------------------------ public functions
+def _float(input, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f'"{name}" not implemented for \'{str(input.dtype).split(".")[-1].capitalize()}\'')
+    return input
+
+
+def _maybe_inplace(input, inplace, name, fn):
+    if inplace:
+        return _inplace(input, fn, name)
+    return fn(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val)."""
+    _float(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, inplace, "hardtanh_", lambda x: Hardtanh.apply(x, min_val, max_val))
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6) (hardtanh(x, 0, 6): zero gradient at 0 and 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x if x > 0 else negative_slope * x."""
+    _float(input, "leaky_relu")
+    return _maybe_inplace(input, inplace, "leaky_relu_", lambda x: LeakyRelu.apply(x, negative_slope))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x if x > threshold else value."""
+    return _maybe_inplace(input, inplace, "threshold_", lambda x: Threshold.apply(x, threshold, value))
+
+
+def hardshrink(input, lambd=0.5):
+    """x if |x| > lambd else 0."""
+    return Shrink.apply(_float(input, "hardshrink"), lambd, False)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd * sign(x) if |x| > lambd else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return Shrink.apply(_float(input, "softshrink"), lambd, True)
+
+
+def prelu(input, weight):
+    """x if x > 0 else a * x, a = ``weight`` (one value, or one per channel = dim 1)."""
+    n = weight._data.size
+    if n != 1:
+        channels = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
+        if n != channels:
+            raise RuntimeError(f"prelu: mismatch of parameter numbers and input channel size. Found parameter "
+                               f"numbers = {n} and channel size = {channels}.")
+    return Prelu.apply(input, weight)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: slope ~ U(lower, upper) per element in training, (lower + upper) / 2 in eval."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    from ..random import get_generator
+    slope = get_generator().uniform(lower, upper, input._data.shape).astype(input._data.dtype)
+    return _maybe_inplace(input, inplace, "rrelu_", lambda x: _RreluTrain.apply(x, slope))
+
+
+class _RreluTrain(Function):
+    """y = x if x >= 0 else a * x with a fixed random slope array a.   Backward: dx = g or a * g."""
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        slope = np.where(x >= 0, np.ones((), x.dtype), slope)
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    _float(input, "elu")
+    return _maybe_inplace(input, inplace, "elu_", lambda x: Elu.apply(x, alpha, 1.0, 1.0))
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    _float(input, "selu")
+    return _maybe_inplace(input, inplace, "selu_", lambda x: Elu.apply(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    _float(input, "celu")
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: celu: alpha must not be 0")
+    return _maybe_inplace(input, inplace, "celu_", lambda x: Elu.apply(x, alpha, 1.0, 1.0 / alpha))
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x); ``approximate='tanh'`` uses the tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh (got {approximate!r})")
+    return Gelu.apply(_float(input, "gelu"), approximate)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (swish)."""
+    return _maybe_inplace(_float(input, "silu"), inplace, "silu_", Silu.apply)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    return _maybe_inplace(_float(input, "mish"), inplace, "mish_", Mish.apply)
+
+
+def hardsigmoid(input, inplace=False):
+    """clamp(x / 6 + 1/2, 0, 1)."""
+    return _maybe_inplace(_float(input, "hardsigmoid"), inplace, "hardsigmoid_", Hardsigmoid.apply)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6."""
+    return _maybe_inplace(_float(input, "hardswish"), inplace, "hardswish_", Hardswish.apply)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta (linear above ``threshold``)."""
+    return Softplus.apply(_float(input, "softplus"), beta, threshold)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return Softsign.apply(_float(input, "softsign"))
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return Tanhshrink.apply(_float(input, "tanhshrink"))
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), stably."""
+    return Logsigmoid.apply(_float(input, "logsigmoid"))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b) where a, b are the halves of ``input`` along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    dim = dim % input.ndim
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
+    return Glu.apply(input, dim)

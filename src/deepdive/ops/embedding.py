@@ -1,0 +1,77 @@
+"""Embedding lookup: rows of a weight matrix selected by integer indices.
+
+    y[..., :] = W[idx[...], :]
+    Backward: dW[i] = sum of g over the positions where idx == i   (a scatter-add);
+              the ``padding_idx`` row gets no gradient.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
+
+__all__ = ["embedding"]
+
+
+class Embedding(Function):
+    """y = W[idx].   Backward: dW = scatter_add(g, idx) (padding_idx row zeroed; optionally / frequency)."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        ctx.save_for_backward(indices)
+        ctx.info = (weight.shape, weight.dtype, padding_idx, scale_grad_by_freq)
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        shape, dtype, padding_idx, scale_grad_by_freq = ctx.info
+        flat = indices.reshape(-1)
+        g = grad.reshape(-1, shape[1])
+        if scale_grad_by_freq:
+            counts = np.bincount(flat, minlength=shape[0])
+            g = g / counts[flat][:, None].astype(dtype)
+        dw = np.zeros(shape, dtype=dtype)
+        np.add.at(dw, flat, g)
+        if padding_idx is not None:
+            dw[padding_idx] = 0
+        return dw, None, None, None
+
+
+def _renorm_rows(weight, indices, max_norm, norm_type):
+    """Rescale in place (no gradient) the looked-up rows whose norm exceeds ``max_norm`` (PyTorch's embedding_renorm_)."""
+    rows = np.unique(indices)
+    with no_grad():
+        w = weight._data
+        norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+        over = norms > max_norm
+        if over.any():
+            scale = max_norm / (norms[over] + 1e-7)
+            w[rows[over]] = (w[rows[over]] * scale[:, None]).astype(w.dtype)
+            weight._version_counter[0] += 1
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """Look up rows of ``weight`` (num_embeddings, embedding_dim) at the integer ``input`` indices.
+
+    Shape: input (*) -> output (*, embedding_dim).
+    """
+    idx = input._data if hasattr(input, "_data") else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type() if hasattr(input, 'type') else idx.dtype} instead "
+                           "(call .long() on the indices)")
+    n = weight._data.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"index out of range in self: embedding index {int(bad)} is not in [0, {n}) "
+                         f"(num_embeddings={n})")
+    if padding_idx is not None:
+        if padding_idx < 0:
+            if padding_idx < -n:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            padding_idx += n
+        elif padding_idx >= n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+    if max_norm is not None:
+        _renorm_rows(weight, idx, max_norm, norm_type)
+    return Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
