@@ -1,0 +1,223 @@
+"""Convolution and pooling layers, Keras-style, on ``deepdive.nn.functional``'s conv/pool ops.
+
+NOTE on layout: these layers take PyTorch's channels-first input by default,
+``(batch, channels, height, width)`` (``data_format='channels_first'``), so they
+mix with ``nn.Conv2d`` / ``nn.MaxPool2d`` code and data loaders without
+transposes. Keras's own default is channels-last; pass
+``data_format='channels_last'`` for ``(batch, height, width, channels)`` input
+(transposed in and out around the channels-first op).
+
+The kernel is stored in PyTorch's layout ``(filters, in_channels, kh, kw)``
+(``nn.Conv2d.weight``'s), so ``call`` is one ``F.conv2d``.
+"""
+import numpy as np
+
+from .layer import Layer
+from . import activations
+
+__all__ = ["Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "Convolution2D", "MaxPool2D", "AvgPool2D"]
+
+
+def _functional():
+    from ..nn import functional
+    return functional
+
+
+def _tuple(value, n, what):
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def _check_padding(padding, cls):
+    padding = padding.lower() if isinstance(padding, str) else padding
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{cls}: padding must be 'valid' or 'same', got {padding!r}")
+    return padding
+
+
+def _check_format(data_format, cls):
+    if data_format not in ("channels_first", "channels_last"):
+        raise ValueError(f"{cls}: data_format must be 'channels_first' (N, C, H, W; the default, as PyTorch) "
+                         f"or 'channels_last' (N, H, W, C; Keras's default), got {data_format!r}")
+    return data_format
+
+
+def _same_padding(sizes, kernel, strides, dilation):
+    """Keras's 'same' padding per spatial dim: output = ceil(size / stride); the odd extra pixel
+    goes after (bottom/right), as TensorFlow and PyTorch's padding='same' do."""
+    pads = []
+    for size, k, s, d in zip(sizes, kernel, strides, dilation):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def _pad_input(x, pads, value=0.0):
+    """Pad the trailing spatial dims; symmetric pads go to the op itself, so this is only for odd totals."""
+    flat = []
+    for before, after in reversed(pads):
+        flat += [before, after]
+    return _functional().pad(x, tuple(flat), value=value)
+
+
+class Conv2D(Layer):
+    """2-D convolution: y = activation(conv2d(x, kernel) + bias).
+
+    Shape (channels_first): (N, C_in, H, W) -> (N, filters, H_out, W_out), with
+    H_out = floor((H + pad - dilation * (kh - 1) - 1) / stride) + 1 ('valid': pad = 0;
+    'same': H_out = ceil(H / stride)).
+
+    Args:
+        filters: output channels.  kernel_size, strides, dilation_rate: int or pair.
+        padding: 'valid' (none) or 'same'.  groups: grouped convolution (depthwise when = C_in).
+        data_format: 'channels_first' (default, PyTorch's NCHW) or 'channels_last' (NHWC).
+        activation, use_bias, kernel_initializer ('glorot_uniform'), bias_initializer ('zeros'),
+        kernel_regularizer, bias_regularizer: as ``Dense``.
+    """
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_first",
+                 dilation_rate=1, groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.filters = int(filters)
+        self.kernel_size = _tuple(kernel_size, self.rank, f"{cls}: kernel_size")
+        self.strides = _tuple(strides, self.rank, f"{cls}: strides")
+        self.dilation_rate = _tuple(dilation_rate, self.rank, f"{cls}: dilation_rate")
+        self.padding = _check_padding(padding, cls)
+        self.data_format = _check_format(data_format, cls)
+        self.groups = int(groups)
+        if self.filters % self.groups:
+            raise ValueError(f"{cls}: filters ({self.filters}) must be divisible by groups ({self.groups})")
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+
+    def _channels_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected {self.rank + 2}-D input "
+                             f"(batch, channels, *spatial), got shape {list(input_shape)}")
+        in_channels = input_shape[self._channels_axis()]
+        if in_channels % self.groups:
+            raise ValueError(f"{type(self).__name__}: input channels ({in_channels}) must be divisible by "
+                             f"groups ({self.groups})")
+        self.kernel = self.add_weight("kernel", (self.filters, in_channels // self.groups) + self.kernel_size,
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer) \
+            if self.use_bias else None
+
+    def _conv(self, x, padding):
+        F = _functional()
+        conv = F.conv2d if self.rank == 2 else F.conv1d
+        return conv(x, self.kernel, self.bias, stride=self.strides, padding=padding,
+                    dilation=self.dilation_rate, groups=self.groups)
+
+    def call(self, inputs):
+        x = inputs
+        if self.data_format == "channels_last":
+            x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
+        padding = 0
+        if self.padding == "same":
+            pads = _same_padding(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate)
+            if all(before == after for before, after in pads):
+                padding = tuple(before for before, _ in pads)
+            else:
+                x = _pad_input(x, pads)
+        outputs = self.activation(self._conv(x, padding))
+        if self.data_format == "channels_last":
+            outputs = outputs.permute(0, *range(2, self.rank + 2), 1)
+        return outputs
+
+    def extra_repr(self):
+        return (f"filters={self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
+                f"padding={self.padding!r}, activation={activations.serialize(self.activation)}")
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over (N, C_in, L) (channels_first, default) or (N, L, C_in)."""
+    rank = 1
+
+
+Convolution2D = Conv2D
+
+
+class _Pooling(Layer):
+    rank = 2
+    op = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format="channels_first", **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.pool_size = _tuple(pool_size, self.rank, f"{cls}: pool_size")
+        self.strides = _tuple(strides if strides is not None else pool_size, self.rank, f"{cls}: strides")
+        self.padding = _check_padding(padding, cls)
+        self.data_format = _check_format(data_format, cls)
+
+    def call(self, inputs):
+        F = _functional()
+        x = inputs
+        if self.data_format == "channels_last":
+            x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
+        if self.padding == "same":
+            pads = _same_padding(x.shape[2:], self.pool_size, self.strides, (1,) * self.rank)
+            # NOTE: max pooling pads with -inf so padding never wins; average pooling pads with 0 and
+            # (unlike Keras, which averages over the valid pixels only) counts the padded zeros.
+            x = _pad_input(x, pads, value=-np.inf if self.op == "max" else 0.0)
+        name = f"{self.op}_pool{self.rank}d"
+        outputs = getattr(F, name)(x, self.pool_size, self.strides)
+        if self.data_format == "channels_last":
+            outputs = outputs.permute(0, *range(2, self.rank + 2), 1)
+        return outputs
+
+    def extra_repr(self):
+        return f"pool_size={self.pool_size}, strides={self.strides}, padding={self.padding!r}"
+
+
+class MaxPooling2D(_Pooling):
+    """Max over pool_size windows (default 2x2, stride = pool_size): (N, C, H, W) -> (N, C, H', W')."""
+
+
+class AveragePooling2D(_Pooling):
+    """Mean over pool_size windows (default 2x2, stride = pool_size)."""
+    op = "avg"
+
+
+class MaxPooling1D(_Pooling):
+    """Max over windows of a (N, C, L) input."""
+    rank = 1
+
+
+MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
+
+
+class GlobalAveragePooling2D(Layer):
+    """Mean over the spatial dims: (N, C, H, W) -> (N, C) (channels_first) or (N, H, W, C) -> (N, C)."""
+
+    def __init__(self, data_format="channels_first", keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _check_format(data_format, type(self).__name__)
+        self.keepdims = keepdims
+
+    def _dims(self):
+        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+
+    def call(self, inputs):
+        return inputs.mean(dim=self._dims(), keepdim=self.keepdims)
+
+
+class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    """Max over the spatial dims: (N, C, H, W) -> (N, C)."""
+
+    def call(self, inputs):
+        return inputs.amax(dim=self._dims(), keepdim=self.keepdims)
