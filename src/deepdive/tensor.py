@@ -320,8 +320,7 @@ class Tensor:
     # ---------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute d(self)/d(leaf) for every leaf in the graph and add it to ``leaf.grad``."""
-        from .autograd.engine import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def detach(self):
         """The same values, cut from the graph (shares memory, like PyTorch)."""
@@ -378,12 +377,12 @@ class Tensor:
         """``hook(tensor)`` runs after a leaf's ``.grad`` has been accumulated."""
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        hooks = self.__dict__.setdefault("_post_hooks", {})
-        return RemovableHandle(hooks, hook)
-
-    @property
-    def _post_accumulate_hooks(self):
-        return self.__dict__.get("_post_hooks")
+        import weakref
+        hooks = _engine.POST_ACCUMULATE_HOOKS
+        if id(self) not in hooks:
+            hooks[id(self)] = {}
+            weakref.finalize(self, hooks.pop, id(self), None)
+        return RemovableHandle(hooks[id(self)], hook)
 
     # -------------------------------------------------------------------- repr
     def __repr__(self):
@@ -500,3 +499,4 @@ from .ops import install_methods as _install  # noqa: E402
 from .ops.dtype_ops import cast as _cast      # noqa: E402
 
 _install(Tensor)
+from .autograd import engine as _engine  # noqa: E402

@@ -7,9 +7,16 @@ and passes each one on to the node that produced x (or, for a leaf, adds it to
 been summed, so nodes are visited in a topological order, found iteratively
 (no recursion limit on deep graphs).
 """
+import weakref
+
 import numpy as np
 
 from .grad_mode import STATE as _GRAD
+
+
+# id(leaf) -> {handle id: hook}; kept apart so the common case costs one truth test.
+# (Keyed by id, cleaned by a weakref finalizer: Tensor.__eq__ is elementwise, so tensors can't be dict keys.)
+POST_ACCUMULATE_HOOKS = {}
 
 
 def _collect(roots):
@@ -57,8 +64,8 @@ def _accumulate_leaf(leaf, grad, captured):
         leaf.grad = _wrap(np.array(grad, copy=True))
     else:
         leaf.grad._data += grad
-    if leaf._post_accumulate_hooks:
-        for hook in leaf._post_accumulate_hooks.values():
+    if POST_ACCUMULATE_HOOKS and id(leaf) in POST_ACCUMULATE_HOOKS:
+        for hook in list(POST_ACCUMULATE_HOOKS[id(leaf)].values()):
             hook(leaf)
 
 
@@ -208,7 +215,7 @@ def _seed(t, g):
         if t._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                f"(got a tensor of shape {tuple(t.shape)}; pass gradient=...)")
-        return np.ones_like(t._data)
+        return np.ones(t._data.shape, t._data.dtype)
     g = g._data if g.__class__ in _TENSOR_TYPES else np.asarray(g, dtype=t._data.dtype)
     if g.shape != t._data.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "

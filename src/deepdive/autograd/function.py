@@ -28,6 +28,8 @@ backward receive and return ``Tensor`` objects.
 """
 from .grad_mode import STATE as _GRAD
 
+_new = object.__new__
+
 
 class Function:
     """Base of all differentiable ops (NumPy-level forward/backward).
@@ -89,22 +91,33 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays and, if needed, record the node."""
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
+        tensor_types = _TENSOR_TYPES
+        raw = []
         record = False
-        if _GRAD.enabled:
-            for a in args:
-                if a.__class__ in _TENSOR_TYPES and a.requires_grad:
+        for a in args:                      # one pass: unwrap arrays, see whether any input wants grad
+            if a.__class__ in tensor_types:
+                raw.append(a._data)
+                if a.requires_grad:
                     record = True
-                    break
-        out = cls.forward(ctx, *[a._data if a.__class__ in _TENSOR_TYPES else a for a in args], **kwargs)
+            else:
+                raw.append(a)
+        record = record and _GRAD.enabled
+        out = cls.forward(ctx, *raw, **kwargs)
         if not record:
             if out.__class__ is tuple:
                 return tuple(_wrap(o) for o in out)
             return _wrap(out)
-        ctx.needs_input_grad = tuple(a.__class__ in _TENSOR_TYPES and a.requires_grad for a in args)
-        ctx.next_functions = tuple(
-            (a.grad_fn or a, a._output_nr) if a.__class__ in _TENSOR_TYPES and a.requires_grad else None
-            for a in args)
+        needs, edges = [], []
+        for a in args:
+            if a.__class__ in tensor_types and a.requires_grad:
+                needs.append(True)
+                edges.append((a.grad_fn or a, a._output_nr))
+            else:
+                needs.append(False)
+                edges.append(None)
+        ctx.needs_input_grad = tuple(needs)
+        ctx.next_functions = tuple(edges)
         if out.__class__ is tuple:
             ctx._n_outputs = len(out)
             ctx._out_meta = [(o.shape, o.dtype) for o in out]

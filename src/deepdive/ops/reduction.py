@@ -11,12 +11,15 @@ import warnings
 
 import numpy as np
 
+from .. import _dtype
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
 from ._util import normalize_dims, canonical_dim
 
-__all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin", "logsumexp"]
-METHODS = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "logsumexp"]
+__all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin", "logsumexp", "prod",
+           "norm", "cumsum", "cumprod", "argmax", "argmin", "all", "any", "count_nonzero"]
+METHODS = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "logsumexp", "prod", "norm", "cumsum", "cumprod",
+           "argmax", "argmin", "all", "any", "count_nonzero"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -38,8 +41,11 @@ max_type, min_type = return_type("max"), return_type("min")
 def _expand_back(grad, in_shape, dims, keepdim):
     """The adjoint of a reduction's shape change: put reduced axes back as size 1, then broadcast."""
     if not keepdim:
-        grad = np.expand_dims(grad, dims)
-    return np.broadcast_to(grad, in_shape)
+        grad = grad.reshape([1 if i in dims else s for i, s in enumerate(in_shape)])
+    # NOTE: a fresh array (not np.broadcast_to's read-only view): two C calls, cheaper than the view's Python path.
+    out = np.empty(in_shape, dtype=grad.dtype)
+    out[...] = grad
+    return out
 
 
 def _keep(y, dims, keepdim):
@@ -92,7 +98,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind in "biu":
-        input = input.to(np.int64)
+        input = input.to(_dtype.int64)
     dims = normalize_dims(dim, input._data.ndim, "sum")
     return Sum.apply(input, dims, keepdim)
 
@@ -205,14 +211,15 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 # --------------------------------------------------------------- max / min
 class ReduceExtreme(Function):
-    """y = max (or min) of x over dims.   Backward: g split evenly among the elements equal to y.
+    """y = reducer(x) over dims, a value picked from x (max, min, median).
 
-    PyTorch's rule for ``amax``/``amin`` and for ``max()``/``min()`` without a dim.
+    Backward: g split evenly among the elements equal to y, PyTorch's rule for
+    ``amax``/``amin`` and for ``max()``/``min()``/``median()`` without a dim.
     """
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, largest):
-        y = (np.max if largest else np.min)(x, axis=dims, keepdims=True)
+    def forward(ctx, x, dims, keepdim, reducer):
+        y = reducer(x, axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.dims, ctx.keepdim = dims, keepdim
         return _keep(y, dims, keepdim)
@@ -256,7 +263,7 @@ def _max_min(op, largest, result_type, input, dim, keepdim, other):
     if dim is None:
         x = input._data
         _check_nonempty(op, x, (), False)
-        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, largest)
+        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, np.max if largest else np.min)
     scalar = input._data.ndim == 0
     d = canonical_dim(int(dim), input._data.ndim, op)
     if scalar:
@@ -298,7 +305,7 @@ def _amax_amin(op, largest, input, dim, keepdim):
     given = dim is not None and dim != ()
     dims = normalize_dims(dim if given else None, input._data.ndim, op)
     _check_nonempty(op, input._data, dims, given)
-    return ReduceExtreme.apply(input, dims, keepdim, largest)
+    return ReduceExtreme.apply(input, dims, keepdim, np.max if largest else np.min)
 
 
 # ---------------------------------------------------------------- logsumexp
@@ -336,3 +343,247 @@ def logsumexp(input, dim=None, keepdim=False):
         input = input.to(get_default_dtype())
     dims = normalize_dims(dim, input._data.ndim, "logsumexp")
     return LogSumExp.apply(input, dims, keepdim)
+
+
+# --------------------------------------------------------------------- prod
+class Prod(Function):
+    """y = product of x over dims.
+
+    Backward: dx_i = g * prod_{j != i} x_j. Without zeros that is g * y / x_i; with
+    zeros the division is undefined, so the product of the others is formed from
+    exclusive cumulative products from the left and from the right (no division).
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        y = np.prod(x, axis=dims, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        if x.all():
+            return g * y / x, None, None
+        return g * _prod_of_others(x, ctx.dims), None, None
+
+
+def _prod_of_others(x, dims):
+    """prod_{j != i} x_j over ``dims`` for every i, by exclusive cumprods (exact with zeros)."""
+    kept = [d for d in range(x.ndim) if d not in dims]
+    order = kept + list(dims)
+    moved = np.transpose(x, order)
+    flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((left * right).reshape(moved.shape), np.argsort(order))
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product of all elements, or over one ``dim``. Integer and bool inputs give int64, like PyTorch."""
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind in "biu":
+        input = input.to(_dtype.int64)
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    dims = normalize_dims(dim, input._data.ndim, "prod")
+    return Prod.apply(input, dims, keepdim and dim is not None)
+
+
+# --------------------------------------------------------------------- norm
+class Norm(Function):
+    """y = ||x||_p over dims = (sum |x|^p)^(1/p); max|x| for p = inf, min|x| for -inf, count of nonzeros for 0.
+
+    Backward: dx = g * sign(x) |x|^(p-1) / y^(p-1)   (p = 2: g x / y; p = 1: g sign(x));
+    for p = +-inf, g * sign(x) split evenly among the |x| equal to y; 0 where y == 0 (PyTorch's choice).
+    """
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        if p == 2:
+            y = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
+        elif p == 1:
+            y = np.sum(np.abs(x), axis=dims, keepdims=True)
+        elif p == np.inf:
+            y = np.max(np.abs(x), axis=dims, keepdims=True)
+        elif p == -np.inf:
+            y = np.min(np.abs(x), axis=dims, keepdims=True)
+        elif p == 0:
+            y = np.count_nonzero(x, axis=dims, keepdims=True).astype(x.dtype)
+        else:
+            y = np.sum(np.abs(x) ** p, axis=dims, keepdims=True) ** (1.0 / p)
+        y = y.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, y)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        p = ctx.p
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        if p == 0:
+            return np.zeros_like(x), None, None, None
+        if p == 1:
+            return g * np.sign(x), None, None, None
+        if p in (np.inf, -np.inf):
+            mask = np.abs(x) == y
+            share = g / mask.sum(axis=ctx.dims, keepdims=True)
+            return np.where(mask, share * np.sign(x), 0).astype(x.dtype, copy=False), None, None, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 2:
+                scale = x / y
+            else:
+                scale = np.sign(x) * np.abs(x) ** (p - 1) / y ** (p - 1)
+        return np.where(y == 0, 0, g * scale).astype(x.dtype, copy=False), None, None, None
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector p-norm over ``dim`` (all elements if None); ``p='fro'`` is the 2-norm.
+
+    Args:
+        p: a number (2, 1, inf, -inf, 0, any real) or ``'fro'``; ``'nuc'`` is not supported
+        dim: int or tuple of ints (None: all dims)
+        keepdim: keep the reduced dims as size 1
+        dtype: cast the input to this dtype first
+    """
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_NAMES.get(input.dtype.name, input.dtype.name)}")
+    if p == "fro" or p is None:
+        p = 2
+    elif isinstance(p, str):
+        raise NotImplementedError(f"norm: p={p!r} is not supported (use p='fro', a number, inf or -inf)")
+    dims = normalize_dims(dim, input._data.ndim, "norm")
+    return Norm.apply(input, float(p), dims, keepdim)
+
+
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+# ----------------------------------------------------------- cumsum, cumprod
+class CumSum(Function):
+    """y_i = sum_{j <= i} x_j along dim.   Backward: dx_i = sum_{j >= i} g_j (a reversed cumsum)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return np.cumsum(x, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _reverse_cumsum(grad, ctx.dim), None
+
+
+def _reverse_cumsum(a, dim):
+    return np.flip(np.cumsum(np.flip(a, dim), axis=dim), dim)
+
+
+class CumProd(Function):
+    """y_i = prod_{j <= i} x_j along dim.
+
+    Backward: dx_i = sum_{j >= i} g_j y_j / x_i when x has no zeros. With zeros (first
+    zero at z): positions before z keep that formula, position z gets
+    sum_{j >= z} g_j prod_{k <= j, k != z} x_k, positions after z get 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = np.cumprod(x, axis=dim)
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        dim = ctx.dim
+        if x.all():
+            return _reverse_cumsum(grad * y, dim) / x, None
+        shape = [1] * x.ndim
+        shape[dim] = x.shape[dim]
+        position = np.arange(x.shape[dim]).reshape(shape)
+        is_zero = x == 0
+        first_zero = np.where(is_zero.any(axis=dim, keepdims=True), np.argmax(is_zero, axis=dim, keepdims=True),
+                              x.shape[dim])
+        before, at = position < first_zero, position == first_zero
+        dx_before = _reverse_cumsum(grad * y, dim) / np.where(before, x, 1)
+        others = np.cumprod(np.where(at, 1, x), axis=dim)      # the products with the first zero left out
+        dx_at = np.sum(grad * others * (position >= first_zero), axis=dim, keepdims=True)
+        return np.where(before, dx_before, np.where(at, dx_at, 0)).astype(grad.dtype, copy=False), None
+
+
+def _cumulative(op, function, input, dim, dtype):
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind in "biu":
+        input = input.to(_dtype.int64)
+    if input._data.ndim == 0:
+        canonical_dim(int(dim), 0, op)
+        return function.apply(input.reshape(1), 0).reshape(())
+    return function.apply(input, canonical_dim(int(dim), input._data.ndim, op))
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along ``dim``. Integer and bool inputs give int64, like PyTorch."""
+    return _cumulative("cumsum", CumSum, input, dim, dtype)
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running product along ``dim`` (gradient exact with zeros). Integer and bool inputs give int64."""
+    return _cumulative("cumprod", CumProd, input, dim, dtype)
+
+
+# ------------------------------------------------- argmax, all, any, counting
+def _index_reduction(op, finder, input, dim, keepdim):
+    x = input._data
+    if dim is None:
+        _check_nonempty(op, x, (), False)
+        index = finder(x)
+        return _wrap(np.asarray(index, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
+    d = canonical_dim(int(dim), x.ndim, op)
+    if x.ndim == 0:
+        return _wrap(np.zeros((), dtype=np.int64))
+    _check_nonempty(op, x, (d,), True)
+    return _wrap(finder(x, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest value (first on ties; NaN counts as largest), over the flattened input if dim is None."""
+    return _index_reduction("argmax", np.argmax, input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest value (first on ties), over the flattened input if dim is None."""
+    return _index_reduction("argmin", np.argmin, input, dim, keepdim)
+
+
+def _logical_reduction(op, reducer, input, dim, keepdim):
+    x = input._data
+    dims = normalize_dims(dim, x.ndim, op) if x.ndim else None
+    result = reducer(x, axis=dims, keepdims=keepdim and dim is not None)
+    # PyTorch keeps uint8 for uint8 inputs (a legacy of masks being bytes); everything else gives bool.
+    return _wrap(np.asarray(result, dtype=np.uint8 if x.dtype == np.uint8 else np.bool_))
+
+
+def all(input, dim=None, keepdim=False):
+    """True where every element over ``dim`` (int, tuple, or all) is nonzero."""
+    return _logical_reduction("all", np.all, input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    """True where some element over ``dim`` (int, tuple, or all) is nonzero."""
+    return _logical_reduction("any", np.any, input, dim, keepdim)
+
+
+def count_nonzero(input, dim=None):
+    """Number of nonzero elements over ``dim`` (int, tuple, or all), as int64."""
+    x = input._data
+    dims = normalize_dims(dim, x.ndim, "count_nonzero") if x.ndim else None
+    return _wrap(np.asarray(np.count_nonzero(x, axis=dims), dtype=np.int64))
