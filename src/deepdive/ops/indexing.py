@@ -61,7 +61,9 @@ def __getitem__(self, index):
     try:
         return GetItem.apply(self, idx, advanced)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {list(self.shape)}: {e}") from None
+        # NumPy says "index 5 is out of bounds for axis 0 with size 2"; PyTorch says "dimension".
+        raise IndexError(f"{str(e).replace('axis', 'dimension')} (indexing a tensor of shape "
+                         f"{list(self.shape)} with {index!r})") from None
 
 
 class SetItem(Function):
@@ -82,7 +84,10 @@ class SetItem(Function):
             dx = grad.copy()
             dx[ctx.index] = 0
         if ctx.needs_input_grad[1]:
-            dv = unbroadcast(np.asarray(grad[ctx.index]), ctx.v_shape)
+            dv = np.asarray(grad[ctx.index])
+            if dv.ndim < len(ctx.v_shape):     # NumPy (and PyTorch) let v carry extra leading 1s
+                dv = dv.reshape((1,) * (len(ctx.v_shape) - dv.ndim) + dv.shape)
+            dv = unbroadcast(dv, ctx.v_shape)
         return dx, dv, None
 
 

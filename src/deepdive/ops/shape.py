@@ -77,7 +77,10 @@ def _infer_shape(shape, numel, op, in_shape):
                 raise RuntimeError(f"{op}: invalid shape dimension {s}")
             known *= s
     if -1 in shape:
-        if known == 0 or numel % known:
+        if known == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                               "unspecified dimension size -1 can be any value and is ambiguous")
+        if numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // known if s == -1 else s for s in shape)
     elif known != numel:

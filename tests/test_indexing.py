@@ -1,0 +1,152 @@
+"""Indexing ``x[...]`` and ``x[...] = v``: values, gradients and errors against PyTorch."""
+import numpy as np
+import pytest
+
+import deepdive
+from parity import check_parity, gradcheck, require_torch
+
+torch = require_torch()
+rng = np.random.default_rng(1)
+X = rng.standard_normal((4, 3, 5))
+
+
+def index_case(make_index):
+    """The same index built for each library (``make_index(lib)``), applied to the input."""
+    return (lambda x: x[make_index(deepdive)], lambda x: x[make_index(torch)])
+
+
+GETITEM = {
+    "int": lambda lib: 1,
+    "negative_int": lambda lib: -1,
+    "tuple_ints": lambda lib: (0, -2, 4),
+    "slice": lambda lib: slice(1, 3),
+    "slice_step": lambda lib: (slice(None), slice(None, None, 2)),
+    "negative_slice": lambda lib: (slice(-3, -1), 0),
+    "ellipsis": lambda lib: (Ellipsis, 1),
+    "ellipsis_middle": lambda lib: (0, Ellipsis, slice(1, 4)),
+    "none": lambda lib: (None, 1, None),
+    "none_and_ellipsis": lambda lib: (Ellipsis, None),
+    "list_with_repeats": lambda lib: [0, 0, 2, 0],
+    "tensor_with_repeats": lambda lib: lib.tensor([[1, 1], [3, 1]]),
+    "two_tensors": lambda lib: (lib.tensor([0, 3, 0]), lib.tensor([2, 2, 2])),
+    "tensor_and_slice": lambda lib: (slice(None), lib.tensor([1, 1, 0]), slice(1, 3)),
+    "separated_tensors": lambda lib: (lib.tensor([0, 1]), slice(None), lib.tensor([4, 4])),
+    "0d_tensor": lambda lib: lib.tensor(2),
+    "bool_mask_full": lambda lib: lib.tensor(X > 0.3),
+    "bool_mask_leading": lambda lib: lib.tensor([True, False, True, True]),
+    "bool_mask_inner": lambda lib: (slice(None), lib.tensor([True, False, True])),
+    "bool_list": lambda lib: [False, True, True, False],
+    "empty_result": lambda lib: lib.tensor(X > 100),
+    "negative_tensor": lambda lib: lib.tensor([-1, -4]),
+}
+
+
+@pytest.mark.parametrize("name", list(GETITEM))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_getitem_parity(name, dtype):
+    dd_fn, torch_fn = index_case(GETITEM[name])
+    check_parity(dd_fn, torch_fn, [X.astype(dtype)])
+
+
+@pytest.mark.parametrize("name", ["int", "slice_step", "ellipsis_middle", "list_with_repeats", "two_tensors",
+                                  "bool_mask_full", "separated_tensors"])
+def test_getitem_gradcheck(name):
+    gradcheck(lambda x: x[GETITEM[name](deepdive)], X)
+
+
+def test_repeated_indices_accumulate_gradient():
+    x = deepdive.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 0, 2]].sum().backward()
+    np.testing.assert_array_equal(x.grad._data, [3.0, 0.0, 1.0])
+
+
+def test_basic_index_is_a_view_and_int_keeps_dtype():
+    x = deepdive.arange(6).reshape(2, 3)
+    row = x[1]
+    assert row.dtype == deepdive.int64 and np.shares_memory(row._data, x._data)
+    assert x[1, 2].shape == () and x[1, 2].item() == 5
+
+
+def test_index_errors_are_clear():
+    x = deepdive.arange(6.0).reshape(2, 3)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 0 with size 2"):
+        x[5]
+    with pytest.raises(IndexError, match="index 7 is out of bounds for dimension 1 with size 3"):
+        x[0, 7]
+    with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+        x[deepdive.tensor([1.0])]
+    with pytest.raises(IndexError):
+        x[deepdive.tensor([3])]
+    with pytest.raises(IndexError):
+        x[deepdive.ones(3, dtype=deepdive.bool)]
+
+
+def setitem_fn(lib, index, value):
+    """y = x * 1 (a non-leaf), then y[index] = value(x) in place; returns y."""
+    def fn(x, *vs):
+        y = x * 1
+        y[index(lib)] = value(lib, x, *vs)
+        return y
+    return fn
+
+
+SETITEM = {
+    "int_number": (lambda lib: 0, lambda lib, x: 7.0),
+    "slice_tensor": (lambda lib: (slice(None), 1), lambda lib, x, v: v),
+    "broadcast_value": (lambda lib: (slice(1, 3),), lambda lib, x, v: v[0]),
+    "value_with_leading_ones": (lambda lib: 0, lambda lib, x, v: v[0:1]),
+    "value_from_x": (lambda lib: 1, lambda lib, x: x[0] * 3),
+    "mask": (lambda lib: lib.tensor(X > 0), lambda lib, x: 0.0),
+    "mask_tensor_value": (lambda lib: lib.tensor(X > 0), lambda lib, x, v: v.sum()),
+    "advanced": (lambda lib: (lib.tensor([0, 2]), lib.tensor([1, 0])), lambda lib, x, v: v[0, :5]),
+    "ellipsis_none": (lambda lib: (Ellipsis, 2), lambda lib, x: -1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEM))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_setitem_parity_with_gradients(name, dtype):
+    index, value = SETITEM[name]
+    inputs = [X.astype(dtype)]
+    if value.__code__.co_argcount == 3:
+        inputs.append(rng.standard_normal((4, 5)).astype(dtype))
+    check_parity(setitem_fn(deepdive, index, value), setitem_fn(torch, index, value), inputs)
+
+
+def test_setitem_gradcheck():
+    gradcheck(setitem_fn(deepdive, lambda lib: (slice(None), 1), lambda lib, x, v: v * 2), X,
+              rng.standard_normal((4, 5)))
+
+
+def test_setitem_without_grad_writes_in_place():
+    x = deepdive.zeros(2, 3)
+    data, version = x._data, x._version
+    x[0, 1:] = deepdive.tensor([1.0, 2.0])
+    x[1] = 5
+    x[x > 4] = -1
+    assert x._data is data and x._version > version
+    np.testing.assert_array_equal(x._data, [[0, 1, 2], [-1, -1, -1]])
+
+
+def test_setitem_value_requiring_grad_makes_target_require_grad():
+    v = deepdive.tensor(2.0, requires_grad=True)
+    x = deepdive.zeros(3)
+    x[1] = v
+    assert x.requires_grad and x.grad_fn is not None
+    (x * deepdive.tensor([1.0, 5.0, 1.0])).sum().backward()
+    assert v.grad.item() == 5.0
+
+
+def test_setitem_on_leaf_requiring_grad_raises():
+    x = deepdive.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x[0] = 1.0
+    with deepdive.no_grad():
+        x[0] = 1.0
+    assert x[0].item() == 1.0
+
+
+def test_setitem_float_into_int_tensor_casts_like_torch():
+    x, t = deepdive.zeros(3, dtype=deepdive.int64), torch.zeros(3, dtype=torch.int64)
+    x[0], t[0] = 2.7, 2.7
+    assert x.tolist() == t.tolist()
