@@ -189,3 +189,141 @@ if given is not None:
         if name == "logsumexp" and dim is None:
             fn = _call(None, name, tuple(range(x.ndim)), keepdim)
         check_parity(fn, fn, [x])
+
+
+# ------------------------------------------------------------------ prod
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), (-1, False), (-3, True)])
+def test_prod_parity_and_gradcheck(dim, keepdim):
+    x = rng.uniform(0.5, 1.5, (2, 3, 4)) * rng.choice([-1, 1], (2, 3, 4))
+    fn = (lambda t: t.prod()) if dim is None else (lambda t: t.prod(dim, keepdim=keepdim))
+    check_parity(fn, fn, [x.astype(np.float32)])
+    gradcheck(fn, x[:, :2, :2])
+
+
+@pytest.mark.parametrize("zeros", [[(0, 1)], [(0, 1), (1, 2)], [(0, 0), (0, 2)], [(1, 0), (1, 1), (1, 2)]])
+def test_prod_backward_with_zeros(zeros):
+    x = rng.uniform(0.5, 2, (2, 3))
+    for i, j in zeros:
+        x[i, j] = 0.0
+    for fn in [lambda t: t.prod(), lambda t: t.prod(1), lambda t: t.prod(0, keepdim=True)]:
+        check_parity(fn, fn, [x])
+        gradcheck(fn, x)
+
+
+def test_prod_dtypes():
+    torch = require_torch()
+    check_parity(lambda t: t.prod(0), lambda t: t.prod(0), [np.array([[1, 2], [3, 4]], dtype=np.int32)])
+    check_parity(lambda t: t.sum(0), lambda t: t.sum(0), [np.array([[1, 2], [3, 4]], dtype=np.int32)])
+    check_parity(lambda t: t.sum(), lambda t: t.sum(), [np.array([True, True])])
+    check_parity(lambda t: deepdive.prod(t), lambda t: torch.prod(t), [np.array([True, True])])
+    check_parity(lambda t: t.prod(dtype=deepdive.float64), lambda t: t.prod(dtype=torch.float64),
+                 [np.array([1.5, 2.0], dtype=np.float32)])
+
+
+# ------------------------------------------------------------------ norm
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, float("inf"), -float("inf"), "fro", 0])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (1, False), (-1, True), ((0, 2), False)])
+def test_norm_parity(p, dim, keepdim):
+    x = rng.standard_normal((2, 3, 4))
+    if p == "fro" and isinstance(dim, int):
+        dim = (dim,)
+    fn = lambda t: t.norm(p, dim, keepdim)                     # noqa: E731
+    check_parity(fn, fn, [x.astype(np.float32)])
+    check_parity(fn, fn, [x])
+    if p != 0:
+        gradcheck(fn, x[:, :2, :3])
+
+
+def test_norm_at_zero_has_zero_gradient_and_ties():
+    x = np.zeros((2, 3))
+    x[1] = [3.0, -3.0, 1.0]
+    for p in [2, 1, 3, float("inf"), -float("inf"), "fro"]:
+        check_parity(lambda t: t.norm(p, 1), lambda t: t.norm(p, 1), [x])
+        check_parity(lambda t: t.norm(p), lambda t: t.norm(p), [x * 0])
+
+
+def test_norm_errors_and_functional_form():
+    torch = require_torch()
+    x = rng.standard_normal((3, 4))
+    check_parity(lambda t: deepdive.norm(t, dim=1), lambda t: torch.norm(t, dim=1), [x])
+    check_parity(lambda t: t.norm(dtype=deepdive.float64), lambda t: t.norm(dtype=torch.float64), [x.astype(np.float32)])
+    with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor as input. Got Long"):
+        deepdive.tensor([1, 2]).norm()
+    with pytest.raises(IndexError, match=r"Dimension out of range"):
+        deepdive.ones(2, 3).norm(dim=2)
+
+
+# ------------------------------------------------------- cumsum, cumprod
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("dim", [0, 1, -1, -3])
+def test_cumulative(name, dim):
+    x = rng.uniform(0.5, 1.5, (2, 3, 4)) * rng.choice([-1, 1], (2, 3, 4))
+    fn = lambda t: getattr(t, name)(dim)                  # noqa: E731
+    check_parity(fn, fn, [x.astype(np.float32)])
+    check_parity(fn, fn, [x])
+    gradcheck(fn, x[:, :2, :3])
+
+
+def test_cumprod_backward_with_zeros():
+    x = rng.uniform(0.5, 2, (4, 5))
+    x[0, 0] = 0.0
+    x[1, 2] = 0.0
+    x[2, 1] = x[2, 3] = 0.0
+    x[3, 4] = 0.0
+    for dim in [0, 1]:
+        check_parity(lambda t: t.cumprod(dim), lambda t: t.cumprod(dim), [x])
+        gradcheck(lambda t: t.cumprod(dim), x)
+
+
+def test_cumulative_dtypes_and_scalars():
+    torch = require_torch()
+    for arr in [np.array([1, 2, 3], dtype=np.int32), np.array([True, False, True]), np.array(2.5)]:
+        for name in ["cumsum", "cumprod"]:
+            check_parity(lambda t: getattr(t, name)(0), lambda t: getattr(t, name)(0), [arr])
+    check_parity(lambda t: torch_or_dd(t).cumsum(t, 0, dtype=_dt(t)), lambda t: torch.cumsum(t, 0, dtype=torch.float64),
+                 [np.array([1.0, 2.0], dtype=np.float32)])
+
+
+def torch_or_dd(t):
+    return deepdive
+
+
+def _dt(t):
+    return deepdive.float64
+
+
+# ------------------------------------------------------ argmax, all, any
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin(name):
+    torch = require_torch()
+    x = np.array([[1.0, 5.0, 5.0], [-2.0, -2.0, 0.0]], dtype=np.float32)
+    for args, kw in [((), {}), ((1,), {}), ((0,), {"keepdim": True}), ((-1,), {"keepdim": False}),
+                     ((), {"keepdim": True})]:
+        a = getattr(deepdive.tensor(x), name)(*args, **kw)
+        b = getattr(torch.tensor(x), name)(*args, **kw)
+        assert a.dtype == deepdive.int64 and a.shape == tuple(b.shape)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        getattr(deepdive.tensor(x), name)(2)
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any(name):
+    torch = require_torch()
+    for arr in [np.array([[1, 0, 2], [3, 4, 5]]), np.array([[True, False], [True, True]]),
+                np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32), np.array([[1, 0], [1, 1]], dtype=np.uint8),
+                np.zeros((0, 2))]:
+        for args, kw in [((), {}), ((0,), {}), ((1,), {"keepdim": True}), (((0, 1),), {}), ((-1,), {})]:
+            a = getattr(deepdive.tensor(arr), name)(*args, **kw)
+            b = getattr(torch.tensor(arr), name)(*args, **kw)
+            assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_count_nonzero():
+    torch = require_torch()
+    arr = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 5.0]])
+    for args in [(), (0,), (-1,), ((0, 1),)]:
+        a, b = deepdive.tensor(arr).count_nonzero(*args), torch.tensor(arr).count_nonzero(*args)
+        assert a.dtype == deepdive.int64
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,0 +1,121 @@
+"""Sorting and selection: sort, argsort, topk, median, kthvalue.
+
+The values these return are differentiable: each is an element of the input
+picked by an index, so the gradient is scattered back to that index
+(``SelectAlong`` in reduction.py). The indices are plain int64 tensors.
+"""
+import numpy as np
+
+from ..tensor import _wrap
+from ._util import canonical_dim
+from .reduction import SelectAlong, ReduceExtreme, return_type, _check_nonempty
+
+__all__ = ["sort", "argsort", "msort", "topk", "median", "kthvalue"]
+METHODS = ["sort", "argsort", "msort", "topk", "median", "kthvalue"]
+
+sort_type, topk_type = return_type("sort"), return_type("topk")
+median_type, kthvalue_type = return_type("median"), return_type("kthvalue")
+
+
+def _argsort(x, dim, descending):
+    """Stable argsort along ``dim``; NaN counts as the largest value, like PyTorch.
+
+    NOTE: descending order is an ascending stable sort of the reversed array, reversed
+    back: equal elements then keep their original order (``-x`` would overflow for the
+    smallest integer and would move NaN to the wrong end).
+    """
+    if not descending:
+        return np.argsort(x, axis=dim, kind="stable")
+    n = x.shape[dim]
+    flipped = np.argsort(np.flip(x, dim), axis=dim, kind="stable")
+    return np.flip(n - 1 - flipped, dim)
+
+
+def _dim_of(op, input, dim):
+    """Canonical dim, with 0-d inputs seen as 1-element vectors (returns the reshaped input too)."""
+    d = canonical_dim(int(dim), input._data.ndim, op)
+    return (input.reshape(1), 0, True) if input._data.ndim == 0 else (input, d, False)
+
+
+def _result(result_type, input, index, d, scalar, keepdim=True):
+    """(values, indices) for ``index`` (keepdim form) along ``d``, squeezed unless ``keepdim``."""
+    keep = keepdim and not scalar
+    values = SelectAlong.apply(input, index, d, keep)
+    return result_type(values, _wrap(index if keep else np.squeeze(index, axis=d)))
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sort along ``dim``: a named tuple ``(values, indices)``. Always stable (``stable`` is accepted for
+    PyTorch compatibility); NaN sorts as the largest value."""
+    input, d, scalar = _dim_of("sort", input, dim)
+    index = _argsort(input._data, d, descending)
+    return _result(sort_type, input, index, d, scalar)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The indices that sort ``input`` along ``dim`` (stable)."""
+    return sort(input, dim, descending, stable).indices
+
+
+def msort(input):
+    """``sort(input, dim=0).values``."""
+    return sort(input, 0).values
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) elements along ``dim``: a named tuple ``(values, indices)``.
+
+    Uses a partial sort (``argpartition``, O(n)) and then sorts only the k picked elements.
+    """
+    input, d, scalar = _dim_of("topk", input, dim)
+    x = input._data
+    n = x.shape[d]
+    k = int(k)
+    if not 0 <= k <= n:
+        raise RuntimeError(f"selected index k out of range (topk: k = {k}, but dim {dim} has size {n})")
+    if k == n or k == 0:
+        index = _argsort(x, d, largest)
+        index = np.take(index, np.arange(k), axis=d)
+    else:
+        kth = n - k if largest else k - 1
+        part = np.argpartition(x, kth, axis=d)
+        part = np.take(part, np.arange(n - k, n) if largest else np.arange(k), axis=d)
+        order = _argsort(np.take_along_axis(x, part, axis=d), d, largest) if sorted else slice(None)
+        index = np.take_along_axis(part, order, axis=d) if sorted else part
+    return _result(topk_type, input, index, d, scalar)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The k-th smallest element (1-based) along ``dim``: a named tuple ``(values, indices)``."""
+    input, d, scalar = _dim_of("kthvalue", input, dim)
+    n = input._data.shape[d]
+    if not 1 <= int(k) <= n:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
+    index = np.take(_argsort(input._data, d, False), [int(k) - 1], axis=d)
+    return _result(kthvalue_type, input, index, d, scalar, keepdim)
+
+
+def _lower_median(x, axis=None, keepdims=False):
+    """The lower of the two middle values (PyTorch's median, not the mean of the two); NaN if any NaN."""
+    flat = x.reshape(-1) if axis is None or len(axis) == x.ndim else None
+    if flat is None:
+        raise ValueError("median: only full reductions here")
+    value = np.sort(flat)[(flat.size - 1) // 2] if not np.isnan(flat).any() else np.asarray(np.nan, x.dtype)
+    return np.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
+
+
+def median(input, dim=None, keepdim=False):
+    """``median(input)``: the lower median of all elements (0-d; gradient split among equal elements).
+    ``median(input, dim, keepdim=False)``: a named tuple ``(values, indices)``; NaN propagates."""
+    if dim is None:
+        _check_nonempty("median", input._data, (), False)
+        return ReduceExtreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median)
+    input, d, scalar = _dim_of("median", input, dim)
+    x = input._data
+    _check_nonempty("median", x, (d,), True)
+    index = np.take(_argsort(x, d, False), [(x.shape[d] - 1) // 2], axis=d)
+    nan = np.isnan(x) if x.dtype.kind == "f" else None
+    if nan is not None and nan.any():       # a slice with NaN has median NaN, at its first NaN
+        has_nan = nan.any(axis=d, keepdims=True)
+        index = np.where(has_nan, np.argmax(nan, axis=d, keepdims=True), index)
+    return _result(median_type, input, index, d, scalar, keepdim)

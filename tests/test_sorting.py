@@ -1,0 +1,112 @@
+"""sort / argsort / topk / median / kthvalue: values+indices against PyTorch, gradients, stability, errors."""
+import numpy as np
+import pytest
+
+import deepdive
+from parity import check_parity, gradcheck, require_torch
+
+rng = np.random.default_rng(0)
+
+
+def _same(a, b):
+    """Named-tuple results agree in type name, values (and dtype) and indices."""
+    assert type(a).__name__ == type(b).__name__.split(".")[-1]
+    np.testing.assert_allclose(a.values.numpy(force=True), b.values.detach().numpy(), rtol=1e-6)
+    assert str(a.values.dtype).split(".")[-1] == str(b.values.dtype).split(".")[-1]
+    assert a.indices.dtype == deepdive.int64
+    np.testing.assert_array_equal(a.indices.numpy(), b.indices.numpy())
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, -3])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_parity(dim, descending):
+    torch = require_torch()
+    x = rng.standard_normal((2, 3, 4))
+    fn = lambda t: t.sort(dim, descending=descending)            # noqa: E731
+    check_parity(fn, fn, [x])
+    check_parity(fn, fn, [x.astype(np.float32)])
+    _same(fn(deepdive.tensor(x)), fn(torch.tensor(x)))
+    gradcheck(lambda t: t.sort(dim, descending=descending).values, x)
+    a = deepdive.argsort(deepdive.tensor(x), dim, descending)
+    np.testing.assert_array_equal(a.numpy(), torch.argsort(torch.tensor(x), dim, descending).numpy())
+
+
+def test_sort_is_stable_with_ties_nan_and_ints():
+    torch = require_torch()
+    x = np.array([[3.0, 1.0, 3.0, np.nan, 1.0, 2.0, 3.0], [0.0, 0.0, -0.0, 5.0, 5.0, np.nan, np.nan]], dtype=np.float32)
+    for descending in [False, True]:
+        _same(deepdive.tensor(x).sort(dim=1, descending=descending, stable=True),
+              torch.tensor(x).sort(dim=1, descending=descending, stable=True))
+    i = np.array([[3, -9223372036854775808, 3, 7, 7]], dtype=np.int64)
+    for descending in [False, True]:
+        _same(deepdive.tensor(i).sort(descending=descending, stable=True),
+              torch.tensor(i).sort(descending=descending, stable=True))
+    ties = np.array([[2.0, 1.0, 2.0, 1.0]])
+    check_parity(lambda t: t.sort(1, descending=True).values, lambda t: t.sort(dim=1, descending=True, stable=True).values,
+                 [ties])
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("dim", [0, -1, 1])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_parity(k, dim, largest):
+    torch = require_torch()
+    x = rng.standard_normal((4, 5, 4))
+    fn = lambda t: t.topk(k, dim, largest=largest)               # noqa: E731
+    _same(fn(deepdive.tensor(x)), fn(torch.tensor(x)))
+    check_parity(fn, fn, [x.astype(np.float32)])
+    gradcheck(lambda t: t.topk(k, dim, largest).values, x[:2, :3, :4] if k <= 2 else x[:, :, :])
+
+
+def test_topk_unsorted_and_edge_cases():
+    torch = require_torch()
+    x = rng.standard_normal((3, 6))
+    vals, idx = deepdive.tensor(x).topk(3, sorted=False)
+    ref = torch.tensor(x).topk(3).values.numpy()
+    np.testing.assert_allclose(np.sort(vals.numpy(), 1)[:, ::-1], ref)
+    np.testing.assert_allclose(np.take_along_axis(x, idx.numpy(), 1), vals.numpy())
+    _same(deepdive.tensor(x).topk(6), torch.tensor(x).topk(6))
+    _same(deepdive.tensor(x).topk(0), torch.tensor(x).topk(0))
+    _same(deepdive.tensor(2.0).topk(1), torch.tensor(2.0).topk(1))
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        deepdive.ones(3).topk(4)
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"):
+        deepdive.ones(2, 3).topk(1, 2)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_median_and_kthvalue_with_dim(dim, keepdim):
+    torch = require_torch()
+    x = rng.standard_normal((4, 5, 3))
+    for fn in [lambda t: t.median(dim, keepdim), lambda t: t.kthvalue(2, dim, keepdim)]:
+        _same(fn(deepdive.tensor(x)), fn(torch.tensor(x)))
+        check_parity(fn, fn, [x.astype(np.float32)])
+        gradcheck(lambda t: fn(t).values, x[:2, :3, :2])
+
+
+def test_median_full_lower_median_and_ties():
+    torch = require_torch()
+    for arr in [np.array([3.0, 1.0, 2.0, 2.0]), np.array([[4.0, 1.0], [3.0, 2.0]]), np.array([5.0])]:
+        out = check_parity(lambda t: t.median(), lambda t: t.median(), [arr])
+        assert out[0].ndim == 0
+    gradcheck(lambda t: t.median(), rng.standard_normal((3, 3)))
+
+
+def test_median_nan_propagates():
+    torch = require_torch()
+    x = np.array([[3.0, 1.0, np.nan, 2.0, np.nan], [1.0, 2.0, 3.0, 4.0, 5.0]], dtype=np.float32)
+    _same(deepdive.tensor(x).median(1), torch.tensor(x).median(1))
+    assert np.isnan(deepdive.tensor(x).median().item())
+
+
+def test_sort_empty_and_errors():
+    torch = require_torch()
+    e = np.zeros((0, 3), dtype=np.float32)
+    _same(deepdive.tensor(e).sort(0), torch.tensor(e).sort(0))
+    _same(deepdive.tensor(e).topk(0, 0), torch.tensor(e).topk(0, 0))
+    with pytest.raises(IndexError, match="median"):
+        deepdive.tensor(e).median(0)
+    with pytest.raises(IndexError, match=r"Dimension out of range"):
+        deepdive.ones(2).sort(1)
+    check_parity(lambda t: deepdive.msort(t), lambda t: torch.msort(t), [rng.standard_normal((3, 2))])
