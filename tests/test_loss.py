@@ -1,0 +1,302 @@
+"""Losses: PyTorch parity (values, input/target gradients, dtype) for every reduction and option, gradcheck,
+stability at huge logits, and clear errors for bad targets."""
+import numpy as np
+import pytest
+
+import deepdive
+import deepdive.nn.functional as F
+from parity import check_parity, gradcheck, require_torch
+
+rng = np.random.default_rng(0)
+REDUCTIONS = ["none", "mean", "sum"]
+DTYPES = [np.float32, np.float64]
+
+
+def tF():
+    return require_torch().nn.functional
+
+
+def _pair(fn_name, **kwargs):
+    """The same functional call in deepdive and torch."""
+    return (lambda *a: getattr(F, fn_name)(*a, **kwargs)), (lambda *a: getattr(tF(), fn_name)(*a, **kwargs))
+
+
+# ------------------------------------------------------------------ regression
+REGRESSION = [("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {}), ("smooth_l1_loss", {"beta": 0.5}),
+              ("smooth_l1_loss", {"beta": 0.0}), ("huber_loss", {}), ("huber_loss", {"delta": 0.4}),
+              ("huber_loss", {"delta": 2.5})]
+
+
+@pytest.mark.parametrize("name,options", REGRESSION)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regression_parity(name, options, reduction, dtype):
+    x = (rng.standard_normal((4, 5)) * 2).astype(dtype)
+    y = (rng.standard_normal((4, 5)) * 2).astype(dtype)
+    dd, tt = _pair(name, reduction=reduction, **options)
+    check_parity(dd, tt, [x, y])
+
+
+@pytest.mark.parametrize("name,options", REGRESSION)
+def test_regression_gradcheck(name, options):
+    x = rng.standard_normal((3, 4)) * 2
+    y = rng.standard_normal((3, 4)) * 2
+    gradcheck(lambda a, b: getattr(F, name)(a, b, **options), x, y)
+
+
+def test_regression_broadcast_and_legacy_flags():
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    y = rng.standard_normal((4,)).astype(np.float32)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # torch warns about the broadcast
+        check_parity(lambda a, b: F.mse_loss(a, b), lambda a, b: tF().mse_loss(a, b), [x, y])
+        check_parity(lambda a, b: F.l1_loss(a, b, size_average=False), lambda a, b: tF().l1_loss(a, b, size_average=False),
+                     [x, x[0] * 2])
+    check_parity(lambda a, b: F.mse_loss(a, b, reduce=False), lambda a, b: tF().mse_loss(a, b, reduce=False), [x, x * 3])
+
+
+def test_regression_errors():
+    a = deepdive.randn(3, 4)
+    with pytest.raises(ValueError, match="meanx is not a valid value for reduction"):
+        F.mse_loss(a, a, reduction="meanx")
+    with pytest.raises(RuntimeError, match=r"mse_loss: The size of input \[3, 4\] and target \[5\]"):
+        F.mse_loss(a, deepdive.randn(5))
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        F.smooth_l1_loss(a, a, beta=-1.0)
+
+
+# ------------------------------------------------------------- cross entropy
+def _targets(shape, n_classes, ignore=None):
+    y = rng.integers(0, n_classes, shape).astype(np.int64)
+    if ignore is not None and y.size > 1:
+        y.reshape(-1)[:: 3] = ignore
+    return y
+
+
+CE_SHAPES = [((6, 4), (6,)), ((4,), ()), ((2, 3, 4), (2, 4)), ((2, 3, 2, 3), (2, 2, 3))]
+
+
+@pytest.mark.parametrize("shapes", CE_SHAPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore", [None, -100, 1])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_class_indices(shapes, reduction, weighted, ignore, smoothing):
+    in_shape, t_shape = shapes
+    n_classes = in_shape[1] if len(in_shape) > 1 else in_shape[0]
+    x = (rng.standard_normal(in_shape) * 3).astype(np.float64)
+    y = _targets(t_shape, n_classes, ignore)
+    w = rng.uniform(0.2, 2.0, n_classes)
+    kwargs = dict(reduction=reduction, label_smoothing=smoothing)
+    if ignore is not None:
+        kwargs["ignore_index"] = ignore
+    inputs = [x, y] + ([(w, False)] if weighted else [])
+    for dtype in DTYPES:
+        inputs[0] = x.astype(dtype)
+        if weighted:
+            inputs[2] = (w.astype(dtype), False)
+        check_parity(lambda a, b, *c: F.cross_entropy(a, b, *c, **kwargs),
+                     lambda a, b, *c: tF().cross_entropy(a, b, *c, **kwargs), inputs)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3,), (2, 3, 4)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_class_probabilities(shape, reduction, weighted, smoothing, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    p = rng.uniform(0.1, 1, shape)
+    p = (p / p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)).astype(dtype)
+    n_classes = shape[1] if len(shape) > 1 else shape[0]
+    extra = [(rng.uniform(0.5, 2, n_classes).astype(dtype), False)] if weighted else []
+    kwargs = dict(reduction=reduction, label_smoothing=smoothing)
+    check_parity(lambda a, b, *c: F.cross_entropy(a, b, *c, **kwargs),
+                 lambda a, b, *c: tF().cross_entropy(a, b, *c, **kwargs), [x, p] + extra)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_training_shape(dtype):
+    # the benchmark's hot path: batch 32 x 2 classes, plain class indices
+    x = rng.standard_normal((32, 2)).astype(dtype)
+    check_parity(F.cross_entropy, tF().cross_entropy, [x, rng.integers(0, 2, 32)])
+
+
+def test_cross_entropy_gradcheck():
+    x = rng.standard_normal((4, 3))
+    y = deepdive.tensor([0, 2, 1, -100])
+    w = deepdive.tensor([0.5, 1.0, 2.0], dtype=deepdive.float64)
+    gradcheck(lambda a: F.cross_entropy(a, y), x)
+    gradcheck(lambda a: F.cross_entropy(a, y, weight=w, label_smoothing=0.1), x)
+    gradcheck(lambda a: F.cross_entropy(a, deepdive.tensor([[0, 1], [2, 2]]), reduction="none"),
+              rng.standard_normal((2, 3, 2)))
+    p = rng.uniform(0.1, 1, (4, 3))
+    gradcheck(lambda a, b: F.cross_entropy(a, b, weight=w, label_smoothing=0.2), x, p)
+
+
+def test_cross_entropy_huge_logits_finite():
+    x = np.array([[1e4, -1e4, 0.0], [-1e30, 1e30, 1.0]], dtype=np.float32)
+    with np.errstate(over="raise"):
+        out = check_parity(lambda a, b: F.cross_entropy(a, b, reduction="none"),
+                           lambda a, b: tF().cross_entropy(a, b, reduction="none"), [x, np.array([1, 0])])
+    assert np.isfinite(out[0]._data).all()
+
+
+def test_cross_entropy_all_ignored_is_nan_like_torch():
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = F.cross_entropy(deepdive.tensor(x), deepdive.tensor([-100, -100]))
+    ref = tF().cross_entropy(require_torch().tensor(x), require_torch().tensor([-100, -100]))
+    assert np.isnan(out.item()) and np.isnan(ref.item())
+
+
+def test_cross_entropy_errors():
+    x = deepdive.randn(3, 4)
+    with pytest.raises(IndexError, match="Target 5 is out of bounds."):
+        F.cross_entropy(x, deepdive.tensor([0, 5, 1]))
+    with pytest.raises(IndexError, match="Target -2 is out of bounds."):
+        F.cross_entropy(x, deepdive.tensor([0, -2, 1]))
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)"):
+        F.cross_entropy(x, deepdive.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match=r"dtype float32 and shape \[3\] \(input shape \[3, 4\]\)"):
+        F.cross_entropy(x, deepdive.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(RuntimeError, match=r"expected target size \[2, 5\] for input of size \[2, 3, 5\], got \[2, 3\]"):
+        F.cross_entropy(deepdive.randn(2, 3, 5), deepdive.tensor([[0, 1, 2], [0, 1, 2]]))
+    with pytest.raises(RuntimeError, match=r"must be floating point, but got dtype int64"):
+        F.cross_entropy(x, deepdive.zeros(3, 4, dtype=deepdive.int64))
+    with pytest.raises(RuntimeError, match=r"weight tensor should be defined .* 4 classes .* shape: \[3\]"):
+        F.cross_entropy(x, deepdive.tensor([0, 1, 2]), weight=deepdive.ones(3))
+    with pytest.raises(ValueError, match="label_smoothing must be between 0.0 and 1.0"):
+        F.cross_entropy(x, deepdive.tensor([0, 1, 2]), label_smoothing=1.5)
+
+
+# ------------------------------------------------------------------ nll_loss
+@pytest.mark.parametrize("shapes", CE_SHAPES[:4])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore", [None, 0])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nll_loss_parity(shapes, reduction, weighted, ignore, dtype):
+    in_shape, t_shape = shapes
+    n_classes = in_shape[1] if len(in_shape) > 1 else in_shape[0]
+    x = rng.standard_normal(in_shape).astype(dtype)
+    y = _targets(t_shape, n_classes, ignore)
+    kwargs = dict(reduction=reduction) if ignore is None else dict(reduction=reduction, ignore_index=ignore)
+    extra = [(rng.uniform(0.5, 2, n_classes).astype(dtype), False)] if weighted else []
+    check_parity(lambda a, b, *c: F.nll_loss(a, b, *c, **kwargs),
+                 lambda a, b, *c: tF().nll_loss(a, b, *c, **kwargs), [x, y] + extra)
+
+
+def test_nll_loss_gradcheck_and_errors():
+    gradcheck(lambda a: F.nll_loss(a, deepdive.tensor([1, 0, 2]), reduction="sum"), rng.standard_normal((3, 3)))
+    with pytest.raises(IndexError, match="Target 3 is out of bounds."):
+        F.nll_loss(deepdive.randn(2, 3), deepdive.tensor([3, 0]))
+    with pytest.raises(RuntimeError, match="class indices of an integer dtype with shape \\[2\\], but got"):
+        F.nll_loss(deepdive.randn(2, 3), deepdive.randn(2, 3))
+
+
+# ----------------------------------------------------------- binary losses
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_parity(reduction, weighted, dtype):
+    x = rng.uniform(0.02, 0.98, (4, 3)).astype(dtype)
+    y = rng.uniform(0, 1, (4, 3)).astype(dtype)
+    extra = [(rng.uniform(0.5, 2, (3,)).astype(dtype), False)] if weighted else []
+    check_parity(lambda a, b, *c: F.binary_cross_entropy(a, b, *c, reduction=reduction),
+                 lambda a, b, *c: tF().binary_cross_entropy(a, b, *c, reduction=reduction), [x, y] + extra)
+
+
+def test_binary_cross_entropy_clamps_log_at_minus_100():
+    x = np.array([0.0, 1.0, 0.5, 1e-30], dtype=np.float32)
+    y = np.array([1.0, 0.0, 1.0, 1.0], dtype=np.float32)
+    out = check_parity(lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
+                       lambda a, b: tF().binary_cross_entropy(a, b, reduction="none"), [(x, False), (y, False)])
+    np.testing.assert_allclose(out[0]._data[:2], [100.0, 100.0])
+
+
+def test_binary_cross_entropy_gradcheck_and_errors():
+    gradcheck(lambda a, b: F.binary_cross_entropy(a, b), rng.uniform(0.1, 0.9, (3, 2)), rng.uniform(0, 1, (3, 2)))
+    with pytest.raises(ValueError, match=r"Using a target size \(deepdive.Size\(\[3\]\)\)|target size"):
+        F.binary_cross_entropy(deepdive.rand(3, 1), deepdive.rand(3))
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(deepdive.tensor([1.5, 0.2]), deepdive.tensor([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("pos_weighted", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_with_logits_parity(reduction, weighted, pos_weighted, dtype):
+    x = (rng.standard_normal((4, 3)) * 3).astype(dtype)
+    y = rng.uniform(0, 1, (4, 3)).astype(dtype)
+    w = (rng.uniform(0.5, 2, (4, 1)).astype(dtype), False) if weighted else None   # torch: no grad for weight
+    pw = (rng.uniform(0.5, 3, (3,)).astype(dtype), False) if pos_weighted else None
+    check_parity(lambda a, b, c, d: F.binary_cross_entropy_with_logits(a, b, c, reduction=reduction, pos_weight=d),
+                 lambda a, b, c, d: tF().binary_cross_entropy_with_logits(a, b, c, reduction=reduction, pos_weight=d),
+                 [x, y, w, pw])
+
+
+def test_bce_with_logits_gradcheck_all_inputs():
+    gradcheck(lambda a, b, c, d: F.binary_cross_entropy_with_logits(a, b, c, pos_weight=d),
+              rng.standard_normal((3, 2)), rng.uniform(0, 1, (3, 2)), rng.uniform(0.5, 2, (3, 2)),
+              rng.uniform(0.5, 2, (2,)))
+
+
+def test_bce_with_logits_huge_logits_finite():
+    x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4, 3e38], dtype=np.float32)
+    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0], dtype=np.float32)
+    with np.errstate(over="raise"):
+        out = check_parity(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"),
+                           lambda a, b: tF().binary_cross_entropy_with_logits(a, b, reduction="none"), [x, y])
+    assert np.isfinite(out[0]._data).all()
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        F.binary_cross_entropy_with_logits(deepdive.randn(3), deepdive.rand(3, 1))
+
+
+# -------------------------------------------------------------------- kl_div
+@pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_div_parity(reduction, log_target, dtype):
+    x = np.log(rng.dirichlet(np.ones(4), 3)).astype(dtype)
+    t = rng.dirichlet(np.ones(4), 3)
+    t = (np.log(t) if log_target else t).astype(dtype)
+    check_parity(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+                 lambda a, b: tF().kl_div(a, b, reduction=reduction, log_target=log_target), [x, t])
+
+
+def test_kl_div_zero_target_and_gradcheck():
+    x = np.log(np.array([[0.2, 0.3, 0.5]], dtype=np.float32))
+    t = np.array([[0.0, 0.4, 0.6]], dtype=np.float32)
+    check_parity(lambda a, b: F.kl_div(a, b, reduction="sum"), lambda a, b: tF().kl_div(a, b, reduction="sum"),
+                 [x, (t, False)])
+    gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), rng.standard_normal((2, 3)),
+              rng.uniform(0.1, 1, (2, 3)))
+    gradcheck(lambda a, b: F.kl_div(a, b, log_target=True), rng.standard_normal((2, 3)), rng.standard_normal((2, 3)))
+
+
+# ------------------------------------------------------- one_hot / normalize
+def test_one_hot():
+    t = require_torch()
+    y = np.array([[0, 2], [1, 4]])
+    out = F.one_hot(deepdive.tensor(y))
+    np.testing.assert_array_equal(out._data, t.nn.functional.one_hot(t.tensor(y)).numpy())
+    assert out.dtype == deepdive.int64
+    assert F.one_hot(deepdive.tensor([1]), num_classes=4).shape == (1, 4)
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        F.one_hot(deepdive.tensor([3]), 3)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        F.one_hot(deepdive.tensor([-1]), 3)
+    with pytest.raises(RuntimeError, match="LongTensor"):
+        F.one_hot(deepdive.tensor([1.0]))
+
+
+@pytest.mark.parametrize("p,dim", [(2.0, 1), (1.0, 0), (3.0, -1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_normalize_parity(p, dim, dtype):
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    x[1] = 0.0                                    # a zero row: the eps floor, no NaN
+    check_parity(lambda a: F.normalize(a, p=p, dim=dim), lambda a: tF().normalize(a, p=p, dim=dim), [x])
+    gradcheck(lambda a: F.normalize(a, p=p, dim=dim), rng.standard_normal((3, 4)))
