@@ -300,3 +300,49 @@ def test_normalize_parity(p, dim, dtype):
     x[1] = 0.0                                    # a zero row: the eps floor, no NaN
     check_parity(lambda a: F.normalize(a, p=p, dim=dim), lambda a: tF().normalize(a, p=p, dim=dim), [x])
     gradcheck(lambda a: F.normalize(a, p=p, dim=dim), rng.standard_normal((3, 4)))
+
+
+# ------------------------------------------------------------------ modules
+MODULES = [("L1Loss", {}, "reg"), ("MSELoss", {"reduction": "sum"}, "reg"), ("SmoothL1Loss", {"beta": 0.3}, "reg"),
+           ("HuberLoss", {"delta": 0.7, "reduction": "none"}, "reg"),
+           ("CrossEntropyLoss", {"ignore_index": 2, "label_smoothing": 0.1}, "class"),
+           ("CrossEntropyLoss", {"weight": [0.5, 2.0, 1.0, 1.5]}, "class"),
+           ("NLLLoss", {"weight": [0.5, 2.0, 1.0, 1.5], "reduction": "sum"}, "class"),
+           ("BCELoss", {"weight": [0.5, 2.0, 1.0, 1.5]}, "prob"),
+           ("BCEWithLogitsLoss", {"pos_weight": [0.5, 2.0, 1.0, 1.5]}, "logit"),
+           ("KLDivLoss", {"reduction": "batchmean"}, "kl"), ("KLDivLoss", {"log_target": True, "reduction": "sum"}, "kl")]
+
+
+@pytest.mark.parametrize("name,options,kind", MODULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_loss_modules_match_torch(name, options, kind, dtype):
+    t = require_torch()
+    dd_opts = {k: deepdive.tensor(np.array(v, dtype=dtype)) if isinstance(v, list) else v for k, v in options.items()}
+    t_opts = {k: t.tensor(np.array(v, dtype=dtype)) if isinstance(v, list) else v for k, v in options.items()}
+    dd_module, t_module = getattr(deepdive.nn, name)(**dd_opts), getattr(t.nn, name)(**t_opts)
+    x = rng.standard_normal((5, 4)).astype(dtype)
+    if kind == "reg":
+        target = rng.standard_normal((5, 4)).astype(dtype)
+    elif kind == "class":
+        target = rng.integers(0, 4, 5)
+    elif kind == "prob":
+        x, target = rng.uniform(0.05, 0.95, (5, 4)).astype(dtype), rng.uniform(0, 1, (5, 4)).astype(dtype)
+    elif kind == "logit":
+        target = rng.uniform(0, 1, (5, 4)).astype(dtype)
+    else:
+        x = np.log(rng.dirichlet(np.ones(4), 5)).astype(dtype)
+        target = rng.dirichlet(np.ones(4), 5).astype(dtype)
+        if options.get("log_target"):
+            target = np.log(target).astype(dtype)
+    check_parity(dd_module, t_module, [x, (target, False)])
+    assert repr(dd_module) == repr(t_module)
+    assert sorted(dd_module.state_dict()) == sorted(t_module.state_dict())
+
+
+def test_loss_module_legacy_flags():
+    t = require_torch()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kwargs in [dict(size_average=False), dict(reduce=False), dict(size_average=True, reduce=True)]:
+            assert deepdive.nn.MSELoss(**kwargs).reduction == t.nn.MSELoss(**kwargs).reduction

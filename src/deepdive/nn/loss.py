@@ -1,0 +1,171 @@
+"""Loss modules: ``criterion = nn.CrossEntropyLoss(); loss = criterion(output, target)``.
+
+Each module stores its options and calls the fused function of the same name in
+``nn.functional`` (the math and its gradient live in ``deepdive.ops.loss``).
+``reduction`` is 'mean' (default), 'sum' or 'none'; class weights are buffers,
+so they follow ``.to()`` and appear in ``state_dict`` as in PyTorch.
+
+Regularisation. L2 is the optimizers' ``weight_decay`` (coupled into the
+gradient in SGD/Adam, decoupled in AdamW). An L1 penalty is one line added to
+the loss, and autograd gives its subgradient lambda * sign(p)::
+
+    loss = criterion(model(x), y)
+    loss = loss + l1_lambda * sum(p.abs().sum() for p in model.parameters())
+    loss.backward()
+"""
+from . import functional as F
+from .module import Module
+
+__all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "BCEWithLogitsLoss", "KLDivLoss"]
+
+
+class _Loss(Module):
+    """Base of the losses: holds ``reduction`` (legacy ``size_average``/``reduce`` translated)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            from ..ops.loss import _reduction
+            reduction = _reduction(size_average, reduce, reduction)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class ``weight`` buffer."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error: l_n = |x_n - y_n|, then the reduction.
+
+    Shape: input (*), target (*) the same shape; output scalar, or (*) with reduction='none'.
+    """
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error: l_n = (x_n - y_n)^2, then the reduction.
+
+    Shape: input (*), target (*) the same shape; output scalar, or (*) with reduction='none'.
+    """
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """l_n = 0.5 (x_n - y_n)^2 / beta if |x_n - y_n| < beta else |x_n - y_n| - 0.5 beta.
+
+    Args: beta (float, default 1.0): where the loss turns from quadratic to linear (0 gives L1).
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """l_n = 0.5 (x_n - y_n)^2 if |x_n - y_n| < delta else delta (|x_n - y_n| - 0.5 delta).
+
+    Args: delta (float, default 1.0): where the loss turns from quadratic to linear.
+    """
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Cross entropy of softmax(input) against class indices or class probabilities.
+
+    l_n = -w[y_n] log(exp(x_{n, y_n}) / sum_c exp(x_{n, c}))   (indices; 'mean' divides by sum w[y_n]),
+    l_n = -sum_c w[c] y_{n, c} log softmax(x_n)_c               (probabilities; 'mean' divides by N).
+
+    Shape: input (C), (N, C) or (N, C, d1, ..., dk) raw scores; target () / (N) / (N, d1, ..., dk)
+    int64 class indices in [0, C), or probabilities of the input's shape.
+    Args: weight (C), ignore_index (default -100), reduction, label_smoothing (default 0.0).
+    Example::
+
+        >>> loss = nn.CrossEntropyLoss()(deepdive.randn(3, 5, requires_grad=True), deepdive.tensor([1, 0, 4]))
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood: l_n = -w[y_n] x_{n, y_n}, for log-probabilities x (e.g. from LogSoftmax).
+
+    Shape: input (C), (N, C) or (N, C, d1, ..., dk); target () / (N) / (N, d1, ..., dk) class indices.
+    Args: weight (C), ignore_index (default -100), reduction ('mean' divides by sum w[y_n]).
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy on probabilities: l_n = -w_n (y_n log x_n + (1 - y_n) log(1 - x_n)).
+
+    Each log is clamped at -100 so that x = 0 or 1 gives a finite loss. On raw scores prefer
+    ``BCEWithLogitsLoss``. Shape: input (*) in [0, 1], target (*) the same shape.
+    """
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross entropy in one stable step: l_n = w_n (max(x_n, 0) - x_n y_n + log(1 + exp(-|x_n|))).
+
+    With pos_weight p_c the positive term becomes p_c y_n log sigmoid(x_n).
+    Shape: input (*) raw scores, target (*) the same shape.
+    Args: weight (broadcast to the input), reduction, pos_weight (C; broadcast along the last dim).
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, pos_weight=self.pos_weight,
+                                                  reduction=self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence: l_n = y_n (log y_n - x_n) for log-probabilities x and probabilities y.
+
+    Args: reduction ('batchmean' gives the mathematical KL divergence; 'mean' averages every
+    element, as PyTorch), log_target (target given as log-probabilities).
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
