@@ -128,6 +128,13 @@ def test_var_single_element_is_nan_like_torch():
         deepdive.tensor([1.0, 2.0]).var(correction=2)
 
 
+def test_std_of_constant_has_zero_gradient():
+    x = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    for fn in [lambda t: t.std(1), lambda t: t.std(1, correction=0), lambda t: t.std(0, correction=0)]:
+        check_parity(fn, fn, [x])
+    check_parity(lambda t: t.std(correction=0), lambda t: t.std(correction=0), [np.array([0.5])])
+
+
 def test_huge_values_logsumexp():
     torch = require_torch()
     x = np.array([[1e4, 1e4, -1e4], [-1e4, -1e4, -1e4], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0]],

@@ -138,8 +138,8 @@ class Var(Function):
 class Std(Function):
     """y = sqrt(var(x)).   Backward: dx = g * (x - mean) / ((N - correction) * y).
 
-    NOTE: one fused op instead of sqrt(var(x)): half the passes over x. Like
-    PyTorch, the gradient is nan where y == 0 (sqrt is not differentiable at 0).
+    NOTE: one fused op instead of sqrt(var(x)): half the passes over x. Where y == 0
+    (constant input) the gradient is 0, PyTorch's choice at sqrt's kink.
     """
 
     @staticmethod
@@ -156,7 +156,8 @@ class Std(Function):
         centered, y = ctx.saved_tensors
         g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (g / (ctx.dof * y) * centered).astype(grad.dtype, copy=False), None, None, None
+            dx = np.where(y == 0, 0, g / (ctx.dof * y) * centered)
+        return dx.astype(grad.dtype, copy=False), None, None, None
 
 
 def _dof(shape, dims, correction):
