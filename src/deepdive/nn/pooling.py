@@ -1,0 +1,129 @@
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d (math in ops/pooling.py)."""
+from ..ops import pooling as P
+from .module import Module
+
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+
+
+class _MaxPoolNd(Module):
+    """Max over sliding windows. Args: kernel_size, stride=None (= kernel_size), padding=0 (-inf),
+    dilation=1, return_indices=False, ceil_mode=False."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self):
+        return ("kernel_size={kernel_size}, stride={stride}, padding={padding}, dilation={dilation}, "
+                "ceil_mode={ceil_mode}").format(**self.__dict__)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """(N, C, L) -> (N, C, L_out), L_out = floor((L + 2p - d*(k-1) - 1)/s) + 1 (ceil with ceil_mode)."""
+
+    def forward(self, input):
+        return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """y[n, c, i, j] = max over the (kh x kw) window at (i*sh, j*sw). (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Example::
+
+        >>> nn.MaxPool2d(2)(torch.randn(1, 1, 4, 4)).shape
+        deepdive.Size([1, 1, 2, 2])
+    """
+
+    def forward(self, input):
+        return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool1d(Module):
+    """Mean over sliding windows of (N, C, L). Args: kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size = P._tuple(kernel_size, 1, "kernel_size")
+        self.stride = P._tuple(stride if stride is not None else kernel_size, 1, "stride")
+        self.padding = P._tuple(padding, 1, "padding")
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input):
+        return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self):
+        return "kernel_size={kernel_size}, stride={stride}, padding={padding}".format(**self.__dict__)
+
+
+class AvgPool2d(Module):
+    """Mean over sliding windows: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Args: kernel_size, stride=None (= kernel_size), padding=0, ceil_mode=False,
+    count_include_pad=True (padding zeros count in the mean), divisor_override=None.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input):
+        return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self):
+        return "kernel_size={kernel_size}, stride={stride}, padding={padding}".format(**self.__dict__)
+
+
+class _AdaptivePool(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Average over L_out windows that tile the input: (N, C, L) -> (N, C, L_out)."""
+
+    def forward(self, input):
+        return P.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """Average over windows that tile the input: (N, C, H, W) -> (N, C, *output_size) (None keeps a size)."""
+
+    def forward(self, input):
+        return P.adaptive_avg_pool2d(input, self.output_size)
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """Max over L_out windows that tile the input: (N, C, L) -> (N, C, L_out)."""
+
+    def forward(self, input):
+        return P.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    """Max over windows that tile the input: (N, C, H, W) -> (N, C, *output_size)."""
+
+    def forward(self, input):
+        return P.adaptive_max_pool2d(input, self.output_size, self.return_indices)
