@@ -129,6 +129,9 @@ class Prelu(Function):
         return dx, dw
 
 
+_ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
+
+
 class Hardsigmoid(Function):
     """y = clamp(x / 6 + 1/2, 0, 1).   Backward: dx = g / 6 where -3 < x < 3."""
 
@@ -140,11 +143,12 @@ class Hardsigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * ((x > -3) & (x < 3)) / 6
+        # NOTE: PyTorch's kernel uses the float32 constant 1.0f/6.0f even for float64; we match it bit for bit.
+        return grad * ((x > -3) & (x < 3)) * _ONE_SIXTH_F32
 
 
 class Hardswish(Function):
-    """y = x * relu6(x + 3) / 6.   Backward: 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g above."""
+    """y = x * relu6(x + 3) / 6.   Backward: 0 for x <= -3, g * (x/3 + 1/2) for -3 < x < 3, g for x >= 3."""
 
     @staticmethod
     def forward(ctx, x):
@@ -155,7 +159,7 @@ class Hardswish(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         middle = grad * (x / 3 + 0.5)
-        return np.where(x < -3, np.zeros((), grad.dtype), np.where(x <= 3, middle, grad))
+        return np.where(x <= -3, np.zeros((), grad.dtype), np.where(x < 3, middle, grad))
 
 
 # ------------------------------------------------------------ exponential family
