@@ -195,7 +195,9 @@ class TensorFunction(Function):
         wrapped = []
         for i, o in enumerate(outs):
             if isinstance(o, Tensor):
+                counter = o._version_counter
                 o = _wrap(o._data, True, ctx, i)   # a fresh Tensor that carries the node
+                o._version_counter = counter       # same values: an in-place change must reach ctx's saved copy
             wrapped.append(o)
         return tuple(wrapped) if multi else wrapped[0]
 

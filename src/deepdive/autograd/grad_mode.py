@@ -43,18 +43,35 @@ class _GradModeContext:
         return ()
 
 
-class no_grad(_GradModeContext):
+class _BareDecorator(_GradModeContext):
+    """Also usable without parentheses, as PyTorch allows: ``@no_grad`` as well as ``@no_grad()``."""
+
+    def __new__(cls, orig_func=None):
+        if callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
+
+
+class no_grad(_BareDecorator):
     """Disable graph recording: results of ops have ``requires_grad=False``."""
     _mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_BareDecorator):
     """Enable graph recording inside a ``no_grad`` block."""
     _mode = True
 
 
 class inference_mode(_GradModeContext):
-    """Like ``no_grad`` (deepdive has no separate inference tensors)."""
+    """Like ``no_grad`` (deepdive has no separate inference tensors); ``@inference_mode`` works bare too."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode=True):
         self._mode = not mode
@@ -72,8 +89,13 @@ class set_grad_enabled(_GradModeContext):
         self._prev = STATE.enabled
         STATE.enabled = self._mode
 
+    def __call__(self, fn):
+        # As a decorator it must not leave the mode switched by __init__ (PyTorch restores it here too).
+        STATE.enabled = self._prev
+        return super().__call__(fn)
+
     def __enter__(self):
-        pass
+        STATE.enabled = self._mode
 
     def _args(self):
         return (self._mode,)

@@ -60,11 +60,18 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
+        if y.__class__ is np.ndarray:
+            ctx.save_for_backward(x, y)
+        else:
+            # NOTE: x * number needs only the number for dx; not saving x lets x change in place
+            # afterwards (micrograd's `d += d * 2`), as PyTorch allows.
+            ctx.scalar = y
         return x * y
 
     @staticmethod
     def backward(ctx, grad):
+        if not ctx._saved and not ctx._freed:
+            return grad * ctx.scalar, None
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
         return (unbroadcast(grad * y, x.shape) if need_x else None,

@@ -56,10 +56,23 @@ class GetItem(Function):
         return dx, None, None
 
 
+class Index(GetItem):
+    """``GetItem`` with integer-array or mask indices (PyTorch's IndexBackward0)."""
+
+
+class Select(GetItem):
+    """``GetItem`` with an integer among basic indices (PyTorch's SelectBackward0)."""
+
+
+class Slice(GetItem):
+    """``GetItem`` with slices / None / Ellipsis only (PyTorch's SliceBackward0)."""
+
+
 def __getitem__(self, index):
     idx, advanced = _convert_index(index)
+    op = Index if advanced else Select if any(i.__class__ is int for i in idx) else Slice
     try:
-        return GetItem.apply(self, idx, advanced)
+        return op.apply(self, idx, advanced)
     except IndexError as e:
         # NumPy says "index 5 is out of bounds for axis 0 with size 2"; PyTorch says "dimension".
         raise IndexError(f"{str(e).replace('axis', 'dimension')} (indexing a tensor of shape "

@@ -15,7 +15,7 @@ METHODS = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "tra
            "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim", "unflatten"]
 
 
-class Reshape(Function):
+class View(Function):
     """y = x with a new shape (same elements, row-major order).   Backward: dx = g reshaped back."""
 
     @staticmethod
@@ -26,6 +26,18 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.reshape(ctx.in_shape), None
+
+
+class Unsqueeze(View):
+    """``View`` adding a dim of size 1 (PyTorch names the node apart)."""
+
+
+class Squeeze(View):
+    """``View`` dropping dims of size 1."""
+
+    @classmethod
+    def name(cls):
+        return "SqueezeBackward1"
 
 
 class Permute(Function):
@@ -39,6 +51,14 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, grad):
         return np.transpose(grad, ctx.inverse), None
+
+
+class Transpose(Permute):
+    """``Permute`` swapping two dims."""
+
+
+class T(Permute):
+    """``Permute`` of a matrix by ``t()``."""
 
 
 class Expand(Function):
@@ -93,7 +113,7 @@ def reshape(input, *shape):
     shape = _infer_shape(shape_arg(shape), input._data.size, "reshape", input.shape)
     if shape == input._data.shape:
         return input
-    return Reshape.apply(input, shape)
+    return View.apply(input, shape)
 
 
 def view(self, *shape):
@@ -152,7 +172,7 @@ def squeeze(input, dim=None):
     else:
         dims = normalize_dims(dim, max(input.ndim, 1), "squeeze") if input.ndim else ()
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return reshape(input, new) if new != tuple(shape) else input
+    return Squeeze.apply(input, new) if new != tuple(shape) else input
 
 
 def unsqueeze(input, dim):
@@ -160,7 +180,7 @@ def unsqueeze(input, dim):
     nd = input._data.ndim + 1
     d = canonical_dim(dim, nd, "unsqueeze")
     shape = tuple(input.shape)
-    return Reshape.apply(input, shape[:d] + (1,) + shape[d:])
+    return Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:])
 
 
 def permute(input, *dims):
@@ -187,7 +207,7 @@ def transpose(input, dim0, dim1):
         return input
     dims = list(range(nd))
     dims[d0], dims[d1] = d1, d0
-    return Permute.apply(input, tuple(dims))
+    return Transpose.apply(input, tuple(dims))
 
 
 swapaxes = transpose
@@ -206,7 +226,7 @@ def t(input):
     """Transpose of a matrix (0-D and 1-D tensors are returned as is)."""
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+    return T.apply(input, (1, 0)) if input._data.ndim == 2 else input
 
 
 def expand(self, *sizes):
