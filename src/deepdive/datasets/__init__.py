@@ -5,4 +5,5 @@
 - ``sequence``: sine waves, the adding problem, characters of a text you supply
 """
 from .synthetic import make_classification, make_moons, make_circles, make_spirals, make_blobs, make_regression  # noqa: F401
+from .sequence import sine_waves, adding_problem, CharText  # noqa: F401
 from .vision import load_digits, load_mnist  # noqa: F401
