@@ -161,10 +161,6 @@ class _InstanceNorm(_NormBase):
                               self.momentum if self.momentum is not None else 0.1, self.eps)
         return out.squeeze(0) if unbatched else out
 
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
-
 
 class InstanceNorm1d(_InstanceNorm):
     """Instance norm over (N, C, L) or (C, L) input."""
@@ -220,8 +216,7 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None}" if self.elementwise_affine else
-                f"{self.normalized_shape}, eps={self.eps}, elementwise_affine=False")
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
