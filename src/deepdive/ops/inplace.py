@@ -13,7 +13,9 @@ the new node, so gradients still flow through the tensor's earlier history.
 import numpy as np
 
 from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
+from ._util import unbroadcast
 
 __all__ = []
 METHODS = ["add_", "sub_", "mul_", "div_", "pow_", "neg_", "abs_", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_",
@@ -30,10 +32,39 @@ def check_inplace(t, op):
                            "Wrap the update in `with deepdive.no_grad():` or use an out-of-place op.")
 
 
+class Overwrite(Function):
+    """z = new (broadcast to old's shape): the old values are replaced, not used.
+    Backward: d_old = 0,  d_new = g summed to new's shape.
+
+    The zero gradient keeps the old history connected, as in PyTorch, where
+    ``y.zero_()`` / ``y.floor_()`` / ``y.copy_(src)`` on a non-leaf y still
+    give y's inputs a (zero) ``.grad``.
+    """
+
+    @staticmethod
+    def forward(ctx, old, new):
+        ctx.old_shape, ctx.old_dtype, ctx.new_shape = old.shape, old.dtype, np.shape(new)
+        return np.broadcast_to(new, old.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        d_old = np.zeros(ctx.old_shape, dtype=grad.dtype) if ctx.needs_input_grad[0] else None
+        d_new = unbroadcast(grad, ctx.new_shape) if ctx.needs_input_grad[1] else None
+        return d_old, d_new
+
+
+def _history(t):
+    """``t``'s current node as an input to the op that overwrites it (no copy: Overwrite reads no values)."""
+    return _wrap(t._data, t.requires_grad, t.grad_fn, t._output_nr)
+
+
 class _Rebase:
     """Write ``result`` into ``t``'s array and move ``t`` to ``result``'s node."""
 
     def __call__(self, t, result):
+        if not result.requires_grad and t.requires_grad and STATE.enabled:
+            # New values that do not depend on the old ones (floor_, sign_): zero gradient to t's history.
+            result = Overwrite.apply(_history(t), result)
         write(t, result._data, "in-place op")
         if result.requires_grad:
             t.grad_fn = result.grad_fn
@@ -110,11 +141,11 @@ def zero_(self):
 
 
 def fill_(self, value):
-    value = value._data if isinstance(value, Tensor) else value
-    if STATE.enabled and self.requires_grad:
+    if STATE.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
         check_inplace(self, "fill_")
-        self.grad_fn = None        # the new values do not depend on anything
-        self.requires_grad = False
+        value_t = value.to(self.dtype) if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
+        return rebase(self, Overwrite.apply(_history(self), value_t))
+    value = value._data if isinstance(value, Tensor) else value
     self._data[...] = value
     self._version_counter[0] += 1
     return self
@@ -125,10 +156,12 @@ def copy_(self, src, non_blocking=False):
     src_t = src if isinstance(src, Tensor) else _wrap(np.asarray(src))
     if STATE.enabled and (self.requires_grad or src_t.requires_grad):
         check_inplace(self, "copy_")
-        from .elementwise import add
         values = src_t.to(self.dtype) if src_t._data.dtype != self._data.dtype else src_t
-        zeros = _wrap(np.zeros(self._data.shape, dtype=self._data.dtype))
-        return rebase(self, add(zeros, values))
+        try:
+            return rebase(self, Overwrite.apply(_history(self), values))
+        except ValueError:
+            raise RuntimeError(f"copy_: the size of src {list(src_t.shape)} must be broadcastable to "
+                               f"{list(self.shape)}") from None
     try:
         np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
     except ValueError:
