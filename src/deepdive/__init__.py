@@ -31,6 +31,7 @@ from . import autograd
 from .serialization import save, load
 from . import utils
 from . import nn
+from . import optim
 
 __version__ = "0.1.0"
 
