@@ -126,6 +126,7 @@ def save(obj, f, **kwargs):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a checkpoint gets the usual file mode
         with os.fdopen(fd, "wb") as out:
             out.write(head)
             for c in chunks:
@@ -145,6 +146,12 @@ def save(obj, f, **kwargs):
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(f, map_location=None, weights_only=True, **kwargs):

@@ -17,6 +17,8 @@ from .grad_mode import STATE as _GRAD
 # id(leaf) -> {handle id: hook}; kept apart so the common case costs one truth test.
 # (Keyed by id, cleaned by a weakref finalizer: Tensor.__eq__ is elementwise, so tensors can't be dict keys.)
 POST_ACCUMULATE_HOOKS = {}
+# Callables observe(node, grad_outputs, grad_inputs) run after each node's backward (used by deepdive.viz).
+OBSERVERS = []
 
 
 def _collect(roots):
@@ -140,6 +142,9 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
             if len(input_grads) != len(node.next_functions):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                                    f"(expected {len(node.next_functions)}, got {len(input_grads)})")
+            if OBSERVERS:               # deepdive.viz watching the chain rule at work
+                for observe in OBSERVERS:
+                    observe(node, grads, input_grads)
             if not retain_graph:
                 node._saved = ()
                 node._freed = True

@@ -31,6 +31,14 @@ from .grad_mode import STATE as _GRAD
 _new = object.__new__
 
 
+class _Trace:
+    """While ``on`` (inside ``deepdive.viz.trace()``), nodes keep their forward output for inspection."""
+    on = False
+
+
+TRACE = _Trace()
+
+
 class Function:
     """Base of all differentiable ops (NumPy-level forward/backward).
 
@@ -48,7 +56,8 @@ class Function:
     _out_meta = None
     _pre_hooks = None       # hooks of non-leaf tensors: fn(grad) -> grad | None
     _retained = None        # non-leaf tensors that called retain_grad()
-    _outputs_versions = None
+    _out_shape = None
+    _trace_output = None
 
     def save_for_backward(self, *arrays):
         """Keep what backward needs; checked against in-place changes later."""
@@ -122,10 +131,15 @@ class Function:
             ctx._n_outputs = len(out)
             ctx._out_meta = [(o.shape, o.dtype) for o in out]
             outs = tuple(_wrap(o, True, ctx, i) for i, o in enumerate(out))
+            if TRACE.on:
+                ctx._trace_output = out
             if ctx._saved:
                 ctx._track_saved(args, outs)
             return outs
         result = _wrap(out, True, ctx, 0)
+        ctx._out_shape = out.shape          # for graph views (deepdive.viz); one attribute store
+        if TRACE.on:
+            ctx._trace_output = out
         if ctx._saved:
             ctx._track_saved(args, (result,))
         return result

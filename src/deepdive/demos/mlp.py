@@ -1,0 +1,98 @@
+"""The main demo: the post's SimpleNN and its SGD loop, on a built-in data set, with everything visible.
+
+The network is the post's code as printed; the loop is the post's pseudo-code
+made concrete (the loader yields ``(batch, target)`` pairs; a validation pass
+ends each epoch so the overfitting monitor can compare the two losses).
+"""
+import numpy as np
+
+import deepdive as torch            # the post's code, with only the import changed
+import deepdive.nn as nn
+from ..datasets import make_classification
+from ..training.callbacks import CallbackList, History
+from ..training.monitor import OverfittingMonitor
+from ..training.progress import ProgressBar
+from ..utils.data import DataLoader, TensorDataset
+from ..viz import GradientFlow, ActivationStats, WeightTracker, explain_neuron, explain_backward
+from . import run_folder
+
+
+class SimpleNN(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super(SimpleNN, self).__init__()
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.relu = nn.ReLU()
+        self.layer2 = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x = self.layer1(x)
+        x = self.relu(x)
+        x = self.layer2(x)
+        return x
+
+
+def run(epochs=60, n_samples=300, validation_split=0.3, lr=0.1, batch_size=16, seed=0, out="runs", verbose=1):
+    """Train ``SimpleNN(10, 20, 2)`` with SGD and write the run folder. Returns a ``RunResult``."""
+    torch.manual_seed(seed)
+    X, y = make_classification(n_samples=n_samples, n_features=10, flip_y=0.15, seed=seed)
+    n_val = int(round(n_samples * validation_split))
+    train_set = TensorDataset(X[n_val:], y[n_val:])
+    X_val, y_val = X[:n_val], y[:n_val]
+    data_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+    # Create model (the post's line)
+    model = SimpleNN(input_size=10, hidden_size=20, output_size=2)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+
+    history = History()
+    monitor = OverfittingMonitor(history=history, verbose=verbose)
+    gradients, activations, weights = GradientFlow(model), ActivationStats(model), WeightTracker(model)
+    callbacks = CallbackList([history, ProgressBar(verbose=verbose), monitor, gradients, activations, weights],
+                             model=model, params={"epochs": epochs, "steps": len(data_loader)})
+    num_epochs = epochs
+    callbacks.on_train_begin()
+    # The post's training loop
+    for epoch in range(num_epochs):
+        callbacks.on_epoch_begin(epoch)
+        model.train()
+        total, count, correct = 0.0, 0, 0
+        for step, (batch, target) in enumerate(data_loader):
+            optimizer.zero_grad()
+            output = model(batch)
+            loss = criterion(output, target)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(target)
+            count += len(target)
+            correct += int((output.argmax(1) == target).sum())
+            callbacks.on_train_batch_end(step, {"loss": total / count, "accuracy": correct / count})
+        model.eval()
+        with torch.no_grad():
+            val_output = model(X_val)
+            val_loss = criterion(val_output, y_val).item()
+            val_acc = float((val_output.argmax(1) == y_val).float().mean())
+        callbacks.on_epoch_end(epoch, {"loss": total / count, "accuracy": correct / count,
+                                       "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr})
+    callbacks.on_train_end()
+
+    folder = run_folder.new_folder(out, "demo-mlp")
+    sample, label = X_val[:1], y_val[:1]
+    loss_for_graph = criterion(model(sample), label)
+    intro = (f"The post's network SimpleNN(input_size=10, hidden_size=20, output_size=2) was trained with "
+             f"SGD(lr={lr}) for {epochs} epochs on {len(train_set)} samples of a built-in 10-feature, 2-class task "
+             f"(15% of labels flipped at random: noise a network can memorise), and validated on {n_val} held-out "
+             f"samples after every epoch.\n\nEach step: optimizer.zero_grad(); output = model(batch); "
+             f"loss = criterion(output, target); loss.backward(); optimizer.step().")
+    neuron = explain_neuron(model.layer1, sample, unit=0, activation="relu")
+    backward = explain_backward(criterion(model(sample), label), params=model)
+    metrics = {"final training loss": history.history["loss"][-1], "final validation loss": history.history["val_loss"][-1],
+               "best validation loss": min(history.history["val_loss"]),
+               "final validation accuracy": history.history["val_accuracy"][-1]}
+    verdict = getattr(history, "overfitting", None) or monitor.verdict
+    return run_folder.finish(
+        folder, "deepdive demo: the post's SimpleNN", "y = σ(Σ wᵢxᵢ + b), layer by layer, trained by backpropagation",
+        model, history.history, verdict, loss_for_graph, intro,
+        extra_sections=[("One neuron, with its numbers", str(neuron), "pre"),
+                        ("Backpropagation, step by step (one validation sample)", str(backward), "pre")],
+        monitors={"gradients": gradients, "activations": activations, "weights": weights}, metrics=metrics)
