@@ -157,6 +157,30 @@ class Trainer:
                 p.grad = None
             self.optimizer = self._make_optimizer(params)
 
+    def _fully_built(self):
+        return all(getattr(m, "built", True) for m in self.model.modules())
+
+    def _build(self, train_data):
+        """Create the optimizer before training starts (callbacks may read or set its learning rate in
+        ``on_train_begin``/``on_epoch_begin``). A model whose Keras layers are not built yet is first run once,
+        in eval mode without grad, on one sample (array data) or on the first batch (other data; for a
+        shuffling DataLoader this draws one extra order from the generator)."""
+        if self.optimizer is not None or self._make_optimizer is None:
+            return
+        if not self._fully_built():
+            if isinstance(train_data, ArrayBatches):
+                inputs = (_take(train_data.x, slice(0, 1)),)
+            else:
+                inputs, _ = _split(next(iter(train_data)))
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                with no_grad():
+                    self.model(*inputs)
+            finally:
+                self.model.train(was_training)
+        self._ensure_optimizer()
+
     def penalty(self):
         """The sum of the regularisation penalties of every Keras layer in the model, or None."""
         if not self.regularization:
@@ -199,6 +223,7 @@ class Trainer:
         was_training = model.training
         model.stop_training = False
         self._penalties = None
+        self._build(train_data)
         logs = {}
         cbs.on_train_begin(logs)
         for epoch in range(initial_epoch, epochs):

@@ -70,6 +70,8 @@ class ProgressBar(Callback):
             self.bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.verbose:
+            return
         text = format_logs(logs or {})
         if self.bar is not None:
             self.bar.set_postfix_str(text, refresh=False)
