@@ -49,8 +49,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     total = float(total_norm._data if isinstance(total_norm, Tensor) else total_norm)
     coef = float(max_norm) / (total + 1e-6)     # 1e-6 guards against a zero norm, as in PyTorch
     if coef < 1 or math.isnan(coef):
-        for g in grads:
-            g._data *= g._data.dtype.type(coef)
+        with np.errstate(invalid="ignore"):      # an inf gradient times 0 gives nan, as in PyTorch
+            for g in grads:
+                g._data *= g._data.dtype.type(coef)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

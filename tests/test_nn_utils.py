@@ -1,0 +1,95 @@
+"""nn.utils: gradient clipping (by total norm of any order, by value) and parameter <-> vector conversion,
+against torch.nn.utils on the same gradients."""
+import math
+
+import numpy as np
+import pytest
+
+import deepdive
+import deepdive.nn as nn
+from deepdive.nn.utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
+from parity import require_torch, assert_close, check_parity
+
+rng = np.random.default_rng(0)
+
+
+def _params_with_grads(scale=1.0):
+    torch = require_torch()
+    shapes = [(3, 4), (4,), (2, 2, 2)]
+    values = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [(rng.standard_normal(s) * scale).astype(np.float32) for s in shapes]
+    dd = [nn.Parameter(deepdive.tensor(v)) for v in values]
+    tt = [torch.nn.Parameter(torch.tensor(v)) for v in values]
+    for p, q, g in zip(dd, tt, grads):
+        p.grad = deepdive.tensor(g.copy())
+        q.grad = torch.tensor(g.copy())
+    return dd, tt
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf, "inf"])
+@pytest.mark.parametrize("max_norm", [0.5, 1000.0])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = require_torch()
+    dd, tt = _params_with_grads()
+    norm_type = float(norm_type)
+    total = clip_grad_norm_(dd, max_norm, norm_type=norm_type)
+    ref = torch.nn.utils.clip_grad_norm_(tt, max_norm, norm_type=norm_type)
+    assert isinstance(total, deepdive.Tensor) and total.dtype == deepdive.float32 and total.ndim == 0
+    assert_close(total, ref)
+    for p, q in zip(dd, tt):
+        assert_close(p.grad, q.grad)
+    if max_norm < 1:
+        new_total = clip_grad_norm_(dd, max_norm, norm_type=norm_type)
+        assert new_total.item() == pytest.approx(max_norm, rel=1e-4)
+
+
+def test_clip_grad_norm_single_tensor_skips_missing_grads_and_empty():
+    a = nn.Parameter(deepdive.ones(4))
+    b = nn.Parameter(deepdive.ones(2))          # no grad: ignored
+    a.grad = deepdive.full((4,), 3.0)
+    assert clip_grad_norm_([a, b], 1.0).item() == pytest.approx(6.0)
+    np.testing.assert_allclose(np.linalg.norm(a.grad._data), 1.0, rtol=1e-5)
+    a.grad = deepdive.full((4,), 3.0)
+    assert clip_grad_norm_(a, 100.0).item() == pytest.approx(6.0)        # a lone tensor is accepted
+    np.testing.assert_allclose(a.grad._data, 3.0)                        # below max_norm: untouched
+    assert clip_grad_norm_([b], 1.0).item() == 0.0
+
+
+def test_clip_grad_norm_nonfinite():
+    a = nn.Parameter(deepdive.ones(2))
+    a.grad = deepdive.tensor([float("inf"), 1.0])
+    with pytest.raises(RuntimeError, match="The total norm of order 2.0 for gradients from `parameters` is "
+                                           "non-finite"):
+        clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+    assert math.isinf(clip_grad_norm_([a], 1.0).item())
+
+
+def test_clip_grad_value_matches_torch():
+    torch = require_torch()
+    dd, tt = _params_with_grads(scale=3.0)
+    clip_grad_value_(dd, 1.5)
+    torch.nn.utils.clip_grad_value_(tt, 1.5)
+    for p, q in zip(dd, tt):
+        assert_close(p.grad, q.grad)
+        assert np.abs(p.grad._data).max() <= 1.5
+
+
+def test_parameters_vector_roundtrip():
+    torch = require_torch()
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    vec = parameters_to_vector(model.parameters())
+    assert vec.shape == (3 * 2 + 2 + 2 + 1,)
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+    ref.load_state_dict({k: torch.tensor(v._data) for k, v in model.state_dict().items()})
+    assert_close(vec.detach(), torch.nn.utils.parameters_to_vector(ref.parameters()).detach())
+    vector_to_parameters(deepdive.arange(11, dtype=deepdive.float32), model.parameters())
+    np.testing.assert_array_equal(model[0].weight._data, np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(model[1].bias._data, [10])
+    with pytest.raises(TypeError, match="expected deepdive.Tensor"):
+        vector_to_parameters(np.zeros(11), model.parameters())
+
+
+def test_parameters_to_vector_is_differentiable():
+    torch = require_torch()
+    check_parity(lambda a, b: parameters_to_vector([a, b]), lambda a, b: torch.nn.utils.parameters_to_vector([a, b]),
+                 [rng.standard_normal((2, 3)), rng.standard_normal(4)])
