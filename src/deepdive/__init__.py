@@ -32,6 +32,7 @@ from .serialization import save, load
 from . import utils
 from . import nn
 from . import optim
+from . import layers, training  # Keras-style layers and the fit engine
 
 __version__ = "0.1.0"
 
