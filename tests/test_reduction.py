@@ -160,6 +160,20 @@ def test_empty_reductions():
         deepdive.tensor(e).max(0)
 
 
+ZERO_D = {
+    "sum(0)": lambda t: t.sum(0), "sum(-1, keepdim)": lambda t: t.sum(-1, keepdim=True), "mean(0)": lambda t: t.mean(0),
+    "std(0, correction=0)": lambda t: t.std(0, correction=0), "amax(0)": lambda t: t.amax(0), "max(0)": lambda t: t.max(0),
+    "max()": lambda t: t.max(), "logsumexp(0)": lambda t: t.logsumexp(0), "prod(0)": lambda t: t.prod(0),
+    "norm(dim=0)": lambda t: t.norm(dim=0), "cumsum(0)": lambda t: t.cumsum(0), "cumprod(0)": lambda t: t.cumprod(0),
+    "min(-1)": lambda t: t.min(-1), "sum((0,))": lambda t: t.sum((0,)),
+}
+
+
+@pytest.mark.parametrize("name", ZERO_D)
+def test_zero_dim_inputs(name):
+    check_parity(ZERO_D[name], ZERO_D[name], [np.array(2.5)])
+
+
 def test_bad_dims_and_dtypes():
     x = deepdive.ones(2, 3)
     for call in [lambda: x.sum(2), lambda: x.max(-3), lambda: x.var(5), lambda: x.amax((0, 2)),

@@ -60,6 +60,8 @@ def test_dtype_argument_casts_first():
     out = check_parity(lambda t: deepdive.log_softmax(t, 0, dtype=deepdive.float64),
                        lambda t: torch.log_softmax(t, 0, dtype=torch.float64), [x])
     assert out[0].dtype == deepdive.float64
+    out = check_parity(lambda t: t.softmax(1, deepdive.float64), lambda t: t.softmax(1, torch.float64), [x])
+    assert out[0].dtype == deepdive.float64
 
 
 def test_softmax_sums_to_one_and_backward_of_sum_is_zero():

@@ -48,6 +48,12 @@ def _expand_back(grad, in_shape, dims, keepdim):
     return out
 
 
+def _dims(dim, ndim, op):
+    """``dim`` as a tuple of axes; a 0-d tensor accepts dim 0 / -1 and reduces over no axis."""
+    dims = normalize_dims(dim, ndim, op)
+    return dims if ndim else ()
+
+
 def _keep(y, dims, keepdim):
     """``y`` computed with keepdims=True, squeezed when ``keepdim`` is False."""
     return y if keepdim else np.squeeze(y, axis=dims)
@@ -99,7 +105,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     elif input._data.dtype.kind in "biu":
         input = input.to(_dtype.int64)
-    dims = normalize_dims(dim, input._data.ndim, "sum")
+    dims = _dims(dim, input._data.ndim, "sum")
     return Sum.apply(input, dims, keepdim)
 
 
@@ -110,7 +116,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {input.dtype.name.capitalize()}")
-    dims = normalize_dims(dim, input._data.ndim, "mean")
+    dims = _dims(dim, input._data.ndim, "mean")
     return Mean.apply(input, dims, keepdim)
 
 
@@ -180,7 +186,7 @@ def _var_args(op, input, dim, unbiased, keepdim, correction):
         correction = 1 if unbiased is None or unbiased else 0
     if input._data.dtype.kind != "f":
         raise RuntimeError("std and var only support floating point and complex dtypes")
-    return normalize_dims(dim, input._data.ndim, op), correction, keepdim
+    return _dims(dim, input._data.ndim, op), correction, keepdim
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -304,7 +310,7 @@ def amin(input, dim=(), keepdim=False):
 
 def _amax_amin(op, largest, input, dim, keepdim):
     given = dim is not None and dim != ()
-    dims = normalize_dims(dim if given else None, input._data.ndim, op)
+    dims = _dims(dim if given else None, input._data.ndim, op)
     _check_nonempty(op, input._data, dims, given)
     return ReduceExtreme.apply(input, dims, keepdim, np.max if largest else np.min)
 
@@ -342,7 +348,7 @@ def logsumexp(input, dim=None, keepdim=False):
     if input._data.dtype.kind != "f":
         from .._dtype import get_default_dtype
         input = input.to(get_default_dtype())
-    dims = normalize_dims(dim, input._data.ndim, "logsumexp")
+    dims = _dims(dim, input._data.ndim, "logsumexp")
     return LogSumExp.apply(input, dims, keepdim)
 
 
@@ -391,7 +397,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(_dtype.int64)
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
-    dims = normalize_dims(dim, input._data.ndim, "prod")
+    dims = _dims(dim, input._data.ndim, "prod")
     return Prod.apply(input, dims, keepdim and dim is not None)
 
 
@@ -461,7 +467,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         p = 2
     elif isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use p='fro', a number, inf or -inf)")
-    dims = normalize_dims(dim, input._data.ndim, "norm")
+    dims = _dims(dim, input._data.ndim, "norm")
     return Norm.apply(input, float(p), dims, keepdim)
 
 
@@ -567,7 +573,7 @@ def argmin(input, dim=None, keepdim=False):
 
 def _logical_reduction(op, reducer, input, dim, keepdim):
     x = input._data
-    dims = normalize_dims(dim, x.ndim, op) if x.ndim else None
+    dims = _dims(dim, x.ndim, op)
     result = reducer(x, axis=dims, keepdims=keepdim and dim is not None)
     # PyTorch keeps uint8 for uint8 inputs (a legacy of masks being bytes); everything else gives bool.
     return _wrap(np.asarray(result, dtype=np.uint8 if x.dtype == np.uint8 else np.bool_))
@@ -586,5 +592,5 @@ def any(input, dim=None, keepdim=False):
 def count_nonzero(input, dim=None):
     """Number of nonzero elements over ``dim`` (int, tuple, or all), as int64."""
     x = input._data
-    dims = normalize_dims(dim, x.ndim, "count_nonzero") if x.ndim else None
+    dims = _dims(dim, x.ndim, "count_nonzero")
     return _wrap(np.asarray(np.count_nonzero(x, axis=dims), dtype=np.int64))

@@ -73,7 +73,9 @@ def _softmax_dim(op, ndim, dim):
 _SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
-def _prepare(op, input, dim, dtype):
+def _prepare(op, input, dim, dtype, stacklevel):
+    if stacklevel.__class__ is not int and dtype is None:
+        dtype = stacklevel        # torch.softmax(x, dim, dtype) / x.softmax(dim, dtype): dtype third
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
@@ -90,17 +92,17 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         dim: the dim to normalise over (``None`` picks PyTorch's legacy implicit dim, with a warning)
         dtype: if given, ``input`` is cast to it first (useful against float16 overflow)
     """
-    input, dim = _prepare("softmax", input, dim, dtype)
+    input, dim = _prepare("softmax", input, dim, dtype, _stacklevel)
     return Softmax.apply(input, dim)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(input, dim)), computed stably without forming softmax first."""
-    input, dim = _prepare("log_softmax", input, dim, dtype)
+    input, dim = _prepare("log_softmax", input, dim, dtype, _stacklevel)
     return LogSoftmax.apply(input, dim)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-input, dim)."""
-    input, dim = _prepare("softmin", input, dim, dtype)
+    input, dim = _prepare("softmin", input, dim, dtype, _stacklevel)
     return Softmax.apply(-input, dim)
