@@ -382,3 +382,49 @@ def test_other_data_errors():
         model.fit(DataLoader(TensorDataset(deepdive.ones(4, 2), deepdive.ones(4, 1))), validation_split=0.5)
     with pytest.raises(TypeError, match="Model\\(inputs, outputs\\)"):
         Model("inputs", "outputs")
+
+
+class _TTY:
+    """A text stream that says it is a terminal."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def text(self):
+        return "".join(self.parts)
+
+
+def test_progress_bar_on_a_terminal_uses_tqdm():
+    pytest.importorskip("tqdm")
+    from deepdive.training import ProgressBar
+    x, y = _blobs(40)
+    model = Sequential([L.Dense(3)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    stream = _TTY()
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_data=(x, y),
+              callbacks=[ProgressBar(verbose=1, stream=stream)])
+    out = stream.text()
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "4/4" in out and "val_accuracy:" in out
+
+
+def test_progress_without_tqdm_prints_lines_and_a_hint_once(monkeypatch):
+    from deepdive.training import progress, ProgressBar
+    monkeypatch.setattr(progress, "_tqdm", lambda: None)
+    monkeypatch.setattr(progress, "_HINT_SHOWN", [False])
+    x, y = _blobs(20)
+    model = Sequential([L.Dense(3)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    stream = _TTY()
+    for _ in range(2):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[ProgressBar(verbose=1, stream=stream)])
+    out = stream.text()
+    assert out.count("pip install deepdive[viz]") == 1 and out.count("Epoch 2/2 - ") == 2

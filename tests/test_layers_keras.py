@@ -478,3 +478,15 @@ def test_initializers():
     assert np.abs(conv).max() <= np.sqrt(6 / (27 + 72))
     with pytest.raises(ValueError, match="Unknown initializer"):
         I.get("glorot")
+
+
+@pytest.mark.parametrize("shape,bias", [((4, 3), True), ((2, 3, 3), True), ((4, 3), False)])
+def test_dense_function_gradcheck(shape, bias):
+    from deepdive.layers.core import DenseFunction
+    from parity import gradcheck
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal((3, 2))
+    if bias:
+        gradcheck(lambda a, b, c: DenseFunction.apply(a, b, c), x, k, rng.standard_normal(2))
+    else:
+        gradcheck(lambda a, b: DenseFunction.apply(a, b, None), x, k)

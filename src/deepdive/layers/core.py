@@ -4,6 +4,7 @@ Each stores its configuration in ``__init__``, creates weights in ``build``
 and does its math in ``call`` (delegating to ``deepdive`` ops /
 ``deepdive.nn.functional``). Shapes have the batch dimension first.
 """
+from ..autograd.function import Function
 from .layer import Layer
 from . import activations
 
@@ -13,6 +14,38 @@ __all__ = ["Dense", "Activation", "Flatten", "Dropout", "Reshape", "Permute", "L
 def _functional():
     from ..nn import functional
     return functional
+
+
+class DenseFunction(Function):
+    """y = x @ K + b   (x: (*, in), K: (in, units), b: (units,) or None).
+
+    Backward: dx = g K^T,  dK = x^T g,  db = sum(g)   (x and g flattened to 2-D over the batch dims).
+
+    NOTE: fused (one node instead of matmul + add) because Dense is the hot path of Keras-style
+    ``fit``; it is ``F.linear`` with Keras's kernel layout (in, units) instead of PyTorch's (out, in).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias):
+        ctx.save_for_backward(x, kernel)
+        y = x @ kernel
+        if bias is not None:
+            y += bias
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, kernel = ctx.saved_tensors
+        need_x, need_k, need_b = ctx.needs_input_grad
+        dx = grad @ kernel.T if need_x else None
+        dk = db = None
+        if need_k or need_b:
+            g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+            if need_k:
+                dk = (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x).T @ g2
+            if need_b:
+                db = g2.sum(axis=0)
+        return dx, dk, db
 
 
 class Dense(Layer):
@@ -53,10 +86,7 @@ class Dense(Layer):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense '{self.name}': expected inputs with last dimension {self.kernel.shape[0]} "
                              f"(the size it was built for), got shape {list(inputs.shape)}")
-        outputs = inputs @ self.kernel
-        if self.bias is not None:
-            outputs = outputs + self.bias
-        return self.activation(outputs)
+        return self.activation(DenseFunction.apply(inputs, self.kernel, self.bias))
 
     def extra_repr(self):
         return f"units={self.units}, activation={activations.serialize(self.activation)}, use_bias={self.use_bias}"

@@ -122,19 +122,22 @@ class Layer(Module):
         return self.call(*args, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
-        if not isinstance(inputs, (Tensor, list, tuple, dict)):
+        if inputs.__class__ is not Tensor and not isinstance(inputs, (Tensor, list, tuple, dict)):
             inputs = to_tensor(inputs)
         if not self.built:
             self._maybe_build(inputs)
-        training = kwargs.pop("training", None)
-        outer = _TRAINING_OVERRIDE[0]
-        if training is not None:
-            _TRAINING_OVERRIDE[0] = bool(training)
-        try:
+        training = kwargs.pop("training", None) if kwargs else None
+        if training is None:                                      # the common, fast path
             if self._accepts_training():
                 mode = _TRAINING_OVERRIDE[0]
                 kwargs["training"] = self.training if mode is None else mode
-            return super().__call__(inputs, *args, **kwargs)
+            return Module.__call__(self, inputs, *args, **kwargs)
+        outer = _TRAINING_OVERRIDE[0]
+        _TRAINING_OVERRIDE[0] = bool(training)
+        try:
+            if self._accepts_training():
+                kwargs["training"] = bool(training)
+            return Module.__call__(self, inputs, *args, **kwargs)
         finally:
             _TRAINING_OVERRIDE[0] = outer
 

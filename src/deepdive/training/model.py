@@ -263,9 +263,9 @@ class Model(Layer):
             shape = shapes.get(key)
             rows.append((f"{name} ({type(child).__name__})", "?" if shape is None else _format_shape(shape),
                          f"{sum(_count_params(child)):,}"))
-        width0 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
-        width1 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
-        width2 = max([len("Param #")] + [len(r[2]) for r in rows])
+        width0 = max([27] + [len(r[0]) for r in rows]) + 2       # Keras's column widths, widened to fit
+        width1 = max([24] + [len(r[1]) for r in rows]) + 2
+        width2 = max([10] + [len(r[2]) for r in rows])
         total_width = width0 + width1 + width2 + 1
         trainable, frozen = _count_params(self)
         lines = [f'Model: "{self.name}"', "_" * total_width,
