@@ -158,6 +158,13 @@ def test_empty_reductions():
             getattr(deepdive.tensor(e), op)()
     with pytest.raises(IndexError, match=r"max\(\): Expected reduction dim 0 to have non-zero size"):
         deepdive.tensor(e).max(0)
+    with pytest.raises(IndexError, match=r"argmax\(\): Expected reduction dim to be specified"):
+        deepdive.tensor(e).argmax()
+    for fn in [lambda t: t.mean(0), lambda t: t.var(1), lambda t: t.prod(0), lambda t: t.norm(dim=0),
+               lambda t: t.cumsum(0), lambda t: t.std()]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_parity(fn, fn, [e])
 
 
 ZERO_D = {

@@ -107,6 +107,9 @@ def test_sort_empty_and_errors():
     _same(deepdive.tensor(e).topk(0, 0), torch.tensor(e).topk(0, 0))
     with pytest.raises(IndexError, match="median"):
         deepdive.tensor(e).median(0)
+    assert np.isnan(deepdive.tensor(e).median().item()) and np.isnan(torch.tensor(e).median().item())
+    with pytest.raises(IndexError, match=r"kthvalue\(\): Expected reduction dim 1 to have non-zero size"):
+        deepdive.zeros(3, 0).kthvalue(1, 1)
     with pytest.raises(IndexError, match=r"Dimension out of range"):
         deepdive.ones(2).sort(1)
     check_parity(lambda t: deepdive.msort(t), lambda t: torch.msort(t), [rng.standard_normal((3, 2))])

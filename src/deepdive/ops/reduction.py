@@ -551,7 +551,8 @@ def cumprod(input, dim, *, dtype=None):
 def _index_reduction(op, finder, input, dim, keepdim):
     x = input._data
     if dim is None:
-        _check_nonempty(op, x, (), False)
+        if not x.size:
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
         index = finder(x)
         return _wrap(np.asarray(index, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     d = canonical_dim(int(dim), x.ndim, op)

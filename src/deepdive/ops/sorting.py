@@ -88,6 +88,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element (1-based) along ``dim``: a named tuple ``(values, indices)``."""
     input, d, scalar = _dim_of("kthvalue", input, dim)
+    _check_nonempty("kthvalue", input._data, (d,), True)
     n = input._data.shape[d]
     if not 1 <= int(k) <= n:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
@@ -96,11 +97,13 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 
 def _lower_median(x, axis=None, keepdims=False):
-    """The lower of the two middle values (PyTorch's median, not the mean of the two); NaN if any NaN."""
-    flat = x.reshape(-1) if axis is None or len(axis) == x.ndim else None
-    if flat is None:
-        raise ValueError("median: only full reductions here")
-    value = np.sort(flat)[(flat.size - 1) // 2] if not np.isnan(flat).any() else np.asarray(np.nan, x.dtype)
+    """The lower of the two middle values of all of x (PyTorch's median, not the mean of the two);
+    NaN if x has a NaN or no elements. ``axis`` is always all axes here."""
+    flat = x.reshape(-1)
+    if flat.size == 0 or np.isnan(flat).any():
+        value = np.nan
+    else:
+        value = np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
     return np.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
 
 
@@ -108,7 +111,6 @@ def median(input, dim=None, keepdim=False):
     """``median(input)``: the lower median of all elements (0-d; gradient split among equal elements).
     ``median(input, dim, keepdim=False)``: a named tuple ``(values, indices)``; NaN propagates."""
     if dim is None:
-        _check_nonempty("median", input._data, (), False)
         return ReduceExtreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median)
     input, d, scalar = _dim_of("median", input, dim)
     x = input._data
