@@ -226,3 +226,12 @@ def test_same_callbacks_drive_a_plain_pytorch_style_loop():
 
 def test_history_is_available_from_callbacks_module():
     assert callbacks_module.History is History
+
+
+def test_one_argument_schedule_and_checkpoint_key_errors(tmp_path):
+    x, y, _, _ = _diverging_problem()
+    history = _model().fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert history.history["lr"] == pytest.approx([0.01, 0.02])
+    ckpt = ModelCheckpoint(os.path.join(tmp_path, "m-{val_loss:.2f}.safetensors"))
+    with pytest.raises(KeyError, match="uses 'val_loss', which is not in the logs"):
+        _model().fit(x, y, epochs=1, verbose=0, callbacks=[ckpt])

@@ -428,3 +428,24 @@ def test_progress_without_tqdm_prints_lines_and_a_hint_once(monkeypatch):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[ProgressBar(verbose=1, stream=stream)])
     out = stream.text()
     assert out.count("pip install deepdive[viz]") == 1 and out.count("Epoch 2/2 - ") == 2
+
+
+def test_sequential_input_add_pop_and_indexing():
+    model = Sequential([L.Input(shape=(6,)), L.Dense(4, activation="relu")])
+    assert len(model) == 1 and model[0].built and tuple(model[0].kernel.shape) == (6, 4)   # built at once
+    model.add(L.Dense(2))
+    assert len(model) == 2 and model[1].built and [type(l).__name__ for l in model] == ["Dense", "Dense"]
+    assert model.pop() is not None and len(model) == 1 and list(model.state_dict()) == ["0.kernel", "0.bias"]
+    assert tuple(Sequential([L.Dense(3, input_dim=5)])[0].kernel.shape) == (5, 3)      # Keras 2's input_dim
+    with pytest.raises(ValueError, match="Input can only be the first"):
+        model.add(L.Input(shape=(3,)))
+    with pytest.raises(TypeError, match="expected a Layer or nn.Module"):
+        model.add("dense")
+
+
+def test_python_lists_are_data_and_bce_with_logits_module_thresholds_at_zero():
+    model = Sequential([L.Lambda(lambda t: t)])
+    model.compile(optimizer="sgd", loss=nn.BCEWithLogitsLoss(), metrics=["accuracy"])
+    model.build((None, 1))
+    logs = model.evaluate([[2.0], [-2.0], [0.3], [-0.3]], [[1.0], [0.0], [1.0], [0.0]], return_dict=True)
+    assert logs["accuracy"] == 1.0

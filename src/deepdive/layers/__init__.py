@@ -9,7 +9,7 @@ NOTE: convolution / pooling layers take channels-first (N, C, H, W) input by
 default, as PyTorch does (``data_format='channels_last'`` for Keras's NHWC).
 """
 from . import activations, initializers, regularizers
-from .layer import Layer
+from .layer import Layer, InputLayer, Input
 from .core import Dense, Activation, Flatten, Dropout, Reshape, Permute, Lambda, Identity
 from .conv import (Conv2D, Conv1D, Convolution2D, MaxPooling2D, MaxPool2D, AveragePooling2D, AvgPool2D,
                    MaxPooling1D, GlobalAveragePooling2D, GlobalMaxPooling2D)
@@ -19,7 +19,7 @@ from .attention import MultiHeadAttention
 from .embedding import Embedding
 from .regularizers import L1, L2, L1L2
 
-__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Reshape", "Permute", "Lambda", "Identity",
+__all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Dropout", "Reshape", "Permute", "Lambda", "Identity",
            "Conv2D", "Conv1D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
            "MaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization",
            "LayerNormalization", "LSTM", "GRU", "SimpleRNN", "MultiHeadAttention", "Embedding", "L1", "L2", "L1L2",

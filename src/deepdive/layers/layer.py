@@ -34,7 +34,7 @@ from ..nn.parameter import Parameter
 from ..tensor import Tensor, _wrap
 from . import initializers, regularizers
 
-__all__ = ["Layer", "to_tensor"]
+__all__ = ["Layer", "InputLayer", "Input", "to_tensor"]
 
 _NAME_COUNTS = {}
 # Innermost explicit ``training=`` of an enclosing layer call (None: use each layer's own mode).
@@ -82,6 +82,9 @@ class Layer(Module):
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
         super().__init__()
+        input_dim = kwargs.pop("input_dim", None)            # Keras 2's Dense(32, input_dim=784)
+        if input_dim is not None and input_shape is None:
+            input_shape = (int(input_dim),)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         self.name = name or _unique_name(type(self))
@@ -213,3 +216,22 @@ class Layer(Module):
 
     def extra_repr(self):
         return ""
+
+
+class InputLayer(Layer):
+    """Declares the shape of one sample (no batch dim) at the start of a ``Sequential``; the identity.
+
+    ``Sequential([layers.Input(shape=(784,)), layers.Dense(10)])`` builds the model right away (Keras 3 style).
+    """
+
+    def __init__(self, shape, dtype="float32", name=None):
+        super().__init__(name=name, input_shape=tuple(shape))
+        self.input_dtype = np.dtype(str(dtype).replace("deepdive.", "").replace("torch.", ""))
+
+    def call(self, inputs):
+        return inputs
+
+
+def Input(shape, batch_size=None, dtype="float32", name=None):
+    """Keras's ``Input(shape=...)``: here an ``InputLayer`` marker for ``Sequential`` (no symbolic tensors)."""
+    return InputLayer(shape, dtype=dtype, name=name)

@@ -13,6 +13,7 @@ current batch. Epochs are 0-based in the hooks, as in Keras (printed 1-based).
 Learning-rate callbacks change ``lr`` in every ``optimizer.param_groups``.
 """
 import csv
+import inspect
 import math
 import os
 
@@ -223,7 +224,11 @@ class ModelCheckpoint(Callback):
             if self.verbose:
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}")
             self.best = float(current)
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as missing:
+            raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} uses {missing}, which is not in the logs "
+                           f"(available: epoch, {', '.join(sorted(logs))})") from None
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -282,14 +287,19 @@ class ReduceLROnPlateau(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """At each epoch's start set lr = ``schedule(epoch, lr)`` (epoch 0-based, lr the current rate)."""
+    """At each epoch's start set lr = ``schedule(epoch, lr)`` (epoch 0-based, lr the current rate;
+    a one-argument ``schedule(epoch)`` works too)."""
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+        try:                            # Keras 2 also accepted schedule(epoch)
+            self._one_arg = len(inspect.signature(schedule).parameters) == 1
+        except (TypeError, ValueError):
+            self._one_arg = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = self.schedule(epoch, get_lr(self.optimizer))
+        lr = self.schedule(epoch) if self._one_arg else self.schedule(epoch, get_lr(self.optimizer))
         if not isinstance(lr, (float, int, np.floating, np.integer)):
             raise ValueError(f"LearningRateScheduler: schedule must return a number, got {type(lr).__name__}")
         set_lr(self.optimizer, float(lr))

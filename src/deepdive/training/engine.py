@@ -49,8 +49,8 @@ __all__ = ["Trainer", "ArrayBatches", "fit", "evaluate", "predict"]
 def _as_tensor(x):
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (list, tuple)):
-        return type(x)(_as_tensor(item) for item in x)
+    if isinstance(x, (list, tuple)) and x and all(isinstance(item, (Tensor, np.ndarray)) for item in x):
+        return type(x)(_as_tensor(item) for item in x)          # several inputs
     array = np.asarray(x)
     if array.dtype == np.float64:
         array = array.astype(np.float32)        # NumPy's float64 default would leak into float32 models

@@ -23,7 +23,7 @@ compile():
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..layers.layer import Layer, _shape_of
+from ..layers.layer import Layer, InputLayer, _shape_of
 from ..nn.module import Module
 from ..tensor import Tensor, _wrap
 from . import losses as losses_module
@@ -138,7 +138,9 @@ class Model(Layer):
         loss_fn = losses_module.resolve(loss)
         keras_loss = getattr(loss_fn, "keras_loss", None)
         # 'accuracy' thresholds probabilities at 0.5; a model that outputs logits is thresholded at 0.
-        threshold = 0.0 if isinstance(keras_loss, losses_module.BinaryCrossentropy) and keras_loss.from_logits else 0.5
+        logits = (isinstance(keras_loss, losses_module.BinaryCrossentropy) and keras_loss.from_logits) or \
+            type(loss).__name__ == "BCEWithLogitsLoss"
+        threshold = 0.0 if logits else 0.5
         factory = _optimizer_factory(optimizer)
         self._trainer = Trainer(self, loss_fn, factory, metrics=metrics, regularization=regularization,
                                 binary_threshold=threshold)
@@ -287,8 +289,8 @@ class Sequential(Model):
     """A plain stack of layers, each fed the previous one's output.
 
     Layers may be Keras-style layers or any ``nn.Module``; they are registered as "0", "1", ... (state_dict
-    keys like ``0.kernel``, as ``nn.Sequential`` numbers them). Give the first layer ``input_shape=`` to build
-    the model (and be able to ``summary()`` it) straight away.
+    keys like ``0.kernel``, as ``nn.Sequential`` numbers them). Start with ``layers.Input(shape=(784,))`` (Keras 3)
+    or give the first layer ``input_shape=`` (Keras 2) to build the model (and ``summary()`` it) straight away.
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
@@ -298,12 +300,17 @@ class Sequential(Model):
             self.add(layer)
 
     def add(self, layer):
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("Sequential: an Input can only be the first layer")
+            self._build_input_shape, self._build_input_dtype = layer._build_input_shape, layer.input_dtype
+            return
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.add: expected a Layer or nn.Module, got {type(layer).__name__}")
         self.add_module(str(len(self._layers)), layer)
         self._layers.append(layer)
         first_shape = getattr(self._layers[0], "_build_input_shape", None)
-        if len(self._layers) == 1 and first_shape is not None and not self.built:
+        if len(self._layers) == 1 and first_shape is not None and self._build_input_shape is None:
             self._build_input_shape = first_shape
         if self._build_input_shape is not None:
             self.built = True
