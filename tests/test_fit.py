@@ -449,3 +449,29 @@ def test_python_lists_are_data_and_bce_with_logits_module_thresholds_at_zero():
     model.build((None, 1))
     logs = model.evaluate([[2.0], [-2.0], [0.3], [-0.3]], [[1.0], [0.0], [1.0], [0.0]], return_dict=True)
     assert logs["accuracy"] == 1.0
+
+
+def test_seeded_shuffle_matches_a_hand_loop_over_the_same_permutations():
+    x, y = _blobs(30)
+    deepdive.manual_seed(3)
+    model = Sequential([L.Dense(3, input_shape=(4,))])
+    twin = Sequential([L.Dense(3, input_shape=(4,))])
+    twin.load_state_dict(model.state_dict())
+    model.compile(optimizer=functools.partial(optim.SGD, lr=0.05), loss=nn.CrossEntropyLoss())
+    deepdive.manual_seed(7)
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)           # shuffle=True by default
+    deepdive.manual_seed(7)
+    opt = optim.SGD(twin.parameters(), lr=0.05)
+    for epoch in range(2):
+        order = deepdive.random.default_generator.permutation(30)
+        total = 0.0
+        for start in range(0, 30, 8):
+            idx = order[start:start + 8]
+            opt.zero_grad()
+            loss = F.cross_entropy(twin(deepdive.tensor(x[idx])), deepdive.tensor(y[idx]))
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        assert history.history["loss"][epoch] == pytest.approx(total / 30, rel=1e-6)
+    for (k, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-6, atol=1e-7, err_msg=k)

@@ -490,3 +490,22 @@ def test_dense_function_gradcheck(shape, bias):
         gradcheck(lambda a, b, c: DenseFunction.apply(a, b, c), x, k, rng.standard_normal(2))
     else:
         gradcheck(lambda a, b: DenseFunction.apply(a, b, None), x, k)
+
+
+def test_conv1d_and_simple_rnn_match_torch():
+    torch = require_torch()
+    x = rng.standard_normal((2, 3, 10)).astype(np.float32)
+    conv = L.Conv1D(4, 3, strides=2, padding="same")
+    out = conv(deepdive.tensor(x))
+    tx = torch.tensor(x)
+    expected = torch.nn.functional.conv1d(torch.nn.functional.pad(tx, (0, 1)), torch.tensor(conv.kernel._data),
+                                          torch.tensor(conv.bias._data), stride=2)
+    assert_close(out, expected, what="Conv1D same/stride 2")
+    seq = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    rnn = L.SimpleRNN(4, return_sequences=True)
+    out = rnn(deepdive.tensor(seq))
+    twin = torch.nn.RNN(3, 4, batch_first=True)
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            p.copy_(torch.tensor(getattr(rnn.rnn, name)._data))
+    assert_close(out, twin(torch.tensor(seq))[0].detach(), what="SimpleRNN")
