@@ -1,13 +1,13 @@
 """Training steps per second of a tiny GPT, deepdive vs PyTorch, side by side (float32, this CPU).
 
-    python benchmarks/bench_transformer.py [--seconds 3] [--activation relu|gelu] [--profile]
+    python benchmarks/bench_transformer.py [--seconds 3] [--activation relu|gelu] [--threads N] [--profile]
 
 The model is examples/tiny_gpt.py's ``build_gpt`` (the same PyTorch code for both
 libraries): 2 pre-norm nn.TransformerEncoderLayer blocks, d_model 128, 4 heads,
 feed-forward 512, causal mask, T = 64, batch 16, vocabulary 64, tied head,
 cross-entropy and AdamW. A step is zero_grad, forward, loss, backward, step.
 Both frameworks run in this process, alternating, best of 3 rounds, PyTorch
-with its default thread count. ``--profile`` prints a cProfile of deepdive's step.
+with its default thread count (or ``--threads N`` for both). ``--profile`` prints a cProfile of deepdive's step.
 """
 import argparse
 import cProfile
@@ -16,7 +16,10 @@ import pstats
 import sys
 import time
 
-import numpy as np
+if "--threads" in sys.argv:     # BLAS reads its thread count at import: set it before NumPy loads
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
@@ -64,7 +67,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--activation", default="relu", choices=["relu", "gelu"])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS / torch threads (default: all)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dd_step, torch_step = make_step(deepdive, args.activation), make_step(torch, args.activation)
     best_dd = best_torch = 0.0
     for _ in range(3):

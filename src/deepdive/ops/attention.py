@@ -23,7 +23,9 @@ class ScaledDotProductAttention(Function):
     Backward (g = dL/dO, gA = dL/dA from the weights output when returned):
         dV = A^T g,   dA = g V^T + gA,   dP = dA * keep,
         dS = P * (dP - rowsum(dP * P)),   dM = dS,   dQ = scale * dS K,   dK = scale * dS^T Q
-    (each summed over broadcast batch axes).
+    (each summed over broadcast batch axes). Since rowsum(dP * P) = rowsum(dA * A) = rowsum(g * O) + rowsum(gA * A),
+    the row term comes from the (L, Ev) output instead of the (L, S) weights (the FlashAttention identity),
+    and dS is then formed in place.
 
     Rows whose keys are all blocked give 0 (``safe``, as torch's sdpa) or NaN
     (``safe=False``, as torch's MultiheadAttention when it returns weights).
@@ -55,26 +57,25 @@ class ScaledDotProductAttention(Function):
             scores *= 1 / total
         probs = scores
         attn = probs if keep is None else probs * keep
-        ctx.save_for_backward(q, k, v, probs, attn, keep)
-        ctx.scale, ctx.mask_shape = scale, None if mask is None else mask.shape
         out = np.matmul(attn, v)
+        ctx.save_for_backward(q, k, v, probs, attn, keep, out)
+        ctx.scale, ctx.mask_shape = scale, None if mask is None else mask.shape
         return (out, attn) if with_weights else out
 
     @staticmethod
     def backward(ctx, grad, grad_weights=None):
-        q, k, v, probs, attn, keep = ctx.saved_tensors
+        q, k, v, probs, attn, keep, out = ctx.saved_tensors
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
         dv = unbroadcast(np.matmul(np.swapaxes(attn, -1, -2), grad), v.shape) if need_v else None
-        d_probs = np.matmul(grad, np.swapaxes(v, -1, -2))
+        d_scores = np.matmul(grad, np.swapaxes(v, -1, -2))          # dA
+        row = (grad * out).sum(axis=-1, keepdims=True)
         if grad_weights is not None:
-            d_probs = _add_into(d_probs, grad_weights)
+            d_scores = _add_into(d_scores, grad_weights)
+            row = row + (grad_weights * attn).sum(axis=-1, keepdims=True)
         if keep is not None:
-            d_probs *= keep
-        # softmax backward, in place: dS = P * dP - P * rowsum(P * dP)
-        d_probs *= probs
-        row = d_probs.sum(axis=-1, keepdims=True)
-        d_scores = d_probs
-        d_scores -= probs * row
+            d_scores *= keep                                         # dP
+        d_scores -= row
+        d_scores *= probs                                            # dS = P * (dP - rowsum(dA * A))
         dq = dk = dmask = None
         if need_q:
             dq = np.matmul(d_scores, k)
