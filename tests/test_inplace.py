@@ -249,3 +249,42 @@ def test_fill_diagonal_matches_torch():
     a.fill_diagonal_(5.0)
     b.fill_diagonal_(5.0)
     np.testing.assert_array_equal(a._data, b.numpy())
+
+
+VIEW_CASES = {
+    "row_mul_": lambda lib, x: (lambda y: (y[0].mul_(2), y * y)[1])(x * 1),
+    "row_of_exp_mul_": lambda lib, x: (lambda y: (y[0].mul_(2), y)[1])(x * 1 + 1),
+    "setitem_on_view": lambda lib, x: (lambda y: (y[0].__setitem__(1, 7.0), y * y)[1])(x * 1),
+    "transpose_view": lambda lib, x: (lambda y: (y.t().mul_(2), y * y)[1])(x * 1),
+    "view_used_afterwards": lambda lib, x: (lambda y: (lambda v: (v.mul_(x[0]), v * y[1:].sum())[1])(y[0]))(x * 1),
+    "buffer_row_add_": lambda lib, x: (lambda b: (b[1].add_(x[0] * 2), b * b)[1])(lib.zeros(2, 3, dtype=x.dtype)),
+    "narrow_exp_": lambda lib, x: (lambda y: (y.narrow(1, 1, 2).exp_(), y * y)[1])(x * 1),
+    "flat_view_slice": lambda lib, x: (lambda y: (y.view(-1)[2:4].mul_(3), y * y)[1])(x * 1),
+    "view_of_view_zero_": lambda lib, x: (lambda y: (y[1][1:].zero_(), y * y)[1])(x * 1),
+    "column_copy_": lambda lib, x: (lambda y: (y[:, 0].copy_(x[:, 2] * 5), y * y)[1])(x * 1),
+    "diagonal_fill_": lambda lib, x: (lambda y: (y.diagonal().fill_(1.0), y * y)[1])(x * 1),
+    "select_masked_fill_": lambda lib, x: (lambda y: (y.select(1, 2).masked_fill_(lib.tensor([True, False]), 0.0),
+                                                      y * y)[1])(x * 1),
+}
+
+
+@pytest.mark.parametrize("name", list(VIEW_CASES))
+def test_inplace_on_a_view_updates_the_base_graph_like_torch(name):
+    fn = VIEW_CASES[name]
+    check_parity(lambda x: fn(deepdive, x), lambda x: fn(torch, x), [X[:2, :3].copy()])
+
+
+def test_inplace_on_view_of_leaf_raises_and_views_share_the_version_counter():
+    x = deepdive.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation"):
+        x[0].mul_(2)
+    y = x.exp()
+    row = y[1]
+    row.add_(1)                           # changes y, which exp saved for backward
+    assert y._version == 1 and row._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    with deepdive.no_grad():              # optimizer-style updates through a view are fine
+        x[0].mul_(2)
+    np.testing.assert_array_equal(x._data, [[2, 2, 2], [1, 1, 1]])

@@ -12,7 +12,7 @@ SETTINGS = settings(max_examples=25, deadline=None)
 BINARY = {
     "add": (lambda a, b: a + b, np.add), "sub": (lambda a, b: a - b, np.subtract),
     "mul": (lambda a, b: a * b, np.multiply), "div": (lambda a, b: a / b, np.divide),
-    "maximum": (lambda a, b: deepdive.maximum(a, b), np.maximum), "pow": (lambda a, b: a.abs() ** b, None),
+    "maximum": (lambda a, b: a.maximum(b), np.maximum), "pow": (lambda a, b: a.abs() ** b, None),
 }
 
 

@@ -398,6 +398,9 @@ class Tensor:
 
     # numpy should defer to our reflected operators (ndarray + Tensor -> Tensor)
     __array_priority__ = 1000
+    # Set by view ops (x[0], x.t(), x.view(...)): the tensor whose memory this one shares, so that an
+    # in-place change of the view can update the base's graph (ops/inplace.py). None for non-views.
+    _view_of = None
 
 
 def _rebuild(array, requires_grad):

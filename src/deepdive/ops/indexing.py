@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
+from .shape import as_view
 
 __all__ = []
 METHODS = ["__getitem__", "__setitem__"]
@@ -69,10 +70,15 @@ class Slice(GetItem):
 
 
 def __getitem__(self, index):
-    idx, advanced = _convert_index(index)
-    op = Index if advanced else Select if any(i.__class__ is int for i in idx) else Slice
+    kind = index.__class__
+    if kind is int or kind is slice:       # x[0], x[1:3]: the common cases, no conversion needed
+        idx, advanced, op = index, False, Select if kind is int else Slice
+    else:
+        idx, advanced = _convert_index(index)
+        op = Index if advanced else Select if any(i.__class__ is int for i in idx) else Slice
     try:
-        return op.apply(self, idx, advanced)
+        out = op.apply(self, idx, advanced)
+        return out if advanced else as_view(out, self)
     except IndexError as e:
         # NumPy says "index 5 is out of bounds for axis 0 with size 2"; PyTorch says "dimension".
         raise IndexError(f"{str(e).replace('axis', 'dimension')} (indexing a tensor of shape "

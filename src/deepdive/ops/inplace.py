@@ -30,6 +30,10 @@ def check_inplace(t, op):
     if t.grad_fn is None and t.requires_grad and STATE.enabled:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation. "
                            "Wrap the update in `with deepdive.no_grad():` or use an out-of-place op.")
+    base = t._view_of
+    if base is not None and base.grad_fn is None and base.requires_grad and STATE.enabled:
+        raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used in an in-place "
+                           "operation. Wrap the update in `with deepdive.no_grad():` or use an out-of-place op.")
 
 
 class Overwrite(Function):
@@ -65,6 +69,11 @@ class _Rebase:
         if not result.requires_grad and t.requires_grad and STATE.enabled:
             # New values that do not depend on the old ones (floor_, sign_): zero gradient to t's history.
             result = Overwrite.apply(_history(t), result)
+        base = t._view_of
+        if base is not None and result.requires_grad and STATE.enabled:
+            positions = view_positions(base._data, t._data)
+            if positions is not None:
+                return _rebase_view(t, base, result, positions)
         write(t, result._data, "in-place op")
         if result.requires_grad:
             t.grad_fn = result.grad_fn
@@ -79,6 +88,72 @@ class _Rebase:
 
 
 rebase = _Rebase()
+
+
+# ------------------------------------------------------- in-place changes of views
+# A view (x[0], x.t(), x.view(...), x.narrow(...)) shares its base's memory, so an
+# in-place change of the view changes the base too; PyTorch then moves the *base*
+# to a CopySlices node, and the view to a view of that node. Without this the
+# base's later users would get gradients as if nothing had changed.
+def view_positions(base, view):
+    """For each element of ``view``, its flat index in ``base`` (None if that can't be read off the strides)."""
+    if not base.flags.c_contiguous or view.dtype != base.dtype:
+        return None
+    item = base.itemsize
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if offset % item or any(s % item for s in view.strides) or not 0 <= offset < max(base.nbytes, 1):
+        return None
+    index = np.arange(base.size)
+    return np.lib.stride_tricks.as_strided(index[offset // item:], view.shape,
+                                           tuple(s // item * index.itemsize for s in view.strides)).copy()
+
+
+class CopySlices(Function):
+    """z = base with the view's elements (flat ``positions``) replaced by ``values``.
+    Backward: d_base = g with those positions zeroed,  d_values = g at those positions."""
+
+    @staticmethod
+    def forward(ctx, base, values, positions):
+        ctx.positions = positions
+        out = base.copy()
+        out.reshape(-1)[positions] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        d_base = d_values = None
+        if ctx.needs_input_grad[0]:
+            d_base = grad.copy()
+            d_base.reshape(-1)[ctx.positions] = 0
+        if ctx.needs_input_grad[1]:
+            d_values = grad.reshape(-1)[ctx.positions]
+        return d_base, d_values, None
+
+
+class AsStrided(Function):
+    """y = base's elements at flat ``positions`` (how a view reads its base).   Backward: dx = g put back there."""
+
+    @staticmethod
+    def forward(ctx, base, positions):
+        ctx.base_shape, ctx.positions = base.shape, positions
+        return base.reshape(-1)[positions]
+
+    @staticmethod
+    def backward(ctx, grad):
+        d_base = np.zeros(ctx.base_shape, dtype=grad.dtype)
+        d_base.reshape(-1)[ctx.positions] = grad
+        return d_base, None
+
+
+def _rebase_view(view, base, result, positions):
+    check_inplace(base, "in-place op on a view")
+    values = result if result._data.shape == positions.shape else _wrap(
+        np.broadcast_to(result._data, positions.shape), result.requires_grad, result.grad_fn, result._output_nr)
+    rebase(base, CopySlices.apply(_history(base), values, positions))   # writes the new values into memory
+    node = AsStrided.apply(base, positions)
+    view.grad_fn, view._output_nr, view.requires_grad = node.grad_fn, 0, True
+    view._version_counter[0] += 0       # shared with base: already bumped by the write
+    return view
 
 
 def write(t, values, op):

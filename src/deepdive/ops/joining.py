@@ -13,6 +13,7 @@ from .. import _dtype
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import canonical_dim, shape_arg, normalize_dims, unbroadcast
+from .shape import as_view
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "split", "chunk", "unbind",
            "gather", "scatter", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "fliplr",
@@ -208,12 +209,13 @@ def split(tensor, split_size_or_sections, dim=0):
         if step < 0 or (step == 0 and size != 0):
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
         bounds = list(range(step, size, step)) if step else []
-        return Split.apply(tensor, bounds, d)
+        return tuple(as_view(piece, tensor) for piece in Split.apply(tensor, bounds, d))
     sizes = [int(s) for s in split_size_or_sections]
     if sum(sizes) != size or any(s < 0 for s in sizes):
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at "
                            f"dimension {d}), but got split_sizes={sizes}")
-    return SplitWithSizes.apply(tensor, list(np.cumsum(sizes)[:-1]), d)
+    pieces = SplitWithSizes.apply(tensor, list(np.cumsum(sizes)[:-1]), d)
+    return tuple(as_view(piece, tensor) for piece in pieces)
 
 
 def chunk(input, chunks, dim=0):
@@ -226,7 +228,7 @@ def chunk(input, chunks, dim=0):
 
 def unbind(input, dim=0):
     """The slices along ``dim`` as a tuple of tensors (the dim removed)."""
-    return Unbind.apply(input, canonical_dim(dim, input._data.ndim, "unbind"))
+    return tuple(as_view(piece, input) for piece in Unbind.apply(input, canonical_dim(dim, input._data.ndim, "unbind")))
 
 
 class Narrow(Function):
@@ -254,7 +256,7 @@ def narrow(input, dim, start, length):
     start %= size if size else 1
     if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    return Narrow.apply(input, d, start, int(length))
+    return as_view(Narrow.apply(input, d, start, int(length)), input)
 
 
 class Select(Function):
@@ -280,7 +282,7 @@ def select(input, dim, index):
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
                          f"dimension {dim}")
-    return Select.apply(input, d, index % size)
+    return as_view(Select.apply(input, d, index % size), input)
 
 
 # ------------------------------------------------------------ gather/scatter
@@ -624,7 +626,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     d1, d2 = canonical_dim(dim1, nd, "diagonal"), canonical_dim(dim2, nd, "diagonal")
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(input, int(offset), d1, d2)
+    return as_view(Diagonal.apply(input, int(offset), d1, d2), input)
 
 
 class DiagEmbed(Function):

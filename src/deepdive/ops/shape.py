@@ -45,7 +45,7 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
+        ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))   # (np.argsort costs 10x more here)
         return np.transpose(x, dims)
 
     @staticmethod
@@ -87,6 +87,16 @@ class Clone(Function):
         return grad
 
 
+def as_view(out, input):
+    """Mark ``out`` as a view of ``input`` when NumPy gave it the same memory: the two then share
+    one version counter (as in PyTorch), and in-place changes of ``out`` reach the base's graph."""
+    if np.may_share_memory(out._data, input._data):
+        base = input._view_of
+        out._view_of = input if base is None else base
+        out._version_counter = input._version_counter
+    return out
+
+
 def _infer_shape(shape, numel, op, in_shape):
     if shape.count(-1) > 1:
         raise RuntimeError(f"{op}: only one dimension can be inferred")
@@ -110,10 +120,14 @@ def _infer_shape(shape, numel, op, in_shape):
 
 def reshape(input, *shape):
     """Same elements in a new shape; one dim may be -1 (inferred)."""
-    shape = _infer_shape(shape_arg(shape), input._data.size, "reshape", input.shape)
-    if shape == input._data.shape:
-        return input
-    return View.apply(input, shape)
+    if len(shape) == 1 and shape[0].__class__ is not int:
+        shape = shape[0]
+    try:
+        # NumPy infers -1 itself; PyTorch's messages are built only when it refuses.
+        return as_view(View.apply(input, shape), input)
+    except (ValueError, TypeError):
+        shape = _infer_shape(shape_arg((shape,)), input._data.size, "reshape", input.shape)
+        return as_view(View.apply(input, shape), input)
 
 
 def view(self, *shape):
@@ -172,7 +186,7 @@ def squeeze(input, dim=None):
     else:
         dims = normalize_dims(dim, max(input.ndim, 1), "squeeze") if input.ndim else ()
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return Squeeze.apply(input, new) if new != tuple(shape) else input
+    return as_view(Squeeze.apply(input, new), input) if new != tuple(shape) else input
 
 
 def unsqueeze(input, dim):
@@ -180,7 +194,7 @@ def unsqueeze(input, dim):
     nd = input._data.ndim + 1
     d = canonical_dim(dim, nd, "unsqueeze")
     shape = tuple(input.shape)
-    return Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:])
+    return as_view(Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:]), input)
 
 
 def permute(input, *dims):
@@ -194,7 +208,7 @@ def permute(input, *dims):
     dims = tuple(canonical_dim(d, nd, "permute") for d in dims)
     if len(set(dims)) != nd:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return Permute.apply(input, dims)
+    return as_view(Permute.apply(input, dims), input)
 
 
 def transpose(input, dim0, dim1):
@@ -207,7 +221,7 @@ def transpose(input, dim0, dim1):
         return input
     dims = list(range(nd))
     dims[d0], dims[d1] = d1, d0
-    return Transpose.apply(input, tuple(dims))
+    return as_view(Transpose.apply(input, tuple(dims)), input)
 
 
 swapaxes = transpose
@@ -226,7 +240,7 @@ def t(input):
     """Transpose of a matrix (0-D and 1-D tensors are returned as is)."""
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return T.apply(input, (1, 0)) if input._data.ndim == 2 else input
+    return as_view(T.apply(input, (1, 0)), input) if input._data.ndim == 2 else input
 
 
 def expand(self, *sizes):
@@ -251,7 +265,7 @@ def expand(self, *sizes):
     target = tuple(target)
     if target == tuple(shape):
         return self
-    return Expand.apply(self, target)
+    return as_view(Expand.apply(self, target), self)
 
 
 def expand_as(self, other):
