@@ -152,7 +152,6 @@ def _rebase_view(view, base, result, positions):
     rebase(base, CopySlices.apply(_history(base), values, positions))   # writes the new values into memory
     node = AsStrided.apply(base, positions)
     view.grad_fn, view._output_nr, view.requires_grad = node.grad_fn, 0, True
-    view._version_counter[0] += 0       # shared with base: already bumped by the write
     return view
 
 
