@@ -475,3 +475,9 @@ def test_seeded_shuffle_matches_a_hand_loop_over_the_same_permutations():
         assert history.history["loss"][epoch] == pytest.approx(total / 30, rel=1e-6)
     for (k, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
         np.testing.assert_allclose(a._data, b._data, rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_batches_must_be_input_target_pairs():
+    model = nn.Linear(2, 1)
+    with pytest.raises(TypeError, match=r"\(inputs, target\) pair"):
+        engine_fit(model, [deepdive.ones(2, 2)], nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), verbose=0)

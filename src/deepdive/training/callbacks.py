@@ -104,6 +104,7 @@ class CallbackList:
             active = [getattr(cb, hook) for cb in self.callbacks
                       if getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)]
             setattr(self, hook, self._dispatcher(active))
+            setattr(self, f"active_{hook}", bool(active))
 
     @staticmethod
     def _dispatcher(functions):

@@ -100,6 +100,9 @@ class ArrayBatches:
 
 def _split(batch):
     """(inputs tuple, target) of a training batch."""
+    if (batch.__class__ is tuple or batch.__class__ is list) and len(batch) == 2 and \
+            batch[0].__class__ is Tensor and batch[1].__class__ is Tensor:                  # the common case
+        return (batch[0],), batch[1]
     if isinstance(batch, (list, tuple)) and len(batch) >= 2:
         return tuple(_as_tensor(b) for b in batch[:-1]), _as_tensor(batch[-1])
     raise TypeError("each training batch must be a (inputs, target) pair or (x1, ..., xk, target); got "
@@ -214,7 +217,7 @@ class Trainer:
         """Train for ``epochs`` (counting from ``initial_epoch``); returns a ``History``."""
         model = self.model
         history = History()
-        extra = [ProgressBar(verbose)]
+        extra = [ProgressBar(verbose)] if verbose else []
         if val_data is not None and monitor_overfitting:
             extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose))
         steps = len(train_data) if hasattr(train_data, "__len__") else None
@@ -232,22 +235,23 @@ class Trainer:
                 m.reset_state()
             cbs.on_epoch_begin(epoch, {})
             loss_sum, seen = 0.0, 0
-            batch_logs = {}
             for step, batch in enumerate(train_data):
-                cbs.on_train_batch_begin(step, {})
+                if cbs.active_on_train_batch_begin:
+                    cbs.on_train_batch_begin(step, {})
                 inputs, target = _split(batch)
                 loss_value, output = self.train_step(inputs, target)
                 n = _count(target)
                 loss_sum += loss_value * n
                 seen += n
-                self._update_metrics(target, output)
-                batch_logs = {"loss": loss_sum / seen, **self._results()}
-                cbs.on_train_batch_end(step, batch_logs)
-                if model.stop_training:
-                    break
+                if self.metrics:
+                    self._update_metrics(target, output)
+                if cbs.active_on_train_batch_end:       # running logs only when someone listens
+                    cbs.on_train_batch_end(step, {"loss": loss_sum / seen, **self._results()})
+                    if model.stop_training:
+                        break
             if seen == 0:
                 raise ValueError("fit: the training data yielded no batches")
-            logs = dict(batch_logs)
+            logs = {"loss": loss_sum / seen, **self._results()}
             if val_data is not None:
                 val_logs = self.evaluate(val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
