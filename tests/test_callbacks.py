@@ -230,7 +230,8 @@ def test_history_is_available_from_callbacks_module():
 
 def test_one_argument_schedule_and_checkpoint_key_errors(tmp_path):
     x, y, _, _ = _diverging_problem()
-    history = _model().fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    schedule = LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))
+    history = _model().fit(x, y, epochs=2, verbose=0, callbacks=[schedule])
     assert history.history["lr"] == pytest.approx([0.01, 0.02])
     ckpt = ModelCheckpoint(os.path.join(tmp_path, "m-{val_loss:.2f}.safetensors"))
     with pytest.raises(KeyError, match="uses 'val_loss', which is not in the logs"):

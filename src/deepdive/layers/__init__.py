@@ -19,7 +19,8 @@ from .attention import MultiHeadAttention
 from .embedding import Embedding
 from .regularizers import L1, L2, L1L2
 
-__all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Dropout", "Reshape", "Permute", "Lambda", "Identity",
+__all__ = ["Layer", "InputLayer", "Input",
+           "Dense", "Activation", "Flatten", "Dropout", "Reshape", "Permute", "Lambda", "Identity",
            "Conv2D", "Conv1D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
            "MaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization",
            "LayerNormalization", "LSTM", "GRU", "SimpleRNN", "MultiHeadAttention", "Embedding", "L1", "L2", "L1L2",

@@ -14,10 +14,11 @@ biased one; the difference is a factor n / (n - 1)).
 
 LayerNormalization: mean/var over the trailing ``axis`` dims of each sample.
 """
-from .layer import Layer
-from ..tensor import _wrap
-
 import numpy as np
+
+from ..tensor import _wrap
+from . import initializers
+from .layer import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -57,7 +58,6 @@ class BatchNormalization(Layer):
                              f"got shape {list(input_shape)}")
         channels = input_shape[self.axis]
         beta_init, gamma_init, mean_init, var_init = self._initializers
-        from . import initializers
         self.gamma = self.add_weight("gamma", (channels,), gamma_init, self.gamma_regularizer) if self.scale else None
         self.beta = self.add_weight("beta", (channels,), beta_init, self.beta_regularizer) if self.center else None
         self.register_buffer("moving_mean", _wrap(np.asarray(initializers.get(mean_init)((channels,)), np.float32)))

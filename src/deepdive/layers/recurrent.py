@@ -13,8 +13,6 @@ Shapes: (batch, time, features) -> (batch, units), or (batch, time, units) with
 ``return_sequences=True``; ``return_state=True`` returns ``[output, h]`` (GRU,
 SimpleRNN) or ``[output, h, c]`` (LSTM), states of shape (batch, units).
 """
-import numpy as np
-
 from .layer import Layer
 from . import initializers
 

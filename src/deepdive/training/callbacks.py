@@ -142,7 +142,8 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
         self.mode = _monitor_op(mode, monitor, "EarlyStopping")
         self.min_delta = abs(min_delta)
-        self.baseline, self.restore_best_weights, self.start_from_epoch = baseline, restore_best_weights, start_from_epoch
+        self.baseline, self.restore_best_weights = baseline, restore_best_weights
+        self.start_from_epoch = start_from_epoch
         self._reset()
 
     def _reset(self):

@@ -65,7 +65,8 @@ def _is_array_like(x):
 def _format_shape(shape):
     if isinstance(shape, list):
         return "[" + ", ".join(_format_shape(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if i == 0 else str(s) for i, s in enumerate(shape)) + (",)" if len(shape) == 1 else ")")
+    dims = ["None"] + [str(s) for s in shape[1:]]
+    return "(" + ", ".join(dims) + (",)" if len(dims) == 1 else ")")
 
 
 def _count_params(module):
