@@ -163,3 +163,14 @@ def test_torch_level_names():
     for name in ("selu", "celu", "hardshrink"):
         check_parity(getattr(deepdive, name), getattr(torch, name), [x])
     check_parity(lambda t: t.hardshrink(0.3), lambda t: t.hardshrink(0.3), [x])
+
+
+def test_underscore_inplace_functions():
+    torch = require_torch()
+    x = rng.standard_normal((3, 4))
+    for name, args in [("relu_", ()), ("elu_", (0.5,)), ("selu_", ()), ("celu_", (2.0,)), ("leaky_relu_", (0.1,)),
+                       ("hardtanh_", (-0.5, 0.5)), ("threshold_", (0.1, 3.0))]:
+        a, b = deepdive.tensor(x.copy()), torch.tensor(x.copy())
+        assert getattr(F, name)(a, *args) is a
+        getattr(torch.nn.functional, name)(b, *args)
+        np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-12, err_msg=name)

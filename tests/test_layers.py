@@ -254,3 +254,12 @@ def test_alpha_dropout_keeps_mean_and_variance():
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
     m = nn.AlphaDropout(0.2).eval()
     np.testing.assert_array_equal(m(x)._data, x._data)
+
+
+def test_lazy_linear_materialised_by_load_state_dict():
+    source = nn.Linear(5, 3)
+    lazy = nn.LazyLinear(3)
+    lazy.load_state_dict(source.state_dict())
+    x = deepdive.randn(2, 5)
+    np.testing.assert_allclose(lazy(x)._data, source(x)._data)
+    assert type(lazy) is nn.Linear and lazy.in_features == 5

@@ -7,7 +7,8 @@ from ..ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from ..ops.linear import linear, bilinear  # noqa: F401
 from ..ops.activation import (hardtanh, relu6, leaky_relu, prelu, rrelu, elu, selu, celu, gelu, silu, mish,  # noqa: F401
                               hardsigmoid, hardswish, softplus, softsign, tanhshrink, logsigmoid, hardshrink,
-                              softshrink, threshold, glu)
+                              softshrink, threshold, glu, relu_, elu_, selu_, celu_, leaky_relu_, hardtanh_,
+                              rrelu_, threshold_)
 from ..ops.dropout import (dropout, dropout1d, dropout2d, dropout3d, alpha_dropout,  # noqa: F401
                            feature_alpha_dropout)
 from ..ops.normalization import batch_norm, layer_norm, group_norm, rms_norm, instance_norm  # noqa: F401

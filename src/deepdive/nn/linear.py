@@ -105,7 +105,9 @@ class LazyLinear(Linear):
     def forward(self, input):
         if self.has_uninitialized_params():
             self.initialize_parameters(input)
-            self.__class__ = self.cls_to_become
+        # (parameters may also have been materialised by load_state_dict)
+        self.in_features = self.weight._data.shape[1]
+        self.__class__ = self.cls_to_become
         return Linear.forward(self, input)
 
 

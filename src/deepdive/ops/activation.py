@@ -16,7 +16,8 @@ from .elementwise import _sigmoid, _erf
 from .inplace import rebase, check_inplace
 
 # The functions that are also torch.<name>; the rest are reached through nn.functional only.
-__all__ = ["selu", "celu", "prelu", "rrelu", "threshold", "hardshrink"]
+__all__ = ["selu", "celu", "prelu", "rrelu", "threshold", "hardshrink", "relu_", "selu_", "celu_", "rrelu_",
+           "threshold_"]
 METHODS = ["hardshrink"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717     # Klambauer et al. 2017, the fixed point of self-normalisation
@@ -494,3 +495,36 @@ def glu(input, dim=-1):
     if input.shape[dim] % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
     return Glu.apply(input, dim)
+
+
+# In-place forms (F.relu_, F.elu_, ...): the same ops writing into their input.
+def relu_(input):
+    return input.relu_()
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)
