@@ -348,3 +348,39 @@ def test_multiple_roots_with_autograd_backward():
         if lib is deepdive:
             ours = x.grad.numpy().copy()
     assert_close(ours, x.grad)
+
+
+def test_custom_function_setup_context_and_non_differentiable_outputs():
+    results = []
+    for lib in (deepdive, torch):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(x):
+                return x * x
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                ctx.save_for_backward(inputs[0])
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return 2 * x * grad
+
+        class ScaleAndArgmax(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                index = x.argmax()
+                ctx.mark_non_differentiable(index)
+                return x * 2, index
+
+            @staticmethod
+            def backward(ctx, grad, grad_index):
+                return grad * 2
+
+        x = lib.tensor([1.0, 3.0, 2.0], requires_grad=True)
+        y, index = ScaleAndArgmax.apply(Square.apply(x))
+        assert not index.requires_grad and y.requires_grad
+        y.sum().backward()
+        results.append((x.grad.tolist(), index.item()))
+    assert results[0] == results[1]

@@ -182,10 +182,23 @@ class TensorFunction(Function):
                 return grad_output * y
     """
 
+    setup_context = None        # PyTorch 2's split form: forward(*args) then setup_context(ctx, inputs, output)
+    _non_differentiable = ()
+
     def save_for_backward(self, *tensors):
         self._saved = tensors
         self._saved_versions = [(t, t._version_counter[0], f"saved tensor {i}")
                                 for i, t in enumerate(tensors) if t is not None]
+
+    def mark_non_differentiable(self, *tensors):
+        """These outputs (integer indices, masks ...) get no ``grad_fn``; their gradients arrive as zeros."""
+        self._non_differentiable = tensors
+
+    def mark_dirty(self, *tensors):
+        pass        # in-place custom functions: the engine needs nothing more here
+
+    def set_materialize_grads(self, value):
+        pass        # gradients of unused outputs always arrive as zeros, never None
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -194,7 +207,11 @@ class TensorFunction(Function):
         prev = _GRAD.enabled
         _GRAD.enabled = False
         try:
-            out = cls.forward(ctx, *args, **kwargs)
+            if cls.setup_context is not None:
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, out)
+            else:
+                out = cls.forward(ctx, *args, **kwargs)
         finally:
             _GRAD.enabled = prev
         multi = isinstance(out, tuple)
@@ -208,7 +225,9 @@ class TensorFunction(Function):
         ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         wrapped = []
         for i, o in enumerate(outs):
-            if isinstance(o, Tensor):
+            if isinstance(o, Tensor) and any(o is t for t in ctx._non_differentiable):
+                o = _wrap(o._data)
+            elif isinstance(o, Tensor):
                 counter = o._version_counter
                 o = _wrap(o._data, True, ctx, i)   # a fresh Tensor that carries the node
                 o._version_counter = counter       # same values: an in-place change must reach ctx's saved copy
