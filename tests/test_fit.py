@@ -481,3 +481,13 @@ def test_batches_must_be_input_target_pairs():
     model = nn.Linear(2, 1)
     with pytest.raises(TypeError, match=r"\(inputs, target\) pair"):
         engine_fit(model, [deepdive.ones(2, 2)], nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), verbose=0)
+
+
+def test_nn_loss_module_is_not_a_layer_of_the_model_and_nn_modules_mix_in_sequential():
+    model = Sequential([L.Input(shape=(4,)), nn.Linear(4, 8), nn.ReLU(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss=nn.CrossEntropyLoss())
+    assert len(list(model.children())) == 3 and "loss" not in dict(model.named_children())
+    text = model.summary(print_fn=None)
+    assert "0 (Linear)" in text and "(None, 8)" in text and "Total params: 58" in text
+    history = model.fit(*_blobs(16, classes=2), epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1

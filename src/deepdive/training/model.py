@@ -135,7 +135,7 @@ class Model(Layer):
     # -------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, regularization=True):
         """Set the optimizer, loss and metrics used by fit/evaluate (see the module docstring)."""
-        self.loss = loss
+        object.__setattr__(self, "loss", loss)       # not registered as a sub-module even when an nn loss module
         loss_fn = losses_module.resolve(loss)
         keras_loss = getattr(loss_fn, "keras_loss", None)
         # 'accuracy' thresholds probabilities at 0.5; a model that outputs logits is thresholded at 0.
