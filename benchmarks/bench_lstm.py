@@ -1,17 +1,26 @@
 """Char-LSTM training speed, deepdive vs PyTorch, in one process.
 
-    python benchmarks/bench_lstm.py [--seconds 3] [--no-profile]
+    python benchmarks/bench_lstm.py [--seconds 3] [--threads N] [--no-profile]
 
 Model: Embedding(65, 64) -> LSTM(64, 128, batch_first=True) -> Linear(128, 65), cross-entropy
 over every position, Adam; batch 32, sequence length 64. One "step" is forward + backward +
 optimizer step. Measured for the fused ``nn.LSTM`` and for a per-step ``nn.LSTMCell`` loop, in
 both libraries, with the same weights and the same batches. Prints steps/s and the ratio to
 PyTorch's fused nn.LSTM (the goal is >= 1.0x), then a short cProfile of the slowest deepdive variant.
+
+``--threads N`` gives both libraries N threads (OpenBLAS for NumPy, intra-op for torch); the
+default leaves each library's own default. On a machine shared with other jobs, 1 thread each
+compares the two implementations with the least noise.
 """
 import argparse
 import cProfile
+import os
 import pstats
+import sys
 import time
+
+if "--threads" in sys.argv:     # must be set before NumPy loads OpenBLAS
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
 
 import numpy as np
 
@@ -72,24 +81,34 @@ def make_step(lib, model):
     return step
 
 
-def steps_per_second(step, batches, seconds):
-    step(*batches[0])                      # warm-up (allocations, first-call costs)
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or done < 3:
-        step(*batches[done % len(batches)])
-        done += 1
-    return done / (time.perf_counter() - start)
+def steps_per_second(steps, seconds):
+    """Steps/s of each of ``steps`` (name -> step function), timed in interleaved rounds so that
+    the load of a shared machine falls on every variant alike."""
+    for name, (step, lib_batches) in steps.items():
+        step(*lib_batches[0])              # warm-up (allocations, first-call costs)
+    spent = {name: 0.0 for name in steps}
+    done = {name: 0 for name in steps}
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds * len(steps) or min(done.values()) < 3:
+        for name, (step, lib_batches) in steps.items():
+            t0 = time.perf_counter()
+            step(*lib_batches[done[name] % len(lib_batches)])
+            spent[name] += time.perf_counter() - t0
+            done[name] += 1
+    return {name: done[name] / spent[name] for name in steps}
 
 
-def main(seconds=3.0, profile=True):
+def main(seconds=3.0, profile=True, threads=None):
     import torch
+    if threads:
+        torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     ids = [rng.integers(0, VOCAB, (BATCH, SEQ_LEN + 1)) for _ in range(8)]
     torch_batches = [(torch.tensor(a[:, :-1]), torch.tensor(a[:, 1:])) for a in ids]
     dd_batches = [(deepdive.tensor(a[:, :-1]), deepdive.tensor(a[:, 1:])) for a in ids]
     print(f"char-LSTM: Embedding({VOCAB},{EMBED}) -> LSTM({EMBED},{HIDDEN}) -> Linear({HIDDEN},{VOCAB}), "
           f"batch {BATCH}, T={SEQ_LEN}, Adam; torch {torch.__version__} with {torch.get_num_threads()} threads")
-    rates, dd_steps = {}, {}
+    variants, dd_steps = {}, {}
     for fused in (True, False):
         label = "nn.LSTM (fused)" if fused else "nn.LSTMCell loop"
         torch.manual_seed(0)
@@ -99,9 +118,10 @@ def main(seconds=3.0, profile=True):
         torch_step, dd_step = make_step(torch, torch_model), make_step(deepdive, dd_model)
         first_dd, first_torch = dd_step(*dd_batches[0]), torch_step(*torch_batches[0])
         assert abs(first_dd - first_torch) < 1e-4 * abs(first_torch), (first_dd, first_torch)
-        rates[("torch", label)] = steps_per_second(torch_step, torch_batches, seconds)
-        rates[("deepdive", label)] = steps_per_second(dd_step, dd_batches, seconds)
+        variants[("torch", label)] = (torch_step, torch_batches)
+        variants[("deepdive", label)] = (dd_step, dd_batches)
         dd_steps[label] = dd_step
+    rates = steps_per_second(variants, seconds)
     reference = rates[("torch", "nn.LSTM (fused)")]
     print(f"{'library':10s} {'variant':18s} {'steps/s':>8s} {'vs torch nn.LSTM':>17s}")
     for (lib, label), rate in rates.items():
@@ -123,6 +143,7 @@ def main(seconds=3.0, profile=True):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="char-LSTM training steps/s, deepdive vs PyTorch")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per variant")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
-    main(args.seconds, not args.no_profile)
+    main(args.seconds, not args.no_profile, args.threads)
