@@ -509,3 +509,10 @@ def test_conv1d_and_simple_rnn_match_torch():
         for name, p in twin.named_parameters():
             p.copy_(torch.tensor(getattr(rnn.rnn, name)._data))
     assert_close(out, twin(torch.tensor(seq))[0].detach(), what="SimpleRNN")
+
+
+def test_layer_dtype_sets_the_weight_dtype():
+    layer = L.Dense(2, dtype="float64")
+    out = layer(deepdive.ones(1, 3, dtype=deepdive.float64))
+    assert layer.kernel.dtype == deepdive.float64 and out.dtype == deepdive.float64
+    assert L.Dense(2)(deepdive.ones(1, 3)).dtype == deepdive.float32

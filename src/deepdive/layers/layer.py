@@ -31,6 +31,7 @@ import numpy as np
 
 from ..nn.module import Module
 from ..nn.parameter import Parameter
+from .._dtype import get_default_dtype, to_dtype
 from ..tensor import Tensor, _wrap
 from . import initializers, regularizers
 
@@ -78,6 +79,7 @@ class Layer(Module):
         name: shown by ``Model.summary()``; defaults to the snake-case class name, numbered.
         input_shape: optional shape of one sample (no batch dim), so a model can be built
             (and summarised) before it sees data.
+        dtype: dtype of the weights created by ``add_weight`` (default: deepdive's default, float32).
     """
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
@@ -92,6 +94,7 @@ class Layer(Module):
         self._trainable = trainable
         self._regularizers = []        # (weight name, regulariser) pairs of this layer's own weights
         self._build_input_shape = None if input_shape is None else (None,) + tuple(input_shape)
+        self._weight_dtype = None if dtype is None else to_dtype(dtype).np     # e.g. dtype='float64'
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
@@ -100,8 +103,9 @@ class Layer(Module):
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True,
                    dtype=None):
         """Create, initialise and register a weight as ``self.<name>`` (a ``Parameter``)."""
-        array = initializers.get(initializer)(tuple(int(s) for s in shape), np.dtype(dtype or np.float32))
-        weight = Parameter(_wrap(np.asarray(array, dtype=np.dtype(dtype or np.float32))),
+        dtype = to_dtype(dtype).np if dtype is not None else (self._weight_dtype or get_default_dtype().np)
+        array = initializers.get(initializer)(tuple(int(s) for s in shape), dtype)
+        weight = Parameter(_wrap(np.asarray(array, dtype=dtype)),
                            requires_grad=bool(trainable and self._trainable))
         setattr(self, name, weight)
         regularizer = regularizers.get(regularizer)
