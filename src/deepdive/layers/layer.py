@@ -24,7 +24,6 @@ Example (the custom layer from the Keras docs, unchanged)::
         def call(self, inputs):
             return self.dense(inputs)
 """
-import inspect
 import re
 
 import numpy as np
@@ -152,6 +151,7 @@ class Layer(Module):
         cls = type(self)
         accepts = _ACCEPTS_TRAINING.get(cls)
         if accepts is None:
+            import inspect                          # lazily: only once per layer class, keeps import fast
             method = cls.call if cls.forward is Layer.forward else cls.forward
             try:
                 accepts = "training" in inspect.signature(method).parameters

@@ -12,8 +12,6 @@ current batch. Epochs are 0-based in the hooks, as in Keras (printed 1-based).
 
 Learning-rate callbacks change ``lr`` in every ``optimizer.param_groups``.
 """
-import csv
-import inspect
 import math
 import os
 
@@ -295,6 +293,7 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose=0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+        import inspect
         try:                            # Keras 2 also accepted schedule(epoch)
             self._one_arg = len(inspect.signature(schedule).parameters) == 1
         except (TypeError, ValueError):
@@ -318,6 +317,8 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_train_begin(self, logs=None):
+        import csv
+        self._csv = csv
         self._header_written = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self.keys = None
@@ -326,7 +327,7 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
+            self._writer = self._csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
             if not self._header_written:
                 self._writer.writeheader()
         self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
