@@ -312,3 +312,35 @@ def test_deepcopy_and_pickle():
     assert z.tolist() == [1.0, 2.0] and z.requires_grad
     with pytest.raises(RuntimeError, match="graph leaves"):
         copy.deepcopy(x * 2)
+
+
+def test_dtype_utilities_match_torch():
+    assert deepdive.finfo(deepdive.float32).eps == torch.finfo(torch.float32).eps
+    assert deepdive.finfo().max == torch.finfo().max and deepdive.finfo(deepdive.float64).tiny == torch.finfo(
+        torch.float64).tiny
+    assert deepdive.iinfo(deepdive.int32).max == torch.iinfo(torch.int32).max
+    pairs = [("int32", "float32"), ("uint8", "int8"), ("bool", "int16"), ("float16", "float64"), ("int64", "float16")]
+    for a, b in pairs:
+        ours = deepdive.promote_types(getattr(deepdive, a), getattr(deepdive, b))
+        assert ours.name == str(torch.promote_types(getattr(torch, a), getattr(torch, b))).split(".")[-1]
+        ours = deepdive.can_cast(getattr(deepdive, a), getattr(deepdive, b))
+        assert ours == torch.can_cast(getattr(torch, a), getattr(torch, b)), (a, b)
+    for make in [lambda L: (L.tensor([1]), 1.0), lambda L: (L.tensor([1]), L.tensor(1.0, dtype=L.float64)),
+                 lambda L: (L.tensor([True]), 1), lambda L: (L.ones(2, dtype=L.float16), L.tensor([1.0]))]:
+        assert deepdive.result_type(*make(deepdive)).name == str(torch.result_type(*make(torch))).split(".")[-1]
+
+
+def test_numpy_scalars_keep_their_dtype_and_scalar_conversion_errors():
+    for value in [np.float64(1.5), np.int32(3), np.float16(2.0), np.bool_(True)]:
+        assert_like_torch(deepdive.tensor(value), torch.tensor(value))
+    assert_like_torch(deepdive.Tensor(), torch.Tensor())
+    with pytest.raises(ValueError, match="only one element tensors can be converted to Python scalars"):
+        int(deepdive.tensor([1, 2]))
+    with pytest.raises(ValueError, match="only one element tensors can be converted to Python scalars"):
+        float(deepdive.tensor([1.0, 2.0]))
+    assert deepdive.ones(1).type("deepdive.DoubleTensor").dtype == deepdive.float64
+    assert deepdive.ones(1).type("torch.LongTensor").dtype == deepdive.int64
+    with pytest.raises(NotImplementedError):
+        deepdive.randn(3, dtype=deepdive.int64)
+    with pytest.raises(NotImplementedError):
+        deepdive.rand_like(deepdive.ones(2, dtype=deepdive.int64))

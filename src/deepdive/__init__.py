@@ -6,6 +6,7 @@ PyTorch-compatible (``import deepdive as torch``), with Keras-style layers and
 from . import _dtype
 from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64, half, float,
                      double, short, int, long, get_default_dtype, set_default_dtype)
+from ._dtype import promote_types, can_cast, result_type, finfo, iinfo
 from .tensor import Tensor, Size, device
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
 from .random import manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state, set_rng_state

@@ -114,3 +114,45 @@ def promote(a, b):
     if a._category == 0:
         return bool_
     return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def promote_types(type1, type2):
+    """``deepdive.promote_types(int32, float32) -> float32`` (PyTorch's category-first rule)."""
+    return promote(to_dtype(type1), to_dtype(type2))
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow ``from_ -> to`` in-place (never to a lower category)."""
+    return to_dtype(from_)._category <= to_dtype(to)._category
+
+
+def result_type(tensor1, tensor2):
+    """The dtype ``tensor1 + tensor2`` would have (Tensors or Python numbers)."""
+    from .tensor import Tensor, _wrap
+    from .ops._util import binary_operands
+    if not isinstance(tensor1, Tensor):
+        if not isinstance(tensor2, Tensor):
+            return promote(to_dtype(type(tensor1)), to_dtype(type(tensor2)))
+        tensor1, tensor2 = tensor2, tensor1
+    a, b = binary_operands(tensor1, tensor2)
+    return a.dtype if not isinstance(b, Tensor) else promote(a.dtype, b.dtype)
+
+
+class finfo:
+    """Machine limits of a floating dtype: ``deepdive.finfo(deepdive.float32).eps``."""
+
+    def __init__(self, type=None):
+        info = np.finfo((to_dtype(type) if type is not None else get_default_dtype()).np)
+        self.bits, self.eps = info.bits, builtins_float(info.eps)
+        self.max, self.min = builtins_float(info.max), builtins_float(info.min)
+        self.tiny = self.smallest_normal = builtins_float(info.tiny)
+        self.resolution, self.dtype = builtins_float(info.resolution), info.dtype.name
+
+
+class iinfo:
+    """Limits of an integer dtype: ``deepdive.iinfo(deepdive.int32).max``."""
+
+    def __init__(self, type):
+        info = np.iinfo(to_dtype(type).np)
+        self.bits, self.dtype = info.bits, info.dtype.name
+        self.max, self.min = builtins_int(info.max), builtins_int(info.min)

@@ -127,12 +127,19 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples from [0, 1)."""
+    _check_float(dtype, "rand")
     shape = shape_arg(size)
     return _finish(get_generator(generator).random(shape).astype(_float_dtype(dtype)), requires_grad, device)
 
 
+def _check_float(dtype, op):
+    if dtype is not None and to_dtype(dtype).np.kind != "f":
+        raise NotImplementedError(f"{op}: sampling is only implemented for floating dtypes, not {to_dtype(dtype)}")
+
+
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
+    _check_float(dtype, "randn")
     shape = shape_arg(size)
     return _finish(get_generator(generator).standard_normal(shape).astype(_float_dtype(dtype)), requires_grad, device)
 

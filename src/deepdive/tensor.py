@@ -45,9 +45,10 @@ def _array_from(data, dtype=None):
     if dtype is not None:
         return arr.astype(to_dtype(dtype).np, copy=False)
     kind = arr.dtype.kind
-    if kind == "f" and not isinstance(data, (np.ndarray, Tensor)):
+    typed = (np.ndarray, np.generic, Tensor)           # these carry their own dtype (np.float64(1.5) stays float64)
+    if kind == "f" and not isinstance(data, typed):
         return arr.astype(get_default_dtype().np, copy=False)    # Python floats -> float32
-    if kind in "iu" and not isinstance(data, (np.ndarray, Tensor)):
+    if kind in "iu" and not isinstance(data, typed):
         return arr.astype(np.int64, copy=False)
     if kind == "O" or kind in "USc":
         raise TypeError(f"tensor(): could not infer a numeric dtype from data of type {type(data).__name__}")
@@ -79,6 +80,8 @@ class Tensor:
         _TENSOR_TYPES.add(cls)
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        if not args:    # Tensor(): an empty 1-D float tensor
+            args = ([],)
         if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
             arr = _array_from(args[0], dtype or _dtype.float32)
         else:           # Tensor(2, 3): a tensor of that shape (zeros here; PyTorch leaves it uninitialised)
@@ -200,9 +203,13 @@ class Tensor:
         return self._data.tolist()
 
     def __float__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
@@ -276,6 +283,9 @@ class Tensor:
     def type(self, dtype=None, **kwargs):
         if dtype is None:
             return "deepdive." + _TYPE_NAMES.get(self.dtype.name, "Tensor")
+        if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():   # x.type('torch.DoubleTensor')
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = getattr(_dtype, names[dtype.split(".")[-1]].replace("bool", "bool_"))
         return self.to(dtype)
 
     def type_as(self, other):
