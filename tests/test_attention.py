@@ -380,3 +380,12 @@ def test_mha_errors():
         deepdive.nn.MultiheadAttention(10, 3)
     with pytest.raises(ValueError, match="must be greater than 0"):
         deepdive.nn.MultiheadAttention(0, 2)
+
+
+def test_mha_gradcheck():
+    deepdive.manual_seed(0)
+    m = deepdive.nn.MultiheadAttention(4, 2, batch_first=True).double()
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 4))
+    kpm = deepdive.tensor(np.array([[False] * 4 + [True], [False] * 5]))
+    am = deepdive.tensor(rng.standard_normal((3, 5)))
+    gradcheck(lambda a, b, c: m(a, b, c, key_padding_mask=kpm, attn_mask=am, average_attn_weights=False), q, k, v)

@@ -43,8 +43,8 @@ def _masks(S, N, dtype, kind):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_first,norm_first", [(False, False), (True, True), (True, False)])
-@pytest.mark.parametrize("activation", ["relu", "gelu"])
-@pytest.mark.parametrize("masks", [None, "causal_float", "bool_kpm", "float3d_kpm"])
+@pytest.mark.parametrize("activation,masks", [("relu", None), ("gelu", "causal_float"), ("relu", "bool_kpm"),
+                                              ("gelu", "float3d_kpm")])
 def test_encoder_layer_parity(dtype, batch_first, norm_first, activation, masks):
     S, N = 5, 3
     x = rng.standard_normal((N, S, D) if batch_first else (S, N, D))
