@@ -120,3 +120,21 @@ def test_pooling_errors():
         nn.AvgPool2d(2, padding=2)(deepdive.randn(1, 1, 6, 6))
     with pytest.raises(RuntimeError, match=r"Expected 3D or 4D \(batch mode\) tensor for input"):
         nn.MaxPool2d(2)(deepdive.randn(4, 4))
+
+
+def test_max_pool_nan_propagates_like_torch():
+    """PyTorch's scan takes NaN as the max (the last NaN of a window wins the index)."""
+    x = rng.standard_normal((1, 2, 6, 6))
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = x[0, 1, 4, 3] = np.nan
+    for case in [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)]:
+        ours = F.max_pool2d(deepdive.tensor(x), **case, return_indices=True)
+        theirs = _tf().max_pool2d(require_torch().tensor(x), **case, return_indices=True)
+        np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+        np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
+def test_max_pool_integer_input():
+    x = rng.integers(-5, 5, (1, 1, 5, 5))
+    t = require_torch()
+    np.testing.assert_array_equal(F.max_pool2d(deepdive.tensor(x), 2, padding=1).numpy(),
+                                  _tf().max_pool2d(t.tensor(x).double(), 2, padding=1).long().numpy())

@@ -1,9 +1,9 @@
 """Pooling: max / average over sliding windows, and their adaptive forms.
 
-Max pooling gathers every window through an index table (one entry per output
-position and kernel offset, cached per geometry), takes the max along the
-window and remembers the argmax; backward scatters the gradient to those
-argmax pixels (a bincount). Average pooling sums the strided im2col view and
+Max pooling takes the max over the kernel offsets (each a strided view of the
+padded input) and the first offset reaching it; backward scatters each
+window's gradient to that pixel. Adaptive max pooling does the same
+over an index table of variable-size windows (backward: a bincount). Average pooling sums the strided im2col view and
 its backward is col2im of the spread gradient. Adaptive average pooling is
 the separable 'area' matrix of ``ops/upsample.py``.
 
@@ -33,23 +33,106 @@ def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
 
 
 # ---------------------------------------------------------------- max pooling
-class MaxPoolWindows(Function):
-    """y[m, p] = max_k x[m, T[p, k]] over the flat spatial index table T (P, K).
+def running_max(slabs, check_nan):
+    """Elementwise max over the K window offsets (each slab is one offset for every window) and the
+    first offset reaching it, as PyTorch's scan ``if (v > best || isnan(v))`` picks it.
 
-    Backward: dx[m, T[p, argmax_k]] += g[m, p]   (one pixel per window gets the gradient,
-    the first maximum as in PyTorch). Returns (values, flat indices into H*W).
+    NOTE: a max reduction followed by "first slab equal to the max", in branch-free SIMD ops
+    (maximum, ==, &, +), is several times faster than ``argmax`` over a length-K axis (a tiny
+    reduction per window) or ``np.where`` on a random mask. NaN needs PyTorch's scan exactly
+    (the last NaN wins), so inputs holding NaN take that slower path.
+    """
+    if check_nan:
+        return _scan_max(slabs)
+    best = slabs[0]
+    for value in slabs[1:]:
+        best = np.maximum(best, value)
+    dtype = np.uint8 if len(slabs) < 256 else np.int64
+    first = np.zeros(best.shape, dtype=dtype)
+    found = slabs[0] == best
+    for k in range(1, len(slabs)):
+        equal = slabs[k] == best
+        first += np.greater(equal, found).astype(dtype) * dtype(k)      # equal and not found before
+        found |= equal
+    return best, first
+
+
+def _scan_max(slabs):
+    best = slabs[0]
+    first = np.zeros(best.shape, dtype=np.uint8 if len(slabs) < 256 else np.int64)
+    for k in range(1, len(slabs)):
+        value = slabs[k]
+        better = (value > best) | np.isnan(value)
+        best = np.where(better, value, best)
+        np.copyto(first, k, where=better)
+    return best, first
+
+
+class MaxPool(Function):
+    """y[m, y, x] = max_{i, j} x_pad[m, y*sh + i*dh, x*sw + j*dw]  (padding = -inf).
+
+    The window offsets (i, j) are strided views of the padded input, one per offset.
+    Backward: each window's gradient goes to its first maximum, dx[T[w, argmax_w]] += g[w], with
+    T the window's flat pixel indices (a scatter, or a bincount where windows overlap).
+    Returns (values, flat indices into H*W) (the indices are PyTorch's return_indices).
+    ``x`` runs as (M, 1, H, W) (all leading axes are batch axes).
+    """
+
+    @staticmethod
+    def forward(ctx, x, geometry, want_indices):
+        x_shape4, kernel, stride, dilation, pads, out_hw, out_shape, table = geometry
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        view = im2col(pad2d(x.reshape(x_shape4), pads, fill), kernel, stride, dilation, out_size=out_hw)[:, 0]
+        slabs = [view[:, i, j] for i in range(kernel[0]) for j in range(kernel[1])]
+        best, first = running_max(slabs, _may_hold_nan(x))
+        ctx.x_shape, ctx.geometry, ctx.first = x.shape, geometry, first
+        if not want_indices:
+            return best.reshape(out_shape)
+        # table[p, k] is the flat H*W index of offset k of window p (padding slots: the window's first pixel)
+        indices = _flat_indices(table, first.reshape(-1, table.shape[0]))
+        return best.reshape(out_shape), indices.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        x_shape4, kernel, stride, dilation, pads, out_hw, _, table = ctx.geometry
+        M, HW = x_shape4[0], x_shape4[2] * x_shape4[3]
+        target = _flat_indices(table, ctx.first.reshape(M, -1))
+        target += (np.arange(M) * HW)[:, None]
+        if all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation)):
+            # NOTE: windows that do not overlap own distinct pixels: a plain scatter (no sums) suffices.
+            dx = np.zeros(M * HW, dtype=grad.dtype)
+            dx[target.reshape(-1)] = grad.reshape(-1)
+        else:
+            dx = np.bincount(target.reshape(-1), weights=grad.reshape(-1), minlength=M * HW).astype(grad.dtype)
+        return dx.reshape(ctx.x_shape), None, None
+
+
+def _flat_indices(table, first):
+    """table[p, first[m, p]] for every window: the flat H*W index of each window's maximum."""
+    P, K = table.shape
+    return np.take(table.reshape(-1), first + (np.arange(P) * K))
+
+
+def _may_hold_nan(x):
+    """NaN anywhere in x? One fast reduction (a sum is NaN if any term is; inf - inf also answers yes,
+    which only costs the slower NaN-aware scan)."""
+    return x.dtype.kind == "f" and not np.isfinite(np.add.reduce(x, axis=None))
+
+
+class AdaptiveMaxPool(Function):
+    """y[m, p] = max_k x[m, T[p, k]] over a flat index table T (P, K) of variable-size windows.
+
+    Backward: dx[m, T[p, argmax_k]] += g[m, p] (a bincount). Returns (values, flat indices into H*W).
     """
 
     @staticmethod
     def forward(ctx, x, table, out_shape, spatial_size):
-        ctx.x_shape = x.shape
         flat = x.reshape(-1, spatial_size)
-        windows = np.take(flat, table, axis=1)                      # (M, P, K)
-        arg = windows.argmax(axis=2)
-        values = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
-        indices = table[np.arange(table.shape[0]), arg]            # (M, P) flat indices
-        ctx.indices = indices
-        return values.reshape(out_shape), indices.reshape(out_shape)
+        slabs = [np.take(flat, table[:, k], axis=1) for k in range(table.shape[1])]
+        best, first = running_max(slabs, _may_hold_nan(x))
+        indices = _flat_indices(table, first)
+        ctx.x_shape, ctx.indices = x.shape, indices
+        return best.reshape(out_shape), indices.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
@@ -115,8 +198,13 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
     table, out_hw = max_pool_table(size, kernel, stride, padding, dilation, bool(ceil_mode))
     _check_output(x.shape, n, out_hw)
     out_shape = x.shape[:-n] + out_hw[-n:]
-    values, indices = MaxPoolWindows.apply(input, table, out_shape, size[0] * size[1])
-    return (values, indices) if return_indices else values
+    # ceil_mode's last window may run past the right padding: pad (with -inf) far enough for it.
+    extra = [max(p, (o - 1) * st + d * (k - 1) + 1 - s - p)
+             for s, k, st, p, d, o in zip(size, kernel, stride, padding, dilation, out_hw)]
+    x_shape4 = (int(np.prod(x.shape[:-n])), 1) + size
+    geometry = (x_shape4, kernel, stride, dilation, (padding[0], extra[0], padding[1], extra[1]), out_hw, out_shape,
+                table)
+    return MaxPool.apply(input, geometry, bool(return_indices))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -267,8 +355,8 @@ def _adaptive_max(name, n, input, output_size, return_indices):
     out = _adaptive_size(name, n, x, output_size)
     size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
     out2 = (1,) + out if n == 1 else out
-    values, indices = MaxPoolWindows.apply(input, adaptive_max_table(size, out2), x.shape[:-n] + out,
-                                           size[0] * size[1])
+    values, indices = AdaptiveMaxPool.apply(input, adaptive_max_table(size, out2), x.shape[:-n] + out,
+                                            size[0] * size[1])
     return (values, indices) if return_indices else values
 
 
