@@ -234,14 +234,21 @@ class LSTMSequence(Function):
         _, c_prev = _output_and_prev(c_seq, ctx.reverse)
         i, f, o, g = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
         # Everything that depends on the forward only, for all t at once (blocks in [i, f, o, g] order).
+        # (in place, without temporaries: these arrays are the size of the whole sequence's gates)
         factor = np.empty_like(gates)
-        sig = gates[..., :3 * H]
-        d_sig = sig * (1 - sig)
-        np.multiply(d_sig[..., :H], g, out=factor[..., :H])
-        np.multiply(d_sig[..., H:2 * H], c_prev, out=factor[..., H:2 * H])
-        np.multiply(d_sig[..., 2 * H:], tanh_c, out=factor[..., 2 * H:3 * H])
-        np.multiply(i, 1 - g * g, out=factor[..., 3 * H:])
-        dh_to_dc = o * (1 - tanh_c * tanh_c)
+        sig, d_sig = gates[..., :3 * H], factor[..., :3 * H]
+        np.multiply(sig, sig, out=d_sig)
+        np.subtract(sig, d_sig, out=d_sig)                   # s (1 - s) for i, f, o
+        factor[..., :H] *= g
+        factor[..., H:2 * H] *= c_prev
+        factor[..., 2 * H:3 * H] *= tanh_c
+        d_g = factor[..., 3 * H:]
+        np.multiply(g, g, out=d_g)
+        np.subtract(1, d_g, out=d_g)
+        d_g *= i                                             # i (1 - g^2)
+        dh_to_dc = tanh_c * tanh_c
+        np.subtract(1, dh_to_dc, out=dh_to_dc)
+        dh_to_dc *= o                                        # o (1 - tanh^2 c)
         factor4 = factor.reshape(T, B, 4, H)
         d_gates = np.empty_like(gates)
         d_gates4 = d_gates.reshape(T, B, 4, H)
