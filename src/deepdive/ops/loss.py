@@ -199,6 +199,11 @@ def _mean_grad(grad, total_weight):
     return grad / total_weight if total_weight else grad * 0
 
 
+def _as_unsigned(target):
+    # NOTE: negative indices become huge unsigned ones, so one max() checks both bounds.
+    return target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
+
+
 def _target_distribution(target, n_classes, weight, ignore_index, label_smoothing, dtype):
     """The weighted target distribution q (M, C) and the 'mean' denominator for class-index targets.
 
@@ -249,10 +254,11 @@ class CrossEntropy(Function):
             ctx.count, ctx.smoothing, ctx.weight = m, label_smoothing, weight
             loss = -(q * logp).sum(axis=1)
         elif weight is None and not label_smoothing and (ignore_index < 0 or ignore_index >= n_classes) \
-                and (not target.size or (target.min() >= 0 and target.max() < n_classes)):
+                and (not target.size or _as_unsigned(target).max() < n_classes):
             y = target.reshape(-1)                                           # the hot path: plain class indices
-            q, ctx.y, ctx.count = None, y, m
-            loss = -logp[np.arange(m), y]
+            rows = np.arange(m)
+            q, ctx.y, ctx.rows, ctx.count = None, y, rows, m
+            loss = -logp[rows, y]
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)
@@ -273,7 +279,7 @@ class CrossEntropy(Function):
         if need_x:
             dx = np.exp(logp)                                                # softmax
             if ctx.q is None:
-                dx[np.arange(dx.shape[0]), ctx.y] -= 1
+                dx[ctx.rows, ctx.y] -= 1
             else:
                 dx *= ctx.q.sum(axis=1, keepdims=True)
                 dx -= ctx.q

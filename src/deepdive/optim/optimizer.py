@@ -34,10 +34,6 @@ class _Required:
 
 required = _Required()
 
-# Options PyTorch's groups carry for its multi-backend kernels; accepted and stored so
-# that state dicts have the same keys, but deepdive has one NumPy implementation.
-COMPAT_DEFAULTS = {"foreach": None, "differentiable": False, "fused": None, "capturable": False}
-
 # Below this many elements a fresh NumPy temporary is cheaper than fetching a scratch buffer.
 SMALL = 4096
 
@@ -231,8 +227,3 @@ class Optimizer:
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
-
-
-def _bump(p):
-    """Record an in-place change of ``p``'s values (so saved-tensor checks see it)."""
-    p._version_counter[0] += 1

@@ -34,6 +34,8 @@ class SGD(Optimizer):
         momentum (float, default 0), dampening (float, default 0), nesterov (bool, default False).
         weight_decay (float, default 0): L2 penalty coupled into the gradient.
         maximize (bool, default False): ascend the objective instead.
+        foreach, differentiable, fused: accepted and stored for PyTorch compatibility (same state-dict
+            keys); deepdive has one NumPy implementation.
 
     Example::
 
