@@ -389,3 +389,24 @@ def test_mha_gradcheck():
     kpm = deepdive.tensor(np.array([[False] * 4 + [True], [False] * 5]))
     am = deepdive.tensor(rng.standard_normal((3, 5)))
     gradcheck(lambda a, b, c: m(a, b, c, key_padding_mask=kpm, attn_mask=am, average_attn_weights=False), q, k, v)
+
+
+def test_functional_multi_head_attention_forward_matches_torch():
+    torch = require_torch()
+    _, tt = _mha_pair(E, H)
+    w = {k: v.detach().numpy().astype(np.float64) for k, v in tt.state_dict().items()}
+    q, k = rng.standard_normal((L, N, E)), rng.standard_normal((S, N, E))
+    kpm = rng.random((N, S)) > 0.7
+    kpm[:, 0] = False
+
+    def run(lib, F):
+        args = [lib.tensor(w[name], requires_grad=True) for name in ("in_proj_weight", "in_proj_bias",
+                                                                     "out_proj.weight", "out_proj.bias")]
+        x, mem = lib.tensor(q, requires_grad=True), lib.tensor(k, requires_grad=True)
+        out, weights = F.multi_head_attention_forward(x, mem, mem, E, H, args[0], args[1], None, None, False, 0.5,
+                                                      args[2], args[3], training=False,
+                                                      key_padding_mask=lib.tensor(kpm))
+        (out.sum() + (weights * weights).sum()).backward()
+        return [out, weights, x.grad, mem.grad] + [a.grad for a in args]
+    for i, (a, b) in enumerate(zip(run(deepdive, deepdive.nn.functional), run(torch, torch.nn.functional))):
+        assert_close(a, b, what=f"result {i}")
