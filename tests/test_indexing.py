@@ -6,6 +6,8 @@ import deepdive
 from parity import check_parity, gradcheck, require_torch
 
 torch = require_torch()
+# torch warns about uint8 masks and list-of-lists indices (both still work in torch 2.13, as here)
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 rng = np.random.default_rng(1)
 X = rng.standard_normal((4, 3, 5))
 
@@ -38,6 +40,14 @@ GETITEM = {
     "bool_list": lambda lib: [False, True, True, False],
     "empty_result": lambda lib: lib.tensor(X > 100),
     "negative_tensor": lambda lib: lib.tensor([-1, -4]),
+    "list_of_lists_is_a_tuple": lambda lib: [[0, 1], [1, 0]],
+    "empty_list": lambda lib: [],
+    "int32_tensor": lambda lib: lib.tensor([2, 0], dtype=lib.int32),
+    "uint8_mask": lambda lib: lib.tensor([1, 0, 0, 1], dtype=lib.uint8),
+    "0d_bool": lambda lib: lib.tensor(True),
+    "python_bool": lambda lib: False,
+    "slice_beyond_bounds": lambda lib: slice(-10, 10),
+    "2d_mask_on_leading_dims": lambda lib: lib.tensor(X[:, :, 0] > 0),
 }
 
 
@@ -79,6 +89,8 @@ def test_index_errors_are_clear():
         x[deepdive.tensor([3])]
     with pytest.raises(IndexError):
         x[deepdive.ones(3, dtype=deepdive.bool)]
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        x[0] = deepdive.ones(2, 2)
 
 
 def setitem_fn(lib, index, value):

@@ -11,6 +11,9 @@ METHODS = ["__getitem__", "__setitem__"]
 
 def _convert_index(index):
     """Tensors and lists inside an index become NumPy arrays; returns (index, is_advanced)."""
+    if isinstance(index, list) and any(isinstance(i, (list, tuple, Tensor, slice)) or i is None or i is Ellipsis
+                                       for i in index):
+        index = tuple(index)        # PyTorch (like old NumPy) reads x[[[0, 1], [1, 0]]] as x[[0, 1], [1, 0]]
     if not isinstance(index, tuple):
         index = (index,)
     out = []
@@ -21,7 +24,7 @@ def _convert_index(index):
             if item.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         elif isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item) if item else np.zeros(0, dtype=np.int64)
             if item.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         if isinstance(item, np.ndarray):
@@ -125,5 +128,9 @@ def __setitem__(self, index, value):
         original = rebase.source(self)
         rebase(self, SetItem.apply(original, value_t, idx))
         return
-    self._data[idx] = value._data if value_t is not None else value
+    try:
+        self._data[idx] = value._data if value_t is not None else value
+    except ValueError as e:
+        raise RuntimeError(f"__setitem__: shape mismatch: value of shape {list(np.shape(value))} cannot be "
+                           f"broadcast to the indexed part of a tensor of shape {list(self.shape)} ({e})") from None
     self._version_counter[0] += 1
