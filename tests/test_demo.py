@@ -47,3 +47,19 @@ def test_demo_rejects_bad_arguments(tmp_path):
         main(["demo", "--model", "resnet", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         main(["demo", "--epochs", "0", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("model,kwargs,metric", [
+    ("cnn", {}, "accuracy"), ("rnn", {}, "mae"), ("transformer", {"n_train": 400}, None)])
+def test_architecture_demos_write_run_folders(tmp_path, model, kwargs, metric):
+    if model == "cnn":
+        pytest.importorskip("sklearn")
+    from deepdive.demos import run
+    result = run(model, epochs=1, out=str(tmp_path), verbose=0, **kwargs)
+    names = set(os.listdir(result.folder))
+    assert {"report.html", "curves.png", "history.csv", "model.safetensors", "graph.svg"} <= names
+    assert len(result.history["loss"]) == 1 and "val_loss" in result.history
+    if metric:
+        assert f"val_{metric}" in result.history
+    if model == "transformer":
+        assert "sequences sorted exactly (greedy)" in result.metrics

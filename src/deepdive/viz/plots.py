@@ -27,7 +27,7 @@ def plot_history(history, path=None, metrics=None, title="Training curves"):
         verdict = detect_overfitting(logs["loss"], logs["val_loss"])
     metrics = metrics if metrics is not None else [k for k in logs if not k.startswith("val_") and k not in ("loss", "lr")]
     panels = ["loss"] + [m for m in metrics if m in logs]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False, layout="constrained")
     epochs = np.arange(1, len(logs["loss"]) + 1)
     for ax, key in zip(axes[0], panels):
         ax.plot(epochs, logs[key], "o-", ms=3, label=f"training {key}", color="#2563eb")
@@ -46,7 +46,6 @@ def plot_history(history, path=None, metrics=None, title="Training curves"):
                 ax.axvspan(start, epochs[-1], color="#fca5a5", alpha=0.25, label="overfitting")
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return save_or_return(fig, path)
 
 
@@ -56,14 +55,15 @@ def plot_gradient_flow(flow, path=None):
     history = flow.history if hasattr(flow, "history") else flow
     if not history:
         raise ValueError("plot_gradient_flow: nothing recorded yet (call record() after backward, or train with it)")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     for name, norms in history.items():
         ax1.plot(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-12), label=name, lw=1)
     ax1.set_yscale("log")
     ax1.set_xlabel("recorded step")
     ax1.set_ylabel("gradient L2 norm")
     ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=7)
+    if len(history) <= 12:               # beyond that a legend hides the plot; the bar chart names them
+        ax1.legend(fontsize=7)
     names = list(history)
     ax2.bar(range(len(names)), [np.mean(history[n]) for n in names], color="#2563eb")
     ax2.set_xticks(range(len(names)))
@@ -71,7 +71,6 @@ def plot_gradient_flow(flow, path=None):
     ax2.set_yscale("log")
     ax2.set_ylabel("mean gradient norm")
     fig.suptitle("Gradient flow per layer")
-    fig.tight_layout()
     return save_or_return(fig, path)
 
 
@@ -81,7 +80,7 @@ def plot_activation_stats(stats, path=None):
     history = stats.history if hasattr(stats, "history") else stats
     if not history:
         raise ValueError("plot_activation_stats: nothing recorded (attach ActivationStats and train)")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     for name, rows in history.items():
         steps = np.arange(1, len(rows) + 1)
         ax1.plot(steps, [r["mean"] for r in rows], label=f"{name} mean", lw=1)
@@ -96,7 +95,6 @@ def plot_activation_stats(stats, path=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Activation statistics")
-    fig.tight_layout()
     return save_or_return(fig, path)
 
 
@@ -110,16 +108,20 @@ def plot_weight_histograms(model_or_tracker, path=None, bins=40):
         updates = {}
     if not weights:
         raise ValueError("plot_weight_histograms: no weights (train with the WeightTracker or pass a model)")
-    rows = 2 if updates else 1
-    fig, axes = plt.subplots(rows, len(weights), figsize=(2.8 * len(weights), 2.6 * rows), squeeze=False)
-    for i, (name, w) in enumerate(weights.items()):
-        axes[0][i].hist(np.asarray(w).ravel(), bins=bins, color="#2563eb")
-        axes[0][i].set_title(name, fontsize=8)
+    panels = []
+    for name, w in weights.items():
+        panels.append((name, w, "#2563eb"))
         if updates:
-            axes[1][i].hist(np.asarray(updates.get(name, np.zeros(1))).ravel(), bins=bins, color="#f59e0b")
-            axes[1][i].set_title(f"update of {name}", fontsize=8)
+            panels.append((f"update of {name}", updates.get(name, np.zeros(1)), "#f59e0b"))
+    cols = min(6, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.4 * rows), squeeze=False, layout="constrained")
+    for ax, (title, values, color) in zip(axes.flat, panels):
+        ax.hist(np.asarray(values).ravel(), bins=bins, color=color)
+        ax.set_title(title, fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
     fig.suptitle("Weights" + (" and last-epoch updates" if updates else ""))
-    fig.tight_layout()
     return save_or_return(fig, path)
 
 
@@ -154,7 +156,7 @@ def plot_decision_boundary(model, X, y, X_val=None, y_val=None, path=None, resol
     else:
         flat = scores.reshape(-1)
         classes = (flat > (0.5 if flat.min() >= 0 and flat.max() <= 1 else 0)).astype(int)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
     ax.contourf(x0, x1, classes.reshape(resolution, resolution), alpha=0.3, cmap="coolwarm",
                 levels=np.arange(classes.max() + 2) - 0.5)
     ax.scatter(Xn[:, 0], Xn[:, 1], c=yn, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3, label="training")
@@ -164,5 +166,4 @@ def plot_decision_boundary(model, X, y, X_val=None, y_val=None, path=None, resol
         ax.scatter(Xv[:, 0], Xv[:, 1], c=yv, cmap="coolwarm", s=22, marker="x", label="validation")
     ax.legend(fontsize=8)
     ax.set_title(title or "Decision boundary")
-    fig.tight_layout()
     return save_or_return(fig, path)
