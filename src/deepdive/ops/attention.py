@@ -114,9 +114,9 @@ class SplitHeads(Function):
         parts = len(grads)
         heads, dim = grads[0].shape[1], grads[0].shape[3]
         out = np.empty((a, b, parts, heads, dim), dtype=grads[0].dtype)
-        view = out.transpose(ctx.axes)
+        to_input = (0, 2, 1, 3) if ctx.axes[1] == 0 else (2, 0, 1, 3)     # (N, H, L, D) -> (A, B, H, D)
         for i, g in enumerate(grads):
-            view[i] = g
+            np.copyto(out[:, :, i], g.transpose(to_input))
         return out.reshape(ctx.in_shape), None, None, None
 
 
