@@ -196,8 +196,12 @@ class LSTMSequence(Function):
         sign = np.ones((4 * H, 1), dtype=x.dtype)
         sign[:3 * H] = -1
         bias = None if b_ih is None else _ifog(b_ih + b_hh, H) * sign[:, 0]
-        gates = _input_projection(x, w_ih * sign, bias)    # [-a_i, -a_f, -a_o, a_g], then [i, f, o, g] in place
+        pre = _input_projection(x, w_ih * sign, bias)      # input side of [-a_i, -a_f, -a_o, a_g]
         w_hh_signed_t = (w_hh * sign).T
+        # NOTE: the sigmoid gates and g get buffers of their own, so every per-step call below
+        # runs over contiguous memory (about twice as fast as over slices of a [i, f, o, g] row).
+        sigmoids = np.empty((T, B, 3 * H), dtype=x.dtype)          # [i, f, o]
+        g_gate = np.empty((T, B, H), dtype=x.dtype)
         h_seq = _state_buffer(x, H, h0, reverse)
         c_seq = _state_buffer(x, H, c0, reverse)
         tanh_c = np.empty((T, B, H), dtype=x.dtype)
@@ -206,39 +210,39 @@ class LSTMSequence(Function):
         # NOTE: exp(-a) overflows to inf for a < -88 (float32); 1 / (1 + inf) = 0 is then the right sigmoid.
         with np.errstate(over="ignore"):
             for t, prev, cur in _slots(T, reverse):
-                a = gates[t]
                 np.matmul(h_seq[prev], w_hh_signed_t, out=hidden)     # one matmul for all four gates
-                a += hidden
-                sig = a[:, :3 * H]
-                np.exp(sig, out=sig)
-                sig += 1
-                np.reciprocal(sig, out=sig)                          # i, f, o
-                np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])              # g
+                s, g = sigmoids[t], g_gate[t]
+                np.add(pre[t, :, :3 * H], hidden[:, :3 * H], out=s)
+                np.exp(s, out=s)
+                s += 1
+                np.reciprocal(s, out=s)                              # i, f, o
+                np.add(pre[t, :, 3 * H:], hidden[:, 3 * H:], out=g)
+                np.tanh(g, out=g)
                 c = c_seq[cur]
-                np.multiply(a[:, H:2 * H], c_seq[prev], out=c)
-                np.multiply(a[:, :H], a[:, 3 * H:], out=i_times_g)
+                np.multiply(s[:, H:2 * H], c_seq[prev], out=c)
+                np.multiply(s[:, :H], g, out=i_times_g)
                 c += i_times_g
                 np.tanh(c, out=tanh_c[t])
-                np.multiply(a[:, 2 * H:3 * H], tanh_c[t], out=h_seq[cur])
+                np.multiply(s[:, 2 * H:], tanh_c[t], out=h_seq[cur])
         output, _ = _output_and_prev(h_seq, reverse)
-        ctx.save_for_backward(x, w_ih, w_hh, gates, h_seq, c_seq, tanh_c, output)
+        ctx.save_for_backward(x, w_ih, w_hh, sigmoids, g_gate, h_seq, c_seq, tanh_c, output)
         ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 3, b_ih is not None
         last = 0 if reverse else T
         return output, h_seq[last].copy(), c_seq[last].copy()
 
     @staticmethod
     def backward(ctx, grad_output, grad_hn, grad_cn):
-        x, w_ih, w_hh, gates, h_seq, c_seq, tanh_c, output = ctx.saved_tensors
+        x, w_ih, w_hh, sigmoids, g, h_seq, c_seq, tanh_c, output = ctx.saved_tensors
         T, B, H = output.shape
         _, h_prev = _output_and_prev(h_seq, ctx.reverse)
         _, c_prev = _output_and_prev(c_seq, ctx.reverse)
-        i, f, o, g = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
-        # Everything that depends on the forward only, for all t at once (blocks in [i, f, o, g] order).
-        # (in place, without temporaries: these arrays are the size of the whole sequence's gates)
-        factor = np.empty_like(gates)
-        sig, d_sig = gates[..., :3 * H], factor[..., :3 * H]
-        np.multiply(sig, sig, out=d_sig)
-        np.subtract(sig, d_sig, out=d_sig)                   # s (1 - s) for i, f, o
+        i, f, o = sigmoids[..., :H], sigmoids[..., H:2 * H], sigmoids[..., 2 * H:]
+        # Everything that depends on the forward only, for all t at once (blocks in [i, f, o, g] order),
+        # in place, without temporaries: these arrays are the size of the whole sequence's gates.
+        factor = np.empty((T, B, 4 * H), dtype=g.dtype)
+        d_sig = factor[..., :3 * H]
+        np.multiply(sigmoids, sigmoids, out=d_sig)
+        np.subtract(sigmoids, d_sig, out=d_sig)              # s (1 - s) for i, f, o
         factor[..., :H] *= g
         factor[..., H:2 * H] *= c_prev
         factor[..., 2 * H:3 * H] *= tanh_c
@@ -250,7 +254,7 @@ class LSTMSequence(Function):
         np.subtract(1, dh_to_dc, out=dh_to_dc)
         dh_to_dc *= o                                        # o (1 - tanh^2 c)
         factor4 = factor.reshape(T, B, 4, H)
-        d_gates = np.empty_like(gates)
+        d_gates = np.empty_like(factor)
         d_gates4 = d_gates.reshape(T, B, 4, H)
         dh, dc = grad_hn.copy(), grad_cn.copy()
         scratch = np.empty((B, H), dtype=dh.dtype)
