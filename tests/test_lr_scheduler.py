@@ -54,6 +54,8 @@ SCHEDULERS = [
     ("LambdaLR", dict(lr_lambda=lambda epoch: 0.95 ** epoch)),
     ("LambdaLR", dict(lr_lambda=[lambda e: 1 / (e + 1), lambda e: 0.5 * (1 + math.cos(e))])),
     ("MultiplicativeLR", dict(lr_lambda=lambda epoch: 0.97)),
+    ("PolynomialLR", dict()), ("PolynomialLR", dict(total_iters=20, power=2.0)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5)), ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.01)),
 ]
 
 
@@ -110,6 +112,30 @@ def test_chained_schedulers_on_one_optimizer_match_torch():
             opt.step()
             first.step()
             second.step()
+        results.append(history)
+    _same(*results)
+
+
+def test_chained_scheduler_matches_torch():
+    t = require_torch()
+    results = []
+    for opt, module in zip(_optimizers(), (lr_scheduler, t.optim.lr_scheduler)):
+        chained = module.ChainedScheduler([module.ConstantLR(opt, factor=0.5, total_iters=4),
+                                           module.ExponentialLR(opt, gamma=0.9)])
+        results.append(_run(chained, opt))
+    _same(*results)
+
+
+def test_warm_restarts_fractional_epochs_match_torch():
+    t = require_torch()
+    results = []
+    for opt, module in zip(_optimizers(), (lr_scheduler, t.optim.lr_scheduler)):
+        scheduler = module.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+        history = []
+        for epoch in range(8):
+            for i in range(4):
+                scheduler.step(epoch + i / 4)
+                history.append([(g["lr"], None, None) for g in opt.param_groups])
         results.append(history)
     _same(*results)
 
