@@ -346,3 +346,13 @@ def test_loss_module_legacy_flags():
         warnings.simplefilter("ignore")
         for kwargs in [dict(size_average=False), dict(reduce=False), dict(size_average=True, reduce=True)]:
             assert deepdive.nn.MSELoss(**kwargs).reduction == t.nn.MSELoss(**kwargs).reduction
+
+
+def test_float64_weights_keep_float32_losses():
+    x, y = deepdive.randn(4, 3, requires_grad=True), deepdive.tensor([0, 1, 2, 1])
+    w = deepdive.tensor([1.0, 2.0, 0.5], dtype=deepdive.float64)
+    assert F.cross_entropy(x, y, weight=w).dtype == deepdive.float32
+    assert F.cross_entropy(x, F.one_hot(y).float(), weight=w).dtype == deepdive.float32
+    assert F.nll_loss(x, y, weight=w).dtype == deepdive.float32
+    assert F.binary_cross_entropy_with_logits(x, deepdive.rand(4, 3), weight=w, pos_weight=w).dtype == deepdive.float32
+    assert F.binary_cross_entropy(x.sigmoid(), deepdive.rand(4, 3), weight=w).dtype == deepdive.float32

@@ -59,6 +59,13 @@ def _tensor_pair(input, target, op):
     return input, target
 
 
+def _like_input(weight, input):
+    """A weight tensor in the input's dtype, so that a float64 weight cannot turn a float32 loss into float64."""
+    if weight is None or weight._data.dtype == input._data.dtype:
+        return weight
+    return weight.to(input._data.dtype)
+
+
 # ---------------------------------------------------------- regression losses
 class _DifferenceLoss(Function):
     """Base of the losses of d = x - y: forward reduces l(d), backward is dx = l'(d) g, dy = -dx.
@@ -373,7 +380,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if probabilities and ignore_index >= 0:
         raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
-    return CrossEntropy.apply(input, target, weight, int(ignore_index), reduction, float(label_smoothing))
+    return CrossEntropy.apply(input, target, _like_input(weight, input), int(ignore_index), reduction,
+                              float(label_smoothing))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -385,7 +393,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _reduction(size_average, reduce, reduction)
     _check_class_target(input, target, "nll_loss", False)
     _check_weight(weight, input._data.shape[1 if input._data.ndim > 1 else 0], "nll_loss")
-    return NLLLoss.apply(input, target, weight, int(ignore_index), reduction)
+    return NLLLoss.apply(input, target, _like_input(weight, input), int(ignore_index), reduction)
 
 
 # ------------------------------------------------------------ binary losses
@@ -479,7 +487,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                            f"(got values in [{x.min()}, {x.max()}]); apply sigmoid or use "
                            "binary_cross_entropy_with_logits")
-    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+    return BinaryCrossEntropy.apply(input, target, _like_input(weight, input), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
@@ -492,7 +500,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _tensor_pair(input, target, "binary_cross_entropy_with_logits")
     _check_same_size(input, target, "Target size ({target}) must be the same as input size ({input})")
-    return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
+    return BinaryCrossEntropyWithLogits.apply(input, target, _like_input(weight, input), _like_input(pos_weight, input),
+                                              reduction)
 
 
 # ------------------------------------------------------------------- kl_div
