@@ -4,6 +4,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
 from .shape import as_view
+from .joining import index_add_along
 
 __all__ = []
 METHODS = ["__getitem__", "__setitem__"]
@@ -53,10 +54,17 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, grad):
         dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
-        if ctx.advanced:
-            np.add.at(dx, ctx.index, grad)
+        index = ctx.index
+        if not ctx.advanced:
+            dx[index] = grad
+        elif len(index) == 1 and index[0].__class__ is np.ndarray and index[0].dtype.kind in "iu":
+            # x[idx] (embedding-style rows): a sorted reduction beats np.add.at
+            rows = index[0].reshape(-1) % ctx.in_shape[0]
+            index_add_along(dx, 0, rows, grad.reshape((rows.size,) + ctx.in_shape[1:]))
+        elif len(index) == 1 and index[0].__class__ is np.ndarray and index[0].dtype == np.bool_:
+            dx[index] = grad            # a mask selects each element at most once
         else:
-            dx[ctx.index] = grad
+            np.add.at(dx, index, grad)
         return dx, None, None
 
 
