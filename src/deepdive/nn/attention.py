@@ -119,9 +119,6 @@ class MultiheadAttention(Module):
                     not self._qkv_same_embed_dim, self.q_proj_weight, self.k_proj_weight, self.v_proj_weight,
                     average_attn_weights, is_causal, self.batch_first)
 
-    def extra_repr(self):
-        return ""
-
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
                                  bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
