@@ -59,6 +59,16 @@ def col2im(cols, image_shape, stride, dilation):
         image = np.zeros((N, C, H, W), dtype=cols.dtype)
         image[:, :, :oh * kh, :ow * kw] = tiles
         return image
+    if 0 not in cols.strides and abs(cols.strides[0]) == min(abs(v) for v in cols.strides):
+        # Batch-last columns (what Convolution produces): image (C, H, W, N), each slab add runs over
+        # contiguous (ow, N) rows of the image.
+        image = np.zeros((C, H, W, N), dtype=cols.dtype)
+        cols = cols.transpose(1, 2, 3, 4, 5, 0)                                # (C, kh, kw, oh, ow, N)
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                image[:, rows, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, i, j]
+        return image.transpose(3, 0, 1, 2)
     if N * C > ow and 0 not in cols.strides:
         # NOTE: each slab add below loops over its innermost axis in C; with (y, x) outermost and the
         # N*C channels innermost those runs are long (ow is often < 10), which makes this ~3x faster
@@ -201,17 +211,20 @@ class Convolution(Function):
     """out = conv(x, W) + b, as one BLAS matmul per group over im2col columns.
 
     Forward (per group g, with K = C/groups * kh * kw, P = oh * ow):
-        cols = im2col(pad(x))                  (groups, K, N*P)
-        out  = W_g (Og, K) @ cols              (groups, Og, N*P)  ->  (N, O, oh, ow)
-    Backward (G = dL/dout as (groups, Og, N*P)):
+        cols = im2col(pad(x))                  (groups, K, P*N)
+        out  = W_g (Og, K) @ cols              (groups, Og, P*N)  ->  (N, O, oh, ow)
+    Backward (G = dL/dout as (groups, Og, P*N)):
         dW = G @ cols^T,   db = sum_{n, y, x} G,   dx = crop(col2im(W_g^T @ G))
     ``geometry`` holds the canonical 4-D shapes (conv1d runs as a 1 x L conv2d,
     unbatched input as N = 1) and the caller-facing output shape.
 
-    NOTE: the batch sits inside the columns (K, N*P) rather than in front of them
-    (N, K, P): every product is then one large GEMM instead of N small ones, and
-    dW needs no sum over the batch. The price is one transposed copy of the
-    output (O, N, P) -> (N, O, P), which is K times smaller than the columns.
+    NOTE: the batch sits inside the columns, innermost: x is first copied to a
+    batch-last (C, H, W, N) buffer (the padding written in the same copy), so
+    every window row x[c, y + i, j:j + ow, :] is one contiguous run of ow*N
+    numbers. The im2col copy and col2im's slab adds then stream long runs
+    instead of ow-long ones, each product is one large GEMM rather than N small
+    ones, and dW needs no sum over the batch. The price is two small transposed
+    copies (input and output), K times smaller than the columns.
     """
 
     @staticmethod
@@ -219,38 +232,45 @@ class Convolution(Function):
         x_shape4, w_shape4, out_shape, stride, padding, dilation, groups = geometry
         N, C, H, W = x_shape4
         O, Cg, kh, kw = w_shape4
-        view = im2col(pad2d(x.reshape(x_shape4), padding), (kh, kw), stride, dilation)   # (N, C, kh, kw, oh, ow)
-        oh, ow = view.shape[-2:]
-        cols = view.transpose(1, 2, 3, 0, 4, 5).reshape(groups, Cg * kh * kw, N * oh * ow)
-        w_mat = weight.reshape(groups, O // groups, Cg * kh * kw)
-        out = np.matmul(w_mat, cols).reshape(O, N, oh * ow)
-        result = np.empty((N, O, oh * ow), dtype=out.dtype)
-        if bias is not None:
-            np.add(out.transpose(1, 0, 2), bias.reshape(O, 1), out=result)
+        top, bottom, left, right = padding
+        if top or bottom or left or right:
+            buffer = np.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
+            buffer[:, top:top + H, left:left + W] = x.reshape(x_shape4).transpose(1, 2, 3, 0)
         else:
-            np.copyto(result, out.transpose(1, 0, 2))
+            buffer = np.ascontiguousarray(x.reshape(x_shape4).transpose(1, 2, 3, 0))
+        view = im2col(buffer.transpose(3, 0, 1, 2), (kh, kw), stride, dilation)        # (N, C, kh, kw, oh, ow)
+        oh, ow = view.shape[-2:]
+        cols = view.transpose(1, 2, 3, 4, 5, 0).reshape(groups, Cg * kh * kw, oh * ow * N)
+        out = np.matmul(weight.reshape(groups, O // groups, Cg * kh * kw), cols).reshape(O, oh, ow, N)
+        result = np.empty((N, O, oh, ow), dtype=out.dtype)
+        if bias is not None:
+            np.add(out.transpose(3, 0, 1, 2), bias.reshape(O, 1, 1), out=result)
+        else:
+            np.copyto(result, out.transpose(3, 0, 1, 2))
         ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape, (oh, ow))
-        ctx.save_for_backward(w_mat, cols)
+        ctx.save_for_backward(weight, cols)
         return result.reshape(out_shape)
 
     @staticmethod
-    def backward(ctx, grad):
-        w_mat, cols = ctx.saved_tensors
+    def backward(ctx, grad, *_):
+        weight, cols = ctx.saved_tensors
         x_shape4, w_shape4, _, stride, padding, dilation, groups = ctx.geometry
         x_shape, w_shape, (oh, ow) = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         N, C, H, W = x_shape4
-        g = np.ascontiguousarray(grad.reshape(N, w_shape4[0], oh * ow).transpose(1, 0, 2))   # (O, N, P)
+        O, Cg, kh, kw = w_shape4
+        g = np.ascontiguousarray(grad.reshape(N, O, oh, ow).transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
         dx = dw = db = None
         if need_x:
-            dcols = np.matmul(w_mat.transpose(0, 2, 1), g.reshape(groups, -1, N * oh * ow))   # (groups, K, N*P)
-            dcols = dcols.reshape((C,) + tuple(w_shape4[2:]) + (N, oh, ow)).transpose(3, 0, 1, 2, 4, 5)
+            w_mat = weight.reshape(groups, O // groups, Cg * kh * kw)
+            dcols = np.matmul(w_mat.transpose(0, 2, 1), g).reshape(C, kh, kw, oh, ow, N)   # batch-last
             padded = (H + padding[0] + padding[1], W + padding[2] + padding[3])
-            dx = crop2d(col2im(dcols, padded, stride, dilation), padding, (H, W)).reshape(x_shape)
+            image = col2im(dcols.transpose(5, 0, 1, 2, 3, 4), padded, stride, dilation)
+            dx = crop2d(image, padding, (H, W)).reshape(x_shape)
         if need_w:
-            dw = np.matmul(g.reshape(groups, -1, N * oh * ow), cols.transpose(0, 2, 1)).reshape(w_shape)
+            dw = np.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
         if need_b:
-            db = g.sum(axis=(1, 2))
+            db = g.reshape(O, -1).sum(axis=1)
         return dx, dw, db, None
 
 
