@@ -69,7 +69,8 @@ class ScaledDotProductAttention(Function):
         dv = unbroadcast(np.matmul(np.swapaxes(attn, -1, -2), grad), v.shape) if need_v else None
         d_scores = np.matmul(grad, np.swapaxes(v, -1, -2))          # dA
         row = (grad * out).sum(axis=-1, keepdims=True)
-        if grad_weights is not None:
+        # NOTE: the engine passes zeros for an unused weights output (the common `out, _ = mha(x, x, x)`)
+        if grad_weights is not None and grad_weights.any():
             d_scores = _add_into(d_scores, grad_weights)
             row = row + (grad_weights * attn).sum(axis=-1, keepdims=True)
         if keep is not None:
