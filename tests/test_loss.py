@@ -51,9 +51,10 @@ def test_regression_broadcast_and_legacy_flags():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # torch warns about the broadcast
         check_parity(lambda a, b: F.mse_loss(a, b), lambda a, b: tF().mse_loss(a, b), [x, y])
-        check_parity(lambda a, b: F.l1_loss(a, b, size_average=False), lambda a, b: tF().l1_loss(a, b, size_average=False),
-                     [x, x[0] * 2])
-    check_parity(lambda a, b: F.mse_loss(a, b, reduce=False), lambda a, b: tF().mse_loss(a, b, reduce=False), [x, x * 3])
+        check_parity(lambda a, b: F.l1_loss(a, b, size_average=False),
+                     lambda a, b: tF().l1_loss(a, b, size_average=False), [x, x[0] * 2])
+    check_parity(lambda a, b: F.mse_loss(a, b, reduce=False), lambda a, b: tF().mse_loss(a, b, reduce=False),
+                 [x, x * 3])
 
 
 def test_regression_errors():
@@ -161,7 +162,8 @@ def test_cross_entropy_errors():
         F.cross_entropy(x, deepdive.tensor([0, 1]))
     with pytest.raises(RuntimeError, match=r"dtype float32 and shape \[3\] \(input shape \[3, 4\]\)"):
         F.cross_entropy(x, deepdive.tensor([0.0, 1.0, 2.0]))
-    with pytest.raises(RuntimeError, match=r"expected target size \[2, 5\] for input of size \[2, 3, 5\], got \[2, 3\]"):
+    with pytest.raises(RuntimeError,
+                       match=r"expected target size \[2, 5\] for input of size \[2, 3, 5\], got \[2, 3\]"):
         F.cross_entropy(deepdive.randn(2, 3, 5), deepdive.tensor([[0, 1, 2], [0, 1, 2]]))
     with pytest.raises(RuntimeError, match=r"must be floating point, but got dtype int64"):
         F.cross_entropy(x, deepdive.zeros(3, 4, dtype=deepdive.int64))
@@ -310,7 +312,8 @@ MODULES = [("L1Loss", {}, "reg"), ("MSELoss", {"reduction": "sum"}, "reg"), ("Sm
            ("NLLLoss", {"weight": [0.5, 2.0, 1.0, 1.5], "reduction": "sum"}, "class"),
            ("BCELoss", {"weight": [0.5, 2.0, 1.0, 1.5]}, "prob"),
            ("BCEWithLogitsLoss", {"pos_weight": [0.5, 2.0, 1.0, 1.5]}, "logit"),
-           ("KLDivLoss", {"reduction": "batchmean"}, "kl"), ("KLDivLoss", {"log_target": True, "reduction": "sum"}, "kl")]
+           ("KLDivLoss", {"reduction": "batchmean"}, "kl"),
+           ("KLDivLoss", {"log_target": True, "reduction": "sum"}, "kl")]
 
 
 @pytest.mark.parametrize("name,options,kind", MODULES)

@@ -3,7 +3,6 @@ scheduler and option, with two parameter groups; state_dict round trips; chainin
 import math
 import pickle
 
-import numpy as np
 import pytest
 
 import deepdive

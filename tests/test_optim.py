@@ -112,7 +112,8 @@ def test_load_torch_state_dict_into_deepdive():
     params = _params(deepdive, np.float64)
     opt = optim.Adam(params, lr=0.01)
     converted = {"param_groups": theirs["param_groups"],
-                 "state": {i: {k: deepdive.tensor(v.numpy()) for k, v in s.items()} for i, s in theirs["state"].items()}}
+                 "state": {i: {k: deepdive.tensor(v.numpy()) for k, v in s.items()}
+                           for i, s in theirs["state"].items()}}
     opt.load_state_dict(converted)
     assert opt.state[params[0]]["exp_avg"]._data.dtype == np.float64
     assert float(opt.state[params[0]]["step"]._data) == 5.0

@@ -201,7 +201,12 @@ def _reduce_class_loss(loss, reduction, total_weight):
     return np.asarray(total / total_weight if total_weight else total * np.nan)    # all ignored: nan, as PyTorch
 
 
-def _mean_grad(grad, total_weight):
+def _per_sample(grad, reduction, total_weight):
+    """The gradient reaching each sample's loss, as a column to scale rows of (M, C)."""
+    if reduction == "none":
+        return grad.reshape(-1, 1)
+    if reduction == "sum":
+        return grad
     # NOTE: when every target is ignored the loss is 0/0 = nan, but as in PyTorch no gradient flows (not nan).
     return grad / total_weight if total_weight else grad * 0
 
@@ -279,8 +284,7 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         (logp,) = ctx.saved_tensors
-        reduction = ctx.reduction
-        g = grad.reshape(-1, 1) if reduction == "none" else (_mean_grad(grad, ctx.count) if reduction == "mean" else grad)
+        g = _per_sample(grad, ctx.reduction, ctx.count)
         need_x, need_t = ctx.needs_input_grad[:2]
         dx = dt = None
         if need_x:
@@ -315,8 +319,7 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        reduction = ctx.reduction
-        g = grad.reshape(-1, 1) if reduction == "none" else (_mean_grad(grad, ctx.count) if reduction == "mean" else grad)
+        g = _per_sample(grad, ctx.reduction, ctx.count)
         return _classes_back(-ctx.q * g, ctx.in_shape), None, None, None, None
 
 
