@@ -58,6 +58,21 @@ def test_topk_parity(k, dim, largest):
     gradcheck(lambda t: t.topk(k, dim, largest).values, x[:2, :3, :4] if k <= 2 else x[:, :, :])
 
 
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_topk_long_dim_partial_sort(largest, dim):
+    """Long dims take the argpartition path."""
+    torch = require_torch()
+    x = rng.standard_normal((300, 300) if dim == 0 else (3, 1000)).astype(np.float32)
+    fn = lambda t: t.topk(7, dim, largest=largest)              # noqa: E731
+    _same(fn(deepdive.tensor(x)), fn(torch.tensor(x)))
+    check_parity(fn, fn, [x])
+    vals, idx = deepdive.tensor(x).topk(7, dim, largest, sorted=False)
+    ref = torch.tensor(x).topk(7, dim, largest).values.numpy()
+    np.testing.assert_allclose(np.sort(vals.numpy(), dim), np.sort(ref, dim))
+    np.testing.assert_array_equal(np.take_along_axis(x, idx.numpy(), dim), vals.numpy())
+
+
 def test_topk_unsorted_and_edge_cases():
     torch = require_torch()
     x = rng.standard_normal((3, 6))

@@ -7,6 +7,8 @@ derivative of the reduction elementwise.
 """
 import builtins
 import collections
+import functools
+import math
 import warnings
 
 import numpy as np
@@ -56,7 +58,15 @@ def _dims(dim, ndim, op):
 
 def _keep(y, dims, keepdim):
     """``y`` computed with keepdims=True, squeezed when ``keepdim`` is False."""
-    return y if keepdim else np.squeeze(y, axis=dims)
+    return y if keepdim else y.squeeze(dims)
+
+
+def _kept(grad, ctx):
+    """An output gradient in keepdims form (reduced axes as size 1), ready to broadcast against x.
+
+    ``ctx.kept_shape`` is the forward result's keepdims shape (a reshape is cheaper than np.expand_dims).
+    """
+    return grad if ctx.keepdim else grad.reshape(ctx.kept_shape)
 
 
 def _check_nonempty(op, x, dims, dim_given):
@@ -78,7 +88,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        return np.sum(x, axis=dims, keepdims=keepdim)
+        return x.sum(axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -91,8 +101,8 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        ctx.count = int(np.prod([x.shape[d] for d in dims]))
-        return np.mean(x, axis=dims, keepdims=keepdim)
+        ctx.count = math.prod([x.shape[d] for d in dims])
+        return x.mean(axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -128,17 +138,15 @@ class Var(Function):
     def forward(ctx, x, dims, correction, keepdim):
         centered = x - x.mean(axis=dims, keepdims=True)
         ctx.save_for_backward(centered)
-        ctx.dims, ctx.keepdim, ctx.dof = dims, keepdim, _dof(x.shape, dims, correction)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _keep((centered * centered).sum(axis=dims, keepdims=True) / ctx.dof,
-                         dims, keepdim).astype(x.dtype, copy=False)
+        ctx.keepdim, ctx.dof = keepdim, _dof(x.shape, dims, correction)
+        y = _sum_of_squares(centered, dims)
+        ctx.kept_shape = y.shape
+        return _keep(_divide(y, ctx.dof), dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         (centered,) = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * (2 * centered) / ctx.dof).astype(grad.dtype, copy=False), None, None, None
+        return _divide(_kept(grad, ctx) * (2 * centered), ctx.dof), None, None, None
 
 
 class Std(Function):
@@ -151,19 +159,31 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
         centered = x - x.mean(axis=dims, keepdims=True)
-        ctx.dims, ctx.keepdim, ctx.dof = dims, keepdim, _dof(x.shape, dims, correction)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y = np.sqrt((centered * centered).sum(axis=dims, keepdims=True) / ctx.dof).astype(x.dtype, copy=False)
+        ctx.keepdim, ctx.dof = keepdim, _dof(x.shape, dims, correction)
+        y = np.sqrt(_divide(_sum_of_squares(centered, dims), ctx.dof))
         ctx.save_for_backward(centered, y)
+        ctx.kept_shape = y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         centered, y = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dx = np.where(y == 0, 0, g / (ctx.dof * y) * centered)
-        return dx.astype(grad.dtype, copy=False), None, None, None
+        denominator = ctx.dof * y
+        if not y.all():              # y == 0: dividing by inf gives the 0 gradient, without a warning
+            denominator = np.where(denominator == 0, np.inf, denominator).astype(y.dtype, copy=False)
+        return _kept(grad, ctx) / denominator * centered, None, None, None
+
+
+def _sum_of_squares(centered, dims):
+    return (centered * centered).sum(axis=dims, keepdims=True)
+
+
+def _divide(a, dof):
+    """a / dof; dof == 0 (no degrees of freedom) gives inf/nan like PyTorch, without NumPy's warning."""
+    if dof:
+        return a / dof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / np.asarray(dof, dtype=a.dtype)
 
 
 def _dof(shape, dims, correction):
@@ -217,6 +237,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 # --------------------------------------------------------------- max / min
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce     # the ufunc reductions skip np.max's Python wrapper
 class ReduceExtreme(Function):
     """y = reducer(x) over dims, a value picked from x (max, min, median).
 
@@ -228,16 +249,15 @@ class ReduceExtreme(Function):
     def forward(ctx, x, dims, keepdim, reducer):
         y = reducer(x, axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.dims, ctx.keepdim, ctx.kept_shape = dims, keepdim, y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         mask = x == y
-        count = mask.sum(axis=ctx.dims, keepdims=True)
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
-        return np.where(mask, g / count, 0).astype(grad.dtype, copy=False), None, None, None
+        count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad.dtype)
+        return mask * (_kept(grad, ctx) / count), None, None, None
 
 
 class SelectAlong(Function):
@@ -249,16 +269,32 @@ class SelectAlong(Function):
 
     @staticmethod
     def forward(ctx, x, index, dim, keepdim):
-        ctx.in_shape, ctx.index, ctx.dim, ctx.keepdim = x.shape, index, dim, keepdim
-        y = np.take_along_axis(x, index, axis=dim)
-        return y if keepdim else np.squeeze(y, axis=dim)
+        where = along(index, dim)
+        y = x[where]
+        ctx.in_shape, ctx.where, ctx.keepdim, ctx.kept_shape = x.shape, where, keepdim, y.shape
+        return y if keepdim else y.squeeze(dim)
 
     @staticmethod
     def backward(ctx, grad):
         dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
-        np.put_along_axis(dx, ctx.index, g, axis=ctx.dim)
+        dx[ctx.where] = _kept(grad, ctx)       # the indices of one slice are distinct: no accumulation needed
         return dx, None, None, None
+
+
+def along(index, dim):
+    """A fancy index equivalent to ``take_along_axis(x, index, dim)``: ``x[along(index, dim)]``.
+
+    NOTE: NumPy's take/put_along_axis rebuild these index grids in Python on every call; the
+    grids for the other axes depend only on the shape, so they are cached.
+    """
+    return _grids(index.shape, dim)[:dim] + (index,) + _grids(index.shape, dim)[dim + 1:]
+
+
+@functools.lru_cache(maxsize=256)
+def _grids(shape, dim):
+    n = len(shape)
+    return tuple(None if i == dim else np.arange(s).reshape((1,) * i + (s,) + (1,) * (n - i - 1))
+                 for i, s in enumerate(shape))
 
 
 def _max_min(op, largest, result_type, input, dim, keepdim, other):
@@ -270,17 +306,17 @@ def _max_min(op, largest, result_type, input, dim, keepdim, other):
     if dim is None:
         x = input._data
         _check_nonempty(op, x, (), False)
-        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, np.max if largest else np.min)
+        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, _MAX if largest else _MIN)
     scalar = input._data.ndim == 0
     d = canonical_dim(int(dim), input._data.ndim, op)
     if scalar:
         input, d = input.reshape(1), 0
     x = input._data
     _check_nonempty(op, x, (d,), True)
-    index = np.expand_dims((np.argmax if largest else np.argmin)(x, axis=d), d)
+    index = (x.argmax if largest else x.argmin)(axis=d, keepdims=True)
     keep = keepdim and not scalar
     values = SelectAlong.apply(input, index, d, keep)
-    return result_type(values, _wrap(index if keep else np.squeeze(index, axis=d)))
+    return result_type(values, _wrap(index if keep else index.squeeze(d)))
 
 
 def max(input, dim=None, keepdim=False, *, other=None):
@@ -312,7 +348,7 @@ def _amax_amin(op, largest, input, dim, keepdim):
     given = dim is not None and dim != ()
     dims = _dims(dim if given else None, input._data.ndim, op)
     _check_nonempty(op, input._data, dims, given)
-    return ReduceExtreme.apply(input, dims, keepdim, np.max if largest else np.min)
+    return ReduceExtreme.apply(input, dims, keepdim, _MAX if largest else _MIN)
 
 
 # ---------------------------------------------------------------- logsumexp
@@ -324,20 +360,22 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
-            # NOTE: an infinite max is not subtracted: all -inf gives log(0) = -inf, not nan (PyTorch's result).
-            m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        m = x.max(axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+        if x.size and np.isfinite(m).all():
             y = np.log(np.exp(x - m).sum(axis=dims, keepdims=True)) + m
+        else:
+            # NOTE: an infinite max is not subtracted: all -inf gives log(0) = -inf, not nan (PyTorch's result).
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+                y = np.log(np.exp(x - m).sum(axis=dims, keepdims=True)) + m
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.keepdim, ctx.kept_shape = keepdim, y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
-        return g * np.exp(x - y), None, None
+        return _kept(grad, ctx) * np.exp(x - y), None, None
 
 
 def logsumexp(input, dim=None, keepdim=False):
@@ -363,15 +401,15 @@ class Prod(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        y = np.prod(x, axis=dims, keepdims=True)
+        y = x.prod(axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.dims, ctx.keepdim, ctx.kept_shape = dims, keepdim, y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        g = _kept(grad, ctx)
         if x.all():
             return g * y / x, None, None
         return g * _prod_of_others(x, ctx.dims), None, None
@@ -412,27 +450,27 @@ class Norm(Function):
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
         if p == 2:
-            y = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
+            y = np.sqrt((x * x).sum(axis=dims, keepdims=True))
         elif p == 1:
-            y = np.sum(np.abs(x), axis=dims, keepdims=True)
+            y = np.abs(x).sum(axis=dims, keepdims=True)
         elif p == np.inf:
-            y = np.max(np.abs(x), axis=dims, keepdims=True)
+            y = np.abs(x).max(axis=dims, keepdims=True, initial=0)
         elif p == -np.inf:
-            y = np.min(np.abs(x), axis=dims, keepdims=True)
+            y = np.abs(x).min(axis=dims, keepdims=True, initial=np.inf)
         elif p == 0:
-            y = np.count_nonzero(x, axis=dims, keepdims=True).astype(x.dtype)
+            y = (x != 0).sum(axis=dims, keepdims=True, dtype=x.dtype)
         else:
-            y = np.sum(np.abs(x) ** p, axis=dims, keepdims=True) ** (1.0 / p)
+            y = (np.abs(x) ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
         y = y.astype(x.dtype, copy=False)
         ctx.save_for_backward(x, y)
-        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        ctx.p, ctx.dims, ctx.keepdim, ctx.kept_shape = p, dims, keepdim, y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         p = ctx.p
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.dims)
+        g = _kept(grad, ctx)
         if p == 0:
             return np.zeros_like(x), None, None, None
         if p == 1:
@@ -564,12 +602,12 @@ def _index_reduction(op, finder, input, dim, keepdim):
 
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest value (first on ties; NaN counts as largest), over the flattened input if dim is None."""
-    return _index_reduction("argmax", np.argmax, input, dim, keepdim)
+    return _index_reduction("argmax", np.ndarray.argmax, input, dim, keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest value (first on ties), over the flattened input if dim is None."""
-    return _index_reduction("argmin", np.argmin, input, dim, keepdim)
+    return _index_reduction("argmin", np.ndarray.argmin, input, dim, keepdim)
 
 
 def _logical_reduction(op, reducer, input, dim, keepdim):

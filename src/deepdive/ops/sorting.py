@@ -8,7 +8,7 @@ import numpy as np
 
 from ..tensor import _wrap
 from ._util import canonical_dim
-from .reduction import SelectAlong, ReduceExtreme, return_type, _check_nonempty
+from .reduction import SelectAlong, ReduceExtreme, return_type, along, _check_nonempty
 
 __all__ = ["sort", "argsort", "msort", "topk", "median", "kthvalue"]
 METHODS = ["sort", "argsort", "msort", "topk", "median", "kthvalue"]
@@ -41,7 +41,7 @@ def _result(result_type, input, index, d, scalar, keepdim=True):
     """(values, indices) for ``index`` (keepdim form) along ``d``, squeezed unless ``keepdim``."""
     keep = keepdim and not scalar
     values = SelectAlong.apply(input, index, d, keep)
-    return result_type(values, _wrap(index if keep else np.squeeze(index, axis=d)))
+    return result_type(values, _wrap(index if keep else index.squeeze(d)))
 
 
 def sort(input, dim=-1, descending=False, stable=False):
@@ -65,7 +65,8 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) elements along ``dim``: a named tuple ``(values, indices)``.
 
-    Uses a partial sort (``argpartition``, O(n)) and then sorts only the k picked elements.
+    Long dims use a partial sort (``argpartition``, O(n)) and then sort only the k picked
+    elements; short ones (or large k) a full stable sort, which is cheaper there.
     """
     input, d, scalar = _dim_of("topk", input, dim)
     x = input._data
@@ -73,15 +74,14 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     k = int(k)
     if not 0 <= k <= n:
         raise RuntimeError(f"selected index k out of range (topk: k = {k}, but dim {dim} has size {n})")
-    if k == n or k == 0:
-        index = _argsort(x, d, largest)
-        index = np.take(index, np.arange(k), axis=d)
+    head = (slice(None),) * d
+    if n <= 128 or 4 * k >= n:
+        index = _argsort(x, d, largest)[head + (slice(0, k),)]
     else:
-        kth = n - k if largest else k - 1
-        part = np.argpartition(x, kth, axis=d)
-        part = np.take(part, np.arange(n - k, n) if largest else np.arange(k), axis=d)
-        order = _argsort(np.take_along_axis(x, part, axis=d), d, largest) if sorted else slice(None)
-        index = np.take_along_axis(part, order, axis=d) if sorted else part
+        part = np.argpartition(x, n - k if largest else k - 1, axis=d)
+        index = part[head + ((slice(n - k, n) if largest else slice(0, k)),)]
+        if sorted:
+            index = index[along(_argsort(x[along(index, d)], d, largest), d)]
     return _result(topk_type, input, index, d, scalar)
 
 
