@@ -97,3 +97,27 @@ def test_errors():
         deepdive.ones(2, 3).softmax(2)
     with pytest.raises(NotImplementedError, match="Long"):
         deepdive.tensor([1, 2]).softmax(0)
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:          # pragma: no cover
+    given = None
+
+
+if given is not None:
+    @st.composite
+    def logits_and_dim(draw):
+        shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+        scale = draw(st.sampled_from([1.0, 30.0, 1e3]))
+        seed = draw(st.integers(0, 2 ** 16))
+        x = np.random.default_rng(seed).standard_normal(shape) * scale
+        return x, draw(st.integers(-len(shape), len(shape) - 1))
+
+    @settings(max_examples=25, deadline=None)
+    @given(logits_and_dim(), st.sampled_from(["softmax", "log_softmax"]), st.sampled_from([np.float32, np.float64]))
+    def test_property_random_shapes(case, name, dtype):
+        x, dim = case
+        fn = lambda t: getattr(t, name)(dim)          # noqa: E731
+        out = check_parity(fn, fn, [x.astype(dtype)], atol=1e-4 if dtype == np.float32 else None)
+        assert np.isfinite(out[0]._data).all()

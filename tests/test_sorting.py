@@ -128,3 +128,29 @@ def test_sort_empty_and_errors():
     with pytest.raises(IndexError, match=r"Dimension out of range"):
         deepdive.ones(2).sort(1)
     check_parity(lambda t: deepdive.msort(t), lambda t: torch.msort(t), [rng.standard_normal((3, 2))])
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:          # pragma: no cover
+    given = None
+
+
+if given is not None:
+    @st.composite
+    def array_and_dim(draw):
+        shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+        seed = draw(st.integers(0, 2 ** 16))
+        # small integers as floats: plenty of ties, which stable sorting must order like PyTorch
+        x = np.random.default_rng(seed).integers(-3, 4, shape).astype(np.float64)
+        return x, draw(st.integers(-len(shape), len(shape) - 1))
+
+    @settings(max_examples=25, deadline=None)
+    @given(array_and_dim(), st.booleans())
+    def test_property_stable_sort_matches_torch(case, descending):
+        torch = require_torch()
+        x, dim = case
+        _same(deepdive.tensor(x).sort(dim=dim, descending=descending, stable=True),
+              torch.tensor(x).sort(dim=dim, descending=descending, stable=True))
+        check_parity(lambda t: t.sort(dim=dim, descending=descending, stable=True).values,
+                     lambda t: t.sort(dim=dim, descending=descending, stable=True).values, [x])
