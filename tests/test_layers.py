@@ -263,3 +263,12 @@ def test_lazy_linear_materialised_by_load_state_dict():
     x = deepdive.randn(2, 5)
     np.testing.assert_allclose(lazy(x)._data, source(x)._data)
     assert type(lazy) is nn.Linear and lazy.in_features == 5
+
+
+@pytest.mark.parametrize("vocab,count", [(7, 50), (3000, 2000)])      # the one-hot GEMM and the sorted-sum paths
+def test_embedding_gradient_paths(vocab, count):
+    torch = require_torch()
+    idx = rng.integers(0, vocab, count).reshape(-1, 5)
+    module_parity(nn.Embedding(vocab, 4), torch.nn.Embedding(vocab, 4), [idx], np.float64)
+    module_parity(nn.Embedding(vocab, 4, padding_idx=3, scale_grad_by_freq=True),
+                  torch.nn.Embedding(vocab, 4, padding_idx=3, scale_grad_by_freq=True), [idx], np.float32)

@@ -12,6 +12,25 @@ from ..autograd.grad_mode import no_grad
 __all__ = ["embedding"]
 
 
+def _scatter_add_rows(grad, indices, shape, dtype):
+    """dW with dW[i] = sum of the rows of ``grad`` whose index is i.
+
+    NOTE: np.add.at is slow row by row; a small vocabulary uses one GEMM with the one-hot matrix,
+    a large one sorts the indices and sums each run with np.add.reduceat (both exact sums).
+    """
+    rows = indices.size
+    if rows * shape[0] <= 4_000_000:
+        one_hot = np.zeros((shape[0], rows), dtype=dtype)
+        one_hot[indices, np.arange(rows)] = 1
+        return one_hot @ grad
+    order = np.argsort(indices, kind="stable")
+    sorted_idx = indices[order]
+    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+    dw = np.zeros(shape, dtype=dtype)
+    dw[sorted_idx[starts]] = np.add.reduceat(grad[order], starts, axis=0)
+    return dw
+
+
 class Embedding(Function):
     """y = W[idx].   Backward: dW = scatter_add(g, idx) (padding_idx row zeroed; optionally / frequency)."""
 
@@ -30,8 +49,7 @@ class Embedding(Function):
         if scale_grad_by_freq:
             counts = np.bincount(flat, minlength=shape[0])
             g = g / counts[flat][:, None].astype(dtype)
-        dw = np.zeros(shape, dtype=dtype)
-        np.add.at(dw, flat, g)
+        dw = _scatter_add_rows(g, flat, shape, dtype)
         if padding_idx is not None:
             dw[padding_idx] = 0
         return dw, None, None, None
