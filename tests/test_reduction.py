@@ -102,6 +102,18 @@ def test_max_min_integer_and_nan():
             np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-6)
 
 
+def test_nan_gradients_follow_torch():
+    """max()/min() without a dim share the gradient among NaNs; amax gives NaN gradients; max(dim) picks the NaN."""
+    x = np.array([[1.0, np.nan, 3.0, np.nan], [1.0, 2.0, 3.0, 3.0]])
+    with np.errstate(all="ignore"):
+        for fn in [lambda t: t.max(), lambda t: t.min(), lambda t: t.amax(1), lambda t: t.max(1).values,
+                   lambda t: t.median()]:
+            dd_t, torch_t = deepdive.tensor(x, requires_grad=True), require_torch().tensor(x, requires_grad=True)
+            fn(dd_t).sum().backward()
+            fn(torch_t).sum().backward()
+            np.testing.assert_allclose(dd_t.grad.numpy(), torch_t.grad.numpy(), equal_nan=True)
+
+
 def test_var_std_overloads():
     torch = require_torch()
     x = rng.standard_normal((3, 5))

@@ -2,10 +2,9 @@
 
 Every reduction takes ``dim`` (an int, a tuple of ints, or None for all dims,
 negative dims counted from the end) and ``keepdim``, like PyTorch. Each
-backward first puts the reduced axes back (``_expand_back``), then applies the
-derivative of the reduction elementwise.
+backward first puts the reduced axes back as size 1 (``_kept``), then applies the
+derivative of the reduction elementwise, broadcasting over the reduced axes.
 """
-import builtins
 import collections
 import functools
 import math
@@ -193,7 +192,7 @@ def _dof(shape, dims, correction):
     if n - correction <= 0:
         warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
                       "factor (input numel divided by output numel).", UserWarning, stacklevel=4)
-    return builtins.max(n - correction, 0)
+    return n - correction if n > correction else 0
 
 
 def _var_args(op, input, dim, unbiased, keepdim, correction):
@@ -238,26 +237,30 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 # --------------------------------------------------------------- max / min
 _MAX, _MIN = np.maximum.reduce, np.minimum.reduce     # the ufunc reductions skip np.max's Python wrapper
+
+
 class ReduceExtreme(Function):
     """y = reducer(x) over dims, a value picked from x (max, min, median).
 
     Backward: g split evenly among the elements equal to y, PyTorch's rule for
-    ``amax``/``amin`` and for ``max()``/``min()``/``median()`` without a dim.
+    ``amax``/``amin`` and for ``max()``/``min()``/``median()`` without a dim. With
+    ``nan_ties`` (the full reductions) a NaN result shares g among the NaNs, as in
+    PyTorch; ``amax``/``amin`` give NaN gradients there instead, as PyTorch does.
     """
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, reducer):
+    def forward(ctx, x, dims, keepdim, reducer, nan_ties):
         y = reducer(x, axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim, ctx.kept_shape = dims, keepdim, y.shape
+        ctx.dims, ctx.keepdim, ctx.kept_shape, ctx.nan_ties = dims, keepdim, y.shape, nan_ties
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        mask = x == y
+        mask = np.isnan(x) if ctx.nan_ties and np.isnan(y).any() else x == y
         count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad.dtype)
-        return mask * (_kept(grad, ctx) / count), None, None, None
+        return mask * (_kept(grad, ctx) / count), None, None, None, None
 
 
 class SelectAlong(Function):
@@ -306,7 +309,7 @@ def _max_min(op, largest, result_type, input, dim, keepdim, other):
     if dim is None:
         x = input._data
         _check_nonempty(op, x, (), False)
-        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, _MAX if largest else _MIN)
+        return ReduceExtreme.apply(input, tuple(range(x.ndim)), False, _MAX if largest else _MIN, True)
     scalar = input._data.ndim == 0
     d = canonical_dim(int(dim), input._data.ndim, op)
     if scalar:
@@ -348,7 +351,7 @@ def _amax_amin(op, largest, input, dim, keepdim):
     given = dim is not None and dim != ()
     dims = _dims(dim if given else None, input._data.ndim, op)
     _check_nonempty(op, input._data, dims, given)
-    return ReduceExtreme.apply(input, dims, keepdim, _MAX if largest else _MIN)
+    return ReduceExtreme.apply(input, dims, keepdim, _MAX if largest else _MIN, False)
 
 
 # ---------------------------------------------------------------- logsumexp

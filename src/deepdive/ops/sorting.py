@@ -111,7 +111,7 @@ def median(input, dim=None, keepdim=False):
     """``median(input)``: the lower median of all elements (0-d; gradient split among equal elements).
     ``median(input, dim, keepdim=False)``: a named tuple ``(values, indices)``; NaN propagates."""
     if dim is None:
-        return ReduceExtreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median)
+        return ReduceExtreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median, True)
     input, d, scalar = _dim_of("median", input, dim)
     x = input._data
     _check_nonempty("median", x, (d,), True)
