@@ -410,3 +410,18 @@ def test_functional_multi_head_attention_forward_matches_torch():
         return [out, weights, x.grad, mem.grad] + [a.grad for a in args]
     for i, (a, b) in enumerate(zip(run(deepdive, deepdive.nn.functional), run(torch, torch.nn.functional))):
         assert_close(a, b, what=f"result {i}")
+
+
+def test_mha_float_attn_mask_receives_gradient():
+    torch = require_torch()
+    dd, tt = _mha_pair(E, H, batch_first=True)
+    dd.load_state_dict(tt.state_dict())
+    x = rng.standard_normal((N, L, E))
+    am = rng.standard_normal((N * H, L, L))
+    grads = []
+    for lib, m in ((deepdive, dd.double()), (torch, tt.double())):
+        xs, mask = lib.tensor(x), lib.tensor(am, requires_grad=True)
+        out, w = m(xs, xs, xs, attn_mask=mask)
+        (out.sum() + w.sum()).backward()
+        grads.append(mask.grad)
+    assert_close(grads[0], grads[1])

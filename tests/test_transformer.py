@@ -219,3 +219,12 @@ def test_transformer_errors():
         model(deepdive.randn(5, 2, D), deepdive.randn(4, 2, D), tgt_mask=deepdive.zeros(5, 4))
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         model(deepdive.randn(5, 2, D), deepdive.randn(4, 2, D), tgt_is_causal=True)
+
+
+@pytest.mark.parametrize("layer", ["TransformerEncoderLayer", "TransformerDecoderLayer"])
+def test_layers_without_bias(layer):
+    dd, tt = _pair(layer, D, H, FF, dropout=0.0, bias=False, batch_first=True)
+    assert dd.norm1.bias is None and dd.self_attn.in_proj_bias is None and dd.linear1.bias is None
+    x = rng.standard_normal((2, 4, D))
+    inputs = [x] if layer == "TransformerEncoderLayer" else [x, rng.standard_normal((2, 3, D))]
+    compare_modules(dd, tt, inputs, np.float64)
