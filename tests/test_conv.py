@@ -46,6 +46,19 @@ def test_conv2d_parity(case, dtype, bias):
         check_parity(lambda a, k: F.conv2d(a, k, **case), lambda a, k: _tf().conv2d(a, k, **case), [x, w])
 
 
+@pytest.mark.parametrize("case", [dict(padding=1), dict(groups=3, stride=(1, 2), dilation=2, padding=(0, 3))], ids=str)
+def test_conv2d_wide_outputs(case):
+    """Outputs at least 16 wide take the (n, y, x) column order (narrow ones go batch-last): both are checked."""
+    g = case.get("groups", 1)
+    x = rng.standard_normal((2, 3, 5, 37))
+    w, b = rng.standard_normal((6, 3 // g, 3, 3)), rng.standard_normal(6)
+    out = check_parity(lambda a, k, c: F.conv2d(a, k, c, **case), lambda a, k, c: _tf().conv2d(a, k, c, **case),
+                       [x, w, b])
+    assert out[0].shape[-1] >= 16
+    check_parity(lambda a, k: F.conv1d(a, k, padding=2), lambda a, k: _tf().conv1d(a, k, padding=2),
+                 [x[:, :, 0].astype(np.float32), rng.standard_normal((4, 3, 5)).astype(np.float32)])
+
+
 def test_conv2d_unbatched_and_1x1():
     x = rng.standard_normal((3, 5, 5))
     w = rng.standard_normal((2, 3, 1, 1))

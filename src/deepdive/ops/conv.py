@@ -211,62 +211,75 @@ class Convolution(Function):
     """out = conv(x, W) + b, as one BLAS matmul per group over im2col columns.
 
     Forward (per group g, with K = C/groups * kh * kw, P = oh * ow):
-        cols = im2col(pad(x))                  (groups, K, P*N)
-        out  = W_g (Og, K) @ cols              (groups, Og, P*N)  ->  (N, O, oh, ow)
-    Backward (G = dL/dout as (groups, Og, P*N)):
+        cols = im2col(pad(x))                  (groups, K, N*P)
+        out  = W_g (Og, K) @ cols              (groups, Og, N*P)  ->  (N, O, oh, ow)
+    Backward (G = dL/dout as (groups, Og, N*P)):
         dW = G @ cols^T,   db = sum_{n, y, x} G,   dx = crop(col2im(W_g^T @ G))
     ``geometry`` holds the canonical 4-D shapes (conv1d runs as a 1 x L conv2d,
     unbatched input as N = 1) and the caller-facing output shape.
 
-    NOTE: the batch sits inside the columns, innermost: x is first copied to a
-    batch-last (C, H, W, N) buffer (the padding written in the same copy), so
-    every window row x[c, y + i, j:j + ow, :] is one contiguous run of ow*N
-    numbers. The im2col copy and col2im's slab adds then stream long runs
-    instead of ow-long ones, each product is one large GEMM rather than N small
-    ones, and dW needs no sum over the batch. The price is two small transposed
-    copies (input and output), K times smaller than the columns.
+    NOTE: the batch sits inside the columns, so each product is one large GEMM
+    rather than N small ones and dW needs no sum over the batch. Which order the
+    N*P columns take is chosen for the copies: the im2col copy streams runs of
+    ow numbers in (n, y, x) order, so for narrow outputs (ow < 16) x is first
+    copied to a batch-last (C, H, W, N) buffer (padding written in the same
+    copy) whose window rows x[c, y + i, j:j + ow, :] are runs of ow*N numbers;
+    the columns are then (y, x, n) and col2im's slab adds run as long. Wide
+    outputs keep (n, y, x), where the output and gradient transposes only swap
+    the two outer axes.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, geometry):
-        x_shape4, w_shape4, out_shape, stride, padding, dilation, groups = geometry
+        x_shape4, w_shape4, out_shape, stride, padding, dilation, groups, (oh, ow) = geometry
         N, C, H, W = x_shape4
         O, Cg, kh, kw = w_shape4
         top, bottom, left, right = padding
-        if top or bottom or left or right:
-            buffer = np.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
-            buffer[:, top:top + H, left:left + W] = x.reshape(x_shape4).transpose(1, 2, 3, 0)
+        batch_last = ow < 16
+        if batch_last:
+            if top or bottom or left or right:
+                buffer = np.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
+                buffer[:, top:top + H, left:left + W] = x.reshape(x_shape4).transpose(1, 2, 3, 0)
+            else:
+                buffer = np.ascontiguousarray(x.reshape(x_shape4).transpose(1, 2, 3, 0))
+            view = im2col(buffer.transpose(3, 0, 1, 2), (kh, kw), stride, dilation)    # (N, C, kh, kw, oh, ow)
+            cols = view.transpose(1, 2, 3, 4, 5, 0)                                   # columns (y, x, n)
         else:
-            buffer = np.ascontiguousarray(x.reshape(x_shape4).transpose(1, 2, 3, 0))
-        view = im2col(buffer.transpose(3, 0, 1, 2), (kh, kw), stride, dilation)        # (N, C, kh, kw, oh, ow)
-        oh, ow = view.shape[-2:]
-        cols = view.transpose(1, 2, 3, 4, 5, 0).reshape(groups, Cg * kh * kw, oh * ow * N)
-        out = np.matmul(weight.reshape(groups, O // groups, Cg * kh * kw), cols).reshape(O, oh, ow, N)
+            view = im2col(pad2d(x.reshape(x_shape4), padding), (kh, kw), stride, dilation)
+            cols = view.transpose(1, 2, 3, 0, 4, 5)                                   # columns (n, y, x)
+        cols = cols.reshape(groups, Cg * kh * kw, -1)
+        out = np.matmul(weight.reshape(groups, O // groups, Cg * kh * kw), cols)
+        out = out.reshape(O, oh, ow, N).transpose(3, 0, 1, 2) if batch_last else \
+            out.reshape(O, N, oh, ow).transpose(1, 0, 2, 3)
         result = np.empty((N, O, oh, ow), dtype=out.dtype)
         if bias is not None:
-            np.add(out.transpose(3, 0, 1, 2), bias.reshape(O, 1, 1), out=result)
+            np.add(out, bias.reshape(O, 1, 1), out=result)
         else:
-            np.copyto(result, out.transpose(3, 0, 1, 2))
-        ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape, (oh, ow))
+            np.copyto(result, out)
+        ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape, batch_last)
         ctx.save_for_backward(weight, cols)
         return result.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad, *_):
         weight, cols = ctx.saved_tensors
-        x_shape4, w_shape4, _, stride, padding, dilation, groups = ctx.geometry
-        x_shape, w_shape, (oh, ow) = ctx.shapes
+        x_shape4, w_shape4, _, stride, padding, dilation, groups, (oh, ow) = ctx.geometry
+        x_shape, w_shape, batch_last = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         N, C, H, W = x_shape4
         O, Cg, kh, kw = w_shape4
-        g = np.ascontiguousarray(grad.reshape(N, O, oh, ow).transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
+        g = grad.reshape(N, O, oh, ow).transpose((1, 2, 3, 0) if batch_last else (1, 0, 2, 3))
+        g = np.ascontiguousarray(g).reshape(groups, O // groups, -1)
         dx = dw = db = None
         if need_x:
             w_mat = weight.reshape(groups, O // groups, Cg * kh * kw)
-            dcols = np.matmul(w_mat.transpose(0, 2, 1), g).reshape(C, kh, kw, oh, ow, N)   # batch-last
+            dcols = np.matmul(w_mat.transpose(0, 2, 1), g)
+            if batch_last:
+                dcols = dcols.reshape(C, kh, kw, oh, ow, N).transpose(5, 0, 1, 2, 3, 4)
+            else:
+                dcols = dcols.reshape(C, kh, kw, N, oh, ow).transpose(3, 0, 1, 2, 4, 5)
             padded = (H + padding[0] + padding[1], W + padding[2] + padding[3])
-            image = col2im(dcols.transpose(5, 0, 1, 2, 3, 4), padded, stride, dilation)
-            dx = crop2d(image, padding, (H, W)).reshape(x_shape)
+            dx = crop2d(col2im(dcols, padded, stride, dilation), padding, (H, W)).reshape(x_shape)
         if need_w:
             dw = np.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
         if need_b:
@@ -296,7 +309,7 @@ def _conv_geometry(name, n, input, weight, bias, stride, padding, dilation, grou
                            "Kernel size can't be greater than actual input size")
     out_hw = tuple((p - e) // s + 1 for p, e, s in zip(padded, effective, stride))
     out_shape = ((x_shape4[0],) if batched else ()) + (w.shape[0],) + out_hw[-n:]
-    return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups)
+    return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups, out_hw)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
