@@ -53,8 +53,10 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """The indices that sort ``input`` along ``dim`` (stable)."""
-    return sort(input, dim, descending, stable).indices
+    """The indices that sort ``input`` along ``dim`` (stable); no values are gathered."""
+    input, d, scalar = _dim_of("argsort", input, dim)
+    index = _argsort(input._data, d, descending)
+    return _wrap(index.reshape(()) if scalar else index)
 
 
 def msort(input):
