@@ -238,6 +238,8 @@ def test_errors_name_expected_and_actual():
         lstm(deepdive.randn(2, 5, 3, 10))
     with pytest.raises(ValueError, match=r"RNN input dtype \(deepdive.float64\) does not match weight dtype"):
         lstm(deepdive.randn(5, 3, 10, dtype=deepdive.float64))
+    with pytest.raises(RuntimeError, match="Input and hidden tensors are not the same dtype"):
+        lstm(deepdive.randn(5, 3, 10), (deepdive.randn(1, 3, 20, dtype=deepdive.float64), deepdive.randn(1, 3, 20)))
     with pytest.raises(ValueError, match="Unknown nonlinearity 'gelu'. Select from 'tanh' or 'relu'."):
         nn.RNN(3, 4, nonlinearity="gelu")
     with pytest.raises(ValueError, match="dropout should be a number in range"):

@@ -173,6 +173,9 @@ class RNNBase(Module):
         for state, label in zip(states, state_names):
             if state is not None:
                 self.check_hidden_size(state, expected, "Expected " + label + " size {}, got {}")
+                if state.dtype != input.dtype:
+                    raise RuntimeError(f"Input and hidden tensors are not the same dtype, found input tensor with "
+                                       f"{input.dtype} and {label} tensor with {state.dtype}")
         x = input.transpose(0, 1) if self.batch_first else input
         return x, states, is_batched
 

@@ -266,10 +266,9 @@ class LSTMSequence(Function):
             np.multiply(dh, factor4[t, :, 2], out=d_gates4[t, :, 2])    # da_o
             dc *= f[t]
             np.matmul(d_gates[t], w_hh, out=dh)
-        grads = _parameter_grads(ctx, d_gates, d_gates, x, h_prev, w_ih)
-        dx, dw_ih, dw_hh, db_ih, db_hh = (None if grad is None or k == 0 else _ifog(grad, H)
-                                          for k, grad in enumerate(grads))
-        dx = grads[0]
+        dx, *weight_grads = _parameter_grads(ctx, d_gates, d_gates, x, h_prev, w_ih)
+        # back to PyTorch's [i, f, g, o] rows
+        dw_ih, dw_hh, db_ih, db_hh = (None if grad is None else _ifog(grad, H) for grad in weight_grads)
         need = ctx.needs_input_grad
         return (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh, None)
 
