@@ -25,7 +25,7 @@ class Softmax(Function):
         if x.size == 0:
             y = x.copy()
         else:
-            y = np.asarray(x - x.max(axis=dim, keepdims=True))   # asarray: 0-d inputs give NumPy scalars
+            y = _shifted(x, dim)
             np.exp(y, out=y)
             y /= y.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
@@ -48,7 +48,7 @@ class LogSoftmax(Function):
         if x.size == 0:
             y = x.copy()
         else:
-            y = np.asarray(x - x.max(axis=dim, keepdims=True))   # asarray: 0-d inputs give NumPy scalars
+            y = _shifted(x, dim)
             y -= np.log(np.exp(y).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -58,6 +58,16 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
         return grad - np.exp(y) * grad.sum(axis=ctx.dim, keepdims=True), None
+
+
+def _shifted(x, dim):
+    """x - max(x, dim): a new array whose largest entry per slice is 0."""
+    m = x.max(axis=dim, keepdims=True)
+    if np.isfinite(m).all():
+        return np.asarray(x - m)          # asarray: 0-d inputs give NumPy scalars
+    # A slice that is all -inf (a fully masked attention row) gives nan, as in PyTorch, without NumPy's warning.
+    with np.errstate(invalid="ignore"):
+        return np.asarray(x - m)
 
 
 def _softmax_dim(op, ndim, dim):
