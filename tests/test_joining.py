@@ -81,6 +81,48 @@ CASES = {
                     [X]),
     "diagonal_offset": (method("diagonal", 1), [X]),
     "unflatten": (method("unflatten", 1, (2, -1)), [X]),
+    "column_stack": ((lambda a, b: deepdive.column_stack([a, b]), lambda a, b: torch.column_stack([a, b])),
+                     [X[:, 0], X[:, :2]]),
+    "tensor_split_sections": (method("tensor_split", 3, 1), [X]),
+    "tensor_split_indices": (method("tensor_split", [1, 3], 1), [X]),
+    "tensor_split_out_of_range": (method("tensor_split", [-1, 10], 0), [X]),
+    "hsplit": (method("hsplit", 2), [X]),
+    "vsplit": (method("vsplit", [1]), [X]),
+    "dsplit": (method("dsplit", 2), [X.reshape(3, 1, 4)]),
+    "meshgrid_ij": ((lambda a, b: deepdive.meshgrid(a, b, indexing="ij"),
+                     lambda a, b: torch.meshgrid(a, b, indexing="ij")), [X[0], X[1, :3]]),
+    "meshgrid_xy": ((lambda a, b, c: deepdive.meshgrid([a, b, c], indexing="xy"),
+                     lambda a, b, c: torch.meshgrid([a, b, c], indexing="xy")), [X[0], X[1, :3], X[2, :2]]),
+    "cartesian_prod": ((lambda a, b: deepdive.cartesian_prod(a, b), lambda a, b: torch.cartesian_prod(a, b)),
+                       [X[0], X[1, :3]]),
+    "block_diag": ((lambda a, b, c: deepdive.block_diag(a, b, c), lambda a, b, c: torch.block_diag(a, b, c)),
+                   [X, X[0, :2], np.array(1.5)]),
+    "diag_embed": (method("diag_embed"), [X]),
+    "diag_embed_offset_dims": (method("diag_embed", 1, 0, 2), [X]),
+    "diag_embed_negative": (method("diag_embed", -2, -1, 0), [X]),
+    "trace": (method("trace"), [X]),
+    "rot90": (method("rot90"), [X]),
+    "rot90_k2_dims": (method("rot90", 2, [1, 0]), [X]),
+    "rot90_k_neg": (method("rot90", -1), [X]),
+    "take": (method("take", ("t", np.array([[0, 11], [5, 5]]))), [X]),
+    "index_fill": (method("index_fill", 1, ("t", np.array([0, 2])), -1.0), [X]),
+    "index_fill_tensor_value": (method("index_fill", 0, ("t", np.array([1]))), [X, np.array(2.0)]),
+    "index_copy": (method("index_copy", 1, ("t", np.array([3, 0]))), [X, rng.standard_normal((3, 2))]),
+    "index_put": ((lambda x, v: x.index_put((deepdive.tensor([0, 2]), deepdive.tensor([1, 1])), v),
+                   lambda x, v: x.index_put((torch.tensor([0, 2]), torch.tensor([1, 1])), v)), [X, X[0, :2]]),
+    "index_put_accumulate": ((lambda x, v: x.index_put((deepdive.tensor([0, 0, 2]),), v, accumulate=True),
+                              lambda x, v: x.index_put((torch.tensor([0, 0, 2]),), v, accumulate=True)), [X, X[1]]),
+    "masked_scatter": (method("masked_scatter", ("t", X > 0)), [X, rng.standard_normal(12)]),
+    "scatter_reduce_sum": (method("scatter_reduce", 1, ("t", IDX), reduce="sum"), [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_sum_exclude_self": (method("scatter_reduce", 1, ("t", IDX), reduce="sum", include_self=False),
+                                        [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_mean": (method("scatter_reduce", 1, ("t", IDX), reduce="mean"), [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_mean_exclude_self": (method("scatter_reduce", 1, ("t", IDX), reduce="mean", include_self=False),
+                                         [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_amax": (method("scatter_reduce", 1, ("t", IDX), reduce="amax"), [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_amin_exclude_self": (method("scatter_reduce", 0, ("t", IDX), reduce="amin", include_self=False),
+                                         [X, rng.standard_normal((2, 3))]),
+    "scatter_reduce_prod": (method("scatter_reduce", 1, ("t", IDX), reduce="prod"), [X, rng.standard_normal((2, 3))]),
 }
 
 
@@ -238,3 +280,42 @@ def test_gather_large_repeated_index_gradient():
     idx[:, ::3] = 7
     check_parity(lambda a: a.gather(1, deepdive.tensor(idx)), lambda a: a.gather(1, torch.tensor(idx)),
                  [rng.standard_normal((50, 10)).astype(np.float32)])
+
+
+def test_index_helpers_and_unique_match_torch():
+    assert deepdive.tril_indices(3, 4, 1).tolist() == torch.tril_indices(3, 4, 1).tolist()
+    assert deepdive.triu_indices(4, 3, -1).tolist() == torch.triu_indices(4, 3, -1).tolist()
+    assert deepdive.tril_indices(3, 3).dtype == deepdive.int64
+    for kwargs in [{}, {"return_inverse": True}, {"return_counts": True}, {"return_inverse": True, "return_counts": True}]:
+        ours = deepdive.unique(deepdive.tensor([3, 1, 3, 2]), **kwargs)
+        theirs = torch.unique(torch.tensor([3, 1, 3, 2]), **kwargs)
+        ours, theirs = (ours, theirs) if isinstance(ours, tuple) else ((ours,), (theirs,))
+        assert [o.tolist() for o in ours] == [t.tolist() for t in theirs]
+    assert deepdive.unique(deepdive.tensor([[1, 2], [1, 2], [0, 5]]), dim=0).tolist() == [[0, 5], [1, 2]]
+
+
+def test_more_inplace_index_ops_match_torch():
+    for name, args in [("index_fill_", (1, "VEC", 2.0)), ("index_copy_", (0, "VEC", "SRC")),
+                       ("index_put_", (("VEC",), "ROW", True)), ("masked_scatter_", ("MASK", "SRC")),
+                       ("scatter_reduce_", (1, "IDX", "SRC", "amax"))]:
+        outs = []
+        for lib in (deepdive, torch):
+            conv = {"VEC": lib.tensor([0, 2]), "SRC": lib.ones(2, 3) * 7, "ROW": lib.ones(3),
+                    "MASK": lib.tensor(X[:3, :3] > 0), "IDX": lib.tensor([[0, 0], [2, 1]])}
+            x = lib.tensor(X[:3, :3].astype(np.float32))
+            call = [tuple(conv[i] for i in a) if isinstance(a, tuple) else conv.get(a, a) if isinstance(a, str)
+                    else a for a in args]
+            assert getattr(x, name)(*call) is x
+            outs.append(x.numpy().copy())
+        np.testing.assert_allclose(outs[0], outs[1], err_msg=name)
+
+
+def test_split_helpers_errors():
+    with pytest.raises(RuntimeError, match="not divisible by the split_size 3"):
+        deepdive.ones(2, 4).hsplit(3)
+    with pytest.raises(RuntimeError, match="at least 3 dimension"):
+        deepdive.ones(2, 4).dsplit(2)
+    with pytest.raises(RuntimeError, match="reduce argument must be"):
+        deepdive.ones(2).scatter_reduce(0, deepdive.tensor([0]), deepdive.ones(1), "max")
+    with pytest.raises(RuntimeError, match="expected source to have at least 2 elements"):
+        deepdive.ones(2).masked_scatter(deepdive.tensor([True, True]), deepdive.ones(1))

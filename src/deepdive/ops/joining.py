@@ -15,14 +15,20 @@ from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import canonical_dim, shape_arg, normalize_dims, unbroadcast
 from .shape import as_view
 
-__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "split", "chunk", "unbind",
-           "gather", "scatter", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "fliplr",
-           "flipud", "tile", "narrow", "select", "take_along_dim", "nonzero", "masked_select", "roll",
-           "repeat_interleave", "diag", "diagonal", "argwhere", "index_add"]
-METHODS = ["split", "chunk", "unbind", "gather", "scatter", "scatter_add", "scatter_", "scatter_add_", "index_select",
-           "masked_fill", "tril", "triu", "tril_", "triu_", "flip", "fliplr", "flipud", "repeat", "tile", "narrow",
-           "select", "take_along_dim", "nonzero", "masked_select", "roll", "repeat_interleave", "diag", "diagonal",
-           "argwhere", "index_add", "index_add_"]
+__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "row_stack", "split",
+           "chunk", "unbind", "tensor_split", "hsplit", "vsplit", "dsplit", "gather", "scatter", "scatter_add",
+           "scatter_reduce", "index_select", "index_add", "index_fill", "index_copy", "index_put", "masked_fill",
+           "masked_scatter", "tril", "triu", "tril_indices", "triu_indices", "flip", "fliplr", "flipud", "rot90",
+           "tile", "narrow", "select", "take", "take_along_dim", "nonzero", "masked_select", "roll",
+           "repeat_interleave", "diag", "diagonal", "diag_embed", "trace", "argwhere", "meshgrid", "cartesian_prod",
+           "block_diag", "unique"]
+METHODS = ["split", "chunk", "unbind", "tensor_split", "hsplit", "vsplit", "dsplit", "gather", "scatter",
+           "scatter_add", "scatter_reduce", "scatter_", "scatter_add_", "scatter_reduce_", "index_select", "index_add",
+           "index_add_", "index_fill", "index_fill_", "index_copy", "index_copy_", "index_put", "index_put_",
+           "masked_fill", "masked_scatter", "masked_scatter_", "tril", "triu", "tril_", "triu_", "flip", "fliplr",
+           "flipud", "rot90", "repeat", "tile", "narrow", "select", "take", "take_along_dim", "nonzero",
+           "masked_select", "roll", "repeat_interleave", "diag", "diagonal", "diag_embed", "trace", "argwhere",
+           "unique"]
 
 
 def _index_array(index, op, dtypes="iu"):
@@ -797,12 +803,361 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return RepeatInterleave.apply(input, repeats, d)
 
 
+# ------------------------------------------------------------------ more joins
+def column_stack(tensors):
+    """Join along dim 1, 0-D and 1-D tensors becoming columns."""
+    return hstack([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors])
+
+
+row_stack = vstack
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """NumPy's ``array_split``: n nearly equal pieces (the first ``size % n`` one longer) or cuts at indices."""
+    d = canonical_dim(dim, input._data.ndim, "tensor_split")
+    size = input._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise RuntimeError(f"tensor_split(): number of sections must be larger than 0, got {n}")
+        sizes = [size // n + (1 if i < size % n else 0) for i in range(n)]
+        bounds = list(accumulate(sizes[:-1]))
+    else:
+        bounds = [min(max(int(i) if i >= 0 else int(i) + size, 0), size) for i in indices_or_sections]
+    return tuple(as_view(piece, input) for piece in Split.apply(input, bounds, d))
+
+
+def _split_exact(op, input, sections, dim):
+    if isinstance(sections, (int, np.integer)):
+        size = input._data.shape[dim]
+        if sections == 0 or size % sections:
+            raise RuntimeError(f"torch.{op} attempted to split along dimension {dim}, but the size of the dimension "
+                               f"{size} is not divisible by the split_size {sections}!")
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input, sections):
+    """Split along dim 1 (dim 0 for 1-D tensors)."""
+    return _split_exact("hsplit", input, sections, 1 if input.ndim > 1 else 0)
+
+
+def vsplit(input, sections):
+    """Split along dim 0 (at least 2-D input)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got a tensor with "
+                           f"{input.ndim} dimensions!")
+    return _split_exact("vsplit", input, sections, 0)
+
+
+def dsplit(input, sections):
+    """Split along dim 2 (at least 3-D input)."""
+    if input.ndim < 3:
+        raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got a tensor with "
+                           f"{input.ndim} dimensions!")
+    return _split_exact("dsplit", input, sections, 2)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids: output k varies along dim k (``indexing='xy'`` swaps the first two, like NumPy)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        order[0], order[1] = 1, 0
+    shape = [sizes[k] for k in order]
+    grids = []
+    for i, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[order.index(i)] = -1
+        grids.append(t.reshape(view).expand(shape))
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors):
+    """All combinations of the 1-D inputs' elements, as rows of an (N, k) tensor."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+class BlockDiag(Function):
+    """y = the 2-D inputs on the diagonal of a zero matrix.   Backward: dx_i = g's block i."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        rows, cols = sum(x.shape[0] for x in xs), sum(x.shape[1] for x in xs)
+        out = np.zeros((rows, cols), dtype=np.result_type(*xs))
+        ctx.blocks, r, c = [], 0, 0
+        for x in xs:
+            block = (slice(r, r + x.shape[0]), slice(c, c + x.shape[1]))
+            out[block] = x
+            ctx.blocks.append(block)
+            r, c = r + x.shape[0], c + x.shape[1]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad[block] for block in ctx.blocks)
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix from the inputs (0-D and 1-D inputs count as 1 x n)."""
+    tensors = _same_dtype([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors])
+    for t in tensors:
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input has "
+                               f"{t.ndim} dimensions")
+    return BlockDiag.apply(*tensors)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row/column indices of the lower triangle of a row x col matrix."""
+    return _wrap(np.stack(np.tril_indices(row, offset, col)).astype(np.int64 if dtype is None else
+                                                                       _dtype.to_dtype(dtype).np))
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row/column indices of the upper triangle of a row x col matrix."""
+    return _wrap(np.stack(np.triu_indices(row, offset, col)).astype(np.int64 if dtype is None else
+                                                                       _dtype.to_dtype(dtype).np))
+
+
+class DiagEmbedBatched(Function):
+    """y[..., i, i+offset] = x[..., i] in the (dim1, dim2) planes of a new tensor.   Backward: dx = that diagonal of g."""
+
+    @staticmethod
+    def forward(ctx, x, offset, dim1, dim2):
+        n = x.shape[-1] + abs(offset)
+        k = np.arange(x.shape[-1])
+        ctx.args = (k + max(-offset, 0), k + max(offset, 0), dim1, dim2)
+        out = np.zeros(x.shape[:-1] + (n, n), dtype=x.dtype)
+        out[..., ctx.args[0], ctx.args[1]] = x
+        return np.moveaxis(out, (-2, -1), (dim1, dim2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, cols, dim1, dim2 = ctx.args
+        return np.moveaxis(grad, (dim1, dim2), (-2, -1))[..., rows, cols], None, None, None
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """A tensor whose (dim1, dim2) planes have ``input``'s last dim on their ``offset`` diagonal."""
+    nd = input._data.ndim + 1
+    d1, d2 = canonical_dim(dim1, nd, "diag_embed"), canonical_dim(dim2, nd, "diag_embed")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return DiagEmbedBatched.apply(input, int(offset), d1, d2)
+
+
+def trace(input):
+    """Sum of the main diagonal of a matrix."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    return diagonal(input).sum()
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane ``dims`` (from the first towards the second axis)."""
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    d0, d1 = (canonical_dim(d, input._data.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return flip(input, d1).transpose(d0, d1)
+    if k == 2:
+        return flip(input, d0, d1)
+    if k == 3:
+        return flip(input, d0).transpose(d0, d1)
+    return input.clone()
+
+
+def take(input, index):
+    """Elements of the flattened input at ``index`` (the result has index's shape)."""
+    idx = _index_array(index, "take")
+    size = input._data.size
+    if idx.size and (idx.max() >= size or idx.min() < -size):
+        raise IndexError(f"out of range: tried to access index {idx.max() if idx.max() >= size else idx.min()} on "
+                         f"a tensor of {size} elements.")
+    return input.reshape(-1)[_wrap(idx)]
+
+
+def index_fill(input, dim, index, value):
+    """A copy with the slices at ``index`` along ``dim`` set to ``value`` (a number or 0-d tensor)."""
+    d = canonical_dim(dim, max(input._data.ndim, 1), "index_fill")
+    idx = _index_array(index, "index_fill").reshape(-1)
+    mask = np.zeros(input._data.shape[d] if input._data.ndim else 1, dtype=bool)
+    mask[idx] = True
+    if input._data.ndim:
+        mask = mask.reshape((-1,) + (1,) * (input._data.ndim - d - 1))
+    else:
+        mask = mask.reshape(())
+    return masked_fill(input, _wrap(mask), value)
+
+
+def index_copy(input, dim, index, source):
+    """A copy with the slices of ``source`` written at ``index`` along ``dim``."""
+    d = canonical_dim(dim, input._data.ndim, "index_copy")
+    idx = _index_array(index, "index_copy").reshape(-1)
+    shape = [1] * source._data.ndim
+    shape[d] = -1
+    return scatter(input, d, _wrap(np.broadcast_to(idx.reshape(shape), source._data.shape)), source)
+
+
+class IndexPutAccumulate(Function):
+    """z = x;  z[indices] += values (repeats accumulate).   Backward: dx = g,  dvalues = g[indices]."""
+
+    @staticmethod
+    def forward(ctx, x, values, indices):
+        ctx.indices, ctx.v_shape = indices, np.shape(values)
+        out = x.copy()
+        np.add.at(out, indices, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dv = unbroadcast(grad[ctx.indices], ctx.v_shape) if ctx.needs_input_grad[1] else None
+        return grad, dv, None
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out-of-place ``input[indices] = values`` (``+=`` with repeats summed when ``accumulate``)."""
+    if not isinstance(values, Tensor):
+        values = _wrap(np.asarray(values, dtype=input._data.dtype))
+    if not accumulate:
+        out = input.clone()
+        out[tuple(indices)] = values
+        return out
+    from .indexing import _convert_index
+    idx, _ = _convert_index(tuple(indices))
+    return IndexPutAccumulate.apply(input, values.to(input.dtype), idx)
+
+
+class MaskedScatter(Function):
+    """z = x with its masked elements replaced, in order, by the first elements of ``source``.
+    Backward: dx = g where not mask,  dsource[:k] = g[mask] (0 beyond)."""
+
+    @staticmethod
+    def forward(ctx, x, mask, source):
+        mask = np.broadcast_to(mask, x.shape)
+        count = int(mask.sum())
+        if count > source.size:
+            raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements, got "
+                               f"{source.size}")
+        ctx.mask, ctx.count, ctx.source_shape = mask, count, source.shape
+        out = x.copy()
+        out[mask] = source.reshape(-1)[:count]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = dsource = None
+        if ctx.needs_input_grad[0]:
+            dx = grad.copy()
+            dx[ctx.mask] = 0
+        if ctx.needs_input_grad[2]:
+            dsource = np.zeros(int(np.prod(ctx.source_shape)), dtype=grad.dtype)
+            dsource[:ctx.count] = grad[ctx.mask]
+            dsource = dsource.reshape(ctx.source_shape)
+        return dx, None, dsource
+
+
+def masked_scatter(input, mask, source):
+    """Write ``source``'s elements, in row-major order, where ``mask`` is True."""
+    m = _bool_mask(mask, "masked_scatter_")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got {input.dtype} "
+                           f"and {source.dtype}")
+    return MaskedScatter.apply(input, m, source)
+
+
+class ScatterReduce(Function):
+    """z[pos] = reduce(x[pos] (if include_self), src values scattered to pos), for reduce in
+    sum / mean / amax / amin / prod.   Backward: the reduction's own rule per position (see ``backward``)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce, include_self):
+        grid = _grid(index, dim)
+        ctx.src_full_shape = src.shape
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        ctx.grid, ctx.reduce, ctx.include_self = grid, reduce, include_self
+        hit = np.zeros(x.shape, dtype=bool)
+        hit[grid] = True
+        out = x.copy()
+        if not include_self:      # the scattered-to positions start from the reduction's identity
+            out[hit] = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
+        ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+        ufunc.at(out, grid, src)
+        if reduce == "mean":
+            count = np.zeros(x.shape, dtype=x.dtype) + (1 if include_self else 0)
+            np.add.at(count, grid, 1)
+            ctx.count = np.maximum(count, 1)
+            out = out / ctx.count
+            out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, src)
+        ctx.hit, ctx.out = hit, out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, src = ctx.saved_tensors
+        grid, reduce, hit, out = ctx.grid, ctx.reduce, ctx.hit, ctx.out
+        if reduce == "sum":
+            dx, dsrc = grad, grad[grid]
+        elif reduce == "mean":
+            dx, dsrc = grad / ctx.count, (grad / ctx.count)[grid]
+        elif reduce == "prod":
+            # NOTE: d out / d v = out / v, valid for non-zero v (PyTorch handles zeros separately)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dx, dsrc = grad * out / x, (grad * out)[grid] / src
+        else:       # amax / amin: the gradient is shared evenly among the values equal to the result
+            ties = np.zeros(out.shape, dtype=grad.dtype)
+            np.add.at(ties, grid, (src == out[grid]).astype(grad.dtype))
+            ties += (x == out) & (ctx.include_self | ~hit)
+            share = grad / np.maximum(ties, 1)
+            dx, dsrc = share * (x == out), share[grid] * (src == out[grid])
+        if not ctx.include_self:
+            dx = np.where(hit, 0, dx)
+        return dx.astype(grad.dtype, copy=False), None, None, _pad_to(np.asarray(dsrc, dtype=grad.dtype),
+                                                                          ctx.src_full_shape), None, None
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``input`` at ``index`` along ``dim`` with sum / prod / mean / amax / amin."""
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    idx = _index_array(index, "scatter_reduce")
+    d = canonical_dim(dim, input._data.ndim, "scatter_reduce")
+    _check_gather_shapes("scatter_reduce", input, d, idx, src.shape)
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
+    return ScatterReduce.apply(input, d, idx, src, reduce, bool(include_self))
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient)."""
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim)
+    out = [_wrap(values)]
+    if return_inverse:
+        out.append(_wrap(inverse.reshape(input._data.shape if dim is None else -1).astype(np.int64)))
+    if return_counts:
+        out.append(_wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 # --------------------------------------------------------------------- in place
 def _inplace_versions():
     from .inplace import _make_inplace
-    return {"scatter_": _make_inplace("scatter_", scatter), "scatter_add_": _make_inplace("scatter_add_", scatter_add),
-            "tril_": _make_inplace("tril_", tril), "triu_": _make_inplace("triu_", triu),
-            "index_add_": _make_inplace("index_add_", index_add)}
+    names = {"scatter_": scatter, "scatter_add_": scatter_add, "scatter_reduce_": scatter_reduce, "tril_": tril,
+             "triu_": triu, "index_add_": index_add, "index_fill_": index_fill, "index_copy_": index_copy,
+             "index_put_": index_put, "masked_scatter_": masked_scatter}
+    return {name: _make_inplace(name, fn) for name, fn in names.items()}
 
 
 globals().update(_inplace_versions())

@@ -6,13 +6,15 @@ inverse movement of the gradient.
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import _wrap
+from ..tensor import _wrap, Size
 from ._util import canonical_dim, shape_arg, normalize_dims
 
-__all__ = ["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t", "clone",
-           "movedim", "unflatten"]
-METHODS = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "t",
-           "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim", "unflatten"]
+__all__ = ["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t", "clone",
+           "movedim", "moveaxis", "unflatten", "ravel", "broadcast_to", "broadcast_tensors", "broadcast_shapes",
+           "atleast_1d", "atleast_2d", "atleast_3d"]
+METHODS = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t",
+           "expand", "expand_as", "view_as", "reshape_as", "contiguous", "clone", "movedim", "moveaxis", "unflatten",
+           "ravel", "broadcast_to", "unfold"]
 
 
 class View(Function):
@@ -224,7 +226,7 @@ def transpose(input, dim0, dim1):
     return as_view(Transpose.apply(input, tuple(dims)), input)
 
 
-swapaxes = transpose
+swapaxes = swapdims = transpose
 
 
 def movedim(input, source, destination):
@@ -281,3 +283,96 @@ def contiguous(self, memory_format=None):
 def clone(input, memory_format=None):
     """A copy with its own memory (differentiable)."""
     return Clone.apply(input)
+
+
+moveaxis = movedim
+
+
+def ravel(input):
+    """The elements as a 1-D tensor (a view when possible)."""
+    return reshape(input, -1)
+
+
+def broadcast_to(input, size):
+    """``input.expand(size)``: a broadcast view of the given shape."""
+    return expand(input, size)
+
+
+def broadcast_shapes(*shapes):
+    """The shape that tensors of these shapes broadcast to (PyTorch's rules, NumPy's names)."""
+    try:
+        return Size(np.broadcast_shapes(*[(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: "
+                           f"{[list(s) if not isinstance(s, int) else s for s in shapes]}") from None
+
+
+def broadcast_tensors(*tensors):
+    """Expand all tensors to their common broadcast shape (views; gradients sum back)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def atleast_1d(*tensors):
+    """0-d tensors become shape (1,); others are returned as they are."""
+    return _atleast(tensors, lambda t: reshape(t, 1) if t.ndim == 0 else t)
+
+
+def atleast_2d(*tensors):
+    """Tensors with fewer than 2 dims get leading dims of size 1."""
+    return _atleast(tensors, lambda t: reshape(t, (1,) * (2 - t.ndim) + tuple(t.shape)) if t.ndim < 2 else t)
+
+
+def atleast_3d(*tensors):
+    """Like NumPy: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    def lift(t):
+        if t.ndim == 0:
+            return reshape(t, 1, 1, 1)
+        if t.ndim == 1:
+            return reshape(t, 1, -1, 1)
+        return unsqueeze(t, -1) if t.ndim == 2 else t
+    return _atleast(tensors, lift)
+
+
+def _atleast(tensors, lift):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(lift(t) for t in tensors[0])
+    return lift(tensors[0]) if len(tensors) == 1 else tuple(lift(t) for t in tensors)
+
+
+class Unfold(Function):
+    """y[..., i, ..., k] = x[..., i * step + k, ...]: windows of ``size`` along ``dim`` (a strided view).
+    Backward: dx = the window gradients added back at their positions (windows may overlap)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, size, step):
+        ctx.in_shape, ctx.args = x.shape, (dim, size, step)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dim)
+        return windows[(slice(None),) * dim + (slice(None, None, step),)]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dim, size, step = ctx.args
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        # one strided add per offset inside the window: size adds instead of a loop over windows
+        n = grad.shape[dim]
+        for k in range(size):
+            target = (slice(None),) * dim + (slice(k, k + (n - 1) * step + 1, step),)
+            dx[target] += grad[..., k]
+        return dx, None, None, None
+
+
+def unfold(self, dimension, size, step):
+    """Sliding windows of ``size`` every ``step`` along ``dimension``, as a new last dim (``Tensor.unfold``)."""
+    nd = self._data.ndim
+    d = canonical_dim(dimension, max(nd, 1), "unfold")
+    length = self._data.shape[d] if nd else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if nd == 0:
+        return reshape(self, 1)
+    return as_view(Unfold.apply(self, d, int(size), int(step)), self)
