@@ -93,7 +93,7 @@ def test_cross_entropy_class_indices(shapes, reduction, weighted, ignore, smooth
     if ignore is not None:
         kwargs["ignore_index"] = ignore
     inputs = [x, y] + ([(w, False)] if weighted else [])
-    for dtype in DTYPES:
+    for dtype in DTYPES if reduction == "mean" else [np.float64]:      # float32 once per option set is enough
         inputs[0] = x.astype(dtype)
         if weighted:
             inputs[2] = (w.astype(dtype), False)
