@@ -24,7 +24,10 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        y = x @ weight.T
+        if x.ndim > 2:          # one GEMM over all batch dims rather than a batched matmul
+            y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+        else:
+            y = x @ weight.T
         if bias is not None:
             y += bias
         return y
@@ -35,7 +38,8 @@ class Linear(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = dw = db = None
         if need_x:
-            dx = grad @ weight
+            dx = grad @ weight if grad.ndim <= 2 else \
+                (grad.reshape(-1, grad.shape[-1]) @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
         if need_w or need_b:
             g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
             if need_w:
