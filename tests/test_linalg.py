@@ -46,6 +46,9 @@ def test_matmul_shape_errors():
         a @ deepdive.ones(3, 2, dtype=deepdive.float64)
     with pytest.raises(RuntimeError, match="need to be at least 1D"):
         deepdive.tensor(2.0) @ a
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(2\) must match the size of tensor b \(3\) at "
+                                           r"non-singleton dimension 0"):
+        deepdive.ones(2, 2, 3) @ deepdive.ones(3, 3, 5)
 
 
 def test_bmm():

@@ -3,13 +3,14 @@
 All of them rest on two Functions: ``MatMul`` (NumPy matmul semantics) and
 ``Einsum`` (any contraction, whose backward is itself an einsum).
 """
+import math
 import string
 from collections import Counter
 
 import numpy as np
 
 from ..autograd.function import Function
-from ._util import unbroadcast, as_tensor_arg
+from ._util import unbroadcast, as_tensor_arg, broadcast_error
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "einsum"]
 METHODS = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "__matmul__",
@@ -69,34 +70,43 @@ def _check_dtypes(a, b):
 
 def _check_matmul(op, a, b):
     """PyTorch's messages for each operand layout matmul dispatches to (dot, mv, mm, bmm)."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are {a.ndim}D and "
-                           f"{b.ndim}D")
-    ka = a.shape[-1]
-    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    sa, sb = a._data.shape, b._data.shape
+    if not sa or not sb:
+        raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are {len(sa)}D and "
+                           f"{len(sb)}D")
+    ka = sa[-1]
+    kb = sb[-2] if len(sb) > 1 else sb[0]
     if ka != kb:
-        rows = int(np.prod(a.shape[:-1], dtype=np.int64))
-        if a.ndim == 1 and b.ndim == 1:
+        rows = math.prod(sa[:-1])
+        if len(sa) == 1 and len(sb) == 1:
             raise RuntimeError(f"inconsistent tensor size, expected tensor [{ka}] and src [{kb}] to have the same "
                                f"number of elements, but got {ka} and {kb} elements respectively")
-        if b.ndim == 1:
+        if len(sb) == 1:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{ka}), vec ({kb})")
-        if b.ndim == 2:     # PyTorch folds the batch dims of input into rows: (B*n) x k times k x p
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(b.shape)})")
-        batch = int(np.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), dtype=np.int64))
+        if len(sb) == 2:     # PyTorch folds the batch dims of input into rows: (B*n) x k times k x p
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(sb)})")
+        batch = math.prod(_batch_shape(op, sa, sb))
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {ka}] but got: "
                            f"[{batch}, {kb}].")
-    _check_dtypes(a, b)
+    if a._data.dtype != b._data.dtype:
+        _check_dtypes(a, b)
+
+
+def _batch_shape(op, sa, sb):
+    try:
+        return np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise broadcast_error(op, sa[:-2], sb[:-2]) from None
 
 
 def matmul(input, other):
-    """Matrix product with PyTorch's/NumPy's broadcasting rules."""
+    """Matrix product with PyTorch's/NumPy's broadcasting rules (1-D operands promoted, batch dims broadcast)."""
     _check_matmul("matmul", input, other)
     try:
         return MatMul.apply(input, other)
-    except ValueError as e:
-        raise RuntimeError(f"matmul: batch dimensions of {list(input.shape)} and {list(other.shape)} cannot be "
-                           f"broadcast together ({e})") from None
+    except ValueError:
+        _batch_shape("matmul", input._data.shape, other._data.shape)    # raises PyTorch's broadcast message
+        raise
 
 
 def mm(input, mat2):
@@ -112,7 +122,6 @@ def __matmul__(self, other):
 
 
 def __rmatmul__(self, other):
-    from ._util import as_tensor_arg
     return matmul(as_tensor_arg(other), self)
 
 
