@@ -288,3 +288,20 @@ def test_inplace_on_view_of_leaf_raises_and_views_share_the_version_counter():
     with deepdive.no_grad():              # optimizer-style updates through a view are fine
         x[0].mul_(2)
     np.testing.assert_array_equal(x._data, [[2, 2, 2], [1, 1, 1]])
+
+
+def test_resize_keeps_the_leading_elements_like_torch():
+    for shape in [(2, 2), (3,), (1, 4)]:
+        a, b = deepdive.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([1.0, 2.0, 3.0, 4.0])
+        assert a.resize_(*shape) is a
+        b.resize_(*shape)
+        assert a.tolist() == b.tolist() and tuple(a.shape) == tuple(b.shape)
+
+
+def test_inplace_on_expanded_view_raises():
+    x = deepdive.ones(3, requires_grad=True) * 1
+    y = x.expand(2, 3)
+    with pytest.raises(RuntimeError, match="expanded view"):
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="expanded view"):
+        deepdive.zeros(1).expand(4).add_(1)

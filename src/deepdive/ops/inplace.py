@@ -70,7 +70,7 @@ class _Rebase:
             # New values that do not depend on the old ones (floor_, sign_): zero gradient to t's history.
             result = Overwrite.apply(_history(t), result)
         base = t._view_of
-        if base is not None and result.requires_grad and STATE.enabled:
+        if base is not None and result.requires_grad and STATE.enabled and t._data.flags.writeable:
             positions = view_positions(base._data, t._data)
             if positions is not None:
                 return _rebase_view(t, base, result, positions)
