@@ -7,9 +7,12 @@ Model (LeNet-5 style, 1x28x28 input, random data):
     -> Flatten -> Linear(256, 120) -> ReLU -> Linear(120, 84) -> ReLU -> Linear(84, 10)
 cross-entropy, Adam, batch 64. One "step" is forward + backward + optimizer step.
 
-Threads: both libraries get the same number (default: every core), torch through
-``torch.set_num_threads`` and NumPy's OpenBLAS through OPENBLAS_NUM_THREADS (set
-before NumPy loads).
+Threads: both libraries get the same number, torch through ``torch.set_num_threads``
+and NumPy's OpenBLAS through OPENBLAS_NUM_THREADS (set before NumPy loads). The
+default is 1: a like-for-like single core (deepdive's elementwise NumPy work is
+single-threaded anyway), and the only setting that stays measurable on a shared
+machine, where spinning BLAS/OpenMP threads of both libraries collapse (~10x).
+On an idle machine ``--threads 2`` gives torch its full 2-core speed.
 
 Allocator: glibc returns large freed blocks to the OS, so every fresh multi-MB
 temporary (im2col columns, their gradients) page-faults again, which on this VM
@@ -24,7 +27,7 @@ import os
 import sys
 
 if __name__ == "__main__":   # must happen before NumPy is imported
-    _threads = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--threads"), str(os.cpu_count()))
+    _threads = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--threads"), "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads)
 
 
@@ -88,8 +91,7 @@ def steps_per_second(step, batches, seconds):
 
 def main(seconds=2.0, rounds=3, threads=None, profile=True):
     import torch
-    threads = threads or os.cpu_count()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or 1)
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, BATCH))
             for _ in range(8)]
@@ -128,7 +130,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="LeNet-5 training steps/s, deepdive vs PyTorch")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per round and library")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for both libraries (default 1)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-malloc-tuning", action="store_true", help="leave glibc's allocator at its defaults")
     args = parser.parse_args()

@@ -340,9 +340,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 class ConvolutionTranspose(Function):
     """The adjoint of Convolution with respect to its input ("deconvolution"), plus a bias.
 
-    Forward:   cols = W_g^T @ x  (N, groups, Og*kh*kw, H*W);  out = crop(col2im(cols)) + b
-    Backward:  G = im2col(pad(dL/dout));  dx = W_g @ G;  dW = sum_n x @ G^T;  db = sum G
+    Forward:   cols = W_g^T @ x  (groups, Og*kh*kw, N*H*W);  out = crop(col2im(cols)) + b
+    Backward:  G = im2col(pad(dL/dout));  dx = W_g @ G;  dW = x @ G^T;  db = sum G
     Output size: (H - 1)*s - 2p + d*(k - 1) + output_padding + 1.
+    As in Convolution, the batch sits inside the columns: every product is one GEMM per group.
     """
 
     @staticmethod
@@ -350,14 +351,13 @@ class ConvolutionTranspose(Function):
         x_shape4, w_shape4, out_shape, stride, padding, dilation, groups, out_hw = geometry
         N, C, H, W = x_shape4
         Cin, Og, kh, kw = w_shape4
-        x_mat = x.reshape(N, groups, C // groups, H * W)
+        x_mat = np.ascontiguousarray(x.reshape(N, C, H * W).transpose(1, 0, 2)).reshape(groups, C // groups, -1)
         w_mat = weight.reshape(groups, C // groups, Og * kh * kw)
-        cols = np.matmul(w_mat.transpose(0, 2, 1), x_mat).reshape(N, -1, H * W)
-        out = fold_array(cols, out_hw, (kh, kw), stride, padding, dilation, (H, W))
-        if bias is not None:
-            out = out + bias.reshape(-1, 1, 1)
-        else:
-            out = np.ascontiguousarray(out)
+        cols = np.matmul(w_mat.transpose(0, 2, 1), x_mat)                            # (groups, Og*kh*kw, N*H*W)
+        cols = cols.reshape(Og * groups, kh, kw, N, H, W).transpose(3, 0, 1, 2, 4, 5)
+        padded = (out_hw[0] + padding[0] + padding[1], out_hw[1] + padding[2] + padding[3])
+        out = crop2d(col2im(cols, padded, stride, dilation), padding, out_hw)
+        out = out + bias.reshape(-1, 1, 1) if bias is not None else np.ascontiguousarray(out)
         ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape)
         ctx.save_for_backward(w_mat, x_mat)
         return out.reshape(out_shape)
@@ -370,13 +370,13 @@ class ConvolutionTranspose(Function):
         N, C, H, W = x_shape4
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g4 = grad.reshape((N, -1) + tuple(out_hw))
-        view = im2col(pad2d(g4, padding), w_shape4[2:], stride, dilation, out_size=(H, W))
-        cols = view.reshape(N, groups, -1, H * W)
+        view = im2col(pad2d(g4, padding), w_shape4[2:], stride, dilation, out_size=(H, W))  # (N, Cout, kh, kw, H, W)
+        cols = view.transpose(1, 2, 3, 0, 4, 5).reshape(groups, -1, N * H * W)
         dx = dw = db = None
         if need_x:
-            dx = np.matmul(w_mat, cols).reshape(x_shape)
+            dx = np.matmul(w_mat, cols).reshape(C, N, H, W).transpose(1, 0, 2, 3).reshape(x_shape)
         if need_w:
-            dw = np.matmul(x_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+            dw = np.matmul(x_mat, cols.transpose(0, 2, 1)).reshape(w_shape)
         if need_b:
             db = g4.sum(axis=(0, 2, 3))
         return dx, dw, db, None
