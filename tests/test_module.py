@@ -339,3 +339,51 @@ def test_dir_and_extra_repr_multiline():
     assert text == "Custom(\n  line1\n  line2\n  (fc): Linear(in_features=1, out_features=1, bias=True)\n)"
     assert "fc" in dir(Custom())
     assert re.match(r"Custom\(", text)
+
+
+class _Tagged(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.tag = "a"
+
+    def get_extra_state(self):
+        return {"tag": self.tag}
+
+    def set_extra_state(self, state):
+        self.tag = state["tag"]
+
+
+def test_extra_state_saved_and_loaded():
+    torch = require_torch()
+    model = _Tagged()
+    state = model.state_dict()
+    assert list(state) == ["_extra_state", "fc.weight", "fc.bias"]
+
+    class TorchTagged(torch.nn.Module):          # the same keys in torch
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+
+        def get_extra_state(self):
+            return {}
+
+        def set_extra_state(self, state):
+            pass
+    assert list(TorchTagged().state_dict()) == list(state)
+    other = _Tagged()
+    state["_extra_state"] = {"tag": "b"}
+    other.load_state_dict(state)
+    assert other.tag == "b"
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        _Tagged().load_state_dict({k: v for k, v in state.items() if k != "_extra_state"})
+
+
+def test_load_state_dict_assign():
+    layer = nn.Linear(2, 3)
+    weight = deepdive.ones(3, 2)
+    layer.load_state_dict({"weight": weight, "bias": deepdive.zeros(3)}, assign=True)
+    assert type(layer.weight) is nn.Parameter and layer.weight.requires_grad
+    assert layer.weight._data is weight._data          # assigned, not copied
+    with pytest.raises(RuntimeError, match="size mismatch for bias"):
+        layer.load_state_dict({"weight": weight, "bias": deepdive.zeros(4)}, assign=True)

@@ -410,6 +410,15 @@ class Module:
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """Override (with ``set_extra_state``) to save non-tensor state under ``'<prefix>_extra_state'``."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
+
+    def set_extra_state(self, state):
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """An ordered dict of every parameter and persistent buffer, keyed ``'sub.module.name'`` (PyTorch's keys).
@@ -446,6 +455,9 @@ class Module:
                 if strict:
                     missing_keys.append(key)
                 continue
+            if local_metadata.get("assign_to_params_buffers"):
+                self._assign_from_state_dict(name, target, key, state_dict[key], error_msgs)
+                continue
             value = _as_array(state_dict[key])
             if isinstance(target, UninitializedParameter):
                 target.materialize(value.shape, dtype=_dtype.from_numpy_dtype(value.dtype))
@@ -457,6 +469,13 @@ class Module:
             # NOTE: copy into the existing array (not rebind) so optimizers holding the Parameter see the values.
             np.copyto(target._data, value, casting="unsafe")
             target._version_counter[0] += 1
+        extra_key = prefix + "_extra_state"
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+            local_state = dict(local_state, _extra_state=None)
         if strict:
             for key in state_dict.keys():
                 if key.startswith(prefix):
@@ -465,6 +484,18 @@ class Module:
                         unexpected_keys.append(key)
                     elif len(input_name) > 1 and input_name[0] in local_state:
                         unexpected_keys.append(key)
+
+    def _assign_from_state_dict(self, name, target, key, value, error_msgs):
+        """``load_state_dict(assign=True)``: the checkpoint's tensor becomes the parameter/buffer itself."""
+        value = value if value.__class__ in _TENSOR_TYPES else _wrap(_as_array(value))
+        if tuple(value._data.shape) != tuple(target._data.shape) and not isinstance(target, UninitializedParameter):
+            error_msgs.append(f"size mismatch for {key}: copying a param with shape deepdive.Size("
+                              f"{list(value._data.shape)}) from checkpoint, the shape in current model is "
+                              f"deepdive.Size({list(target._data.shape)}).")
+        elif name in self._parameters:
+            self._parameters[name] = Parameter(value, requires_grad=target.requires_grad)
+        else:
+            self._buffers[name] = value
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy parameters and buffers from ``state_dict`` (deepdive Tensors, NumPy arrays or anything array-like).
@@ -477,7 +508,8 @@ class Module:
         missing_keys, unexpected_keys, error_msgs = [], [], []
 
         def load(module, prefix):
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing_keys, unexpected_keys, error_msgs)
+            module._load_from_state_dict(state_dict, prefix, {"assign_to_params_buffers": assign}, True,
+                                         missing_keys, unexpected_keys, error_msgs)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
