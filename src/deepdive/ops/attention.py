@@ -1,8 +1,9 @@
 """Attention: softmax(Q K^T * scale + M) V as one fused op.
 
 ``scaled_dot_product_attention`` is PyTorch's ``F.scaled_dot_product_attention``;
-``multi_head_attention`` (used by ``nn.MultiheadAttention``) runs the same
-kernel and can also return the attention weights.
+``attention_with_weights`` (used by ``nn.MultiheadAttention``) runs the same
+kernel and can also return the attention weights. ``split_heads`` / ``merge_heads``
+move between (batch, sequence, features) and (batch, heads, sequence, head_dim).
 """
 import functools
 import math
@@ -17,6 +18,8 @@ __all__ = []          # torch has no top-level attention function; it lives in n
 METHODS = []
 
 
+# NOTE: fused because composing matmul, add, softmax, dropout and matmul costs five graph nodes and
+# several (L, S) temporaries per call; here the scores are built and softmaxed in place.
 class ScaledDotProductAttention(Function):
     """O = A V,  A = dropout(P),  P = softmax(S),  S = scale * Q K^T + M  (M: additive mask, -inf where blocked).
 
@@ -29,9 +32,6 @@ class ScaledDotProductAttention(Function):
 
     Rows whose keys are all blocked give 0 (``safe``, as torch's sdpa) or NaN
     (``safe=False``, as torch's MultiheadAttention when it returns weights).
-
-    # NOTE: fused because composing matmul, add, softmax, dropout and matmul costs five
-    # graph nodes and several temporaries per call; here S is built and softmaxed in place.
     """
 
     @staticmethod
@@ -91,14 +91,13 @@ class ScaledDotProductAttention(Function):
         return dq, dk, dv, dmask, None, None, None, None, None
 
 
+# NOTE: one node instead of reshape + permute + ``parts`` slices (each slice's backward would allocate a
+# full-size zero array); it splits the packed q/k/v projection of MultiheadAttention.
 class SplitHeads(Function):
     """(A, B, parts * H * D) -> ``parts`` tensors of shape (N, H, L, D), where (A, B) is (N, L) when
     ``batch_first`` else (L, N): a reshape and a transpose, returned as views.
 
     Backward: the gradients written back through the same transpose into one (A, B, parts * H * D) array.
-
-    # NOTE: one node instead of reshape + permute + ``parts`` slices (each slice's backward would
-    # allocate a full-size zero array); it splits the packed q/k/v projection of MultiheadAttention.
     """
 
     @staticmethod
