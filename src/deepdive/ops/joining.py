@@ -619,7 +619,10 @@ class Diagonal(Function):
     @staticmethod
     def forward(ctx, x, offset, dim1, dim2):
         ctx.in_shape, ctx.args = x.shape, (offset, dim1, dim2)
-        return np.diagonal(x, offset, dim1, dim2)
+        view = np.diagonal(x, offset, dim1, dim2)
+        if x.flags.writeable:
+            view.flags.writeable = True     # NumPy hands out diagonals read-only; PyTorch's can be written
+        return view
 
     @staticmethod
     def backward(ctx, grad):
