@@ -170,3 +170,16 @@ def test_state_dict_roundtrip_from_torch():
     x = rng.standard_normal((5, 4)).astype(np.float32)
     assert_close(dd(deepdive.tensor(x)), tt(torch.tensor(x)))
     assert dd.num_batches_tracked.item() == 3
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("shape", [(2, 6, 4), (2, 5, 3, 3)])
+def test_local_response_norm_parity(size, shape):
+    torch = require_torch()
+    dd, tt = nn.LocalResponseNorm(size, alpha=0.5, beta=0.75, k=2.0), torch.nn.LocalResponseNorm(size, 0.5, 0.75, 2.0)
+    assert repr(dd) == repr(tt)
+    for dtype in DTYPES:
+        module_parity(dd, tt, [(rng.standard_normal(shape) * 2).astype(dtype)], dtype)
+    gradcheck(lambda x: F.local_response_norm(x, size, 0.5, 0.75, 2.0), rng.standard_normal((2, 4, 3)))
+    with pytest.raises(ValueError, match="Expected 3D or higher dimensionality input"):
+        F.local_response_norm(deepdive.randn(2, 3), 2)

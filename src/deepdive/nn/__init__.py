@@ -7,7 +7,7 @@ from .flatten import Flatten, Unflatten  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout  # noqa: F401
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d,  # noqa: F401
-                            InstanceNorm3d, LayerNorm, GroupNorm, RMSNorm)
+                            InstanceNorm3d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm)
 from .sparse import Embedding  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 # Each layer family registers itself with one import line below.

@@ -11,7 +11,8 @@ from ..ops.activation import (hardtanh, relu6, leaky_relu, prelu, rrelu, elu, se
                               rrelu_, threshold_)
 from ..ops.dropout import (dropout, dropout1d, dropout2d, dropout3d, alpha_dropout,  # noqa: F401
                            feature_alpha_dropout)
-from ..ops.normalization import batch_norm, layer_norm, group_norm, rms_norm, instance_norm  # noqa: F401
+from ..ops.normalization import (batch_norm, layer_norm, group_norm, rms_norm, instance_norm,  # noqa: F401
+                                 local_response_norm)
 from ..ops.embedding import embedding  # noqa: F401
 from ..ops.softmax import softmax, log_softmax, softmin  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401

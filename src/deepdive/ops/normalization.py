@@ -299,3 +299,48 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         running_var._data += momentum * var
     return group_norm(input, input.shape[1], weight, bias, eps)
 
+
+def _window_sum(a, before, after):
+    """sum_{c' = c - before}^{c + after} a[:, c'] along dim 1 (zero outside), via a cumulative sum."""
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (before + 1, after)
+    csum = np.cumsum(np.pad(a, pad), axis=1)
+    c = a.shape[1]
+    return csum[:, before + after + 1:before + after + 1 + c] - csum[:, :c]
+
+
+class LocalResponseNorm(Function):
+    """y_c = x_c * d_c^-beta,  d_c = k + alpha/n * sum_{c' in window(c)} x_c'^2  (window: n channels around c,
+    n//2 before and (n-1)//2 after; Krizhevsky et al. 2012).
+
+    Backward: dx_j = g_j d_j^-beta - (2 alpha beta / n) x_j * sum_{c: j in window(c)} g_c x_c d_c^(-beta-1).
+    """
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        before, after = size // 2, (size - 1) // 2
+        d = _window_sum(x * x, before, after)
+        d *= alpha / size
+        d += k
+        scale = d ** -beta
+        ctx.save_for_backward(x, d, scale)
+        ctx.params = (size, alpha, beta, before, after)
+        return x * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, d, scale = ctx.saved_tensors
+        size, alpha, beta, before, after = ctx.params
+        inner = grad * x * scale / d
+        # c with j in window(c) means j - after <= c <= j + before: the window mirrored
+        spread = _window_sum(inner, after, before)
+        return grad * scale - (2 * alpha * beta / size) * x * spread, None, None, None, None
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Normalise each element by the energy of its ``size`` neighbouring channels (input (N, C, *))."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    return LocalResponseNorm.apply(input, size, alpha, beta, k)
