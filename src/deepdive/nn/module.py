@@ -153,8 +153,9 @@ class Module:
             raise KeyError(f'{kind} name can\'t contain "."')
         if name == "":
             raise KeyError(f'{kind} name can\'t be empty string ""')
-        if not allow_existing and name in self.__dict__ or name in self._modules or \
-                (kind == "parameter" and name in self._buffers) or (kind == "buffer" and name in self._parameters):
+        taken = ((not allow_existing and name in self.__dict__) or name in self._modules
+                 or (kind == "parameter" and name in self._buffers) or (kind == "buffer" and name in self._parameters))
+        if taken:
             raise KeyError(f"attribute '{name}' already exists")
 
     def __setattr__(self, name, value):

@@ -151,10 +151,10 @@ class LayerNorm(Function):
             gx = g * weight.reshape(-1) if weight is not None else g
             mean_gx = (gx @ np.ones(features, dtype=g.dtype)) / features
             mean_gx_xhat = np.einsum("ij,ij->i", gx, x_hat) / features
-            dx = x_hat * mean_gx_xhat[:, None]
-            np.subtract(gx, dx, out=dx)
-            dx -= mean_gx[:, None]
-            dx *= invstd
+            # dx = invstd gx - x_hat (invstd mean(gx x_hat)) - invstd mean(gx), written into gx's buffer
+            dx = np.multiply(gx, invstd, out=gx) if weight is not None else gx * invstd
+            dx -= x_hat * (invstd[:, 0] * mean_gx_xhat)[:, None]
+            dx -= (invstd[:, 0] * mean_gx)[:, None]
             dx = dx.reshape(shape)
         return dx, dw, db, None, None
 
