@@ -196,3 +196,30 @@ def test_einsum_errors():
         deepdive.einsum("ij->iz", a)
     with pytest.raises(RuntimeError, match="same dtype"):
         deepdive.einsum("ij,jk", a, deepdive.ones(3, 2, dtype=deepdive.float64))
+
+
+@pytest.mark.parametrize("shapes,dims", [(((2, 3, 4), (3, 4, 5)), 2), (((2, 3), (3, 2)), ([1], [0])),
+                                         (((2, 3), (4,)), 0), (((2, 3, 4), (4, 2, 3)), ([1, 2], [2, 0])),
+                                         (((3, 4), (4, 3)), ([-1], [0]))])
+def test_tensordot(shapes, dims):
+    torch = require_torch()
+    a, b = (rng.standard_normal(s) for s in shapes)
+    check_parity(lambda x, y: deepdive.tensordot(x, y, dims), lambda x, y: torch.tensordot(x, y, dims), [a, b])
+    gradcheck(lambda x, y: deepdive.tensordot(x, y, dims), a, b)
+
+
+def test_tensordot_and_trace_errors():
+    with pytest.raises(RuntimeError, match="contracted dimensions need to match"):
+        deepdive.tensordot(deepdive.ones(2, 3), deepdive.ones(4, 2), 1)
+    with pytest.raises(RuntimeError, match="trace: expected a matrix, but got tensor with dim 3"):
+        deepdive.ones(2, 2, 2).trace()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4), (4, 2)])
+def test_trace(shape):
+    torch = require_torch()
+    x = rng.standard_normal(shape)
+    check_parity(deepdive.trace, torch.trace, [x])
+    check_parity(lambda t: t.trace(), lambda t: t.trace(), [x.astype(np.float32)])
+    gradcheck(lambda t: t.trace(), x)
+    check_parity(deepdive.trace, torch.trace, [np.arange(9).reshape(3, 3).astype(np.int32)])

@@ -367,3 +367,44 @@ def test_count_nonzero():
         a, b = deepdive.tensor(arr).count_nonzero(*args), torch.tensor(arr).count_nonzero(*args)
         assert a.dtype == deepdive.int64
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# --------------------------------------------- cummax/cummin, aminmax, nan*
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cummax_cummin(name, dim):
+    torch = require_torch()
+    x = rng.integers(-2, 3, (3, 5)).astype(np.float64)        # ties: the index moves to the latest
+    fn = lambda t: getattr(t, name)(dim)                     # noqa: E731
+    a, b = fn(deepdive.tensor(x)), fn(torch.tensor(x))
+    assert type(a).__name__ == name
+    np.testing.assert_array_equal(a.indices.numpy(), b.indices.numpy())
+    check_parity(fn, fn, [x])
+    gradcheck(lambda t: fn(t).values, rng.standard_normal((3, 4)))
+    n = np.array([1.0, np.nan, 0.0, 3.0])
+    a, b = getattr(deepdive.tensor(n), name)(0), getattr(torch.tensor(n), name)(0)
+    np.testing.assert_array_equal(a.indices.numpy(), b.indices.numpy())
+    np.testing.assert_array_equal(a.values.numpy(), b.values.numpy())
+    check_parity(lambda t: getattr(t, name)(0), lambda t: getattr(t, name)(0), [np.array([3, 1, 4], dtype=np.int64)])
+
+
+def test_aminmax():
+    torch = require_torch()
+    x = rng.standard_normal((3, 4))
+    for kw in [{}, {"dim": 1}, {"dim": 0, "keepdim": True}]:
+        check_parity(lambda t: deepdive.aminmax(t, **kw), lambda t: torch.aminmax(t, **kw), [x])
+        out = deepdive.aminmax(deepdive.tensor(x), **kw)
+        assert out.min is out[0] and out.max is out[1]
+
+
+def test_nansum_nanmean():
+    torch = require_torch()
+    x = rng.standard_normal((3, 4))
+    x[0, 1] = x[2, 3] = np.nan
+    x[1] = np.nan
+    for fn in [lambda t: t.nansum(), lambda t: t.nansum(1), lambda t: t.nanmean(0), lambda t: t.nanmean(1, keepdim=True)]:
+        with np.errstate(all="ignore"):
+            check_parity(fn, fn, [x])
+    check_parity(lambda t: t.nansum(), lambda t: t.nansum(), [np.array([1, 2])])
+    with pytest.raises(RuntimeError, match="nanmean\\(\\): expected input to have floating point"):
+        deepdive.tensor([1, 2]).nanmean()

@@ -12,9 +12,10 @@ import numpy as np
 from ..autograd.function import Function
 from ._util import unbroadcast, as_tensor_arg, broadcast_error
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "einsum"]
-METHODS = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "__matmul__",
-           "__rmatmul__"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "einsum",
+           "tensordot", "trace"]
+METHODS = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "addmm", "baddbmm", "addmv", "trace",
+           "__matmul__", "__rmatmul__"]
 
 
 def _shape_str(shape):
@@ -384,3 +385,41 @@ def einsum(equation, *operands):
         names = sorted(str(o.dtype) for o in operands)
         raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {', '.join(names)}")
     return Einsum.apply((subs, out), *operands)
+
+
+def tensordot(a, b, dims=2):
+    """Contract ``dims`` dims of ``a`` with dims of ``b``: an int n (the last n of a with the first n
+    of b) or a pair of lists ``([a dims], [b dims])``. An einsum underneath."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError(f"both dimension lists should have same length, got {len(dims_a)} and {len(dims_b)}")
+    dims_a = [d % a.ndim for d in dims_a]
+    dims_b = [d % b.ndim for d in dims_b]
+    letters = iter(string.ascii_letters)
+    sub_a = [next(letters) for _ in range(a.ndim)]
+    sub_b = [next(letters) for _ in range(b.ndim)]
+    for da, db in zip(dims_a, dims_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[da]} in dim {da} "
+                               f"and second has size {b.shape[db]} in dim {db}")
+        sub_b[db] = sub_a[da]
+    out = [c for i, c in enumerate(sub_a) if i not in dims_a] + [c for i, c in enumerate(sub_b) if i not in dims_b]
+    return einsum(f"{''.join(sub_a)},{''.join(sub_b)}->{''.join(out)}", a, b)
+
+
+def trace(input):
+    """Sum of the main diagonal of a 2-D tensor (integers sum as int64, like PyTorch)."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input._data.dtype.kind in "biu":
+        from .. import _dtype
+        input = input.to(_dtype.int64)
+    n, m = input._data.shape
+    if n != m:
+        input = input[:min(n, m), :min(n, m)]
+    return einsum("ii->", input)

@@ -18,9 +18,9 @@ from ..tensor import Tensor, _wrap
 from ._util import normalize_dims, canonical_dim
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin", "logsumexp", "prod",
-           "norm", "cumsum", "cumprod", "argmax", "argmin", "all", "any", "count_nonzero"]
-METHODS = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "logsumexp", "prod", "norm", "cumsum", "cumprod",
-           "argmax", "argmin", "all", "any", "count_nonzero"]
+           "norm", "cumsum", "cumprod", "cummax", "cummin", "argmax", "argmin", "all", "any", "count_nonzero",
+           "aminmax", "nansum", "nanmean"]
+METHODS = [n for n in __all__ if n not in ("var_mean", "std_mean")]
 
 
 # ------------------------------------------------------------------ helpers
@@ -586,6 +586,104 @@ def cumsum(input, dim, *, dtype=None):
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim`` (gradient exact with zeros). Integer and bool inputs give int64."""
     return _cumulative("cumprod", CumProd, input, dim, dtype)
+
+
+cummax_type, cummin_type = return_type("cummax"), return_type("cummin")
+
+
+class ScatterAddAlong(Function):
+    """y = x at ``index`` along ``dim``, where an index may repeat (cummax/cummin).
+
+    Backward: dx = zeros with g added at the selected positions (repeats accumulate).
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, dim):
+        ctx.in_shape, ctx.where = x.shape, along(index, dim)
+        return x[ctx.where]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        np.add.at(dx, ctx.where, grad)
+        return dx, None, None
+
+
+def _running_extreme(op, largest, result_type, input, dim):
+    """(values, indices) of the running max/min; on ties the index moves to the latest element, and a NaN
+    holds the values from there on (PyTorch's cummax/cummin)."""
+    scalar = input._data.ndim == 0
+    d = canonical_dim(int(dim), input._data.ndim, op)
+    if scalar:
+        input = input.reshape(1)
+    x = input._data
+    values = (np.maximum if largest else np.minimum).accumulate(x, axis=d)
+    is_new = x == values
+    if x.dtype.kind == "f":
+        is_new |= np.isnan(x)
+    position = np.arange(x.shape[d]).reshape([-1 if i == d else 1 for i in range(x.ndim)])
+    index = np.maximum.accumulate(np.where(is_new, position, 0), axis=d) if x.size else np.zeros(x.shape, np.int64)
+    out = ScatterAddAlong.apply(input, index, d)
+    if scalar:
+        return result_type(out.reshape(()), _wrap(index.reshape(())))
+    return result_type(out, _wrap(index))
+
+
+def cummax(input, dim):
+    """Running maximum along ``dim``: a named tuple ``(values, indices)``."""
+    return _running_extreme("cummax", True, cummax_type, input, dim)
+
+
+def cummin(input, dim):
+    """Running minimum along ``dim``: a named tuple ``(values, indices)``."""
+    return _running_extreme("cummin", False, cummin_type, input, dim)
+
+
+# --------------------------------------------------- nan-aware and combined
+aminmax_type = return_type("aminmax", ("min", "max"))
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(amin(input, dim), amax(input, dim))`` as a named tuple with fields ``min`` and ``max``."""
+    dims = () if dim is None else dim
+    return aminmax_type(amin(input, dims, keepdim), amax(input, dims, keepdim))
+
+
+class NanSum(Function):
+    """y = sum of x over dims, NaN counted as 0.   Backward: dx = g * (x is not NaN), PyTorch's formula."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.mask = ~np.isnan(x)
+        y = np.where(ctx.mask, x, 0).sum(axis=dims, keepdims=True)
+        ctx.keepdim, ctx.kept_shape = keepdim, y.shape
+        return _keep(y, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _kept(grad, ctx) * ctx.mask, None, None
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` treating NaN as 0 (so NaNs get no gradient). Integers sum as int64."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":        # no NaN to skip
+        return sum(input, dim, keepdim)
+    return NanSum.apply(input, _dims(dim, input._data.ndim, "nansum"), keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim`` of the non-NaN elements (NaN where a slice has none)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{_TORCH_NAMES.get(input.dtype.name, input.dtype.name)}")
+    dims = _dims(dim, input._data.ndim, "nanmean")
+    count = (~np.isnan(input._data)).sum(axis=dims, keepdims=keepdim, dtype=input._data.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return nansum(input, dim, keepdim) / _wrap(count)
 
 
 # ------------------------------------------------- argmax, all, any, counting
