@@ -18,7 +18,9 @@ Allocator: glibc returns large freed blocks to the OS, so every fresh multi-MB
 temporary (im2col columns, their gradients) page-faults again, which on this VM
 costs more than the arithmetic. ``mallopt`` (raised mmap/trim thresholds) keeps
 freed memory for reuse, as PyTorch's caching allocators do; it is set for the
-whole process, so both libraries run under it. ``--no-malloc-tuning`` shows the cost. The machine is shared, so the two libraries are timed in
+whole process, so both libraries run under it. ``--no-malloc-tuning`` shows the cost.
+
+The machine is shared, so the two libraries are timed in
 alternating rounds and each keeps its best round. Prints steps/s, the ratio
 deepdive/torch (the goal is >= 1.0x) and a short cProfile of deepdive's step.
 """

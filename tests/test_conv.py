@@ -41,7 +41,8 @@ def test_conv2d_parity(case, dtype, bias):
     w = rng.standard_normal((6 if groups != 4 else 8, 4 // groups, 3, 2)).astype(dtype)
     b = rng.standard_normal(w.shape[0]).astype(dtype)
     if bias:
-        check_parity(lambda a, k, c: F.conv2d(a, k, c, **case), lambda a, k, c: _tf().conv2d(a, k, c, **case), [x, w, b])
+        check_parity(lambda a, k, c: F.conv2d(a, k, c, **case), lambda a, k, c: _tf().conv2d(a, k, c, **case),
+                     [x, w, b])
     else:
         check_parity(lambda a, k: F.conv2d(a, k, **case), lambda a, k: _tf().conv2d(a, k, **case), [x, w])
 
@@ -142,7 +143,8 @@ def test_conv_transpose_is_adjoint_of_conv():
 
 
 # ---------------------------------------------------------------- unfold / fold
-@pytest.mark.parametrize("case", [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=(1, 2), padding=1, dilation=(2, 1)),
+@pytest.mark.parametrize("case", [dict(kernel_size=2),
+                                  dict(kernel_size=(2, 3), stride=(1, 2), padding=1, dilation=(2, 1)),
                                   dict(kernel_size=3, stride=2, padding=1)], ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_unfold_fold_parity(case, dtype):
@@ -188,7 +190,8 @@ def test_pad_gradcheck_and_errors():
         F.pad(deepdive.randn(2, 3, 4, 4), (1, 1), mode="replicate")
 
 
-@pytest.mark.parametrize("name,args", [("ZeroPad2d", (2,)), ("ConstantPad1d", ((1, 2), 3.0)), ("ReflectionPad2d", ((1, 0, 2, 1),)),
+@pytest.mark.parametrize("name,args", [("ZeroPad2d", (2,)), ("ConstantPad1d", ((1, 2), 3.0)),
+                                       ("ReflectionPad2d", ((1, 0, 2, 1),)),
                                        ("ReplicationPad1d", (2,)), ("CircularPad2d", (1,))])
 def test_padding_layers(name, args):
     t = require_torch()
@@ -277,7 +280,8 @@ def test_wrong_channel_count_message():
 
 
 def test_input_rank_and_kernel_size_errors():
-    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input "
+    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, "
+                                           r"but got input "
                                            r"of size: \[2, 3\]"):
         F.conv2d(deepdive.randn(2, 3), deepdive.randn(8, 3, 3, 3))
     with pytest.raises(RuntimeError, match=r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d"):

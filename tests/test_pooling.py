@@ -66,7 +66,8 @@ def test_avg_pool2d_divisor_override_and_1d():
     check_parity(lambda a: F.avg_pool2d(a, 3, padding=1, divisor_override=2),
                  lambda a: _tf().avg_pool2d(a, 3, padding=1, divisor_override=2), [x])
     x1 = rng.standard_normal((2, 3, 11)).astype(np.float32)
-    for case in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]:
+    for case in [dict(kernel_size=2),
+                 dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]:
         check_parity(lambda a: F.avg_pool1d(a, **case), lambda a: _tf().avg_pool1d(a, **case), [x1])
 
 
@@ -75,7 +76,8 @@ def test_avg_pool2d_divisor_override_and_1d():
 def test_adaptive_pool2d_parity(size, dtype):
     x = rng.standard_normal((2, 3, 7, 9)).astype(dtype)
     check_parity(lambda a: F.adaptive_avg_pool2d(a, size), lambda a: _tf().adaptive_avg_pool2d(a, size), [x])
-    check_parity(lambda a: F.adaptive_max_pool2d(a, size, True), lambda a: _tf().adaptive_max_pool2d(a, size, True), [x])
+    check_parity(lambda a: F.adaptive_max_pool2d(a, size, True), lambda a: _tf().adaptive_max_pool2d(a, size, True),
+                 [x])
 
 
 def test_adaptive_pool1d_parity():
@@ -86,7 +88,8 @@ def test_adaptive_pool1d_parity():
                      lambda a: _tf().adaptive_max_pool1d(a, size, True), [x])
 
 
-@pytest.mark.parametrize("fn", [lambda a: F.max_pool2d(a, 2, 1, padding=1), lambda a: F.avg_pool2d(a, 3, 2, 1, True, False),
+@pytest.mark.parametrize("fn", [lambda a: F.max_pool2d(a, 2, 1, padding=1),
+                                lambda a: F.avg_pool2d(a, 3, 2, 1, True, False),
                                 lambda a: F.adaptive_avg_pool2d(a, (2, 3)), lambda a: F.adaptive_max_pool2d(a, 2),
                                 lambda a: F.max_pool1d(a[0], 3, 2, ceil_mode=True)])
 def test_pooling_gradcheck(fn):

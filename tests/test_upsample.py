@@ -48,7 +48,8 @@ def test_interpolate_gradcheck(mode, align_corners):
               rng.standard_normal((1, 2, 3, 4)))
 
 
-@pytest.mark.parametrize("cls,kwargs", [("Upsample", dict(scale_factor=2)), ("Upsample", dict(size=(4, 10), mode="bilinear")),
+@pytest.mark.parametrize("cls,kwargs", [("Upsample", dict(scale_factor=2)),
+                                        ("Upsample", dict(size=(4, 10), mode="bilinear")),
                                         ("Upsample", dict(scale_factor=2, mode="bilinear", align_corners=True)),
                                         ("UpsamplingNearest2d", dict(scale_factor=3)),
                                         ("UpsamplingBilinear2d", dict(size=(6, 6)))], ids=str)

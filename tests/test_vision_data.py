@@ -1,6 +1,5 @@
 """Vision data: the bundled 8x8 digits and MNIST read from IDX / npz files the test writes itself."""
 import gzip
-import os
 import struct
 import sys
 

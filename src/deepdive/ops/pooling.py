@@ -10,7 +10,6 @@ the separable 'area' matrix of ``ops/upsample.py``.
 Spatial axes are the last one (1-D) or two (2-D); every leading axis is a batch
 axis, so (N, C, H, W) and unbatched (C, H, W) inputs run the same code.
 """
-import math
 from functools import lru_cache
 
 import numpy as np
