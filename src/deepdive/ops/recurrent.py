@@ -296,47 +296,56 @@ class GRUSequence(Function):
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        gates = _input_projection(x, w_ih, b_ih)        # becomes [r, z, n] in place
-        hidden = np.empty((T, B, 3 * H), dtype=x.dtype)  # W_hh h_{t-1} + b_hh, kept for m
+        # NOTE: as in LSTMSequence, the r and z rows are negated once per call, so the matmuls give -a
+        # and sigma(a) = 1 / (1 + exp(-a)) is three in-place calls on a contiguous buffer per step.
+        sign = np.ones((3 * H, 1), dtype=x.dtype)
+        sign[:2 * H] = -1
+        pre = _input_projection(x, w_ih * sign, None if b_ih is None else b_ih * sign[:, 0])
+        w_hh_signed_t = (w_hh * sign).T
+        b_hh_signed = None if b_hh is None else b_hh * sign[:, 0]
+        hidden = np.empty((T, B, 3 * H), dtype=x.dtype)  # [-(W_hr h + b_hr), -(W_hz h + b_hz), m], m kept
+        rz = np.empty((T, B, 2 * H), dtype=x.dtype)
+        n_gate = np.empty((T, B, H), dtype=x.dtype)
         h_seq = _state_buffer(x, H, h0, reverse)
-        w_hh_t = w_hh.T
         scratch = np.empty((B, H), dtype=x.dtype)
-        for t, prev, cur in _slots(T, reverse):
-            a, hw = gates[t], hidden[t]
-            np.matmul(h_seq[prev], w_hh_t, out=hw)
-            if b_hh is not None:
-                hw += b_hh
-            rz = a[:, :2 * H]
-            rz += hw[:, :2 * H]
-            _sigmoid_(rz)
-            n = a[:, 2 * H:]
-            np.multiply(a[:, :H], hw[:, 2 * H:], out=scratch)
-            n += scratch
-            np.tanh(n, out=n)
-            np.subtract(h_seq[prev], n, out=scratch)      # h_t = n + z * (h_{t-1} - n)
-            scratch *= a[:, H:2 * H]
-            np.add(n, scratch, out=h_seq[cur])
+        # NOTE: exp(-a) overflows to inf for a < -88 (float32); 1 / (1 + inf) = 0 is then the right sigmoid.
+        with np.errstate(over="ignore"):
+            for t, prev, cur in _slots(T, reverse):
+                hw, s, n = hidden[t], rz[t], n_gate[t]
+                np.matmul(h_seq[prev], w_hh_signed_t, out=hw)
+                if b_hh_signed is not None:
+                    hw += b_hh_signed
+                np.add(pre[t, :, :2 * H], hw[:, :2 * H], out=s)
+                np.exp(s, out=s)
+                s += 1
+                np.reciprocal(s, out=s)                          # r, z
+                np.multiply(s[:, :H], hw[:, 2 * H:], out=n)
+                n += pre[t, :, 2 * H:]
+                np.tanh(n, out=n)
+                np.subtract(h_seq[prev], n, out=scratch)          # h_t = n + z * (h_{t-1} - n)
+                scratch *= s[:, H:]
+                np.add(n, scratch, out=h_seq[cur])
         output, _ = _output_and_prev(h_seq, reverse)
-        ctx.save_for_backward(x, w_ih, w_hh, gates, hidden, h_seq, output)
+        ctx.save_for_backward(x, w_ih, w_hh, rz, n_gate, hidden, h_seq, output)
         ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 2, b_ih is not None
         return output, h_seq[0 if reverse else T].copy()
 
     @staticmethod
     def backward(ctx, grad_output, grad_hn):
-        x, w_ih, w_hh, gates, hidden, h_seq, output = ctx.saved_tensors
+        x, w_ih, w_hh, rz, n, hidden, h_seq, output = ctx.saved_tensors
         T, B, H = output.shape
         _, h_prev = _output_and_prev(h_seq, ctx.reverse)
-        r, z, n = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+        r, z = rz[..., :H], rz[..., H:]
         m = hidden[..., 2 * H:]
         # d_in = dh_t * factor_in, d_hid = dh_t * factor_hid, for all t at once.
-        factor_in = np.empty_like(gates)
+        factor_in = np.empty_like(hidden)
         np.multiply(1 - z, 1 - n * n, out=factor_in[..., 2 * H:])
         np.multiply(factor_in[..., 2 * H:] * m, r * (1 - r), out=factor_in[..., :H])
         np.multiply(h_prev - n, z * (1 - z), out=factor_in[..., H:2 * H])
         factor_hid = factor_in.copy()
         factor_hid[..., 2 * H:] *= r
         factor_hid3 = factor_hid.reshape(T, B, 3, H)
-        d_hid = np.empty_like(gates)
+        d_hid = np.empty_like(hidden)
         d_hid3 = d_hid.reshape(T, B, 3, H)
         dh_all = np.empty_like(output)
         dh = grad_hn.copy()
