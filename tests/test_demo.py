@@ -50,7 +50,7 @@ def test_demo_rejects_bad_arguments(tmp_path):
 
 
 @pytest.mark.parametrize("model,kwargs,metric", [
-    ("cnn", {}, "accuracy"), ("rnn", {}, "mae"), ("transformer", {"n_train": 400}, None)])
+    ("cnn", {"limit": 300}, "accuracy"), ("rnn", {}, "mae"), ("transformer", {"n_train": 400}, None)])
 def test_architecture_demos_write_run_folders(tmp_path, model, kwargs, metric):
     if model == "cnn":
         pytest.importorskip("sklearn")

@@ -22,9 +22,11 @@ class DigitsCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def run(epochs=8, batch_size=64, lr=3e-3, seed=0, out="runs", verbose=1):
+def run(epochs=8, batch_size=64, lr=3e-3, seed=0, out="runs", verbose=1, limit=None):
     deepdive.manual_seed(seed)
     images, labels = load_digits()
+    if limit is not None:                       # a smaller run (tests)
+        images, labels = images[:limit], labels[:limit]
     order = deepdive.randperm(len(labels), generator=deepdive.Generator().manual_seed(seed))
     n_val = len(labels) // 5
     val_idx, train_idx = order[:n_val], order[n_val:]
