@@ -359,3 +359,85 @@ def test_float64_weights_keep_float32_losses():
     assert F.nll_loss(x, y, weight=w).dtype == deepdive.float32
     assert F.binary_cross_entropy_with_logits(x, deepdive.rand(4, 3), weight=w, pos_weight=w).dtype == deepdive.float32
     assert F.binary_cross_entropy(x.sigmoid(), deepdive.rand(4, 3), weight=w).dtype == deepdive.float32
+
+
+# --------------------------------------------------------- composed losses
+def _signs(shape, dtype):
+    return np.asarray(rng.integers(0, 2, shape) * 2 - 1).astype(dtype)
+
+
+COMPOSED = {
+    "poisson_nll_loss": [dict(), dict(log_input=False), dict(full=True), dict(log_input=False, full=True, eps=1e-3)],
+    "gaussian_nll_loss": [dict(), dict(full=True, eps=1e-3), dict(var_shape="fewer"), dict(var_shape="last1")],
+    "margin_ranking_loss": [dict(), dict(margin=0.5)],
+    "hinge_embedding_loss": [dict(), dict(margin=0.3)],
+    "soft_margin_loss": [dict()],
+    "multilabel_soft_margin_loss": [dict(), dict(weighted=True)],
+    "cosine_embedding_loss": [dict(), dict(margin=0.2), dict(unbatched=True)],
+    "triplet_margin_loss": [dict(), dict(p=1.0, margin=0.5), dict(swap=True, eps=1e-3)],
+}
+COMPOSED_CASES = [(name, options) for name, cases in COMPOSED.items() for options in cases]
+
+
+def _composed_inputs(name, options, dtype):
+    options = dict(options)
+    x = rng.standard_normal((4, 3)).astype(dtype)
+    if name == "poisson_nll_loss":
+        if not options.get("log_input", True):
+            x = rng.uniform(0.1, 3, (4, 3)).astype(dtype)
+        return [x, (rng.poisson(1.5, (4, 3)).astype(dtype), False)], options
+    if name == "gaussian_nll_loss":
+        shape = {"fewer": (4,), "last1": (4, 1)}.get(options.pop("var_shape", None), (4, 3))
+        return [x, rng.standard_normal((4, 3)).astype(dtype), rng.uniform(0.01, 2, shape).astype(dtype)], options
+    if name == "margin_ranking_loss":
+        return [x[:, 0], x[:, 1], (_signs(4, dtype), False)], options
+    if name in ("hinge_embedding_loss", "soft_margin_loss"):
+        return [x, (_signs((4, 3), dtype), False)], options
+    if name == "multilabel_soft_margin_loss":
+        extra = [(rng.uniform(0.5, 2, 3).astype(dtype), False)] if options.pop("weighted", False) else []
+        return [x, (rng.integers(0, 2, (4, 3)).astype(dtype), False)] + extra, options
+    if name == "cosine_embedding_loss":
+        shape, t_shape = ((5,), ()) if options.pop("unbatched", False) else ((4, 5), (4,))
+        return [rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype),
+                (_signs(t_shape, dtype), False)], options
+    return [rng.standard_normal((4, 5)).astype(dtype) for _ in range(3)], options
+
+
+@pytest.mark.parametrize("name,options", COMPOSED_CASES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_composed_losses_match_torch(name, options, reduction, dtype):
+    inputs, options = _composed_inputs(name, options, dtype)
+    dd, tt = _pair(name, reduction=reduction, **options)
+    check_parity(dd, tt, inputs)
+
+
+@pytest.mark.parametrize("name,options", COMPOSED_CASES)
+def test_composed_losses_gradcheck(name, options):
+    inputs, options = _composed_inputs(name, options, np.float64)
+    arrays = [a if isinstance(a, np.ndarray) else deepdive.tensor(a[0]) for a in inputs]
+    gradcheck(lambda *a: getattr(F, name)(*a, **options), *arrays)
+
+
+@pytest.mark.parametrize("name,args", [("PoissonNLLLoss", dict(log_input=False, full=True)),
+                                       ("GaussianNLLLoss", dict(full=True)), ("MarginRankingLoss", dict(margin=0.1)),
+                                       ("HingeEmbeddingLoss", dict(margin=2.0)), ("SoftMarginLoss", dict()),
+                                       ("MultiLabelSoftMarginLoss", dict(reduction="sum")),
+                                       ("CosineEmbeddingLoss", dict(margin=0.1)),
+                                       ("TripletMarginLoss", dict(p=1.0, swap=True))])
+def test_composed_loss_modules_match_torch(name, args):
+    t = require_torch()
+    functional = {"PoissonNLLLoss": "poisson_nll_loss", "GaussianNLLLoss": "gaussian_nll_loss",
+                  "MarginRankingLoss": "margin_ranking_loss", "HingeEmbeddingLoss": "hinge_embedding_loss",
+                  "SoftMarginLoss": "soft_margin_loss", "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+                  "CosineEmbeddingLoss": "cosine_embedding_loss", "TripletMarginLoss": "triplet_margin_loss"}[name]
+    inputs, _ = _composed_inputs(functional, dict(log_input=False) if name == "PoissonNLLLoss" else {}, np.float32)
+    check_parity(getattr(deepdive.nn, name)(**args), getattr(t.nn, name)(**args), inputs)
+
+
+def test_gaussian_nll_loss_errors():
+    x = deepdive.randn(4, 3)
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        F.gaussian_nll_loss(x, x, deepdive.ones(2))
+    with pytest.raises(ValueError, match="var has negative entry"):
+        F.gaussian_nll_loss(x, x, -deepdive.ones(4, 3))

@@ -23,3 +23,5 @@ from .padding import (ZeroPad1d, ZeroPad2d, ConstantPad1d, ConstantPad2d, Reflec
                       ReplicationPad1d, ReplicationPad2d, CircularPad1d, CircularPad2d)
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,  # noqa: F401
                    BCEWithLogitsLoss, KLDivLoss)
+from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
+                   MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)

@@ -17,10 +17,14 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
 from ._util import unbroadcast
+from .activation import softplus, logsigmoid
+from .elementwise import where
 
 __all__ = []    # torch puts the losses in torch.nn.functional only (see nn/functional.py)
 FUNCTIONAL = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
-              "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot", "normalize"]
+              "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
+              "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+              "multilabel_soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "one_hot", "normalize"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -557,6 +561,115 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _reduction(size_average, reduce, reduction, extra=("batchmean",))
     input, target = _tensor_pair(input, target, "kl_div")
     return KLDiv.apply(input, target, reduction, bool(log_target))
+
+
+# ---------------------------------------------------- losses composed of ops
+# These are short compositions of differentiable ops (autograd derives their gradients);
+# none is on a hot path that would justify a fused Function.
+def _reduced(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Negative log-likelihood of ``target`` under Poisson(rate): exp(x) - y x (``log_input``), else
+    x - y log(x + eps). ``full`` adds the Stirling term y log y - y + 0.5 log(2 pi y) where y > 1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        y = target._data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stirling = np.where(y > 1, y * np.log(y) - y + 0.5 * np.log(2 * np.pi * y), 0).astype(y.dtype)
+        loss = loss + _wrap(stirling)
+    return _reduced(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of ``target`` under N(input, var): 0.5 (log max(var, eps) + (x - y)^2 / max(var, eps)),
+    plus 0.5 log(2 pi) when ``full``. ``var`` has the input's shape, or one fewer dim / a last dim of 1
+    (one variance per sample). As PyTorch, the clamp at eps passes gradients through unchanged."""
+    if isinstance(var, numbers.Real):
+        var = _wrap(np.full(input._data.shape, var, input._data.dtype))
+    if var._data.shape != input._data.shape:
+        if input._data.shape[:-1] == var._data.shape:
+            var = var.unsqueeze(-1)
+        elif not (input._data.shape[:-1] == var._data.shape[:-1] and var._data.shape[-1] == 1):
+            raise ValueError(f"gaussian_nll_loss: var is of incorrect size {list(var.shape)} for input of size "
+                             f"{list(input.shape)}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    if np.any(var._data < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    # var + (clamped - var) detached: the values are clamped, the gradient is the identity's.
+    var = var + _wrap(np.maximum(var._data, eps) - var._data)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduced(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -y (x1 - x2) + margin): x1 should rank above x2 when y = 1, below when y = -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduced((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """x where y = 1, max(0, margin - x) where y = -1 (x typically a distance between a pair)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    zeros = _wrap(np.zeros((), input._data.dtype))
+    loss = where(target != -1, input, zeros) + where(target != 1, (margin - input).clamp(min=0), zeros)
+    return _reduced(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-y x)) for labels y in {-1, 1} (the logistic loss)."""
+    return _reduced(softplus(-target * input), _reduction(size_average, reduce, reduction))
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Per sample, the mean over the C classes of -(y log sigmoid(x) + (1 - y) log sigmoid(-x))."""
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduced(loss.sum(dim=input.ndim - 1) / input.shape[-1], reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1 (cosine over the last dim)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    dim = input1.ndim - 1
+    eps = 1e-12                     # PyTorch's EPSILON keeps zero vectors finite
+    cos = (input1 * input2).sum(dim=dim) / (((input1 * input1).sum(dim=dim) + eps) *
+                                            ((input2 * input2).sum(dim=dim) + eps)).sqrt()
+    zeros = _wrap(np.zeros((), cos._data.dtype))
+    loss = where(target == 1, 1 - cos, zeros) + where(target == -1, (cos - margin).clamp(min=0), zeros)
+    return _reduced(loss, reduction)
+
+
+def _pairwise_distance(x1, x2, p, eps):
+    diff = (x1 - x2 + eps).abs()
+    return (diff ** p).sum(dim=x1.ndim - 1) ** (1.0 / p)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)) with d the p-norm distance ||x1 - x2 + eps||_p over the last dim;
+    ``swap`` uses min(d(a, n), d(p, n)) as the negative distance (Balntas et al., 2016)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    d_positive = _pairwise_distance(anchor, positive, p, eps)
+    d_negative = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_negative = d_negative.minimum(_pairwise_distance(positive, negative, p, eps))
+    return _reduced((margin + d_positive - d_negative).clamp(min=0), reduction)
 
 
 # ------------------------------------------------------------------ helpers
