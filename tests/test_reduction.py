@@ -181,7 +181,8 @@ def test_empty_reductions():
 
 ZERO_D = {
     "sum(0)": lambda t: t.sum(0), "sum(-1, keepdim)": lambda t: t.sum(-1, keepdim=True), "mean(0)": lambda t: t.mean(0),
-    "std(0, correction=0)": lambda t: t.std(0, correction=0), "amax(0)": lambda t: t.amax(0), "max(0)": lambda t: t.max(0),
+    "std(0, correction=0)": lambda t: t.std(0, correction=0), "amax(0)": lambda t: t.amax(0),
+    "max(0)": lambda t: t.max(0),
     "max()": lambda t: t.max(), "logsumexp(0)": lambda t: t.logsumexp(0), "prod(0)": lambda t: t.prod(0),
     "norm(dim=0)": lambda t: t.norm(dim=0), "cumsum(0)": lambda t: t.cumsum(0), "cumprod(0)": lambda t: t.cumprod(0),
     "min(-1)": lambda t: t.min(-1), "sum((0,))": lambda t: t.sum((0,)),
@@ -286,7 +287,8 @@ def test_norm_errors_and_functional_form():
     torch = require_torch()
     x = rng.standard_normal((3, 4))
     check_parity(lambda t: deepdive.norm(t, dim=1), lambda t: torch.norm(t, dim=1), [x])
-    check_parity(lambda t: t.norm(dtype=deepdive.float64), lambda t: t.norm(dtype=torch.float64), [x.astype(np.float32)])
+    check_parity(lambda t: t.norm(dtype=deepdive.float64), lambda t: t.norm(dtype=torch.float64),
+                 [x.astype(np.float32)])
     with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor as input. Got Long"):
         deepdive.tensor([1, 2]).norm()
     with pytest.raises(IndexError, match=r"Dimension out of range"):
@@ -402,7 +404,8 @@ def test_nansum_nanmean():
     x = rng.standard_normal((3, 4))
     x[0, 1] = x[2, 3] = np.nan
     x[1] = np.nan
-    for fn in [lambda t: t.nansum(), lambda t: t.nansum(1), lambda t: t.nanmean(0), lambda t: t.nanmean(1, keepdim=True)]:
+    for fn in [lambda t: t.nansum(), lambda t: t.nansum(1), lambda t: t.nanmean(0),
+               lambda t: t.nanmean(1, keepdim=True)]:
         with np.errstate(all="ignore"):
             check_parity(fn, fn, [x])
     check_parity(lambda t: t.nansum(), lambda t: t.nansum(), [np.array([1, 2])])

@@ -93,7 +93,8 @@ def test_empty_input():
 
 
 def test_errors():
-    with pytest.raises(IndexError, match=r"softmax: Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"):
+    with pytest.raises(IndexError, match=r"softmax: Dimension out of range \(expected to be in range of "
+                                         r"\[-2, 1\], but got 2\)"):
         deepdive.ones(2, 3).softmax(2)
     with pytest.raises(NotImplementedError, match="Long"):
         deepdive.tensor([1, 2]).softmax(0)

@@ -42,7 +42,8 @@ def test_sort_is_stable_with_ties_nan_and_ints():
         _same(deepdive.tensor(i).sort(descending=descending, stable=True),
               torch.tensor(i).sort(descending=descending, stable=True))
     ties = np.array([[2.0, 1.0, 2.0, 1.0]])
-    check_parity(lambda t: t.sort(1, descending=True).values, lambda t: t.sort(dim=1, descending=True, stable=True).values,
+    check_parity(lambda t: t.sort(1, descending=True).values,
+                 lambda t: t.sort(dim=1, descending=True, stable=True).values,
                  [ties])
 
 
