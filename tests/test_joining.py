@@ -188,7 +188,8 @@ def test_index_errors():
         x.index_select(0, deepdive.tensor([[0]]))
     with pytest.raises(IndexError, match="out of range"):
         x.index_select(0, deepdive.tensor([2]))
-    with pytest.raises(IndexError, match=r"select\(\): index 3 out of range for tensor of size \[2, 3\] at dimension 0"):
+    with pytest.raises(IndexError, match=r"select\(\): index 3 out of range for tensor of size \[2, 3\] at "
+                                         r"dimension 0"):
         x.select(0, 3)
     with pytest.raises(RuntimeError, match=r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"):
         x.narrow(1, 2, 2)
@@ -286,7 +287,8 @@ def test_index_helpers_and_unique_match_torch():
     assert deepdive.tril_indices(3, 4, 1).tolist() == torch.tril_indices(3, 4, 1).tolist()
     assert deepdive.triu_indices(4, 3, -1).tolist() == torch.triu_indices(4, 3, -1).tolist()
     assert deepdive.tril_indices(3, 3).dtype == deepdive.int64
-    for kwargs in [{}, {"return_inverse": True}, {"return_counts": True}, {"return_inverse": True, "return_counts": True}]:
+    for kwargs in [{}, {"return_inverse": True}, {"return_counts": True},
+                   {"return_inverse": True, "return_counts": True}]:
         ours = deepdive.unique(deepdive.tensor([3, 1, 3, 2]), **kwargs)
         theirs = torch.unique(torch.tensor([3, 1, 3, 2]), **kwargs)
         ours, theirs = (ours, theirs) if isinstance(ours, tuple) else ((ours,), (theirs,))

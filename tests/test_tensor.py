@@ -71,7 +71,8 @@ def test_creation_matches_torch(name):
 
 
 RANDOM = {
-    "rand": lambda L: L.rand(3, 4), "randn": lambda L: L.randn((2, 5)), "rand_f64": lambda L: L.rand(2, dtype=L.float64),
+    "rand": lambda L: L.rand(3, 4), "randn": lambda L: L.randn((2, 5)),
+    "rand_f64": lambda L: L.rand(2, dtype=L.float64),
     "randint": lambda L: L.randint(0, 10, (3, 3)), "randint_high_only": lambda L: L.randint(5, (4,)),
     "randperm": lambda L: L.randperm(6), "rand_like": lambda L: L.rand_like(L.ones(2, dtype=L.float64)),
     "randn_like": lambda L: L.randn_like(L.ones(3)), "randint_like": lambda L: L.randint_like(L.ones(3), 4),

@@ -931,7 +931,8 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 
 
 class DiagEmbedBatched(Function):
-    """y[..., i, i+offset] = x[..., i] in the (dim1, dim2) planes of a new tensor.   Backward: dx = that diagonal of g."""
+    """y[..., i, i+offset] = x[..., i] in the (dim1, dim2) planes of a new tensor.
+    Backward: dx = that diagonal of g."""
 
     @staticmethod
     def forward(ctx, x, offset, dim1, dim2):

@@ -230,8 +230,11 @@ swapaxes = swapdims = transpose
 
 
 def movedim(input, source, destination):
-    src = normalize_dims(source, input.ndim, "movedim") if not isinstance(source, int) else (canonical_dim(source, input.ndim),)
-    dst = normalize_dims(destination, input.ndim, "movedim") if not isinstance(destination, int) else (canonical_dim(destination, input.ndim),)
+    def dims(d):
+        if isinstance(d, int):
+            return (canonical_dim(d, input.ndim, "movedim"),)
+        return normalize_dims(d, input.ndim, "movedim")
+    src, dst = dims(source), dims(destination)
     order = [d for d in range(input.ndim) if d not in src]
     for s, d in sorted(zip(dst, src)):
         order.insert(s, d)
@@ -262,7 +265,8 @@ def expand(self, *sizes):
             s = own
         elif own is not None and own != 1 and own != s:
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({own}) at "
-                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(shape)}")
         target.append(s)
     target = tuple(target)
     if target == tuple(shape):
