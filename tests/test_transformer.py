@@ -228,3 +228,27 @@ def test_layers_without_bias(layer):
     x = rng.standard_normal((2, 4, D))
     inputs = [x] if layer == "TransformerEncoderLayer" else [x, rng.standard_normal((2, 3, D))]
     compare_modules(dd, tt, inputs, np.float64)
+
+
+def test_encoder_inference_with_padding_matches_torch_packed_path():
+    """torch runs eval + no_grad + key padding on packed (nested) sequences: padded positions come out 0."""
+    torch = require_torch()
+    torch.manual_seed(0)
+    tt = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(D, H, FF, batch_first=True), 2).eval()
+    dd = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF, batch_first=True), 2).eval()
+    dd.load_state_dict(tt.state_dict())
+    x = rng.standard_normal((3, 5, D)).astype(np.float32)
+    kpm = np.zeros((3, 5), dtype=bool)
+    kpm[0, -2:] = True
+    kpm[2, -1] = True
+    with torch.no_grad():
+        ref = tt(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm))
+    with deepdive.no_grad():
+        out = dd(deepdive.tensor(x), src_key_padding_mask=deepdive.tensor(kpm))
+    assert_close(out, ref)
+    assert np.all(out._data[kpm] == 0)
+    out = dd(deepdive.tensor(x), src_key_padding_mask=deepdive.tensor(kpm))   # grad mode: no packing, as torch
+    assert_close(out, tt(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm)))
+    assert np.all(out._data[kpm] != 0)
+    with pytest.warns(UserWarning, match="norm_first was True"):
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF, batch_first=True, norm_first=True), 1)

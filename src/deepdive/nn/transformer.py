@@ -9,10 +9,12 @@ Module and parameter names, defaults, initialisation and mask handling are PyTor
 so ``torch.nn.Transformer`` state dicts load unchanged.
 """
 import copy
+import warnings
 
 import numpy as np
 
 from .. import _dtype
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import _wrap
 from . import functional as F
 from .activation import ReLU, GELU
@@ -186,7 +188,9 @@ class TransformerEncoder(Module):
     Args:
         encoder_layer: a TransformerEncoderLayer (copied, so the layers do not share weights).
         num_layers: how many.  norm: a final layer normalisation (or None). Default: None
-        enable_nested_tensor, mask_check: accepted for compatibility (deepdive has no nested tensors).
+        enable_nested_tensor: torch then runs inference (eval, no grad) with a key padding mask on packed
+            sequences, and its output is 0 at padded positions; deepdive reproduces that output. Default: True
+        mask_check: the packed path needs right-padded sequences (checked as in torch). Default: True
     """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
@@ -197,6 +201,10 @@ class TransformerEncoder(Module):
         self.enable_nested_tensor = enable_nested_tensor
         self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_not_nested(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}")
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         """src (S, N, E) -> (S, N, E); ``mask`` (S, S) or (N * nhead, S, S); ``src_key_padding_mask`` (N, S)."""
@@ -208,7 +216,45 @@ class TransformerEncoder(Module):
             output = mod(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask)
         if self.norm is not None:
             output = self.norm(output)
+        if self._packed_inference(src, mask, src_key_padding_mask):
+            padded = src_key_padding_mask._data != 0
+            output = _wrap(np.where(padded[..., None], 0, output._data).astype(output._data.dtype, copy=False))
         return output
+
+    def _packed_inference(self, src, mask, src_key_padding_mask):
+        """Whether torch would run its nested-tensor inference path (zeros at padded positions)."""
+        if not self.use_nested_tensor or not len(self.layers) or self.layers[0].training or src.ndim != 3 \
+                or src_key_padding_mask is None or mask is not None:
+            return False
+        padded = src_key_padding_mask._data != 0
+        if self.mask_check and (np.diff(padded.astype(np.int8), axis=1) < 0).any():
+            return False        # not right-padded
+        first = self.layers[0]
+        tensors = [src] + [p for m in (first.self_attn, first.norm1, first.norm2, first.linear1, first.linear2)
+                           for p in m.parameters()]
+        return not (is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def _why_not_nested(layer):
+    """torch's reasons for not packing sequences (empty string: it packs)."""
+    if not isinstance(layer, TransformerEncoderLayer):
+        return "encoder_layer was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return "encoder_layer.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return ("encoder_layer.self_attn.batch_first was not True"
+                "(use batch_first for better inference performance)")
+    if not layer.self_attn._qkv_same_embed_dim:
+        return "encoder_layer.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return "encoder_layer.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return "encoder_layer.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return "encoder_layer.norm1.eps was not equal to encoder_layer.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return "num_head is odd"
+    return ""
 
 
 class TransformerDecoder(Module):
