@@ -33,15 +33,16 @@ METHODS = []
 
 
 # ---------------------------------------------------------------- shared pieces
-def _sigmoid_(a):
-    """In-place logistic sigmoid, sigma(a) = (1 + tanh(a/2)) / 2.
+def _sigmoid_of_negated_(a):
+    """In place: ``a`` holds -z and becomes sigma(z) = 1 / (1 + exp(-z)).
 
-    NOTE: the tanh form cannot overflow (1 / (1 + exp(-a)) warns for a < -88 in float32).
+    NOTE: the callers negate the sigmoid gates' weight rows once per call, so their matmuls give -z
+    directly and the sigmoid is three in-place calls. exp(-z) overflows to inf for z < -88 (float32);
+    1 / (1 + inf) = 0 is then the right limit (callers silence the warning with np.errstate).
     """
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+    np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
     return a
 
 
@@ -184,8 +185,7 @@ class LSTMSequence(Function):
     before the loop. Parameter gradients: ``_parameter_grads`` with d_in = d_hid = da.
 
     Internally the gates are kept in the order [i, f, o, g] (see ``_ifog``) and the
-    sigmoid rows of the weights are negated once per call, so that the matmuls give -a
-    and sigma(a) = 1 / (1 + exp(-a)) costs three in-place calls per step.
+    sigmoid rows of the weights are negated once per call (see ``_sigmoid_of_negated_``).
     """
 
     @staticmethod
@@ -194,7 +194,7 @@ class LSTMSequence(Function):
         H = w_hh.shape[1]
         w_ih, w_hh = _ifog(w_ih, H), _ifog(w_hh, H)
         sign = np.ones((4 * H, 1), dtype=x.dtype)
-        sign[:3 * H] = -1
+        sign[:3 * H] = -1                                   # i, f, o rows (see _sigmoid_of_negated_)
         bias = None if b_ih is None else _ifog(b_ih + b_hh, H) * sign[:, 0]
         pre = _input_projection(x, w_ih * sign, bias)      # input side of [-a_i, -a_f, -a_o, a_g]
         w_hh_signed_t = (w_hh * sign).T
@@ -207,15 +207,12 @@ class LSTMSequence(Function):
         tanh_c = np.empty((T, B, H), dtype=x.dtype)
         hidden = np.empty((B, 4 * H), dtype=x.dtype)
         i_times_g = np.empty((B, H), dtype=x.dtype)
-        # NOTE: exp(-a) overflows to inf for a < -88 (float32); 1 / (1 + inf) = 0 is then the right sigmoid.
         with np.errstate(over="ignore"):
             for t, prev, cur in _slots(T, reverse):
                 np.matmul(h_seq[prev], w_hh_signed_t, out=hidden)     # one matmul for all four gates
                 s, g = sigmoids[t], g_gate[t]
                 np.add(pre[t, :, :3 * H], hidden[:, :3 * H], out=s)
-                np.exp(s, out=s)
-                s += 1
-                np.reciprocal(s, out=s)                              # i, f, o
+                _sigmoid_of_negated_(s)                              # i, f, o
                 np.add(pre[t, :, 3 * H:], hidden[:, 3 * H:], out=g)
                 np.tanh(g, out=g)
                 c = c_seq[cur]
@@ -296,8 +293,7 @@ class GRUSequence(Function):
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        # NOTE: as in LSTMSequence, the r and z rows are negated once per call, so the matmuls give -a
-        # and sigma(a) = 1 / (1 + exp(-a)) is three in-place calls on a contiguous buffer per step.
+        # The r and z rows are negated once per call (see _sigmoid_of_negated_).
         sign = np.ones((3 * H, 1), dtype=x.dtype)
         sign[:2 * H] = -1
         pre = _input_projection(x, w_ih * sign, None if b_ih is None else b_ih * sign[:, 0])
@@ -308,7 +304,6 @@ class GRUSequence(Function):
         n_gate = np.empty((T, B, H), dtype=x.dtype)
         h_seq = _state_buffer(x, H, h0, reverse)
         scratch = np.empty((B, H), dtype=x.dtype)
-        # NOTE: exp(-a) overflows to inf for a < -88 (float32); 1 / (1 + inf) = 0 is then the right sigmoid.
         with np.errstate(over="ignore"):
             for t, prev, cur in _slots(T, reverse):
                 hw, s, n = hidden[t], rz[t], n_gate[t]
@@ -316,9 +311,7 @@ class GRUSequence(Function):
                 if b_hh_signed is not None:
                     hw += b_hh_signed
                 np.add(pre[t, :, :2 * H], hw[:, :2 * H], out=s)
-                np.exp(s, out=s)
-                s += 1
-                np.reciprocal(s, out=s)                          # r, z
+                _sigmoid_of_negated_(s)                          # r, z
                 np.multiply(s[:, :H], hw[:, 2 * H:], out=n)
                 n += pre[t, :, 2 * H:]
                 np.tanh(n, out=n)
