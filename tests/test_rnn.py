@@ -131,6 +131,17 @@ def test_layer_parity(kind, num_layers, bidirectional, batch_first, bias, initia
     _compare_run(ours, theirs, x, states, dtype)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_saturated_gates_stay_finite_and_match_torch(kind):
+    """Pre-activations far beyond +-88 (where exp overflows in float32) must give exact 0/1 gates, no warning."""
+    import warnings
+    ours, theirs = _twins(kind, np.float32, input_size=I, hidden_size=H, bidirectional=True)
+    x = (rng.standard_normal((T, B, I)) * 500).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _compare_run(ours, theirs, x, [], np.float32)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("batch_first,initial", [(False, False), (True, True)])
 def test_layer_unbatched_input(kind, batch_first, initial):
