@@ -141,3 +141,30 @@ def test_max_pool_integer_input():
     t = require_torch()
     np.testing.assert_array_equal(F.max_pool2d(deepdive.tensor(x), 2, padding=1).numpy(),
                                   _tf().max_pool2d(t.tensor(x).double(), 2, padding=1).long().numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_unpool_parity(dtype):
+    """max_unpool puts pooled values back at their argmax positions; gradients flow back through them."""
+    t = require_torch()
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    values, indices = _tf().max_pool2d(t.tensor(x), 2, return_indices=True)
+    idx = indices.numpy()
+    check_parity(lambda v: F.max_unpool2d(v, deepdive.tensor(idx), 2, output_size=(6, 7)),
+                 lambda v: _tf().max_unpool2d(v, t.tensor(idx), 2, output_size=(6, 7)), [values.detach().numpy()])
+    x1 = rng.standard_normal((2, 3, 9)).astype(dtype)
+    v1, i1 = _tf().max_pool1d(t.tensor(x1), 3, 2, return_indices=True)
+    check_parity(lambda v: nn.MaxUnpool1d(3, 2)(v, deepdive.tensor(i1.numpy())),
+                 lambda v: t.nn.MaxUnpool1d(3, 2)(v, i1), [v1.detach().numpy()])
+    assert repr(nn.MaxUnpool2d(2)) == repr(t.nn.MaxUnpool2d(2))
+
+
+def test_max_unpool_roundtrip_and_errors():
+    x = deepdive.randn(1, 2, 4, 4)
+    pooled, indices = nn.MaxPool2d(2, return_indices=True)(x)
+    restored = nn.MaxUnpool2d(2)(pooled, indices)
+    kept = restored.numpy() != 0
+    assert kept.sum() == 8 and np.array_equal(restored.numpy()[kept], x.numpy()[kept])
+    gradcheck(lambda v: F.max_unpool2d(v, indices, 2), pooled.numpy().astype(np.float64))
+    with pytest.raises(RuntimeError, match="Found an invalid max index"):
+        F.max_unpool2d(pooled, indices + 100, 2)

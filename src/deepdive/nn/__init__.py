@@ -25,3 +25,4 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
                    BCEWithLogitsLoss, KLDivLoss)
 from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
+from .pooling import MaxUnpool1d, MaxUnpool2d  # noqa: F401

@@ -26,3 +26,4 @@ from ..ops.upsample import interpolate, upsample, upsample_nearest, upsample_bil
 from ..ops.padding import pad  # noqa: F401
 from ..ops.loss import (poisson_nll_loss, gaussian_nll_loss, margin_ranking_loss, hinge_embedding_loss,  # noqa: F401
                         soft_margin_loss, multilabel_soft_margin_loss, cosine_embedding_loss, triplet_margin_loss)
+from ..ops.pooling import max_unpool1d, max_unpool2d  # noqa: F401

@@ -1,9 +1,10 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d (math in ops/pooling.py)."""
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, MaxUnpool1d/2d
+(math in ops/pooling.py)."""
 from ..ops import pooling as P
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxUnpool1d", "MaxUnpool2d"]
 
 
 class _MaxPoolNd(Module):
@@ -127,3 +128,39 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
 
     def forward(self, input):
         return P.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    """The partial inverse of MaxPool: ``forward(input, indices, output_size=None)`` puts each value back
+    at the index MaxPool(return_indices=True) gave it, zeros elsewhere."""
+    _function = None
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = self._tuple(kernel_size)
+        self.stride = self._tuple(stride if stride is not None else kernel_size)
+        self.padding = self._tuple(padding)
+
+    def forward(self, input, indices, output_size=None):
+        return type(self)._function(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """(N, C, L_in) values + indices -> (N, C, L_out), L_out = (L_in - 1)*stride - 2*padding + kernel_size."""
+    _function = staticmethod(P.max_unpool1d)
+
+    @staticmethod
+    def _tuple(v):
+        return P._tuple(v, 1, "kernel_size")
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """(N, C, H, W) values + indices -> (N, C, H_out, W_out), H_out = (H - 1)*stride - 2*padding + kernel_size."""
+    _function = staticmethod(P.max_unpool2d)
+
+    @staticmethod
+    def _tuple(v):
+        return P._tuple(v, 2, "kernel_size")

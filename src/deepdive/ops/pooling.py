@@ -10,6 +10,7 @@ the separable 'area' matrix of ``ops/upsample.py``.
 Spatial axes are the last one (1-D) or two (2-D); every leading axis is a batch
 axis, so (N, C, H, W) and unbatched (C, H, W) inputs run the same code.
 """
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +20,7 @@ from .conv import im2col, col2im, pad2d, crop2d, _tuple
 from .upsample import Resample2d, area_matrix
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
+# (max_unpool*, avg_pool2d and adaptive_*2d live in nn.functional only, as in PyTorch)
 METHODS = []
 
 
@@ -136,7 +138,7 @@ class AdaptiveMaxPool(Function):
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
         M, P = ctx.indices.shape
-        hw = int(np.prod(ctx.x_shape)) // M
+        hw = math.prod(ctx.x_shape) // M
         target = (np.arange(M) * hw)[:, None] + ctx.indices
         dx = np.bincount(target.ravel(), weights=grad.reshape(-1), minlength=M * hw)
         return dx.astype(grad.dtype, copy=False).reshape(ctx.x_shape), None, None, None
@@ -200,7 +202,7 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
     # ceil_mode's last window may run past the right padding: pad (with -inf) far enough for it.
     extra = [max(p, (o - 1) * st + d * (k - 1) + 1 - s - p)
              for s, k, st, p, d, o in zip(size, kernel, stride, padding, dilation, out_hw)]
-    x_shape4 = (int(np.prod(x.shape[:-n])), 1) + size
+    x_shape4 = (math.prod(x.shape[:-n]), 1) + size
     geometry = (x_shape4, kernel, stride, dilation, (padding[0], extra[0], padding[1], extra[1]), out_hw, out_shape,
                 table)
     return MaxPool.apply(input, geometry, bool(return_indices))
@@ -283,7 +285,7 @@ def _avg_pool(name, n, input, kernel_size, stride, padding, ceil_mode, count_inc
     # ceil_mode's last window may run past the right padding: pad enough for it (it is excluded from the divisor).
     extra = [max(p, (o - 1) * st + k - s - p) for s, k, st, p, o in zip(size, kernel, stride, padding, out_hw)]
     pads = (padding[0], extra[0], padding[1], extra[1])
-    x_shape4 = (int(np.prod(x.shape[:-n])), 1) + size
+    x_shape4 = (math.prod(x.shape[:-n]), 1) + size
     out_shape = x.shape[:-n] + out_hw[-n:]
     return AvgPool.apply(input, kernel, stride, pads, out_hw, divisor, out_shape, x_shape4)
 
@@ -373,3 +375,58 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over the adaptive windows of adaptive_avg_pool2d; return_indices gives flat indices into H*W."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+# ---------------------------------------------------------------- unpooling
+class MaxUnpool(Function):
+    """y[m, indices[m, p]] = x[m, p] in a zero image of H_out*W_out pixels (the inverse of max pooling's
+    scatter).   Backward: dx[m, p] = g[m, indices[m, p]]."""
+
+    @staticmethod
+    def forward(ctx, x, indices, out_shape):
+        M = math.prod(out_shape[:-2]) if len(out_shape) > 2 else 1
+        size = out_shape[-2] * out_shape[-1]
+        flat = indices.reshape(M, -1)
+        out = np.zeros((M, size), dtype=x.dtype)
+        np.put_along_axis(out, flat, x.reshape(M, -1), axis=1)
+        ctx.flat, ctx.x_shape = flat, x.shape
+        return out.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.reshape(ctx.flat.shape[0], -1)
+        return np.take_along_axis(g, ctx.flat, axis=1).reshape(ctx.x_shape), None, None
+
+
+def _max_unpool(name, n, input, indices, kernel_size, stride, padding, output_size):
+    x = input._data
+    kernel = _tuple(kernel_size, n, "kernel_size")
+    stride = kernel if stride is None else _tuple(stride, n, "stride")
+    padding = _tuple(padding, n, "padding")
+    if x.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{name}: Expected {n + 1}D or {n + 2}D input, got input of size {list(x.shape)}")
+    if tuple(indices.shape) != tuple(x.shape):
+        raise RuntimeError(f"{name}: Expected shape of indices to be same as that of the input tensor "
+                           f"({list(x.shape)}) but got indices tensor with shape: {list(indices.shape)}")
+    default = tuple((s - 1) * st - 2 * p + k for s, st, p, k in zip(x.shape[-n:], stride, padding, kernel))
+    size = default if output_size is None else tuple(int(v) for v in tuple(output_size)[-n:])
+    idx = indices._data
+    if idx.size and (idx.min() < 0 or idx.max() >= math.prod(size)):
+        raise RuntimeError(f"{name}: Found an invalid max index: {int(idx.max() if idx.max() >= 0 else idx.min())} "
+                           f"(output volumes are of size {'x'.join(map(str, size))})")
+    out_shape = x.shape[:-n] + ((1,) + size if n == 1 else size)
+    out = MaxUnpool.apply(input, idx, out_shape)
+    return out.reshape(x.shape[:-n] + size) if n == 1 else out
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put each value back at the index max_pool1d(return_indices=True) gave it; zeros elsewhere."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool2d: values back at their flat H*W ``indices``, zeros elsewhere.
+
+    Output H_out = (H - 1)*stride - 2*padding + kernel_size unless ``output_size`` is given.
+    """
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
