@@ -162,3 +162,28 @@ def test_setitem_float_into_int_tensor_casts_like_torch():
     x, t = deepdive.zeros(3, dtype=deepdive.int64), torch.zeros(3, dtype=torch.int64)
     x[0], t[0] = 2.7, 2.7
     assert x.tolist() == t.tolist()
+
+
+def test_scalar_elements_are_views_like_torch():
+    results = []
+    for lib in (deepdive, torch):
+        x, y, z, w = lib.zeros(3), lib.zeros(2, 2), lib.zeros(2, 2), lib.zeros(3)
+        x[1].add_(5)
+        y[0, 1].fill_(3)
+        z[1][0] += 2
+        for v in w:
+            v.add_(1)
+        w.select(0, 2).mul_(4)
+        results.append([t.tolist() for t in (x, y, z, w)])
+    assert results[0] == results[1]
+
+
+def test_inplace_on_scalar_element_of_non_leaf_matches_torch_gradients():
+    def fn(lib):
+        def f(x):
+            y = x * 2
+            y[0, 1].mul_(3)
+            y[1][2].zero_()
+            return y * x
+        return f
+    check_parity(fn(deepdive), fn(torch), [X[0, :2, :3].copy()])

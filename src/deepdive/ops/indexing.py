@@ -82,11 +82,22 @@ class Slice(GetItem):
 
 def __getitem__(self, index):
     kind = index.__class__
-    if kind is int or kind is slice:       # x[0], x[1:3]: the common cases, no conversion needed
-        idx, advanced, op = index, False, Select if kind is int else Slice
+    # NOTE: a trailing Ellipsis makes NumPy return a 0-d *view* where x[0, 1] would give a detached scalar,
+    # so x[0, 1].fill_(3) changes x, as in PyTorch.
+    if kind is int:                        # x[0]: the common case, no conversion needed
+        idx, advanced, op = (index, Ellipsis), False, Select
+    elif kind is slice:
+        idx, advanced, op = index, False, Slice
     else:
         idx, advanced = _convert_index(index)
-        op = Index if advanced else Select if any(i.__class__ is int for i in idx) else Slice
+        if advanced:
+            op = Index
+        elif any(i.__class__ is int for i in idx):
+            op = Select
+            if Ellipsis not in idx:
+                idx = idx + (Ellipsis,)
+        else:
+            op = Slice
     try:
         out = op.apply(self, idx, advanced)
         return out if advanced else as_view(out, self)

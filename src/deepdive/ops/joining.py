@@ -206,7 +206,8 @@ class Unbind(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        return tuple(np.moveaxis(x, dim, 0))
+        moved = np.moveaxis(x, dim, 0)
+        return tuple(moved[i, ...] for i in range(moved.shape[0]))     # (... keeps 0-d slices views)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -277,7 +278,7 @@ class Select(Function):
 
     @staticmethod
     def forward(ctx, x, dim, index):
-        ctx.in_shape, ctx.key = x.shape, (slice(None),) * dim + (index,)
+        ctx.in_shape, ctx.key = x.shape, (slice(None),) * dim + (index, Ellipsis)   # (... keeps 0-d views)
         return x[ctx.key]
 
     @staticmethod
