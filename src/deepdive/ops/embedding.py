@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 
-__all__ = ["embedding"]
+__all__ = []     # torch.embedding takes (weight, indices): only nn.functional.embedding(input, weight) is offered
 
 
 def _scatter_add_rows(grad, indices, shape, dtype):
