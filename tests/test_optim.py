@@ -234,3 +234,14 @@ def test_errors():
     opt = optim.SGD([w], lr=0.1)
     with pytest.raises(ValueError, match="different number of parameter groups"):
         opt.load_state_dict({"state": {}, "param_groups": []})
+
+
+def test_named_parameters_give_param_names_like_torch():
+    t = require_torch()
+    ours, theirs = deepdive.nn.Linear(3, 2), t.nn.Linear(3, 2)
+    a = optim.Adam(ours.named_parameters(), lr=0.1).state_dict()["param_groups"]
+    b = t.optim.Adam(theirs.named_parameters(), lr=0.1).state_dict()["param_groups"]
+    assert a == b and a[0]["param_names"] == ["weight", "bias"]
+    opt = optim.SGD([{"params": list(ours.named_parameters())}], lr=0.1)
+    with pytest.raises(ValueError, match="all optimizer param groups should be with/without names"):
+        opt.add_param_group({"params": [deepdive.zeros(1, requires_grad=True)]})

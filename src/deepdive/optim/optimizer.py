@@ -42,7 +42,8 @@ class Optimizer:
     """Base class of all optimizers.
 
     Args:
-        params: an iterable of Tensors, or of dicts defining parameter groups
+        params: an iterable of Tensors, of ``(name, Tensor)`` pairs (``model.named_parameters()``; the
+            names are saved as ``param_names``), or of dicts defining parameter groups
             (``{'params': [...], 'lr': 0.1}``).
         defaults (dict): the default value of every option, used by groups that do not set it.
     """
@@ -77,6 +78,11 @@ class Optimizer:
                             "tensors in sets will change between runs. Please use a list instead.")
         else:
             params = list(params)
+        if params and all(isinstance(p, tuple) and len(p) == 2 for p in params):    # named_parameters()
+            names, params = [name for name, _ in params], [p for _, p in params]
+            param_group = dict(param_group, param_names=names)
+        elif any(isinstance(p, tuple) for p in params):
+            raise ValueError("all optimizer params should be with/without names. Some param names are missing")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -92,6 +98,9 @@ class Optimizer:
             import warnings
             warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will "
                           "cause an error", stacklevel=3)
+        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+            raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                             f"{'with' if 'param_names' in group else 'without'} names to the optimizer")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
