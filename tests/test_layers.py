@@ -64,10 +64,11 @@ def module_parity(dd_module, torch_module, inputs, dtype, train=True, rtol=None,
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(4, 5), (2, 3, 5), (5,)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_parity(dtype, shape, bias):
+@pytest.mark.parametrize("train", [True, False])
+def test_linear_parity(dtype, shape, bias, train):
     torch = require_torch()
     module_parity(nn.Linear(5, 3, bias=bias), torch.nn.Linear(5, 3, bias=bias),
-                  [rng.standard_normal(shape).astype(dtype)], dtype)
+                  [rng.standard_normal(shape).astype(dtype)], dtype, train=train)
 
 
 def test_linear_functional_gradcheck_and_dtype():
@@ -147,6 +148,9 @@ def test_embedding_parity(dtype, kwargs):
     idx = np.array([[0, 1, 2, 1], [4, 1, 0, 4]])
     dd = nn.Embedding(5, 3, **kwargs)
     tt = torch.nn.Embedding(5, 3, **kwargs)
+    module_parity(dd, tt, [idx], dtype, train=False)
+    dd.zero_grad()
+    tt.zero_grad()
     module_parity(dd, tt, [idx], dtype)
     if kwargs.get("padding_idx") is not None:
         row = kwargs["padding_idx"] % 5
