@@ -248,6 +248,10 @@ def unbind(input, dim=0):
 class Narrow(Function):
     """y = x[..., start:start+length, ...] along ``dim``.   Backward: dx = 0 except that slice, which is g."""
 
+    @classmethod
+    def name(cls):
+        return "SliceBackward0"
+
     @staticmethod
     def forward(ctx, x, dim, start, length):
         ctx.in_shape, ctx.key = x.shape, (slice(None),) * dim + (slice(start, start + length),)
@@ -935,6 +939,10 @@ class DiagEmbedBatched(Function):
     """y[..., i, i+offset] = x[..., i] in the (dim1, dim2) planes of a new tensor.
     Backward: dx = that diagonal of g."""
 
+    @classmethod
+    def name(cls):
+        return "DiagEmbedBackward0"
+
     @staticmethod
     def forward(ctx, x, offset, dim1, dim2):
         n = x.shape[-1] + abs(offset)
@@ -1017,6 +1025,10 @@ def index_copy(input, dim, index, source):
 
 class IndexPutAccumulate(Function):
     """z = x;  z[indices] += values (repeats accumulate).   Backward: dx = g,  dvalues = g[indices]."""
+
+    @classmethod
+    def name(cls):
+        return "IndexPutBackward0"
 
     @staticmethod
     def forward(ctx, x, values, indices):
