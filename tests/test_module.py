@@ -387,3 +387,11 @@ def test_load_state_dict_assign():
     assert layer.weight._data is weight._data          # assigned, not copied
     with pytest.raises(RuntimeError, match="size mismatch for bias"):
         layer.load_state_dict({"weight": weight, "bias": deepdive.zeros(4)}, assign=True)
+
+
+def test_compile_is_a_noop():
+    model = nn.Linear(2, 2)
+    x = deepdive.randn(3, 2)
+    before = model(x)._data.copy()
+    assert model.compile() is None
+    np.testing.assert_array_equal(model(x)._data, before)

@@ -403,6 +403,10 @@ class Module:
     def share_memory(self):
         return self
 
+    def compile(self, *args, **kwargs):
+        """PyTorch 2's ``module.compile()``: a no-op here (deepdive runs eagerly; there is no compiler)."""
+        return None
+
     # ------------------------------------------------------------ state dict
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, param in self._parameters.items():
