@@ -24,20 +24,23 @@ OBSERVERS = []
 def _collect(roots):
     """Count, for every node reachable from ``roots``, how many edges point to it."""
     dependencies = {}
+    tensor_types = _TENSOR_TYPES
     stack = list(roots)
-    seen = set(id(n) for n in roots)
+    seen = set(roots)
     while stack:
-        node = stack.pop()
-        for edge in node.next_functions:
+        for edge in stack.pop().next_functions:
             if edge is None:
                 continue
             child = edge[0]
-            if child.__class__ in _TENSOR_TYPES:      # a leaf: AccumulateGrad
+            if child.__class__ in tensor_types:      # a leaf: its gradient is accumulated, not propagated
                 continue
-            dependencies[child] = dependencies.get(child, 0) + 1
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
+            if child in dependencies:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
     return dependencies
 
 

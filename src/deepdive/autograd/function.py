@@ -72,12 +72,12 @@ class Function:
                 ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
                 "graph a second time or if you need to access saved tensors after calling backward.")
         if self._saved_versions:
-            for tensor, version, position in self._saved_versions:
-                if tensor._version_counter[0] != version:
+            for counter, version, position, array in self._saved_versions:
+                if counter[0] != version:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified by an inplace "
-                        f"operation: [{tensor.dtype.name} tensor of shape {list(tensor.shape)}], which is "
-                        f"{position} of {self.name()}, is at version {tensor._version_counter[0]}; expected "
+                        f"operation: [{array.dtype} tensor of shape {list(array.shape)}], which is "
+                        f"{position} of {self.name()}, is at version {counter[0]}; expected "
                         f"version {version} instead. Hint: replace the in-place operation (e.g. x.add_(1)) by "
                         "its out-of-place form (x = x.add(1)).")
         return self._saved
@@ -146,17 +146,25 @@ class Function:
 
     def _track_saved(self, inputs, outputs):
         """Remember the version of every input/output whose array was saved, so an
-        in-place change before backward raises instead of giving a wrong gradient."""
-        saved_ids = {id(s) for s in self._saved}
-        versions = []
-        for i, t in enumerate(inputs):
-            if t.__class__ in _TENSOR_TYPES and id(t._data) in saved_ids:
-                versions.append((t, t._version_counter[0], f"input {i}"))
-        for i, t in enumerate(outputs):
-            if id(t._data) in saved_ids:
-                versions.append((t, t._version_counter[0], f"output {i}"))
-        if versions:
-            self._saved_versions = versions
+        in-place change before backward raises instead of giving a wrong gradient.
+
+        NOTE: keeps the tensors' version counters (small lists), not the tensors: holding
+        an output tensor here would make a reference cycle (output -> grad_fn -> output).
+        """
+        saved = self._saved
+        versions = None
+        for position, group in (("input", inputs), ("output", outputs)):
+            for i, t in enumerate(group):
+                if t.__class__ in _TENSOR_TYPES:
+                    data = t._data
+                    for array in saved:
+                        if array is data:
+                            if versions is None:
+                                versions = []
+                            counter = t._version_counter
+                            versions.append((counter, counter[0], f"{position} {i}", data))
+                            break
+        self._saved_versions = versions
 
     # Called by the engine; TensorFunction overrides it to speak in Tensors.
     def _run_backward(self, grads):
@@ -187,7 +195,7 @@ class TensorFunction(Function):
 
     def save_for_backward(self, *tensors):
         self._saved = tensors
-        self._saved_versions = [(t, t._version_counter[0], f"saved tensor {i}")
+        self._saved_versions = [(t._version_counter, t._version_counter[0], f"saved tensor {i}", t._data)
                                 for i, t in enumerate(tensors) if t is not None]
 
     def mark_non_differentiable(self, *tensors):

@@ -12,6 +12,9 @@ __all__ = ["unbroadcast", "binary_operands", "as_tensor_arg", "normalize_dims", 
 canonical_dim = _canonical_dim
 
 
+_add_reduce = np.add.reduce
+
+
 def unbroadcast(grad, shape):
     """The adjoint of broadcasting: sum ``grad`` back down to ``shape``.
 
@@ -22,10 +25,11 @@ def unbroadcast(grad, shape):
         return grad
     extra = grad.ndim - len(shape)
     if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
+        # NOTE: np.add.reduce, not ndarray.sum: same result without NumPy's Python-level wrapper.
+        grad = _add_reduce(grad, axis=tuple(range(extra)))
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = _add_reduce(grad, axis=axes, keepdims=True)
     return grad
 
 
