@@ -305,3 +305,22 @@ def test_inplace_on_expanded_view_raises():
         y.mul_(2)
     with pytest.raises(RuntimeError, match="expanded view"):
         deepdive.zeros(1).expand(4).add_(1)
+
+
+def test_inplace_change_of_an_input_that_was_not_saved_is_allowed_like_torch():
+    # sigmoid saves its output, not its input; x * 2 saves only the number: a.mul_(2) harms nothing
+    def fn(lib):
+        def f(x):
+            a = x * 2
+            b = a.sigmoid()
+            a.mul_(2)
+            return b + a
+        return f
+    check_parity(fn(deepdive), fn(torch), [X])
+    for lib in (torch, deepdive):          # ... but a * tanh(a) saved a for the product's gradient
+        x = lib.tensor([0.5, -1.0], requires_grad=True)
+        a = x * 2
+        b = a.tanh() * a
+        a.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            b.sum().backward()
