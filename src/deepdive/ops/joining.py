@@ -21,14 +21,14 @@ __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack"
            "masked_scatter", "tril", "triu", "tril_indices", "triu_indices", "flip", "fliplr", "flipud", "rot90",
            "tile", "narrow", "select", "take", "take_along_dim", "nonzero", "masked_select", "roll",
            "repeat_interleave", "diag", "diagonal", "diag_embed", "trace", "argwhere", "meshgrid", "cartesian_prod",
-           "block_diag", "unique"]
+           "block_diag", "unique", "put"]
 METHODS = ["split", "chunk", "unbind", "tensor_split", "hsplit", "vsplit", "dsplit", "gather", "scatter",
            "scatter_add", "scatter_reduce", "scatter_", "scatter_add_", "scatter_reduce_", "index_select", "index_add",
            "index_add_", "index_fill", "index_fill_", "index_copy", "index_copy_", "index_put", "index_put_",
            "masked_fill", "masked_scatter", "masked_scatter_", "tril", "triu", "tril_", "triu_", "flip", "fliplr",
            "flipud", "rot90", "repeat", "tile", "narrow", "select", "take", "take_along_dim", "nonzero",
            "masked_select", "roll", "repeat_interleave", "diag", "diagonal", "diag_embed", "trace", "argwhere",
-           "unique"]
+           "unique", "put", "put_"]
 
 
 def _index_array(index, op, dtypes="iu"):
@@ -1054,6 +1054,18 @@ def index_put(input, indices, values, accumulate=False):
     from .indexing import _convert_index
     idx, _ = _convert_index(tuple(indices))
     return IndexPutAccumulate.apply(input, values.to(input.dtype), idx)
+
+
+def put(input, index, source, accumulate=False):
+    """A copy of ``input`` with ``source`` written (or added) at the flat positions ``index``."""
+    flat = input.reshape(-1)
+    return index_put(flat, (index.reshape(-1),), source.reshape(-1), accumulate).reshape(input.shape)
+
+
+def put_(self, index, source, accumulate=False):
+    """In-place ``put``: the flat positions ``index`` of this tensor get ``source``'s values."""
+    self.reshape(-1).index_put_((index.reshape(-1),), source.reshape(-1), accumulate)
+    return self
 
 
 class MaskedScatter(Function):
