@@ -75,7 +75,7 @@ def _twins(kind, dtype, **kwargs):
     return ours, theirs
 
 
-def _compare_run(ours, theirs, x, states, dtype):
+def _compare_run(ours, theirs, x, states, dtype, rtol=None, atol=None):
     """Forward both, compare outputs and final states, backward a random weighting of all of them,
     and compare the gradients of the input, the initial states and every parameter."""
     torch = require_torch()
@@ -95,21 +95,21 @@ def _compare_run(ours, theirs, x, states, dtype):
     dd_loss, t_loss = 0, 0
     for k, (a, b) in enumerate(zip(flat_dd, flat_t)):
         assert a.dtype == getattr(deepdive, np.dtype(dtype).name)
-        assert_close(a, b, what=f"output {k}")
+        assert_close(a, b, rtol=rtol, atol=atol, what=f"output {k}")
         w = rng.standard_normal(tuple(b.shape)).astype(dtype)
         dd_loss = dd_loss + (a * deepdive.tensor(w)).sum()
         t_loss = t_loss + (b * torch.tensor(w)).sum()
     dd_loss.backward()
     t_loss.backward()
-    assert_close(dd_x.grad, t_x.grad, what="grad of input")
+    assert_close(dd_x.grad, t_x.grad, rtol=rtol, atol=atol, what="grad of input")
     for k, (a, b) in enumerate(zip(dd_s, t_s)):
-        assert_close(a.grad, b.grad, what=f"grad of initial state {k}")
+        assert_close(a.grad, b.grad, rtol=rtol, atol=atol, what=f"grad of initial state {k}")
     theirs_params = dict(theirs.named_parameters())
     names = [n for n, _ in ours.named_parameters()]
     assert names == list(theirs_params)
     for name, p in ours.named_parameters():
         assert p.grad is not None, f"no gradient for {name}"
-        assert_close(p.grad, theirs_params[name].grad, what=f"grad of {name}")
+        assert_close(p.grad, theirs_params[name].grad, rtol=rtol, atol=atol, what=f"grad of {name}")
 
 
 KINDS = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
@@ -139,7 +139,8 @@ def test_saturated_gates_stay_finite_and_match_torch(kind):
     x = (rng.standard_normal((T, B, I)) * 500).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _compare_run(ours, theirs, x, [], np.float32)
+        # (weight gradients sum x ~ 500 over all steps: float32 rounding alone reaches ~1e-4)
+        _compare_run(ours, theirs, x, [], np.float32, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", KINDS)
