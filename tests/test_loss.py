@@ -44,6 +44,17 @@ def test_regression_gradcheck(name, options):
     gradcheck(lambda a, b: getattr(F, name)(a, b, **options), x, y)
 
 
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_weight_matches_torch(name, reduction):
+    x, y = rng.standard_normal((4, 3)) * 2, rng.standard_normal((4, 3)) * 2
+    w = rng.uniform(0.1, 2, (4, 3))
+    check_parity(lambda a, b, c: getattr(F, name)(a, b, reduction=reduction, weight=c),
+                 lambda a, b, c: getattr(tF(), name)(a, b, reduction=reduction, weight=c), [x, y, w])
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        getattr(F, name)(deepdive.tensor(x), deepdive.tensor(y), weight=deepdive.ones(3))
+
+
 def test_regression_broadcast_and_legacy_flags():
     x = rng.standard_normal((3, 4)).astype(np.float32)
     y = rng.standard_normal((4,)).astype(np.float32)
@@ -61,7 +72,8 @@ def test_regression_errors():
     a = deepdive.randn(3, 4)
     with pytest.raises(ValueError, match="meanx is not a valid value for reduction"):
         F.mse_loss(a, a, reduction="meanx")
-    with pytest.raises(RuntimeError, match=r"mse_loss: The size of input \[3, 4\] and target \[5\]"):
+    with pytest.raises(RuntimeError, match=r"mse_loss: The size of input \[3, 4\] and target \[5\]"), \
+            pytest.warns(UserWarning, match="different to the input size"):
         F.mse_loss(a, deepdive.randn(5))
     with pytest.raises(RuntimeError, match="negative values for beta"):
         F.smooth_l1_loss(a, a, beta=-1.0)

@@ -1,14 +1,15 @@
-"""Loss functions (``torch.nn.functional`` names), each one fused ``Function``.
+"""Loss functions with ``torch.nn.functional``'s names, signatures and numbers.
 
 Every loss takes ``reduction='none' | 'mean' | 'sum'`` (plus the legacy
 ``size_average``/``reduce`` pair). With 'none' the per-element loss comes back;
 'mean' divides the sum by the number of elements (or, for the class losses,
 by the summed weight of the targets that count); 'sum' sums.
 
-Losses are fused rather than composed from elementwise ops: one NumPy pass
-forward, one backward, which keeps the training hot path short, and the fused
-forms are the numerically stable ones (log-sum-exp, the logits form of binary
-cross entropy). Backward formulas use g = dL/d(loss) for each element.
+The common losses are each one fused ``Function``: one NumPy pass forward, one
+backward, which keeps the training hot path short, and the fused forms are the
+numerically stable ones (log-sum-exp, the logits form of binary cross entropy).
+Backward formulas use g = dL/d(loss) for each element. The rarer losses at the
+end are short compositions of differentiable ops.
 """
 import numbers
 
@@ -20,11 +21,7 @@ from ._util import unbroadcast
 from .activation import softplus, logsigmoid
 from .elementwise import where
 
-__all__ = []    # torch puts the losses in torch.nn.functional only (see nn/functional.py)
-FUNCTIONAL = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
-              "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
-              "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
-              "multilabel_soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "one_hot", "normalize"]
+__all__ = []    # torch puts the losses in torch.nn.functional only: nn/functional.py imports them by name
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -46,6 +43,15 @@ def _reduce(loss, reduction):
         return np.asarray(loss.mean())
     if reduction == "sum":
         return np.asarray(loss.sum())
+    return loss
+
+
+def _reduced(loss, reduction):
+    """The reduction of a loss Tensor built from ops (autograd differentiates it)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
     return loss
 
 
@@ -143,25 +149,44 @@ class HuberLoss(_DifferenceLoss):
         return np.clip(d, -delta, delta)
 
 
-def _difference_loss(function, op, input, target, reduction, param=None):
+def _difference_loss(function, op, input, target, reduction, param=None, weight=None, mean_by_weight=True):
     input, target = _tensor_pair(input, target, op)
+    if input._data.shape != target._data.shape:
+        import warnings
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", stacklevel=3)
     try:
-        return function.apply(input, target, reduction, param)
+        if weight is None:
+            return function.apply(input, target, reduction, param)
+        loss = function.apply(input, target, "none", param)
     except ValueError as e:
         if "broadcast" not in str(e):
             raise
         raise RuntimeError(f"{op}: The size of input {list(input.shape)} and target {list(target.shape)} "
                            "cannot be broadcast together") from None
+    if weight._data.shape != input._data.shape:
+        raise ValueError(f"{op}: Weights and input must have the same size (got {list(weight.shape)} and "
+                         f"{list(input.shape)}).")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:            # PyTorch: a weighted average for mse/l1
+        return loss.sum() / weight.sum()
+    return _reduced(loss, reduction)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error: (input - target)^2, reduced. Shapes broadcast (PyTorch warns; use equal shapes)."""
-    return _difference_loss(MSELoss, "mse_loss", input, target, _reduction(size_average, reduce, reduction))
+    """Mean squared error: (input - target)^2, reduced. Shapes broadcast (with PyTorch's warning).
+
+    ``weight`` (the input's shape) scales each element; 'mean' is then sum(w l) / sum(w).
+    """
+    return _difference_loss(MSELoss, "mse_loss", input, target, _reduction(size_average, reduce, reduction),
+                            weight=weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean absolute error: |input - target|, reduced."""
-    return _difference_loss(L1Loss, "l1_loss", input, target, _reduction(size_average, reduce, reduction))
+    """Mean absolute error: |input - target|, reduced; ``weight`` as in ``mse_loss``."""
+    return _difference_loss(L1Loss, "l1_loss", input, target, _reduction(size_average, reduce, reduction),
+                            weight=weight)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -173,10 +198,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta)   (smooth_l1_loss scaled by delta)."""
+    """0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta)   (smooth_l1_loss scaled by delta).
+
+    ``weight`` (the input's shape) scales each element; 'mean' stays the plain mean, as PyTorch.
+    """
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    return _difference_loss(HuberLoss, "huber_loss", input, target, _reduction(None, None, reduction), float(delta))
+    return _difference_loss(HuberLoss, "huber_loss", input, target, _reduction(None, None, reduction), float(delta),
+                            weight=weight, mean_by_weight=False)
 
 
 # ------------------------------------------------------------- class losses
@@ -566,14 +595,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # ---------------------------------------------------- losses composed of ops
 # These are short compositions of differentiable ops (autograd derives their gradients);
 # none is on a hot path that would justify a fused Function.
-def _reduced(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Negative log-likelihood of ``target`` under Poisson(rate): exp(x) - y x (``log_input``), else
