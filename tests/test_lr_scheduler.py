@@ -80,6 +80,20 @@ def test_one_cycle_matches_torch(options, optimizer):
     _same(ours, theirs)
 
 
+@pytest.mark.parametrize("options", [dict(base_lr=0.01, max_lr=0.1, step_size_up=4),
+                                     dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3, step_size_down=5,
+                                          mode="triangular2"),
+                                     dict(base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range", gamma=0.97),
+                                     dict(base_lr=0.01, max_lr=0.1, step_size_up=2, scale_fn=lambda x: 0.9 ** x,
+                                          scale_mode="iterations", cycle_momentum=False)])
+@pytest.mark.parametrize("optimizer", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.1))])
+def test_cyclic_matches_torch(options, optimizer):
+    t = require_torch()
+    ours_opt, theirs_opt = _optimizers(optimizer[0], **optimizer[1])
+    _same(_run(lr_scheduler.CyclicLR(ours_opt, **options), ours_opt),
+          _run(t.optim.lr_scheduler.CyclicLR(theirs_opt, **options), theirs_opt))
+
+
 def test_one_cycle_too_many_steps():
     opt, _ = _optimizers()
     scheduler = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=2)
