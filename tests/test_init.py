@@ -187,3 +187,13 @@ def test_default_layer_initialisation_matches_torch(make):
         if isinstance(dd, nn.Linear):
             bound = 1 / math.sqrt(300)
             assert np.abs(x).max() <= bound and np.abs(x).max() > 0.95 * bound
+
+
+def test_deprecated_aliases_warn_and_work():
+    x = deepdive.empty(4, 6)
+    with pytest.warns(FutureWarning, match="nn.init.xavier_uniform_"):
+        init.xavier_uniform(x)
+    assert np.abs(x._data).max() <= math.sqrt(6 / 10)
+    with pytest.warns(FutureWarning):
+        init.constant(x, 2.0)
+    assert np.all(x._data == 2)

@@ -208,3 +208,26 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         values[rng.permutation(rows)[:num_zeros], col] = 0
     return _fill(tensor, values)
 
+
+def _deprecated(fn):
+    """Old tutorials call ``init.xavier_uniform(w)``; PyTorch keeps these names with a warning."""
+    old = fn.__name__[:-1]
+
+    def alias(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{fn.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return fn(*args, **kwargs)
+    alias.__name__ = old
+    alias.__doc__ = f"Deprecated alias of ``{fn.__name__}``."
+    return alias
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
