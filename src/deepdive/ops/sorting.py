@@ -28,7 +28,7 @@ def _argsort(x, dim, descending):
         return np.argsort(x, axis=dim, kind="stable")
     n = x.shape[dim]
     flipped = np.argsort(np.flip(x, dim), axis=dim, kind="stable")
-    return np.flip(n - 1 - flipped, dim)
+    return np.ascontiguousarray(np.flip(n - 1 - flipped, dim))
 
 
 def _dim_of(op, input, dim):
