@@ -245,3 +245,27 @@ def test_named_parameters_give_param_names_like_torch():
     opt = optim.SGD([{"params": list(ours.named_parameters())}], lr=0.1)
     with pytest.raises(ValueError, match="all optimizer param groups should be with/without names"):
         opt.add_param_group({"params": [deepdive.zeros(1, requires_grad=True)]})
+
+
+def test_lbfgs_state_dict_round_trip_continues_identically():
+    def run(params, opt, steps):
+        def closure():
+            opt.zero_grad()
+            loss = _loss(deepdive, params, np.float64)
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+
+    full = _params(deepdive, np.float64)
+    run(full, optim.LBFGS(full, max_iter=4, history_size=5, line_search_fn="strong_wolfe"), 4)
+    half = _params(deepdive, np.float64)
+    opt = optim.LBFGS(half, max_iter=4, history_size=5, line_search_fn="strong_wolfe")
+    run(half, opt, 2)
+    saved = copy.deepcopy(opt.state_dict())
+    resumed = [deepdive.tensor(p._data.copy(), requires_grad=True) for p in half]
+    opt2 = optim.LBFGS(resumed, max_iter=4, history_size=5, line_search_fn="strong_wolfe")
+    opt2.load_state_dict(saved)
+    run(resumed, opt2, 2)
+    for a, b in zip(resumed, full):
+        np.testing.assert_array_equal(a._data, b._data)
