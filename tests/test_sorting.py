@@ -74,6 +74,13 @@ def test_topk_long_dim_partial_sort(largest, dim):
     np.testing.assert_array_equal(np.take_along_axis(x, idx.numpy(), dim), vals.numpy())
 
 
+def test_results_are_contiguous():
+    x = deepdive.tensor(rng.standard_normal((3, 6)))
+    for res in [x.sort(1, descending=True), x.topk(2), x.topk(2, 0, largest=False), x.kthvalue(2, 1), x.median(0)]:
+        assert res.values.is_contiguous() and res.indices.is_contiguous()
+    assert x.argsort(0, descending=True).is_contiguous()
+
+
 def test_topk_unsorted_and_edge_cases():
     torch = require_torch()
     x = rng.standard_normal((3, 6))

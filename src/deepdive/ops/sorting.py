@@ -40,6 +40,7 @@ def _dim_of(op, input, dim):
 def _result(result_type, input, index, d, scalar, keepdim=True):
     """(values, indices) for ``index`` (keepdim form) along ``d``, squeezed unless ``keepdim``."""
     keep = keepdim and not scalar
+    index = np.ascontiguousarray(index)        # a slice of a sort is a strided view; PyTorch returns contiguous
     values = SelectAlong.apply(input, index, d, keep)
     return result_type(values, _wrap(index if keep else index.squeeze(d)))
 
