@@ -93,3 +93,50 @@ def test_parameters_to_vector_is_differentiable():
     torch = require_torch()
     check_parity(lambda a, b: parameters_to_vector([a, b]), lambda a, b: torch.nn.utils.parameters_to_vector([a, b]),
                  [rng.standard_normal((2, 3)), rng.standard_normal(4)])
+
+
+# ------------------------------------------------------------------ utils.rnn
+from deepdive.nn.utils import rnn as dd_rnn       # noqa: E402
+
+
+def _sequences(lengths, dtype=np.float64):
+    return [rng.standard_normal((n, 3)).astype(dtype) for n in lengths]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_parity(batch_first, padding_side):
+    torch = require_torch()
+    seqs = _sequences([4, 1, 3])
+    check_parity(lambda *s: dd_rnn.pad_sequence(list(s), batch_first, -1.0, padding_side),
+                 lambda *s: torch.nn.utils.rnn.pad_sequence(list(s), batch_first, -1.0, padding_side), seqs)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("enforce_sorted,lengths", [(True, [4, 3, 1]), (False, [1, 4, 3, 4])])
+def test_pack_and_pad_packed_roundtrip_parity(batch_first, enforce_sorted, lengths):
+    torch = require_torch()
+    seqs = _sequences(lengths)
+
+    def run(lib, rnn_mod):
+        def fn(*s):
+            padded = rnn_mod.pad_sequence(list(s), batch_first=batch_first)
+            packed = rnn_mod.pack_padded_sequence(padded, lib.tensor(lengths), batch_first, enforce_sorted)
+            unpacked, out_lengths = rnn_mod.pad_packed_sequence(packed, batch_first, padding_value=7.0,
+                                                                total_length=6)
+            return packed.data, packed.batch_sizes, unpacked, out_lengths
+        return fn
+    out = check_parity(run(deepdive, dd_rnn), run(torch, torch.nn.utils.rnn), seqs)
+    assert out[1]._data.tolist() == [int((np.array(lengths) > t).sum()) for t in range(max(lengths))]
+
+
+def test_pack_sequence_unpack_and_errors():
+    seqs = [deepdive.tensor(s) for s in _sequences([2, 5, 3])]
+    packed = dd_rnn.pack_sequence(seqs, enforce_sorted=False)
+    back = dd_rnn.unpack_sequence(packed)
+    for a, b in zip(back, seqs):
+        np.testing.assert_array_equal(a._data, b._data)
+    with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
+        dd_rnn.pack_sequence(seqs)
+    with pytest.raises(RuntimeError, match="trailing shape"):
+        dd_rnn.pad_sequence([deepdive.zeros(2, 3), deepdive.zeros(2, 4)])
