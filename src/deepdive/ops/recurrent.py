@@ -8,7 +8,7 @@ matmul for the input side of every step (``X W_ih^T`` for all t at once), then a
 NumPy loop over time that writes into preallocated buffers in place; the
 backward is backpropagation through time written out, with everything that
 depends only on the forward (activation derivatives) computed in bulk before
-the loop, and the weight gradients as one matmul each after it.
+the loop, and the weight gradients as big matmuls over all steps after it.
 
 Conventions (all arrays, as ``Function.forward`` receives them):
     x      (T, B, I)  time-major input
@@ -51,9 +51,7 @@ def _input_projection(x, w_ih, b_ih, b_hh=None):
     T, B, I = x.shape
     pre = np.matmul(x.reshape(T * B, I), w_ih.T)
     if b_ih is not None:
-        pre += b_ih
-    if b_hh is not None:
-        pre += b_hh
+        pre += b_ih if b_hh is None else b_ih + b_hh      # one pass over the big array
     return pre.reshape(T, B, -1)
 
 
