@@ -268,7 +268,8 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (_dtype.dtype, np.dtype)) or (isinstance(a, type) and a in (float, int, bool)):
+            elif isinstance(a, (_dtype.dtype, np.dtype)) or (isinstance(a, type) and (a in (float, int, bool) or
+                                                                        issubclass(a, np.generic))):
                 dtype = a
             elif isinstance(a, str) and a.replace("torch.", "") in _dtype._NAMES:
                 dtype = a
