@@ -314,3 +314,31 @@ def test_float32_stays_float32_and_backward_through_stack():
     y.sum().backward()
     for p in itertools.chain(c1.parameters(), c2.parameters()):
         assert p.grad is not None and p.grad.dtype == deepdive.float32
+
+
+def _random_conv_config(r):
+    groups = int(r.choice([1, 2, 3]))
+    k = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    d = (int(r.integers(1, 3)), int(r.integers(1, 3)))
+    s = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    p = (int(r.integers(0, 3)), int(r.integers(0, 3)))
+    size = (int(r.integers(d[0] * (k[0] - 1) + 1, 9)), int(r.integers(d[1] * (k[1] - 1) + 1, 20)))
+    return groups, k, d, s, p, size
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_conv2d_and_transpose_random_sweep(seed):
+    """Seeded random configurations (kernel, stride, padding, dilation, groups, odd and wide sizes), float64."""
+    r = np.random.default_rng(100 + seed)
+    groups, k, d, s, p, size = _random_conv_config(r)
+    cin, cout = groups * int(r.integers(1, 3)), groups * int(r.integers(1, 3))
+    x = r.standard_normal((int(r.integers(1, 4)), cin) + size)
+    w, b = r.standard_normal((cout, cin // groups) + k), r.standard_normal(cout)
+    args = dict(stride=s, padding=p, dilation=d, groups=groups)
+    check_parity(lambda a, q, c: F.conv2d(a, q, c, **args), lambda a, q, c: _tf().conv2d(a, q, c, **args), [x, w, b])
+    op = (int(r.integers(0, max(s[0], d[0]))), int(r.integers(0, max(s[1], d[1]))))
+    wt = r.standard_normal((cin, cout // groups) + k)
+    targs = dict(stride=s, padding=(min(p[0], k[0] - 1), min(p[1], k[1] - 1)), output_padding=op, groups=groups,
+                 dilation=d)
+    check_parity(lambda a, q, c: F.conv_transpose2d(a, q, c, **targs),
+                 lambda a, q, c: _tf().conv_transpose2d(a, q, c, **targs), [x, wt, b])

@@ -168,3 +168,19 @@ def test_max_unpool_roundtrip_and_errors():
     gradcheck(lambda v: F.max_unpool2d(v, indices, 2), pooled.numpy().astype(np.float64))
     with pytest.raises(RuntimeError, match="Found an invalid max index"):
         F.max_unpool2d(pooled, indices + 100, 2)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pooling_random_sweep(seed):
+    """Seeded random max/avg pooling configurations (kernel, stride, padding <= k/2, dilation, ceil_mode)."""
+    r = np.random.default_rng(200 + seed)
+    k = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    d = (int(r.integers(1, 3)), int(r.integers(1, 3)))
+    s = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    p = (int(r.integers(0, k[0] // 2 + 1)), int(r.integers(0, k[1] // 2 + 1)))
+    ceil = bool(r.integers(0, 2))
+    x = r.standard_normal((2, 2, int(r.integers(d[0] * (k[0] - 1) + 1, 9)), int(r.integers(d[1] * (k[1] - 1) + 1, 20))))
+    margs = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, return_indices=True)
+    check_parity(lambda a: F.max_pool2d(a, **margs), lambda a: _tf().max_pool2d(a, **margs), [x])
+    aargs = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=bool(r.integers(0, 2)))
+    check_parity(lambda a: F.avg_pool2d(a, **aargs), lambda a: _tf().avg_pool2d(a, **aargs), [x])
