@@ -71,6 +71,7 @@ CASES = {
               dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.1, decoupled_weight_decay=True, maximize=True)],
     "RAdam": [dict(lr=0.02), dict(lr=0.02, betas=(0.9, 0.9), weight_decay=0.1),     # beta2 0.9: rectified from step 6
               dict(lr=0.02, betas=(0.8, 0.8), weight_decay=0.1, decoupled_weight_decay=True, maximize=True)],
+    "Rprop": [dict(lr=0.01), dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)],
 }
 FLAT = [(name, options) for name, cases in CASES.items() for options in cases]
 
