@@ -140,3 +140,25 @@ def test_pack_sequence_unpack_and_errors():
         dd_rnn.pack_sequence(seqs)
     with pytest.raises(RuntimeError, match="trailing shape"):
         dd_rnn.pad_sequence([deepdive.zeros(2, 3), deepdive.zeros(2, 4)])
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_weight_norm_matches_torch(dim):
+    torch = require_torch()
+    dd = nn.utils.weight_norm(nn.Linear(4, 3), dim=dim)
+    tt = torch.nn.utils.weight_norm(torch.nn.Linear(4, 3), dim=dim)
+    assert [n for n, _ in dd.named_parameters()] == [n for n, _ in tt.named_parameters()]
+    tt.load_state_dict({k: torch.tensor(v._data) for k, v in dd.state_dict().items()})
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    out, ref = dd(deepdive.tensor(x)), tt(torch.tensor(x))
+    assert_close(out, ref)
+    out.sum().backward()
+    ref.sum().backward()
+    for (name, p), (_, q) in zip(dd.named_parameters(), tt.named_parameters()):
+        assert_close(p.grad, q.grad, what=name)
+    nn.utils.remove_weight_norm(dd)
+    assert [n for n, _ in dd.named_parameters()] == ["bias", "weight"]
+    assert_close(dd(deepdive.tensor(x)), ref)
+    with pytest.raises(ValueError, match="not found"):
+        nn.utils.remove_weight_norm(dd)
