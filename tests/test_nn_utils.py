@@ -162,3 +162,30 @@ def test_weight_norm_matches_torch(dim):
     assert_close(dd(deepdive.tensor(x)), ref)
     with pytest.raises(ValueError, match="not found"):
         nn.utils.remove_weight_norm(dd)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("iterations", [1, 3])
+def test_spectral_norm_matches_torch(iterations):
+    torch = require_torch()
+    dd = nn.utils.spectral_norm(nn.Linear(5, 4), n_power_iterations=iterations)
+    tt = torch.nn.utils.spectral_norm(torch.nn.Linear(5, 4), n_power_iterations=iterations)
+    assert list(dd.state_dict()) == [k for k in tt.state_dict()]
+    tt.load_state_dict({k: torch.tensor(v._data) for k, v in dd.state_dict().items()})
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    for train in (True, True, False):
+        dd.train(train)
+        tt.train(train)
+        out, ref = dd(deepdive.tensor(x)), tt(torch.tensor(x))
+        assert_close(out, ref, rtol=1e-4, atol=1e-5)
+        out.sum().backward()
+        ref.sum().backward()
+        assert_close(dd.weight_orig.grad, tt.weight_orig.grad, rtol=1e-4, atol=1e-5)
+        assert_close(dd.weight_u, tt.weight_u, rtol=1e-4, atol=1e-5)
+    # after many iterations the weight's largest singular value is 1
+    dd.train()
+    for _ in range(30):
+        dd(deepdive.tensor(x))
+    assert np.linalg.svd(dd.weight._data.astype(np.float64), compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
+    nn.utils.remove_spectral_norm(dd)
+    assert [n for n, _ in dd.named_parameters()] == ["bias", "weight"] and list(dd.buffers()) == []
