@@ -86,8 +86,10 @@ def test_linear_wrong_features_names_both_sizes():
         layer(deepdive.randn(4, 7))
     with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
         F.linear(deepdive.randn(4, 7), layer.weight)
-    with pytest.raises(RuntimeError, match="same dtype"):
+    with pytest.raises(RuntimeError, match="same dtype, but got Double and Float"):
         F.linear(deepdive.randn(4, 10, dtype=deepdive.float64), layer.weight)
+    with pytest.raises(RuntimeError, match="same dtype, but got Long and Float"):
+        layer(deepdive.ones(4, 10, dtype=deepdive.int64))
 
 
 def test_linear_repr_and_shapes():

@@ -11,8 +11,13 @@ from ..autograd.function import Function
 __all__ = ["bilinear"]
 
 
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                     "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
 def _dtype_name(t):
-    return str(t.dtype).split(".")[-1].capitalize().replace("Float32", "Float").replace("Float64", "Double")
+    name = str(t.dtype).split(".")[-1]
+    return _TORCH_TYPE_NAMES.get(name, name)
 
 
 class Linear(Function):
