@@ -342,3 +342,13 @@ def test_conv2d_and_transpose_random_sweep(seed):
                  dilation=d)
     check_parity(lambda a, q, c: F.conv_transpose2d(a, q, c, **targs),
                  lambda a, q, c: _tf().conv_transpose2d(a, q, c, **targs), [x, wt, b])
+
+
+def test_conv2d_rebuilds_columns_when_they_are_large(monkeypatch):
+    """Past SAVED_COLUMNS_BYTES the input is saved instead of the im2col columns; gradients are unchanged."""
+    import deepdive.ops.conv as conv_ops
+    monkeypatch.setattr(conv_ops, "SAVED_COLUMNS_BYTES", 0)
+    for width in (6, 20):                                   # both column orders
+        x, w, b = rng.standard_normal((2, 3, 5, width)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+        check_parity(lambda a, k, c: F.conv2d(a, k, c, padding=1, stride=(1, 2)),
+                     lambda a, k, c: _tf().conv2d(a, k, c, padding=1, stride=(1, 2)), [x, w, b])

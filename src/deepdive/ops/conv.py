@@ -232,22 +232,10 @@ class Convolution(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geometry):
         x_shape4, w_shape4, out_shape, stride, padding, dilation, groups, (oh, ow) = geometry
-        N, C, H, W = x_shape4
+        N = x_shape4[0]
         O, Cg, kh, kw = w_shape4
-        top, bottom, left, right = padding
         batch_last = ow < 16
-        if batch_last:
-            if top or bottom or left or right:
-                buffer = np.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
-                buffer[:, top:top + H, left:left + W] = x.reshape(x_shape4).transpose(1, 2, 3, 0)
-            else:
-                buffer = np.ascontiguousarray(x.reshape(x_shape4).transpose(1, 2, 3, 0))
-            view = im2col(buffer.transpose(3, 0, 1, 2), (kh, kw), stride, dilation)    # (N, C, kh, kw, oh, ow)
-            cols = view.transpose(1, 2, 3, 4, 5, 0)                                   # columns (y, x, n)
-        else:
-            view = im2col(pad2d(x.reshape(x_shape4), padding), (kh, kw), stride, dilation)
-            cols = view.transpose(1, 2, 3, 0, 4, 5)                                   # columns (n, y, x)
-        cols = cols.reshape(groups, Cg * kh * kw, -1)
+        cols = _conv_columns(x, geometry, batch_last)
         out = np.matmul(weight.reshape(groups, O // groups, Cg * kh * kw), cols)
         out = out.reshape(O, oh, ow, N).transpose(3, 0, 1, 2) if batch_last else \
             out.reshape(O, N, oh, ow).transpose(1, 0, 2, 3)
@@ -257,7 +245,10 @@ class Convolution(Function):
         else:
             np.copyto(result, out)
         ctx.geometry, ctx.shapes = geometry, (x.shape, weight.shape, batch_last)
-        ctx.save_for_backward(weight, cols)
+        # NOTE: keeping the columns saves an im2col in backward but holds kh*kw copies of the input;
+        # past SAVED_COLUMNS_BYTES (large images) the input is kept and the columns rebuilt.
+        ctx.columns_saved = cols.nbytes <= SAVED_COLUMNS_BYTES
+        ctx.save_for_backward(weight, cols if ctx.columns_saved else x)
         return result.reshape(out_shape)
 
     @staticmethod
@@ -281,10 +272,36 @@ class Convolution(Function):
             padded = (H + padding[0] + padding[1], W + padding[2] + padding[3])
             dx = crop2d(col2im(dcols, padded, stride, dilation), padding, (H, W)).reshape(x_shape)
         if need_w:
+            if not ctx.columns_saved:                      # the input was saved instead of its columns
+                cols = _conv_columns(cols, ctx.geometry, batch_last)
             dw = np.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
         if need_b:
             db = g.reshape(O, -1).sum(axis=1)
         return dx, dw, db, None
+
+
+SAVED_COLUMNS_BYTES = 256 << 20
+
+
+def _conv_columns(x, geometry, batch_last):
+    """im2col of x for Convolution: (groups, K, N*P), columns in (y, x, n) order when ``batch_last``
+    (x copied to a (C, H, W, N) buffer, padding included) and in (n, y, x) order otherwise."""
+    x_shape4, w_shape4, _, stride, padding, dilation, groups, _ = geometry
+    N, C, H, W = x_shape4
+    _, Cg, kh, kw = w_shape4
+    top, bottom, left, right = padding
+    if batch_last:
+        if top or bottom or left or right:
+            buffer = np.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
+            buffer[:, top:top + H, left:left + W] = x.reshape(x_shape4).transpose(1, 2, 3, 0)
+        else:
+            buffer = np.ascontiguousarray(x.reshape(x_shape4).transpose(1, 2, 3, 0))
+        view = im2col(buffer.transpose(3, 0, 1, 2), (kh, kw), stride, dilation)    # (N, C, kh, kw, oh, ow)
+        cols = view.transpose(1, 2, 3, 4, 5, 0)                                   # columns (y, x, n)
+    else:
+        view = im2col(pad2d(x.reshape(x_shape4), padding), (kh, kw), stride, dilation)
+        cols = view.transpose(1, 2, 3, 0, 4, 5)                                   # columns (n, y, x)
+    return cols.reshape(groups, Cg * kh * kw, -1)
 
 
 def _conv_geometry(name, n, input, weight, bias, stride, padding, dilation, groups):
