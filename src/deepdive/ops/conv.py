@@ -1,19 +1,18 @@
-"""Convolutions: conv1d / conv2d, conv_transpose2d, unfold / fold, built on im2col and col2im.
+"""Convolutions: conv1d / conv2d, conv_transpose1d / 2d, unfold / fold, built on im2col and col2im.
 
 A convolution is a matrix product once every receptive field is laid out as
 a column (im2col)::
 
-    out[n, o, p] = sum_k W[o, k] * cols[n, k, p] + b[o]
+    out[n, o, y, x] = sum_k W[o, k] * cols[k, (n, y, x)] + b[o]
     k = (c, i, j) runs over in-channels x kernel rows x kernel cols,
-    p = (y, x)    runs over output positions,
-    cols[n, (c, i, j), (y, x)] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]
+    cols[(c, i, j), (n, y, x)] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]
 
 im2col is a strided *view* of the padded input (no Python loop over pixels);
-the one copy happens when the view is reshaped into the (K, P) matrix that a
+the one copy happens when the view is reshaped into the (K, N*P) matrix that a
 single BLAS matmul consumes. col2im is its adjoint: every column entry is
 added back to the pixel it was read from (overlapping windows sum). It is the
 backward of im2col, the forward of the transposed convolution and of ``fold``,
-so it is written once, here, and used by all of them (and by pooling).
+so it is written once, here, and used by all of them (and by average pooling).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -401,6 +400,9 @@ class ConvolutionTranspose(Function):
 
 def _conv_transpose(name, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
     _check_conv(name, n, input, weight, bias, groups, transposed=True)
+    if isinstance(padding, str):
+        raise ValueError(f"{name}: padding must be an int or a tuple of {n} ints (got padding={padding!r}; "
+                         "'same'/'valid' are for convolutions only)")
     x, w = input._data, weight._data
     kernel = _as_2d(tuple(w.shape[2:]), n, 1)
     stride = _as_2d(_tuple(stride, n, "stride"), n, 1)
