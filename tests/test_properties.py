@@ -129,3 +129,42 @@ def test_dtype_preserved_through_ops_and_gradients(dtype, data, shape):
     assert total.dtype == dd_dtype
     total.backward()
     assert x.grad.dtype == dd_dtype and x.grad.shape == x.shape
+
+
+@SETTINGS
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), data=st.data())
+def test_basic_indexing_matches_numpy_and_gradients_match_torch(shape, data):
+    a = data.draw(arrays(shape, low=-3, high=3))
+    index = data.draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True, allow_ellipsis=True))
+    if isinstance(index, tuple) and any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in index):
+        return      # PyTorch has no negative slice steps
+    if isinstance(index, slice) and index.step is not None and index.step < 0:
+        return
+    x = deepdive.tensor(a, requires_grad=True)
+    y = x[index]
+    np.testing.assert_array_equal(y._data, a[index])
+    if y.numel() == 0:
+        return
+    tx = torch.tensor(a, requires_grad=True)
+    w = np.random.default_rng(2).standard_normal(y.shape)
+    (y * deepdive.tensor(w)).sum().backward()
+    (tx[index] * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad._data, tx.grad.numpy(), rtol=1e-12)
+
+
+@SETTINGS
+@given(lengths=st.lists(st.integers(0, 3), min_size=1, max_size=4), other=st.integers(1, 3), dim=st.integers(0, 1),
+       data=st.data())
+def test_cat_then_split_round_trip(lengths, other, dim, data):
+    shapes = [(n, other) if dim == 0 else (other, n) for n in lengths]
+    arrays_ = [data.draw(arrays(s, low=-3, high=3)) for s in shapes]
+    xs = [deepdive.tensor(a, requires_grad=True) for a in arrays_]
+    joined = deepdive.cat(xs, dim)
+    np.testing.assert_array_equal(joined._data, np.concatenate(arrays_, dim))
+    pieces = joined.split([a.shape[dim] for a in arrays_], dim)
+    for piece, a in zip(pieces, arrays_):
+        np.testing.assert_array_equal(piece._data, a)
+    total = sum((p * (i + 1)).sum() for i, p in enumerate(pieces))
+    total.backward()
+    for i, x in enumerate(xs):
+        np.testing.assert_array_equal(x.grad._data, np.full(x.shape, i + 1.0))
