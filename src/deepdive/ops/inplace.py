@@ -9,6 +9,10 @@ When autograd is involved (the tensor or the operand requires grad), the op is
 computed out of place on a snapshot of the old values, the result is written
 back into the same array, and the tensor's ``grad_fn`` is moved ("rebased") to
 the new node, so gradients still flow through the tensor's earlier history.
+
+Views (``x[0]``, ``x.t()``, ``x.view(...)``) share their base's memory and
+version counter (``Tensor._view_of``); an in-place change of a view moves the
+*base* to a ``CopySlices`` node and the view to a view of it, as PyTorch does.
 """
 import numpy as np
 
