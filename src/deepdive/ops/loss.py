@@ -289,7 +289,7 @@ class CrossEntropy(Function):
         x = _classes_last(input)
         shifted = x - x.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        ctx.in_shape, ctx.target_shape, ctx.reduction = input.shape, target.shape, reduction
+        ctx.in_shape, ctx.reduction = input.shape, reduction
         m, n_classes = logp.shape
         if target.shape == input.shape and target.dtype.kind == "f":        # class probabilities
             t = _classes_last(target)
@@ -302,8 +302,12 @@ class CrossEntropy(Function):
                 and (not target.size or _as_unsigned(target).max() < n_classes):
             y = target.reshape(-1)                                           # the hot path: plain class indices
             rows = np.arange(m)
-            q, ctx.y, ctx.rows, ctx.count = None, y, rows, m
-            loss = -logp[rows, y]
+            ctx.q, ctx.y, ctx.rows, ctx.count = None, y, rows, m
+            ctx.save_for_backward(logp)
+            picked = logp[rows, y]
+            if reduction == "none":
+                return -picked.reshape(target.shape)
+            return np.asarray(-picked.sum() / m if reduction == "mean" else -picked.sum())
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)
