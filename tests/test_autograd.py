@@ -384,3 +384,33 @@ def test_custom_function_setup_context_and_non_differentiable_outputs():
         y.sum().backward()
         results.append((x.grad.tolist(), index.item()))
     assert results[0] == results[1]
+
+
+def test_detect_anomaly_names_the_node_that_made_nan():
+    for lib in (torch, deepdive):
+        x = lib.tensor([0.0, 1.0], requires_grad=True)
+        with pytest.warns(UserWarning) if lib is torch else _nothing():
+            with lib.autograd.detect_anomaly():
+                assert lib.is_anomaly_enabled()
+                y = (x.sqrt() * 0).sum()       # d sqrt(0) = inf, times 0: nan
+                with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th "
+                                                       "output"):
+                    y.backward()
+        assert not lib.is_anomaly_enabled()
+    x = deepdive.tensor([0.0, 1.0], requires_grad=True)
+    (x.sqrt() * 0).sum().backward()          # anomaly mode off: the nan just arrives
+    assert np.isnan(x.grad._data[0])
+    try:
+        deepdive.autograd.set_detect_anomaly(True)
+        with pytest.raises(RuntimeError, match="returned nan values"):
+            (deepdive.tensor([0.0], requires_grad=True).sqrt() * 0).sum().backward()
+    finally:
+        deepdive.autograd.set_detect_anomaly(False)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -9,6 +9,7 @@ from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, flo
 from ._dtype import promote_types, can_cast, result_type, finfo, iinfo
 from .tensor import Tensor, Size, device
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd.anomaly_mode import is_anomaly_enabled, is_anomaly_check_nan_enabled
 from .random import manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state, set_rng_state
 from .creation import *  # noqa: F401,F403
 from .ops.elementwise import *  # noqa: F401,F403
