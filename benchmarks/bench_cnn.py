@@ -17,8 +17,10 @@ On an idle machine ``--threads 2`` gives torch its full 2-core speed.
 Allocator: glibc returns large freed blocks to the OS, so every fresh multi-MB
 temporary (im2col columns, their gradients) page-faults again, which on this VM
 costs more than the arithmetic. ``mallopt`` (raised mmap/trim thresholds) keeps
-freed memory for reuse, as PyTorch's caching allocators do; it is set for the
-whole process, so both libraries run under it. ``--no-malloc-tuning`` shows the cost.
+freed memory for reuse, the same remedy as the jemalloc/tcmalloc that PyTorch's
+CPU performance guide recommends; it is set for the whole process, so both
+libraries run under it. ``--no-malloc-tuning`` shows the cost (deepdive's CPU
+time per step rises by about 60%, torch's barely moves).
 
 The machine is shared, so the two libraries are timed in
 alternating rounds and each keeps its best round. Prints steps/s, the ratio
