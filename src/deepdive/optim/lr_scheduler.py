@@ -87,6 +87,9 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+_LRScheduler = LRScheduler      # the name older PyTorch code subclasses
+
+
 def _lambdas(optimizer, lr_lambda):
     if isinstance(lr_lambda, (list, tuple)):
         if len(lr_lambda) != len(optimizer.param_groups):
