@@ -233,3 +233,21 @@ def test_errors():
     adagrad = optim.Adagrad([deepdive.zeros(1, requires_grad=True)])
     with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
         lr_scheduler.OneCycleLR(adagrad, max_lr=0.1, total_steps=10)
+
+
+def test_user_subclass_written_the_pytorch_way():
+    t = require_torch()
+    results = []
+    for opt, module in zip(_optimizers(), (lr_scheduler, t.optim.lr_scheduler)):
+        class Warmup(module._LRScheduler):
+            def __init__(self, optimizer, warmup, last_epoch=-1):
+                self.warmup = warmup
+                super().__init__(optimizer, last_epoch)
+
+            def get_lr(self):
+                return [base_lr * min(1.0, (self.last_epoch + 1) / self.warmup) for base_lr in self.base_lrs]
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results.append(_run(Warmup(opt, warmup=7), opt))
+    _same(*results)
