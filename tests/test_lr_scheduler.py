@@ -251,3 +251,17 @@ def test_user_subclass_written_the_pytorch_way():
             warnings.simplefilter("ignore")
             results.append(_run(Warmup(opt, warmup=7), opt))
     _same(*results)
+
+
+def test_warns_when_scheduler_steps_before_optimizer():
+    opt, _ = _optimizers()
+    scheduler = lr_scheduler.StepLR(opt, step_size=2)
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        scheduler.step()
+    opt, _ = _optimizers()
+    scheduler = lr_scheduler.StepLR(opt, step_size=2)
+    opt.step()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler.step()

@@ -10,6 +10,7 @@ setting epoch 0); ``get_last_lr()`` lists the learning rates it set.
 """
 import math
 import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 
@@ -43,6 +44,7 @@ class LRScheduler:
                                    "scheduler with last_epoch >= 0 (load the optimizer's state dict first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        _track_optimizer_steps(optimizer)
         self._initial_step()
 
     def _initial_step(self):
@@ -62,6 +64,11 @@ class LRScheduler:
 
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``, deprecated) and write the new rates into the groups."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", True):
+            warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. You should call them "
+                          "in the opposite order: `optimizer.step()` before `lr_scheduler.step()`. Failure to do "
+                          "this will result in skipping the first value of the learning rate schedule.",
+                          UserWarning, stacklevel=2)
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -88,6 +95,20 @@ class LRScheduler:
 
 
 _LRScheduler = LRScheduler      # the name older PyTorch code subclasses
+
+
+def _track_optimizer_steps(optimizer):
+    """Wrap ``optimizer.step`` (once) to note that it ran, so a scheduler stepped first can warn, as PyTorch."""
+    if getattr(optimizer.step, "_tracked_by_lr_scheduler", False):
+        return
+    step = optimizer.step
+
+    def tracked_step(*args, **kwargs):
+        optimizer._opt_called = True
+        return step(*args, **kwargs)
+    tracked_step._tracked_by_lr_scheduler = True
+    optimizer._opt_called = False
+    optimizer.step = tracked_step
 
 
 def _lambdas(optimizer, lr_lambda):
