@@ -281,6 +281,12 @@ def test_kl_div_parity(reduction, log_target, dtype):
                  lambda a, b: tF().kl_div(a, b, reduction=reduction, log_target=log_target), [x, t])
 
 
+def test_kl_div_mean_warns_like_torch():
+    x = deepdive.tensor(np.log(rng.dirichlet(np.ones(3), 2)).astype(np.float32))
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(x, x.exp())
+
+
 def test_kl_div_zero_target_and_gradcheck():
     x = np.log(np.array([[0.2, 0.3, 0.5]], dtype=np.float32))
     t = np.array([[0.0, 0.4, 0.6]], dtype=np.float32)

@@ -12,6 +12,7 @@ Backward formulas use g = dL/d(loss) for each element. The rarer losses at the
 end are short compositions of differentiable ops.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -152,7 +153,6 @@ class HuberLoss(_DifferenceLoss):
 def _difference_loss(function, op, input, target, reduction, param=None, weight=None, mean_by_weight=True):
     input, target = _tensor_pair(input, target, op)
     if input._data.shape != target._data.shape:
-        import warnings
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
                       "same size.", stacklevel=3)
@@ -592,6 +592,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     every element, as PyTorch (which warns about it).
     """
     reduction = _reduction(size_average, reduce, reduction, extra=("batchmean",))
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size. "
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition. "
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
     input, target = _tensor_pair(input, target, "kl_div")
     return KLDiv.apply(input, target, reduction, bool(log_target))
 
