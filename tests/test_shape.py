@@ -44,6 +44,13 @@ CASES = {
     "movedim": lambda x: x.movedim(0, -1),
     "movedim_tuple": lambda x: x.movedim((0, 1), (2, 0)),
     "reshape_after_permute": lambda x: x.permute(2, 1, 0).reshape(-1),
+    "ravel_of_transposed": lambda x: x.transpose(0, 2).ravel(),
+    "swapdims": lambda x: x.swapdims(0, -1),
+    "moveaxis": lambda x: x.moveaxis(-1, 0),
+    "broadcast_to": lambda x: x[:, :1].broadcast_to((5, 2, 3, 4)),
+    "unfold": lambda x: x.unfold(2, 2, 1),
+    "unfold_step": lambda x: x.unfold(-1, 2, 2),
+    "unfold_gaps": lambda x: x.unfold(1, 1, 2),
 }
 
 
@@ -125,3 +132,29 @@ def test_zero_d_and_empty_shapes():
         assert tuple(a.shape) == tuple(b.shape)
     with pytest.raises(RuntimeError, match="cannot reshape tensor of 0 elements"):
         deepdive.zeros(0, 6).reshape(0, 3, -1)
+
+
+def test_broadcast_helpers_and_atleast_match_torch():
+    assert tuple(deepdive.broadcast_shapes((2, 1), (3,), ())) == tuple(torch.broadcast_shapes((2, 1), (3,), ()))
+    with pytest.raises(RuntimeError, match="Shape mismatch"):
+        deepdive.broadcast_shapes((2,), (3,))
+    a, b = deepdive.broadcast_tensors(deepdive.ones(2, 1), deepdive.ones(3))
+    assert a.shape == b.shape == (2, 3)
+    for fn in ("atleast_1d", "atleast_2d", "atleast_3d"):
+        for shape in [(), (3,), (2, 3), (1, 2, 3)]:
+            ours = getattr(deepdive, fn)(deepdive.ones(shape))
+            theirs = getattr(torch, fn)(torch.ones(shape))
+            assert tuple(ours.shape) == tuple(theirs.shape), (fn, shape)
+        assert len(getattr(deepdive, fn)(deepdive.ones(2), deepdive.ones(3))) == 2
+
+
+def test_broadcast_tensors_gradients():
+    check_parity(lambda a, b: deepdive.broadcast_tensors(a, b), lambda a, b: torch.broadcast_tensors(a, b),
+                 [X[:, :1, :1], X[0, 0]])
+
+
+def test_unfold_errors():
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
+        deepdive.ones(3).unfold(0, 4, 1)
+    with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
+        deepdive.ones(3).unfold(0, 2, 0)
