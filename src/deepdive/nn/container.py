@@ -19,7 +19,7 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Parameter
 def _index(idx, length, kind):
     idx = operator.index(idx)
     if not -length <= idx < length:
-        raise IndexError(f"index {idx} is out of range")
+        raise IndexError(f"index {idx} is out of range ({kind} of length {length})")
     return idx % length
 
 
