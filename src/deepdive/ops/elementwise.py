@@ -358,9 +358,12 @@ def _unary(forward, backward, name, doc, saves="x"):
 
 
 def _sigmoid(x):
-    # NOTE: stable form: exp only of non-positive numbers, so no overflow for x << 0.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # NOTE: 1 / (1 + e^-x) is exact at both ends: e^-x overflows to inf for x << 0 and 1 / inf = 0,
+    # so only the overflow warning needs silencing (two passes instead of a where over two branches).
+    with np.errstate(over="ignore"):
+        y = np.exp(-x)
+        y += 1
+        return np.reciprocal(y, out=y)
 
 
 Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y")
@@ -488,8 +491,10 @@ def abs(input):
 __abs__ = abs
 
 
-def relu(input):
-    """max(0, x) elementwise."""
+def relu(input, inplace=False):
+    """max(0, x) elementwise (``inplace=True`` as in ``F.relu``: changes ``input`` and returns it)."""
+    if inplace:
+        return input.relu_()
     return Relu.apply(input)
 
 
@@ -552,11 +557,15 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # NOTE: where, not maximum/minimum: at a tie the gradient goes to the input, as PyTorch's clamp does
+        # (maximum would split it in half).
         out = input
         if min is not None:
-            out = maximum(out, as_tensor_arg(min, input))
+            low = as_tensor_arg(min, input)
+            out = where(out < low, low, out)
         if max is not None:
-            out = minimum(out, as_tensor_arg(max, input))
+            high = as_tensor_arg(max, input)
+            out = where(out > high, high, out)
         return out
     if input._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         input = _to_float(input)
