@@ -414,3 +414,21 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_backward_with_inputs_accumulates_only_there():
+    results = []
+    for lib in (deepdive, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, -1.0], requires_grad=True)
+        h = x * w
+        loss = (h * h).sum()
+        loss.backward(inputs=[w, h], retain_graph=True)
+        assert x.grad is None
+        first_h = h.grad.tolist()
+        loss.backward(inputs=w)
+        assert x.grad is None
+        results.append((w.grad.tolist(), first_h))
+    assert results[0] == results[1]
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (deepdive.ones(1, requires_grad=True) * 2).sum().backward(inputs=[])

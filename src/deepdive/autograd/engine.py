@@ -61,6 +61,11 @@ def _accumulate_leaf(leaf, grad, captured):
             prev = captured[key]
             captured[key] = grad if prev is None else prev + grad
         return
+    _store_grad(leaf, grad)
+
+
+def _store_grad(leaf, grad):
+    """Add ``grad`` into ``leaf.grad`` (created on first use), then run post-accumulate hooks."""
     if grad.dtype != leaf._data.dtype:
         grad = grad.astype(leaf._data.dtype)
     if leaf.grad is None:
@@ -182,13 +187,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if create_graph:
         raise NotImplementedError("backward(create_graph=True): deepdive does not record the backward pass "
                                   "(higher-order gradients are not supported)")
-    if inputs is not None:
-        raise NotImplementedError("backward(inputs=...) is not supported; use deepdive.autograd.grad")
     tensors = [tensors] if tensors.__class__ in _TENSOR_TYPES else list(tensors)
     if grad_tensors is None or grad_tensors.__class__ in _TENSOR_TYPES:
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
     seeds = [_seed(t, g) for t, g in zip(tensors, grad_tensors)]
-    run_backward(tensors, seeds, retain_graph=bool(retain_graph))
+    if inputs is None:
+        run_backward(tensors, seeds, retain_graph=bool(retain_graph))
+        return
+    # backward(inputs=[...]): only these tensors (leaves or not) get .grad accumulated
+    inputs = [inputs] if inputs.__class__ in _TENSOR_TYPES else list(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    for t, g in zip(inputs, run_backward(tensors, seeds, retain_graph=bool(retain_graph), inputs=inputs)):
+        if g is not None:
+            _store_grad(t, g)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
