@@ -189,3 +189,16 @@ def test_spectral_norm_matches_torch(iterations):
     assert np.linalg.svd(dd.weight._data.astype(np.float64), compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
     nn.utils.remove_spectral_norm(dd)
     assert [n for n, _ in dd.named_parameters()] == ["bias", "weight"] and list(dd.buffers()) == []
+
+
+def test_clip_grad_norm_accepts_a_generator_of_parameters():
+    """The usual call, clip_grad_norm_(model.parameters(), ...), passes a generator: it must still clip."""
+    torch = require_torch()
+    m = deepdive.nn.Linear(3, 1)
+    (m(deepdive.ones(1, 3)) * 10).sum().backward()
+    total = deepdive.nn.utils.clip_grad_norm_(m.parameters(), 0.5)
+    tm = torch.nn.Linear(3, 1)
+    (tm(torch.ones(1, 3)) * 10).sum().backward()
+    expected = torch.nn.utils.clip_grad_norm_(tm.parameters(), 0.5)
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
+    np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-5)

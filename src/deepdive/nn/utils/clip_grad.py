@@ -60,10 +60,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     g <- g * min(1, max_norm / (total_norm + 1e-6)).  Returns the total norm (before clipping) as a Tensor.
     ``norm_type`` may be ``inf`` (the largest absolute value).
     """
+    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)   # a generator is read once
     grads = _grads(parameters)
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     if grads:
-        clip_grads_with_norm_(parameters if not isinstance(parameters, Tensor) else [parameters], max_norm, total)
+        clip_grads_with_norm_(parameters, max_norm, total)
     return total
 
 
