@@ -432,3 +432,19 @@ def test_backward_with_inputs_accumulates_only_there():
     assert results[0] == results[1]
     with pytest.raises(RuntimeError, match="cannot be empty"):
         (deepdive.ones(1, requires_grad=True) * 2).sum().backward(inputs=[])
+
+
+def test_custom_function_sees_needs_input_grad_in_forward():
+    seen = {}
+    for lib in (deepdive, torch):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                seen[lib.__name__] = tuple(ctx.needs_input_grad)
+                return x * y
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad, grad
+        Scale.apply(lib.ones(2, requires_grad=True), lib.ones(2))
+    assert seen["deepdive"] == seen["torch"] == (True, False)

@@ -212,6 +212,8 @@ class TensorFunction(Function):
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
         record = _GRAD.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        # set before forward, which may read it (as in PyTorch)
+        ctx.needs_input_grad = tuple(record and isinstance(a, Tensor) and a.requires_grad for a in args)
         prev = _GRAD.enabled
         _GRAD.enabled = False
         try:
