@@ -270,3 +270,26 @@ def test_lbfgs_state_dict_round_trip_continues_identically():
     run(resumed, opt2, 2)
     for a, b in zip(resumed, full):
         np.testing.assert_array_equal(a._data, b._data)
+
+
+def test_step_hooks():
+    w = deepdive.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    calls = []
+    pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", float(w._data[0]))))
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", float(w._data[0]))))
+    (w * w).sum().backward()
+    opt.step()
+    assert [c[0] for c in calls] == ["pre", "post"] and calls[0][1] == 1.0 and calls[1][1] < 1.0
+    pre.remove()
+    opt.step()
+    assert [c[0] for c in calls] == ["pre", "post", "post"]
+
+    class Doubled(optim.SGD):               # a subclass calling super().step(): hooks still run once
+        def step(self, closure=None):
+            return super().step(closure)
+    counted = []
+    opt = Doubled([w], lr=0.1)
+    opt.register_step_post_hook(lambda *a: counted.append(1))
+    opt.step()
+    assert counted == [1]

@@ -15,12 +15,13 @@ the old values notices the change.
 a checkpoint can be loaded into a fresh optimizer over the same model.
 """
 import copy
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, _wrap, RemovableHandle
 
 __all__ = ["Optimizer", "required"]
 
@@ -47,6 +48,16 @@ class Optimizer:
             (``{'params': [...], 'lr': 0.1}``).
         defaults (dict): the default value of every option, used by groups that do not set it.
     """
+
+    # Hooks around step(); None until one is registered, so that a plain step pays one check.
+    _step_pre_hooks = None
+    _step_post_hooks = None
+    _inside_hooked_step = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -123,6 +134,18 @@ class Optimizer:
     def step(self, closure=None):
         """Update the parameters once. ``closure`` (optional) re-evaluates the model and returns the loss."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs) -> None or (args, kwargs)`` runs before each ``step``."""
+        if self._step_pre_hooks is None:
+            self._step_pre_hooks = OrderedDict()
+        return RemovableHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
+        if self._step_post_hooks is None:
+            self._step_post_hooks = OrderedDict()
+        return RemovableHandle(self._step_post_hooks, hook)
 
     @staticmethod
     def _evaluate(closure):
@@ -231,6 +254,27 @@ class Optimizer:
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _with_step_hooks(step):
+    """Run the registered step hooks around a subclass's ``step`` (once, even when it calls super().step())."""
+    @functools.wraps(step)
+    def step_with_hooks(self, *args, **kwargs):
+        if (self._step_pre_hooks is None and self._step_post_hooks is None) or self._inside_hooked_step:
+            return step(self, *args, **kwargs)
+        self._inside_hooked_step = True
+        try:
+            for hook in list((self._step_pre_hooks or {}).values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    args, kwargs = result
+            out = step(self, *args, **kwargs)
+            for hook in list((self._step_post_hooks or {}).values()):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self._inside_hooked_step = False
+    return step_with_hooks
 
 
 def _check(condition, message):
