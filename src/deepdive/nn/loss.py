@@ -13,6 +13,7 @@ the loss, and autograd gives its subgradient lambda * sign(p)::
     loss = loss + l1_lambda * sum(p.abs().sum() for p in model.parameters())
     loss.backward()
 """
+from ..ops.loss import _reduction
 from . import functional as F
 from .module import Module
 
@@ -28,7 +29,6 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            from ..ops.loss import _reduction
             reduction = _reduction(size_average, reduce, reduction)
         self.reduction = reduction
 
