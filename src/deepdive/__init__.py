@@ -31,7 +31,9 @@ from .ops.normalization import *  # noqa: F401,F403
 from .ops.embedding import *  # noqa: F401,F403
 from . import autograd
 from .serialization import save, load
+from ._compat import *  # noqa: F401,F403
 from . import utils
+from . import datasets
 from . import nn
 from . import optim
 from . import layers, training  # Keras-style layers and the fit engine

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = 4, 1000, 3, 80
+SCI_MODE = None            # deepdive.set_printoptions(sci_mode=True/False) forces it; None decides per tensor
 
 
 class _Formatter:
@@ -29,7 +30,7 @@ class _Formatter:
         abs_vals = np.abs(nonzero_finite)
         lo, hi = abs_vals.min(), abs_vals.max()
         self.int_mode = bool(np.all(nonzero_finite == np.ceil(nonzero_finite)))
-        self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+        self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4) if SCI_MODE is None else SCI_MODE
         if self.sci_mode:
             strings = [f"{v:.{PRECISION}e}" for v in nonzero_finite.tolist()]
         elif self.int_mode:
