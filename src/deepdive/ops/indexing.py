@@ -1,13 +1,26 @@
-"""Indexing: ``x[...]`` (basic, negative, ellipsis, integer tensors, boolean masks) and ``x[...] = v``."""
+"""Indexing: ``x[...]`` and ``x[...] = v``, and the ops driven by index tensors and masks.
+
+``x[...]`` covers basic, negative, ellipsis, None, integer-tensor and boolean-mask
+indices; then gather/scatter (and scatter_add / scatter_reduce), index_select /
+index_add / index_fill / index_copy / index_put, take / put, masked_fill /
+masked_select / masked_scatter, nonzero and unique. Where one element is read
+several times (repeated indices) its gradients are summed (a scatter-add).
+"""
 import numpy as np
 
+from .. import _dtype
 from ..autograd.function import Function
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES
+from ._util import canonical_dim, unbroadcast
 from .shape import as_view
-from .joining import index_add_along
 
-__all__ = []
-METHODS = ["__getitem__", "__setitem__"]
+__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_fill",
+           "index_copy", "index_put", "put", "take", "take_along_dim", "masked_fill", "masked_select",
+           "masked_scatter", "nonzero", "argwhere", "unique"]
+METHODS = ["__getitem__", "__setitem__", "gather", "scatter", "scatter_add", "scatter_reduce", "scatter_",
+           "scatter_add_", "scatter_reduce_", "index_select", "index_add", "index_add_", "index_fill", "index_fill_",
+           "index_copy", "index_copy_", "index_put", "index_put_", "put", "put_", "take", "take_along_dim",
+           "masked_fill", "masked_select", "masked_scatter", "masked_scatter_", "nonzero", "argwhere", "unique"]
 
 
 def _convert_index(index):
@@ -153,3 +166,522 @@ def __setitem__(self, index, value):
         raise RuntimeError(f"__setitem__: shape mismatch: value of shape {list(np.shape(value))} cannot be "
                            f"broadcast to the indexed part of a tensor of shape {list(self.shape)} ({e})") from None
     self._version_counter[0] += 1
+
+
+# ------------------------------------------------------------- index-driven ops
+def _index_array(index, op, dtypes="iu"):
+    """The NumPy array of an index Tensor / list, checked to be integral."""
+    arr = index._data if index.__class__ in _TENSOR_TYPES else np.asarray(index)
+    if arr.dtype.kind not in dtypes:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index (got {arr.dtype})")
+    return arr
+
+
+def _grid(index, dim):
+    """The full NumPy index that addresses ``out[i][index[i][j]]`` (dim=1) for every position of ``index``."""
+    nd = index.ndim
+    return tuple(index if k == dim else np.arange(size).reshape((1,) * k + (size,) + (1,) * (nd - k - 1))
+                 for k, size in enumerate(index.shape))      # an open grid (np.ogrid is 10x slower)
+
+
+def _scatter_add_into(out, dim, index, src):
+    """out[..., index[i], ...] += src[i] along ``dim`` (repeats accumulate); ``index``/``src`` share a shape."""
+    np.add.at(out, _grid(index, dim), src)
+    return out
+
+
+def index_add_along(out, dim, index, src):
+    """out[..., index[k], ...] += src[..., k, ...] for a 1-D ``index`` along ``dim``; repeats add up.
+
+    NOTE: sorting the index and summing runs of equal entries with ``np.add.reduceat``
+    is several times faster than ``np.add.at`` on whole rows (embedding/index_select backward).
+    """
+    if index.size == 0:
+        return out
+    order = np.argsort(index, kind="stable")
+    ordered = index[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    sums = np.add.reduceat(np.take(src, order, axis=dim), starts, axis=dim)
+    out[(slice(None),) * dim + (ordered[starts],)] += sums
+    return out
+
+
+def _check_index_bounds(index, size, dim):
+    if index.size and (index.max() >= size or index.min() < 0):
+        bad = index.max() if index.max() >= size else index.min()
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+# ------------------------------------------------------------------ gather/scatter
+class Gather(Function):
+    """y[i][j] = x[i][index[i][j]] (for dim=1).   Backward: dx = g scatter-added back to the gathered places."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        # (an open grid also covers an index smaller than x along the other dims, which PyTorch allows)
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return x[_grid(index, dim)]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        return _scatter_add_into(dx, ctx.dim, ctx.index, grad), None, None
+
+
+def _check_gather_shapes(op, input, dim, index, src_shape=None):
+    if index.ndim != input._data.ndim and not (index.ndim <= 1 and input._data.ndim <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for k, s in enumerate(index.shape):
+        if k != dim and s > input._data.shape[k]:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be no "
+                               f"larger than self {list(input.shape)} apart from dimension {dim}")
+        if src_shape is not None and s > src_shape[k]:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be no "
+                               f"larger than src {list(src_shape)}")
+    _check_index_bounds(index, input._data.shape[dim] if input._data.ndim else 1, dim)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """Pick along ``dim`` by ``index``: ``out[i][j] = input[i][index[i][j]]`` for dim=1; out has index's shape."""
+    idx = _index_array(index, "gather")
+    d = canonical_dim(dim, input._data.ndim, "gather")
+    _check_gather_shapes("gather", input, d, idx)
+    if input._data.ndim == 0:
+        return input.reshape(idx.shape) if idx.size else input
+    return Gather.apply(input, d, idx)
+
+
+class Scatter(Function):
+    """z = x with z[i][index[i][j]] = src[i][j] (dim=1).
+    Backward: dx = g with the written places zeroed,  dsrc = g gathered at index (src beyond index's shape: 0)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        ctx.grid, ctx.src_shape = _grid(index, dim), np.shape(src)
+        out = x.copy()
+        if np.ndim(src):
+            src = src[tuple(slice(0, s) for s in index.shape)]
+        out[ctx.grid] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = dsrc = None
+        if ctx.needs_input_grad[0]:
+            dx = grad.copy()
+            dx[ctx.grid] = 0
+        if ctx.needs_input_grad[3]:
+            dsrc = _pad_to(grad[ctx.grid], ctx.src_shape)
+        return dx, None, None, dsrc
+
+
+class ScatterAdd(Function):
+    """z = x;  z[i][index[i][j]] += src[i][j] (dim=1).   Backward: dx = g,  dsrc = g gathered at index."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        ctx.grid, ctx.src_shape = _grid(index, dim), src.shape
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        return _scatter_add_into(x.copy(), dim, index, src)
+
+    @staticmethod
+    def backward(ctx, grad):
+        dsrc = None
+        if ctx.needs_input_grad[3]:
+            dsrc = _pad_to(grad[ctx.grid], ctx.src_shape)
+        return grad, None, None, dsrc
+
+
+def _pad_to(grad, shape):
+    if grad.shape == tuple(shape):
+        return grad
+    out = np.zeros(shape, dtype=grad.dtype)
+    out[tuple(slice(0, s) for s in grad.shape)] = grad
+    return out
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """Write ``src`` (a tensor or a number) into ``input`` at ``index`` along ``dim`` (out of place)."""
+    if src is None:
+        src = value
+    idx = _index_array(index, "scatter")
+    d = canonical_dim(dim, input._data.ndim, "scatter")
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter(reduce={reduce!r}): only reduce='add' is supported")
+        return scatter_add(input, dim, index, src if isinstance(src, Tensor) else
+                           _wrap(np.full(idx.shape, src, dtype=input._data.dtype)))
+    if isinstance(src, Tensor):
+        _check_gather_shapes("scatter", input, d, idx, src.shape)
+        if src._data.dtype != input._data.dtype:
+            raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+        return Scatter.apply(input, d, idx, src)
+    _check_gather_shapes("scatter", input, d, idx)
+    return Scatter.apply(input, d, idx, np.asarray(src, dtype=input._data.dtype))
+
+
+def scatter_add(input, dim, index, src):
+    """Add ``src`` into ``input`` at ``index`` along ``dim``; repeated indices accumulate."""
+    idx = _index_array(index, "scatter_add")
+    d = canonical_dim(dim, input._data.ndim, "scatter_add")
+    _check_gather_shapes("scatter_add", input, d, idx, src.shape)
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError("scatter_add(): Expected self.dtype to be equal to src.dtype")
+    return ScatterAdd.apply(input, d, idx, src)
+
+
+def take_along_dim(input, indices, dim=None):
+    """``gather`` with broadcasting of input and indices; with ``dim=None`` both are flattened."""
+    idx = _index_array(indices, "take_along_dim")
+    if dim is None:
+        return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))
+    d = canonical_dim(dim, input._data.ndim, "take_along_dim")
+    in_shape, idx_shape = list(input.shape), list(idx.shape)
+    in_shape[d] = idx_shape[d] = 1
+    common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
+    in_target, idx_target = common.copy(), common.copy()
+    in_target[d], idx_target[d] = input._data.shape[d], idx.shape[d]
+    if tuple(in_target) != input._data.shape:
+        input = input.expand(*in_target)
+    return gather(input, d, _wrap(np.broadcast_to(idx, idx_target)))
+
+
+class IndexSelect(Function):
+    """y = x[..., index, ...] along ``dim``.   Backward: dx = g scatter-added back along ``dim`` (repeats add)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return np.take(x, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        return index_add_along(dx, ctx.dim, ctx.index, grad), None, None
+
+
+def index_select(input, dim, index):
+    """The entries at the 1-D ``index`` along ``dim``."""
+    idx = _index_array(index, "index_select")
+    if idx.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    d = canonical_dim(dim, input._data.ndim, "index_select")
+    size = input._data.shape[d] if input._data.ndim else 1
+    if idx.size and (idx.max() >= size or idx.min() < -size):
+        raise IndexError(f"index_select(): index {idx.max() if idx.max() >= size else idx.min()} out of range "
+                         f"for dimension {d} with size {size}")
+    if input._data.ndim == 0:
+        return input.reshape(idx.shape)
+    return IndexSelect.apply(input, d, idx.reshape(-1))
+
+
+class IndexAdd(Function):
+    """z = x;  z[..., index[k], ...] += alpha * src[..., k, ...].   Backward: dx = g,  dsrc = alpha * g at index."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, alpha):
+        ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
+        out = x.copy()
+        np.add.at(out, (slice(None),) * dim + (index,), src * alpha if alpha != 1 else src)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dsrc = np.take(grad, ctx.index, axis=ctx.dim) if ctx.needs_input_grad[3] else None
+        if dsrc is not None and ctx.alpha != 1:
+            dsrc = dsrc * ctx.alpha
+        return grad, None, None, dsrc, None
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """Add the slices of ``source`` into ``input`` at the 1-D ``index`` along ``dim`` (repeats accumulate)."""
+    idx = _index_array(index, "index_add").reshape(-1)
+    d = canonical_dim(dim, input._data.ndim, "index_add")
+    return IndexAdd.apply(input, d, idx, source, alpha)
+
+
+# ---------------------------------------------------------------------------- masks
+class MaskedFill(Function):
+    """z = value where mask else x.   Backward: dx = g where not mask,  dvalue = sum of g where mask."""
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.mask, ctx.x_shape = mask, x.shape
+        return np.where(mask, value, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        zero = np.zeros((), dtype=grad.dtype)
+        dx = unbroadcast(np.where(ctx.mask, zero, grad), ctx.x_shape) if ctx.needs_input_grad[0] else None
+        dvalue = np.where(ctx.mask, grad, zero).sum() if ctx.needs_input_grad[2] else None
+        return dx, None, dvalue
+
+
+def _bool_mask(mask, op):
+    arr = mask._data if mask.__class__ in _TENSOR_TYPES else np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
+                           f"{_dtype.from_numpy_dtype(arr.dtype).name.replace('float32', 'float')}")
+    return arr
+
+
+def masked_fill(input, mask, value):
+    """A copy of ``input`` with ``value`` where ``mask`` is True (mask broadcasts)."""
+    m = _bool_mask(mask, "masked_fill_")
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._data.ndim} dimension(s).")
+        if value._data.dtype != input._data.dtype:
+            value = value.to(input.dtype)
+    else:
+        value = np.asarray(value, dtype=input._data.dtype)
+    try:
+        np.broadcast_shapes(m.shape, input._data.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: The size of the mask {list(m.shape)} must be broadcastable to the size "
+                           f"of the input {list(input.shape)}") from None
+    return MaskedFill.apply(input, m, value)
+
+
+class MaskedSelect(Function):
+    """y = the elements of x where mask is True (1-D).   Backward: dx = g put back at those places, 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.x_shape = x.shape
+        shape = np.broadcast_shapes(x.shape, mask.shape)
+        ctx.mask = np.broadcast_to(mask, shape)
+        return np.broadcast_to(x, shape)[ctx.mask]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.mask.shape, dtype=grad.dtype)
+        dx[ctx.mask] = grad
+        return unbroadcast(dx, ctx.x_shape), None
+
+
+def masked_select(input, mask):
+    """The elements where ``mask`` (broadcast with input) is True, as a 1-D tensor."""
+    m = _bool_mask(mask, "masked_select:")
+    try:
+        np.broadcast_shapes(m.shape, input._data.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_select: The size of the mask {list(m.shape)} must be broadcastable to the size "
+                           f"of the input {list(input.shape)}") from None
+    return MaskedSelect.apply(input, m)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-D tensors (``as_tuple``)."""
+    data = input._data
+    if as_tuple:
+        return tuple(_wrap(i) for i in np.nonzero(np.atleast_1d(data)))
+    return _wrap(np.argwhere(data))
+
+
+def argwhere(input):
+    """``nonzero(input)``."""
+    return nonzero(input)
+
+
+# --------------------------------------------------------------- index_* and put
+def take(input, index):
+    """Elements of the flattened input at ``index`` (the result has index's shape)."""
+    idx = _index_array(index, "take")
+    size = input._data.size
+    if idx.size and (idx.max() >= size or idx.min() < -size):
+        raise IndexError(f"out of range: tried to access index {idx.max() if idx.max() >= size else idx.min()} on "
+                         f"a tensor of {size} elements.")
+    return input.reshape(-1)[_wrap(idx)]
+
+
+def index_fill(input, dim, index, value):
+    """A copy with the slices at ``index`` along ``dim`` set to ``value`` (a number or 0-d tensor)."""
+    d = canonical_dim(dim, max(input._data.ndim, 1), "index_fill")
+    idx = _index_array(index, "index_fill").reshape(-1)
+    mask = np.zeros(input._data.shape[d] if input._data.ndim else 1, dtype=bool)
+    mask[idx] = True
+    if input._data.ndim:
+        mask = mask.reshape((-1,) + (1,) * (input._data.ndim - d - 1))
+    else:
+        mask = mask.reshape(())
+    return masked_fill(input, _wrap(mask), value)
+
+
+def index_copy(input, dim, index, source):
+    """A copy with the slices of ``source`` written at ``index`` along ``dim``."""
+    d = canonical_dim(dim, input._data.ndim, "index_copy")
+    idx = _index_array(index, "index_copy").reshape(-1)
+    shape = [1] * source._data.ndim
+    shape[d] = -1
+    return scatter(input, d, _wrap(np.broadcast_to(idx.reshape(shape), source._data.shape)), source)
+
+
+class IndexPutAccumulate(Function):
+    """z = x;  z[indices] += values (repeats accumulate).   Backward: dx = g,  dvalues = g[indices]."""
+
+    @classmethod
+    def name(cls):
+        return "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, x, values, indices):
+        ctx.indices, ctx.v_shape = indices, np.shape(values)
+        out = x.copy()
+        np.add.at(out, indices, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dv = unbroadcast(grad[ctx.indices], ctx.v_shape) if ctx.needs_input_grad[1] else None
+        return grad, dv, None
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out-of-place ``input[indices] = values`` (``+=`` with repeats summed when ``accumulate``)."""
+    if not isinstance(values, Tensor):
+        values = _wrap(np.asarray(values, dtype=input._data.dtype))
+    if not accumulate:
+        out = input.clone()
+        out[tuple(indices)] = values
+        return out
+    from .indexing import _convert_index
+    idx, _ = _convert_index(tuple(indices))
+    return IndexPutAccumulate.apply(input, values.to(input.dtype), idx)
+
+
+def put(input, index, source, accumulate=False):
+    """A copy of ``input`` with ``source`` written (or added) at the flat positions ``index``."""
+    flat = input.reshape(-1)
+    return index_put(flat, (index.reshape(-1),), source.reshape(-1), accumulate).reshape(input.shape)
+
+
+def put_(self, index, source, accumulate=False):
+    """In-place ``put``: the flat positions ``index`` of this tensor get ``source``'s values."""
+    self.reshape(-1).index_put_((index.reshape(-1),), source.reshape(-1), accumulate)
+    return self
+
+
+class MaskedScatter(Function):
+    """z = x with its masked elements replaced, in order, by the first elements of ``source``.
+    Backward: dx = g where not mask,  dsource[:k] = g[mask] (0 beyond)."""
+
+    @staticmethod
+    def forward(ctx, x, mask, source):
+        mask = np.broadcast_to(mask, x.shape)
+        count = int(mask.sum())
+        if count > source.size:
+            raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements, got "
+                               f"{source.size}")
+        ctx.mask, ctx.count, ctx.source_shape = mask, count, source.shape
+        out = x.copy()
+        out[mask] = source.reshape(-1)[:count]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = dsource = None
+        if ctx.needs_input_grad[0]:
+            dx = grad.copy()
+            dx[ctx.mask] = 0
+        if ctx.needs_input_grad[2]:
+            dsource = np.zeros(int(np.prod(ctx.source_shape)), dtype=grad.dtype)
+            dsource[:ctx.count] = grad[ctx.mask]
+            dsource = dsource.reshape(ctx.source_shape)
+        return dx, None, dsource
+
+
+def masked_scatter(input, mask, source):
+    """Write ``source``'s elements, in row-major order, where ``mask`` is True."""
+    m = _bool_mask(mask, "masked_scatter_")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got {input.dtype} "
+                           f"and {source.dtype}")
+    return MaskedScatter.apply(input, m, source)
+
+
+class ScatterReduce(Function):
+    """z[pos] = reduce(x[pos] (if include_self), src values scattered to pos), for reduce in
+    sum / mean / amax / amin / prod.   Backward: the reduction's own rule per position (see ``backward``)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce, include_self):
+        grid = _grid(index, dim)
+        ctx.src_full_shape = src.shape
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        ctx.grid, ctx.reduce, ctx.include_self = grid, reduce, include_self
+        hit = np.zeros(x.shape, dtype=bool)
+        hit[grid] = True
+        out = x.copy()
+        if not include_self:      # the scattered-to positions start from the reduction's identity
+            out[hit] = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
+        ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+        ufunc.at(out, grid, src)
+        if reduce == "mean":
+            count = np.zeros(x.shape, dtype=x.dtype) + (1 if include_self else 0)
+            np.add.at(count, grid, 1)
+            ctx.count = np.maximum(count, 1)
+            out = out / ctx.count
+            out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, src)
+        ctx.hit, ctx.out = hit, out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, src = ctx.saved_tensors
+        grid, reduce, hit, out = ctx.grid, ctx.reduce, ctx.hit, ctx.out
+        if reduce == "sum":
+            dx, dsrc = grad, grad[grid]
+        elif reduce == "mean":
+            dx, dsrc = grad / ctx.count, (grad / ctx.count)[grid]
+        elif reduce == "prod":
+            # NOTE: d out / d v = out / v, valid for non-zero v (PyTorch handles zeros separately)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dx, dsrc = grad * out / x, (grad * out)[grid] / src
+        else:       # amax / amin: the gradient is shared evenly among the values equal to the result
+            ties = np.zeros(out.shape, dtype=grad.dtype)
+            np.add.at(ties, grid, (src == out[grid]).astype(grad.dtype))
+            ties += (x == out) & (ctx.include_self | ~hit)
+            share = grad / np.maximum(ties, 1)
+            dx, dsrc = share * (x == out), share[grid] * (src == out[grid])
+        if not ctx.include_self:
+            dx = np.where(hit, 0, dx)
+        return dx.astype(grad.dtype, copy=False), None, None, _pad_to(np.asarray(dsrc, dtype=grad.dtype),
+                                                                          ctx.src_full_shape), None, None
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``input`` at ``index`` along ``dim`` with sum / prod / mean / amax / amin."""
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    idx = _index_array(index, "scatter_reduce")
+    d = canonical_dim(dim, input._data.ndim, "scatter_reduce")
+    _check_gather_shapes("scatter_reduce", input, d, idx, src.shape)
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
+    return ScatterReduce.apply(input, d, idx, src, reduce, bool(include_self))
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient)."""
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim)
+    out = [_wrap(values)]
+    if return_inverse:
+        out.append(_wrap(inverse.reshape(input._data.shape if dim is None else -1).astype(np.int64)))
+    if return_counts:
+        out.append(_wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+# --------------------------------------------------------------------- in place
+def _inplace_versions():
+    from .inplace import _make_inplace
+    names = {"scatter_": scatter, "scatter_add_": scatter_add, "scatter_reduce_": scatter_reduce,
+             "index_add_": index_add, "index_fill_": index_fill, "index_copy_": index_copy, "index_put_": index_put,
+             "masked_scatter_": masked_scatter}
+    return {name: _make_inplace(name, fn) for name, fn in names.items()}
+
+
+globals().update(_inplace_versions())
