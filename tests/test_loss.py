@@ -459,3 +459,44 @@ def test_gaussian_nll_loss_errors():
         F.gaussian_nll_loss(x, x, deepdive.ones(2))
     with pytest.raises(ValueError, match="var has negative entry"):
         F.gaussian_nll_loss(x, x, -deepdive.ones(4, 3))
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multi_margin_loss_matches_torch(p, reduction, weighted, dtype):
+    x = rng.standard_normal((5, 4)).astype(dtype)
+    extra = [(rng.uniform(0.5, 2, 4).astype(dtype), False)] if weighted else [None]
+    check_parity(lambda a, b, w: F.multi_margin_loss(a, b, p=p, margin=0.7, weight=w, reduction=reduction),
+                 lambda a, b, w: tF().multi_margin_loss(a, b, p=p, margin=0.7, weight=w, reduction=reduction),
+                 [x, rng.integers(0, 4, 5)] + extra)
+
+
+def test_multi_margin_loss_unbatched_gradcheck_and_errors():
+    check_parity(lambda a, b: F.multi_margin_loss(a, b), lambda a, b: tF().multi_margin_loss(a, b),
+                 [rng.standard_normal(4), np.array(2)])
+    gradcheck(lambda a: F.multi_margin_loss(a, deepdive.tensor([0, 3, 1]), p=2, margin=2.0),
+              rng.standard_normal((3, 4)))
+    with pytest.raises(IndexError, match="Target 4 is out of bounds."):
+        F.multi_margin_loss(deepdive.randn(2, 4), deepdive.tensor([0, 4]))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2"):
+        F.multi_margin_loss(deepdive.randn(2, 4), deepdive.tensor([0, 1]), p=3)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("custom", [False, True])
+def test_triplet_margin_with_distance_loss_matches_torch(swap, custom):
+    t = require_torch()
+
+    def l1_distance(x1, x2):
+        return (x1 - x2).abs().sum(dim=-1)
+    distance = l1_distance if custom else None
+    inputs = [rng.standard_normal((4, 5)) for _ in range(3)]
+    check_parity(lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, distance_function=distance, swap=swap),
+                 lambda a, p, n: t.nn.functional.triplet_margin_with_distance_loss(a, p, n, distance_function=distance,
+                                                                                    swap=swap), inputs)
+    check_parity(deepdive.nn.TripletMarginWithDistanceLoss(distance_function=distance, margin=0.5),
+                 t.nn.TripletMarginWithDistanceLoss(distance_function=distance, margin=0.5), inputs)
+    check_parity(deepdive.nn.MultiMarginLoss(p=2), t.nn.MultiMarginLoss(p=2),
+                 [rng.standard_normal((3, 4)), rng.integers(0, 4, 3)])

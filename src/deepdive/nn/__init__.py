@@ -21,8 +21,9 @@ from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPoo
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .padding import (ZeroPad1d, ZeroPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d,  # noqa: F401
                       ReplicationPad1d, ReplicationPad2d, CircularPad1d, CircularPad2d)
+from .pooling import MaxUnpool1d, MaxUnpool2d  # noqa: F401
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,  # noqa: F401
                    BCEWithLogitsLoss, KLDivLoss)
 from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
-from .pooling import MaxUnpool1d, MaxUnpool2d  # noqa: F401
+from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401

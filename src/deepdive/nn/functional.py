@@ -24,6 +24,7 @@ from ..ops.pooling import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adapt
                            adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d)
 from ..ops.upsample import interpolate, upsample, upsample_nearest, upsample_bilinear  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
+from ..ops.pooling import max_unpool1d, max_unpool2d  # noqa: F401
 from ..ops.loss import (poisson_nll_loss, gaussian_nll_loss, margin_ranking_loss, hinge_embedding_loss,  # noqa: F401
                         soft_margin_loss, multilabel_soft_margin_loss, cosine_embedding_loss, triplet_margin_loss)
-from ..ops.pooling import max_unpool1d, max_unpool2d  # noqa: F401
+from ..ops.loss import triplet_margin_with_distance_loss, multi_margin_loss  # noqa: F401

@@ -702,6 +702,44 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduced((margin + d_positive - d_negative).clamp(min=0), reduction)
 
 
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)) for any ``distance_function`` (default: the L2 pairwise distance)."""
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: expected margin to be greater than 0, got {margin} "
+                         "instead")
+    distance = distance_function or (lambda x1, x2: _pairwise_distance(x1, x2, 2.0, 1e-6))
+    d_positive, d_negative = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_negative = d_negative.minimum(distance(positive, negative))
+    return _reduced((margin + d_positive - d_negative).clamp(min=0), _reduction(None, None, reduction))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """Multi-class hinge loss: per sample, sum over classes j != y of max(0, margin - x_y + x_j)^p, times
+    weight[y], divided by C.   Shape: input (N, C) or (C); target (N) or () class indices."""
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 supported, got {p}")
+    reduction = _reduction(size_average, reduce, reduction)
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    y = target._data.reshape(-1)
+    n_classes = x.shape[1]
+    if y.size and (_as_unsigned(y).max() >= n_classes):
+        bad = y[(y < 0) | (y >= n_classes)][0]
+        raise IndexError(f"Target {bad} is out of bounds.")
+    x_target = x.gather(1, _wrap(y.reshape(-1, 1)))
+    hinge = (margin - x_target + x).clamp(min=0)
+    if p == 2:
+        hinge = hinge * hinge
+    # the target class itself does not count; weight[y] scales each sample's terms
+    scale = (np.arange(n_classes) != y[:, None]).astype(x._data.dtype)
+    if weight is not None:
+        scale = scale * weight._data[y][:, None].astype(x._data.dtype)
+    loss = (hinge * _wrap(scale)).sum(dim=1) / n_classes
+    return _reduced(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
 # ------------------------------------------------------------------ helpers
 def one_hot(tensor, num_classes=-1):
     """Class indices (int64, any shape S) -> int64 tensor of shape S + (num_classes,) with 1 at each index.
