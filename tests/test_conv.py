@@ -352,3 +352,12 @@ def test_conv2d_rebuilds_columns_when_they_are_large(monkeypatch):
         x, w, b = rng.standard_normal((2, 3, 5, width)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
         check_parity(lambda a, k, c: F.conv2d(a, k, c, padding=1, stride=(1, 2)),
                      lambda a, k, c: _tf().conv2d(a, k, c, padding=1, stride=(1, 2)), [x, w, b])
+
+
+def test_outputs_never_alias_inputs():
+    """1x1 windows make im2col/col2im plain reshapes: results must still be new arrays, as in PyTorch."""
+    x = deepdive.randn(1, 3, 4, 4)
+    outputs = [F.unfold(x, 1), F.fold(F.unfold(x, 1), (4, 4), 1), F.max_pool2d(x, 1), F.avg_pool2d(x, 1),
+               F.conv2d(x, deepdive.ones(3, 1, 1, 1), groups=3), F.pad(x, (0, 0)), F.interpolate(x, size=(4, 4))]
+    for out in outputs:
+        assert not np.may_share_memory(out.numpy(), x.numpy())

@@ -54,7 +54,8 @@ def col2im(cols, image_shape, stride, dilation):
         # NOTE: non-overlapping windows (the usual 2x2 pooling) tile the image: one transposed copy.
         tiles = cols.transpose(0, 1, 4, 2, 5, 3).reshape(N, C, oh * kh, ow * kw)
         if (oh * kh, ow * kw) == (H, W):
-            return np.ascontiguousarray(tiles)
+            image = np.ascontiguousarray(tiles)
+            return image.copy() if np.may_share_memory(image, cols) else image   # 1x1 windows: a view
         image = np.zeros((N, C, H, W), dtype=cols.dtype)
         image[:, :, :oh * kh, :ow * kw] = tiles
         return image
@@ -455,7 +456,8 @@ class Unfold(Function):
     def forward(ctx, x, kernel_size, stride, padding, dilation):
         cols, out_size = unfold_array(x, kernel_size, stride, padding, dilation)
         ctx.args = (x.shape[-2:], kernel_size, stride, padding, dilation, out_size)
-        return np.ascontiguousarray(cols)
+        cols = np.ascontiguousarray(cols)
+        return cols.copy() if np.may_share_memory(cols, x) else cols           # 1x1 blocks: a view of x
 
     @staticmethod
     def backward(ctx, grad):

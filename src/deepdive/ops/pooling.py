@@ -45,7 +45,7 @@ def running_max(slabs, check_nan):
     """
     if check_nan:
         return _scan_max(slabs)
-    best = slabs[0]
+    best = slabs[0] if len(slabs) > 1 else slabs[0].copy()      # a 1x1 window is a view of the input
     for value in slabs[1:]:
         best = np.maximum(best, value)
     dtype = np.uint8 if len(slabs) < 256 else np.int64
@@ -59,7 +59,7 @@ def running_max(slabs, check_nan):
 
 
 def _scan_max(slabs):
-    best = slabs[0]
+    best = slabs[0].copy()
     first = np.zeros(best.shape, dtype=np.uint8 if len(slabs) < 256 else np.int64)
     for k in range(1, len(slabs)):
         value = slabs[k]
