@@ -293,3 +293,19 @@ def test_step_hooks():
     opt.register_step_post_hook(lambda *a: counted.append(1))
     opt.step()
     assert counted == [1]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
+def test_tensor_learning_rate_matches_float(name):
+    """PyTorch accepts lr as a 0-d tensor; the update must equal the float-lr update."""
+    results = []
+    for lr in (0.1, deepdive.tensor(0.1)):
+        w = deepdive.ones(3, requires_grad=True)
+        opt = getattr(deepdive.optim, name)([w], lr=lr)
+        for _ in range(3):
+            opt.zero_grad()
+            (w * w * deepdive.tensor([1.0, 2.0, 3.0])).sum().backward()
+            opt.step()
+        assert isinstance(w._data, np.ndarray)
+        results.append(w.detach().numpy().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)

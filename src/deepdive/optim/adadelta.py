@@ -44,7 +44,7 @@ class Adadelta(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, rho, eps = group["lr"], group["rho"], group["eps"]
+            lr, rho, eps = float(group["lr"]), group["rho"], group["eps"]
             for p in group["params"]:
                 if p.grad is None:
                     continue

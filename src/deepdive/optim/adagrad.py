@@ -53,7 +53,7 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            lr, lr_decay, eps = float(group["lr"]), group["lr_decay"], group["eps"]
             for p in group["params"]:
                 if p.grad is None:
                     continue

@@ -44,7 +44,7 @@ class Adamax(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            lr, (beta1, beta2), eps = float(group["lr"]), group["betas"], group["eps"]
             for p in group["params"]:
                 if p.grad is None:
                     continue

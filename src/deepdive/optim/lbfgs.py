@@ -182,7 +182,7 @@ class LBFGS(Optimizer):
     def step(self, closure):
         """Run up to ``max_iter`` L-BFGS iterations; returns the loss at the starting point."""
         group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        lr, max_iter, max_eval = float(group["lr"]), group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
 

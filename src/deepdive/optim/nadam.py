@@ -55,7 +55,7 @@ class NAdam(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            lr, (beta1, beta2), eps = float(group["lr"]), group["betas"], group["eps"]
             weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
             for p in group["params"]:
                 if p.grad is None:

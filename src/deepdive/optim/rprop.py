@@ -52,7 +52,7 @@ class Rprop(Optimizer):
                 state = self.state[p]
                 self._next_step(state)
                 prev = self._state_tensor(state, "prev", p)
-                step_size = self._state_tensor(state, "step_size", p, group["lr"])
+                step_size = self._state_tensor(state, "step_size", p, float(group["lr"]))
                 factor = self._buffer(p, 1)
                 np.multiply(grad, prev, out=factor)
                 flipped = factor < 0
