@@ -107,3 +107,13 @@ def test_type_promotion_matches_torch():
 def test_broadcast_error_names_op_and_shapes():
     with pytest.raises(RuntimeError, match=r"add: The size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1"):
         deepdive.ones(2, 3) + deepdive.ones(4)
+
+
+def test_no_numpy_warnings_where_torch_is_silent():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert deepdive.tensor([0.0]).log().item() == float("-inf")
+        assert np.isnan(deepdive.tensor([-1.0]).sqrt().item())
+        assert deepdive.tensor([100.0]).exp().item() == float("inf")
+        assert (deepdive.tensor([1.0]) / deepdive.tensor([0.0])).item() == float("inf")

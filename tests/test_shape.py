@@ -158,3 +158,23 @@ def test_unfold_errors():
         deepdive.ones(3).unfold(0, 4, 1)
     with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
         deepdive.ones(3).unfold(0, 2, 0)
+
+
+def test_view_of_a_transposed_tensor_raises_like_torch():
+    torch = require_torch()
+    x = deepdive.arange(6.0).reshape(2, 3)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.t().view(-1)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        torch.arange(6.0).reshape(2, 3).t().view(-1)
+    assert x.t().reshape(-1).tolist() == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    v = x.view(3, 2)
+    v[0, 0] = 100.0                                  # a view shares memory with its base
+    assert x[0, 0].item() == 100.0
+
+
+def test_view_dtype_reinterprets_bits():
+    torch = require_torch()
+    ours = deepdive.tensor([1.0, -2.0]).view(deepdive.int32)
+    theirs = torch.tensor([1.0, -2.0]).view(torch.int32)
+    assert ours.tolist() == theirs.tolist() and ours.dtype == deepdive.int32

@@ -84,7 +84,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return x / y
+        with np.errstate(divide="ignore", invalid="ignore"):     # x / 0 = inf, 0 / 0 = nan, silently as PyTorch
+            return x / y
 
     @staticmethod
     def backward(ctx, grad):
@@ -338,14 +339,20 @@ def __rpow__(self, base):
 
 
 # ------------------------------------------------------------ unary math
-def _unary(forward, backward, name, doc, saves="x"):
+def _unary(forward, backward, name, doc, saves="x", quiet=False):
     """Build a one-input Function from its forward and its local derivative.
 
     ``backward(x, y, grad)`` gets the input, the output and g; ``saves`` says
-    which of x / y the derivative needs (only those are kept alive).
+    which of x / y the derivative needs (only those are kept alive). ``quiet``
+    silences NumPy's warnings for results PyTorch gives silently (log(0) = -inf,
+    sqrt(-1) = nan, exp overflow = inf).
     """
     def fwd(ctx, x):
-        y = forward(x)
+        if quiet:
+            with np.errstate(all="ignore"):
+                y = forward(x)
+        else:
+            y = forward(x)
         ctx.save_for_backward(x if saves == "x" else y)
         return y
 
@@ -366,31 +373,31 @@ def _sigmoid(x):
         return np.reciprocal(y, out=y)
 
 
-Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y")
-Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y")
-Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y")
-Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.")
-Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).")
-Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).")
-Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).")
-Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y")
+Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y", quiet=True)
+Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y", quiet=True)
+Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y", quiet=True)
+Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.", quiet=True)
+Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).", quiet=True)
+Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).", quiet=True)
+Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).", quiet=True)
+Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y", quiet=True)
 Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsqrt",
-               "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y")
+               "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y", quiet=True)
 Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.")
 # NOTE: d|x|/dx at 0 is taken as 0 (sign(0) = 0), as PyTorch does.
 Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).")
 Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.")
 Cos = _unary(np.cos, lambda x, g: -g * np.sin(x), "Cos", "y = cos x.   Backward: dx = -g * sin x.")
-Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y")
-Asin = _unary(np.arcsin, lambda x, g: g / np.sqrt(1 - x * x), "Asin", "y = asin x.   Backward: dx = g / sqrt(1 - x^2).")
-Acos = _unary(np.arccos, lambda x, g: -g / np.sqrt(1 - x * x), "Acos", "y = acos x.   Backward: dx = -g / sqrt(1 - x^2).")
+Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y", quiet=True)
+Asin = _unary(np.arcsin, lambda x, g: g / np.sqrt(1 - x * x), "Asin", "y = asin x.   Backward: dx = g / sqrt(1 - x^2).", quiet=True)
+Acos = _unary(np.arccos, lambda x, g: -g / np.sqrt(1 - x * x), "Acos", "y = acos x.   Backward: dx = -g / sqrt(1 - x^2).", quiet=True)
 Atan = _unary(np.arctan, lambda x, g: g / (1 + x * x), "Atan", "y = atan x.   Backward: dx = g / (1 + x^2).")
-Sinh = _unary(np.sinh, lambda x, g: g * np.cosh(x), "Sinh", "y = sinh x.   Backward: dx = g * cosh x.")
-Cosh = _unary(np.cosh, lambda x, g: g * np.sinh(x), "Cosh", "y = cosh x.   Backward: dx = g * sinh x.")
+Sinh = _unary(np.sinh, lambda x, g: g * np.cosh(x), "Sinh", "y = sinh x.   Backward: dx = g * cosh x.", quiet=True)
+Cosh = _unary(np.cosh, lambda x, g: g * np.sinh(x), "Cosh", "y = cosh x.   Backward: dx = g * sinh x.", quiet=True)
 Tanh = _unary(np.tanh, lambda y, g: g * (1 - y * y), "Tanh", "y = tanh x.   Backward: dx = g * (1 - y^2).", saves="y")
 Sigmoid = _unary(_sigmoid, lambda y, g: g * y * (1 - y), "Sigmoid",
                  "y = 1 / (1 + e^-x)  (stable form).   Backward: dx = g * y * (1 - y).", saves="y")
-Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y")
+Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y", quiet=True)
 Erf = _unary(lambda x: _erf(x), lambda x, g: g * (2 / np.sqrt(np.pi)) * np.exp(-x * x).astype(x.dtype), "Erf",
              "y = erf(x).   Backward: dx = g * 2/sqrt(pi) * e^(-x^2).")
 

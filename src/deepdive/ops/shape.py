@@ -133,9 +133,27 @@ def reshape(input, *shape):
 
 
 def view(self, *shape):
-    """``reshape`` (deepdive's arrays are always viewable; a copy is made when NumPy must)."""
+    """The same memory seen with another shape (one dim may be -1); ``view(dtype)`` reinterprets the bytes.
+
+    Like PyTorch, a view that would need a copy (e.g. of a transposed tensor) raises: use ``reshape``.
+    """
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
-        return self.to(shape[0])     # view(dtype)
+        from .._dtype import to_dtype
+        target = to_dtype(shape[0]).np
+        if target == self._data.dtype:
+            return self
+        if self.requires_grad:
+            raise RuntimeError("view(dtype): a view of a tensor that requires grad as another dtype is not "
+                               "differentiable; use .detach().view(dtype)")
+        return _wrap(self._data.view(target))
+    new_shape = _infer_shape(shape_arg(shape), self._data.size, "view", self.shape)
+    probe = self._data.view()
+    try:
+        probe.shape = new_shape        # NumPy refuses exactly when the new shape needs a copy
+    except AttributeError:
+        raise RuntimeError(f"view size is not compatible with input tensor's size and stride (at least one dimension "
+                           f"spans across two contiguous subspaces): shape {list(self.shape)} -> {list(new_shape)}. "
+                           "Use .reshape(...) instead.") from None
     return reshape(self, *shape)
 
 
