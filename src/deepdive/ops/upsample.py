@@ -1,14 +1,16 @@
-"""Resampling by separable linear maps: ``interpolate`` (nearest, linear, bilinear, area).
+"""Resampling: ``interpolate`` (nearest, nearest-exact, linear, bilinear, area), axis by axis.
 
-Every mode here resamples each spatial axis independently, so it is a matrix
-per axis applied to the last two axes:
+Every mode resamples each spatial axis independently. Nearest and (bi)linear read
+each output from one or two source positions along an axis ("taps")::
 
-    y = A_h @ x @ A_w^T          A_h (H_out, H), A_w (W_out, W)
-    backward:  dx = A_h^T @ g @ A_w
+    y[..., i] = (1 - t_i) x[..., i0_i] + t_i x[..., i1_i]          (nearest: t = 0)
+    backward:  dx[..., j] = sum_{i: i0_i = j} (1 - t_i) g[..., i] + sum_{i: i1_i = j} t_i g[..., i]
 
-Nearest puts a single 1 per row of A, (bi)linear two weights (1 - t, t),
-area (= adaptive average pooling) 1/len over each window. The matrices are
-small (out x in) and the products run in BLAS; adaptive_avg_pool reuses them.
+a gather forward and, because the source indices never decrease along the
+output, segment sums (``np.add.reduceat``) backward: O(output) work either way.
+Area resampling (= adaptive average pooling) averages whole windows, so it is a
+small matrix per axis, y = A_h @ x @ A_w^T, run in BLAS; adaptive_avg_pool
+reuses it.
 """
 import math
 from functools import lru_cache
@@ -22,7 +24,8 @@ METHODS = []
 
 
 class Resample2d(Function):
-    """y = A_h @ x @ A_w^T over the last two axes (A_h None: only the last axis, y = x @ A_w^T).
+    """y = A_h @ x @ A_w^T over the last two axes (A_h None: only the last axis, y = x @ A_w^T);
+    used for window averages ('area' mode, adaptive_avg_pool).
 
     Backward: dx = A_h^T @ g @ A_w.
     """
@@ -42,39 +45,115 @@ class Resample2d(Function):
         return np.matmul(grad, ctx.cols.astype(grad.dtype, copy=False)), None, None
 
 
+class Interpolate(Function):
+    """Separable taps per spatial axis (see the module docstring): gather forward, segment sums backward."""
+
+    @staticmethod
+    def forward(ctx, x, taps):
+        ctx.taps, ctx.x_shape = taps, x.shape
+        for axis, tap in taps:
+            x = _apply_taps(x, tap, axis)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        for axis, tap in reversed(ctx.taps):
+            grad = _adjoint_taps(grad, tap, axis, ctx.x_shape[axis])
+        return grad, None
+
+
+def _along(values, axis, ndim, dtype):
+    """A 1-D per-position array shaped to broadcast along ``axis``."""
+    shape = [1] * ndim
+    shape[axis] = -1
+    return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _apply_taps(x, tap, axis):
+    first, second, t = tap[:3]
+    a = np.take(x, first, axis=axis)
+    if second is None:
+        return a
+    b = np.take(x, second, axis=axis)
+    b -= a
+    b *= _along(t, axis, x.ndim, x.dtype)
+    b += a
+    return b
+
+
+def _segment_sum(values, segments, axis, size):
+    """out[..., j] = sum_{i: index[i] = j} values[..., i] along ``axis``, for a non-decreasing index
+    given as its runs (start, value, length of each run).
+
+    NOTE: runs are short (about out/in + 1), so the sum is a few gathers, one per position in a run;
+    np.add.reduceat over such short segments is ~20x slower (one tiny reduction per segment).
+    """
+    starts, targets, lengths = segments
+    total = np.take(values, starts, axis=axis)
+    for k in range(1, int(lengths.max())):
+        inside = lengths > k
+        term = np.take(values, np.where(inside, starts + k, starts), axis=axis)
+        if not inside.all():
+            term *= _along(inside, axis, values.ndim, values.dtype)
+        total += term
+    if len(targets) == size:                     # every source position is read (upsampling)
+        return total
+    out = np.zeros(values.shape[:axis % values.ndim] + (size,) + values.shape[axis % values.ndim + 1:],
+                   dtype=values.dtype)
+    where = [slice(None)] * values.ndim
+    where[axis] = targets
+    out[tuple(where)] = total
+    return out
+
+
+def _adjoint_taps(grad, tap, axis, size):
+    _, second, t, first_segments, second_segments = tap
+    if second is None:
+        return _segment_sum(grad, first_segments, axis, size)
+    to_second = grad * _along(t, axis, grad.ndim, grad.dtype)
+    return (_segment_sum(grad - to_second, first_segments, axis, size)
+            + _segment_sum(to_second, second_segments, axis, size))
+
+
+def _segments(index):
+    """Start, value and length of each run of equal values in a non-decreasing index."""
+    starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+    return starts, index[starts], np.diff(np.append(starts, len(index)))
+
+
+def _frozen(*arrays):
+    for a in arrays:
+        if a is not None:
+            a.setflags(write=False)
+    return arrays
+
+
 @lru_cache(maxsize=256)
-def nearest_matrix(in_size, out_size, scale, exact=False):
-    """One-hot rows: out[i] = in[min(floor((i + 0.5*exact) * scale), in - 1)] (PyTorch's 'nearest'/'nearest-exact')."""
+def nearest_taps(in_size, out_size, scale, exact=False):
+    """out[i] = in[min(floor((i + 0.5*exact) * scale), in - 1)] (PyTorch's 'nearest' / 'nearest-exact')."""
     # NOTE: float32 arithmetic, as PyTorch's nearest_idx does, so ties like 3 * (1/3) round the same way.
     dst = np.arange(out_size, dtype=np.float32) + np.float32(0.5 if exact else 0.0)
     src = np.minimum(np.floor(dst * np.float32(scale)).astype(np.int64), in_size - 1)
     if out_size == in_size:
         src = np.arange(out_size)
-    a = np.zeros((out_size, in_size))
-    a[np.arange(out_size), src] = 1.0
-    return a
+    return _frozen(src)[0], None, None, _frozen(*_segments(src)), None
 
 
 @lru_cache(maxsize=256)
-def linear_matrix(in_size, out_size, scale, align_corners):
-    """Two weights per row: out[i] = (1 - t) in[i0] + t in[i0 + 1], src = i0 + t.
-
+def linear_taps(in_size, out_size, scale, align_corners):
+    """out[i] = (1 - t) in[i0] + t in[i0 + 1], src = i0 + t:
     align_corners: src = i * (in - 1)/(out - 1); otherwise src = max((i + 0.5) * scale - 0.5, 0)
-    (half-pixel centres), with ``scale`` = in/out or 1/scale_factor as PyTorch uses it.
-    """
+    (half-pixel centres), with ``scale`` = in/out or 1/scale_factor as PyTorch uses it."""
     dst = np.arange(out_size, dtype=np.float64)
     if align_corners:
         src = dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
     else:
         src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    t = src - i0
-    a = np.zeros((out_size, in_size))
-    rows = np.arange(out_size)
-    np.add.at(a, (rows, i0), 1.0 - t)
-    np.add.at(a, (rows, i1), t)
-    return a
+    first = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    second = np.minimum(first + 1, in_size - 1)
+    t = src - first
+    first, second, t = _frozen(first, second, t)
+    return first, second, t, _frozen(*_segments(first)), _frozen(*_segments(second))
 
 
 @lru_cache(maxsize=256)
@@ -137,18 +216,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out, scales = _output_size("interpolate", spatial, size, scale_factor)
     if min(out) <= 0:
         raise RuntimeError(f"interpolate: output size {out} must be greater than 0 (input size {tuple(spatial)})")
-    mats = []
+    if mode == "area":
+        mats = [area_matrix(n_in, n_out) for n_in, n_out in zip(spatial, out)]
+        return Resample2d.apply(input, None, mats[0]) if len(mats) == 1 else Resample2d.apply(input, *mats)
+    taps = []
     for k, (n_in, n_out) in enumerate(zip(spatial, out)):
         scale = 1.0 / scales[k] if scales is not None and not recompute_scale_factor else n_in / n_out
-        if mode == "area":
-            mats.append(area_matrix(n_in, n_out))
-        elif linear:
-            mats.append(linear_matrix(n_in, n_out, scale, bool(align_corners)))
+        axis = 2 + k - x.ndim
+        if linear:
+            taps.append((axis, linear_taps(n_in, n_out, scale, bool(align_corners))))
         else:
-            mats.append(nearest_matrix(n_in, n_out, scale, mode == "nearest-exact"))
-    if len(mats) == 1:
-        return Resample2d.apply(input, None, mats[0])
-    return Resample2d.apply(input, mats[0], mats[1])
+            taps.append((axis, nearest_taps(n_in, n_out, scale, mode == "nearest-exact")))
+    return Interpolate.apply(input, tuple(taps))
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
