@@ -33,10 +33,20 @@ from . import autograd
 from .serialization import save, load
 from ._compat import *  # noqa: F401,F403
 from . import utils
-from . import datasets
 from . import nn
 from . import optim
-from . import layers, training  # Keras-style layers and the fit engine
+
+# Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
+_LAZY = ("layers", "training", "viz", "datasets", "demos")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'deepdive' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

@@ -9,9 +9,6 @@ ahead, and handed out in sampler order. Each worker reseeds deepdive's default
 generator with ``base_seed + worker_id`` so random augmentation differs per
 worker, as in PyTorch.
 """
-import multiprocessing
-import queue as queue_module
-from dataclasses import dataclass
 
 from ...random import get_generator, default_generator
 from .collate import default_collate, default_convert
@@ -19,12 +16,14 @@ from .dataset import IterableDataset
 from .sampler import SequentialSampler, RandomSampler, BatchSampler
 
 
-@dataclass
 class WorkerInfo:
-    id: int
-    num_workers: int
-    seed: int
-    dataset: object
+    """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``, ``seed``, ``dataset``."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
 
 
 _worker_info = None
@@ -178,6 +177,7 @@ class _StreamEnd:
 
 class _MultiProcessIter:
     def __init__(self, loader):
+        import multiprocessing          # only loaders with workers pay for it
         context = loader.multiprocessing_context
         if context is None or isinstance(context, str):
             methods = multiprocessing.get_all_start_methods()
@@ -221,9 +221,10 @@ class _MultiProcessIter:
         return self
 
     def _get(self):
+        import queue
         try:
             return self.result_queue.get(timeout=self.timeout)
-        except queue_module.Empty:
+        except queue.Empty:
             self._shutdown()
             raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
 
