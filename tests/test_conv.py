@@ -361,3 +361,15 @@ def test_outputs_never_alias_inputs():
                F.conv2d(x, deepdive.ones(3, 1, 1, 1), groups=3), F.pad(x, (0, 0)), F.interpolate(x, size=(4, 4))]
     for out in outputs:
         assert not np.may_share_memory(out.numpy(), x.numpy())
+
+
+def test_non_contiguous_inputs():
+    """Flipped, transposed and strided arrays go through the strided im2col views unchanged."""
+    from deepdive.tensor import _wrap
+    t = require_torch()
+    x, w = rng.standard_normal((2, 4, 9, 20)), rng.standard_normal((3, 2, 3, 3))
+    for view in (x[:, 1:3, ::-1, ::-1], x[:, ::2].transpose(0, 1, 3, 2)):
+        expected = t.nn.functional.conv2d(t.tensor(np.ascontiguousarray(view)), t.tensor(w), padding=1)
+        assert_close(F.conv2d(_wrap(view), _wrap(w), padding=1), expected)
+        expected = t.nn.functional.max_pool2d(t.tensor(np.ascontiguousarray(view)), 3, 2, 1)
+        assert_close(F.max_pool2d(_wrap(view), 3, 2, 1), expected)
