@@ -2,10 +2,11 @@
 
 Max pooling takes the max over the kernel offsets (each a strided view of the
 padded input) and the first offset reaching it; backward scatters each
-window's gradient to that pixel. Adaptive max pooling does the same
-over an index table of variable-size windows (backward: a bincount). Average pooling sums the strided im2col view and
-its backward is col2im of the spread gradient. Adaptive average pooling is
-the separable 'area' matrix of ``ops/upsample.py``.
+window's gradient to that pixel. Adaptive max pooling does the same over an
+index table of variable-size windows (backward: a bincount). Average pooling
+adds the offsets' strided views; its backward is col2im of the spread
+gradient. Adaptive average pooling is the separable 'area' matrix of
+``ops/upsample.py``.
 
 Spatial axes are the last one (1-D) or two (2-D); every leading axis is a batch
 axis, so (N, C, H, W) and unbatched (C, H, W) inputs run the same code.
