@@ -56,11 +56,16 @@ class Permute(Function):
 
 
 class Transpose(Permute):
-    """``Permute`` swapping two dims."""
+    """``Permute`` swapping two dims (a swap is its own inverse, so backward swaps back with the same dims)."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = dims
+        return x.transpose(dims)
 
 
-class T(Permute):
-    """``Permute`` of a matrix by ``t()``."""
+class T(Transpose):
+    """``Transpose`` of a matrix by ``t()``."""
 
 
 class Expand(Function):
