@@ -184,3 +184,20 @@ def test_pooling_random_sweep(seed):
     check_parity(lambda a: F.max_pool2d(a, **margs), lambda a: _tf().max_pool2d(a, **margs), [x])
     aargs = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=bool(r.integers(0, 2)))
     check_parity(lambda a: F.avg_pool2d(a, **aargs), lambda a: _tf().avg_pool2d(a, **aargs), [x])
+
+
+def test_empty_batch():
+    """N = 0 runs forward and backward with the right shapes, as in PyTorch."""
+    x = deepdive.randn(0, 3, 8, 8, requires_grad=True)
+    cases = [(lambda a: F.max_pool2d(a, 2), (0, 3, 4, 4)), (lambda a: F.avg_pool2d(a, 3, 1, 1), (0, 3, 8, 8)),
+             (lambda a: F.adaptive_max_pool2d(a, 3), (0, 3, 3, 3)), (lambda a: F.interpolate(a, size=5), (0, 3, 5, 5)),
+             (lambda a: nn.Conv2d(3, 4, 3)(a), (0, 4, 6, 6)), (lambda a: nn.ConvTranspose2d(3, 2, 3)(a), (0, 2, 10, 10)),
+             (lambda a: F.fold(F.unfold(a, 2), (8, 8), 2), (0, 3, 8, 8))]
+    for fn, shape in cases:
+        out = fn(x)
+        assert tuple(out.shape) == shape
+        out.sum().backward()
+        assert tuple(x.grad.shape) == (0, 3, 8, 8)
+        x.grad = None
+    pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+    assert tuple(F.max_unpool2d(pooled, indices, 2).shape) == (0, 3, 8, 8)

@@ -14,6 +14,8 @@ added back to the pixel it was read from (overlapping windows sum). It is the
 backward of im2col, the forward of the transposed convolution and of ``fold``,
 so it is written once, here, and used by all of them (and by average pooling).
 """
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -118,7 +120,7 @@ def fold_array(cols, image_size, kernel_size, stride, padding, dilation, out_siz
     """col2im from a matrix: (N, C*kh*kw, oh*ow) -> (N, C, H, W); the adjoint of ``unfold_array``."""
     (kh, kw), (top, bottom, left, right) = kernel_size, padding
     N = cols.shape[0]
-    cols = cols.reshape((N, -1, kh, kw) + tuple(out_size))
+    cols = cols.reshape((N, cols.shape[1] // (kh * kw), kh, kw) + tuple(out_size))
     padded = (image_size[0] + top + bottom, image_size[1] + left + right)
     return crop2d(col2im(cols, padded, stride, dilation), padding, image_size)
 
@@ -386,9 +388,9 @@ class ConvolutionTranspose(Function):
         x_shape, w_shape = ctx.shapes
         N, C, H, W = x_shape4
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g4 = grad.reshape((N, -1) + tuple(out_hw))
+        g4 = grad.reshape((N, w_shape4[1] * groups) + tuple(out_hw))
         view = im2col(pad2d(g4, padding), w_shape4[2:], stride, dilation, out_size=(H, W))  # (N, Cout, kh, kw, H, W)
-        cols = view.transpose(1, 2, 3, 0, 4, 5).reshape(groups, -1, N * H * W)
+        cols = view.transpose(1, 2, 3, 0, 4, 5).reshape(groups, math.prod(w_shape4[1:]), N * H * W)
         dx = dw = db = None
         if need_x:
             dx = np.matmul(w_mat, cols).reshape(C, N, H, W).transpose(1, 0, 2, 3).reshape(x_shape)

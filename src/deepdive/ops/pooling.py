@@ -91,14 +91,14 @@ class MaxPool(Function):
         if not want_indices:
             return best.reshape(out_shape)
         # table[p, k] is the flat H*W index of offset k of window p (padding slots: the window's first pixel)
-        indices = _flat_indices(table, first.reshape(-1, table.shape[0]))
+        indices = _flat_indices(table, first.reshape(x_shape4[0], table.shape[0]))
         return best.reshape(out_shape), indices.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
         x_shape4, kernel, stride, dilation, pads, out_hw, _, table = ctx.geometry
         M, HW = x_shape4[0], x_shape4[2] * x_shape4[3]
-        target = _flat_indices(table, ctx.first.reshape(M, -1))
+        target = _flat_indices(table, ctx.first.reshape(M, table.shape[0]))
         target += (np.arange(M) * HW)[:, None]
         if all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation)):
             # NOTE: windows that do not overlap own distinct pixels: a plain scatter (no sums) suffices.
@@ -133,13 +133,13 @@ class AdaptiveMaxPool(Function):
         slabs = [np.take(flat, table[:, k], axis=1) for k in range(table.shape[1])]
         best, first = running_max(slabs, _may_hold_nan(x))
         indices = _flat_indices(table, first)
-        ctx.x_shape, ctx.indices = x.shape, indices
+        ctx.x_shape, ctx.indices, ctx.spatial_size = x.shape, indices, spatial_size
         return best.reshape(out_shape), indices.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
         M, P = ctx.indices.shape
-        hw = math.prod(ctx.x_shape) // M
+        hw = ctx.spatial_size
         target = (np.arange(M) * hw)[:, None] + ctx.indices
         dx = np.bincount(target.ravel(), weights=grad.reshape(-1), minlength=M * hw)
         return dx.astype(grad.dtype, copy=False).reshape(ctx.x_shape), None, None, None
@@ -386,16 +386,18 @@ class MaxUnpool(Function):
     @staticmethod
     def forward(ctx, x, indices, out_shape):
         M = math.prod(out_shape[:-2]) if len(out_shape) > 2 else 1
-        size = out_shape[-2] * out_shape[-1]
-        flat = indices.reshape(M, -1)
+        size, pooled = out_shape[-2] * out_shape[-1], x.shape[-1] * (x.shape[-2] if x.ndim > 1 else 1)
+        if len(out_shape) == x.ndim + 1:               # 1-D unpooling runs as (..., 1, L)
+            pooled = x.shape[-1]
+        flat = indices.reshape(M, pooled)
         out = np.zeros((M, size), dtype=x.dtype)
-        np.put_along_axis(out, flat, x.reshape(M, -1), axis=1)
-        ctx.flat, ctx.x_shape = flat, x.shape
+        np.put_along_axis(out, flat, x.reshape(M, pooled), axis=1)
+        ctx.flat, ctx.x_shape, ctx.size = flat, x.shape, size
         return out.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad):
-        g = grad.reshape(ctx.flat.shape[0], -1)
+        g = grad.reshape(ctx.flat.shape[0], ctx.size)
         return np.take_along_axis(g, ctx.flat, axis=1).reshape(ctx.x_shape), None, None
 
 
