@@ -1,4 +1,4 @@
-"""Indexing ``x[...]`` and ``x[...] = v``: values, gradients and errors against PyTorch."""
+"""Indexing ``x[...]``, ``x[...] = v`` and the index-driven ops (gather, scatter, index_*, masks) against PyTorch."""
 import numpy as np
 import pytest
 
@@ -187,3 +187,141 @@ def test_inplace_on_scalar_element_of_non_leaf_matches_torch_gradients():
             return y * x
         return f
     check_parity(fn(deepdive), fn(torch), [X[0, :2, :3].copy()])
+
+
+# ---------------------------------------------------------------- index-driven ops
+IDX = np.array([[0, 2, 2], [1, 1, 0]])          # repeats: gradients must accumulate
+Y = rng.standard_normal((3, 4))
+
+
+def method(name, *args, **kwargs):
+    """``x.name(*args, *more_inputs)`` in both libraries; Tensor args are given as ("t", array)."""
+    def convert(lib, a):
+        return lib.tensor(a[1]) if isinstance(a, tuple) and a and a[0] == "t" else a
+    return (lambda x, *xs: getattr(x, name)(*[convert(deepdive, a) for a in args], *xs, **kwargs),
+            lambda x, *xs: getattr(x, name)(*[convert(torch, a) for a in args], *xs, **kwargs))
+
+
+def both(fn_name, *args, **kwargs):
+    """``lib.fn_name(x, *args, *more_inputs)`` in both libraries."""
+    def convert(lib, a):
+        return lib.tensor(a[1]) if isinstance(a, tuple) and a and a[0] == "t" else a
+    return (lambda x, *xs: getattr(deepdive, fn_name)(x, *[convert(deepdive, a) for a in args], *xs, **kwargs),
+            lambda x, *xs: getattr(torch, fn_name)(x, *[convert(torch, a) for a in args], *xs, **kwargs))
+
+
+INDEX_OPS = {
+    "gather": (method("gather", 1, ("t", IDX)), [Y]),
+    "gather_dim0": (method("gather", 0, ("t", IDX)), [Y]),
+    "scatter_tensor": (method("scatter", 1, ("t", np.array([[0, 2, 3], [1, 0, 3]]))), [Y, rng.standard_normal((2, 3))]),
+    "scatter_value": (method("scatter", 1, ("t", IDX), 2.5), [Y]),
+    "scatter_add": (method("scatter_add", 0, ("t", IDX)), [Y, rng.standard_normal((2, 3))]),
+    "scatter_add_dim1": (method("scatter_add", 1, ("t", IDX)), [Y, rng.standard_normal((2, 3))]),
+    "index_select": (method("index_select", 1, ("t", np.array([0, 3, 0]))), [Y]),
+    "index_add": (method("index_add", 0, ("t", np.array([2, 2])), alpha=2), [Y, rng.standard_normal((2, 4))]),
+    "masked_fill_number": (method("masked_fill", ("t", Y > 0), -1.5), [Y]),
+    "masked_fill_tensor_value": (method("masked_fill", ("t", Y[0] > 0)), [Y, np.array(2.0)]),
+    "masked_select": (method("masked_select", ("t", Y[0] > 0)), [Y]),
+    "take_along_dim": (both("take_along_dim", ("t", np.array([[0], [3], [1]])), 1), [Y]),
+    "take_along_dim_broadcast": (both("take_along_dim", ("t", np.array([[0, 3]])), 1), [Y]),
+    "take_along_dim_flat": (both("take_along_dim", ("t", np.array([5, 0, 5]))), [Y]),
+    "take": (method("take", ("t", np.array([[0, 11], [5, 5]]))), [Y]),
+    "index_fill": (method("index_fill", 1, ("t", np.array([0, 2])), -1.0), [Y]),
+    "index_fill_tensor_value": (method("index_fill", 0, ("t", np.array([1]))), [Y, np.array(2.0)]),
+    "index_copy": (method("index_copy", 1, ("t", np.array([3, 0]))), [Y, rng.standard_normal((3, 2))]),
+    "index_put": ((lambda x, v: x.index_put((deepdive.tensor([0, 2]), deepdive.tensor([1, 1])), v),
+                   lambda x, v: x.index_put((torch.tensor([0, 2]), torch.tensor([1, 1])), v)), [Y, Y[0, :2]]),
+    "index_put_accumulate": ((lambda x, v: x.index_put((deepdive.tensor([0, 0, 2]),), v, accumulate=True),
+                              lambda x, v: x.index_put((torch.tensor([0, 0, 2]),), v, accumulate=True)), [Y, Y[1]]),
+    "masked_scatter": (method("masked_scatter", ("t", Y > 0)), [Y, rng.standard_normal(12)]),
+    "put": ((lambda x, v: deepdive.put(x, deepdive.tensor([[0, 5]]), v),
+             lambda x, v: torch.put(x, torch.tensor([[0, 5]]), v)), [Y, Y[0, :2]]),
+    "put_accumulate": ((lambda x, v: deepdive.put(x, deepdive.tensor([3, 3]), v, accumulate=True),
+                        lambda x, v: torch.put(x, torch.tensor([3, 3]), v, accumulate=True)), [Y, Y[0, :2]]),
+    "put_inplace_on_non_leaf": ((lambda x, v: (x * 1).put_(deepdive.tensor([1, 7]), v * 2),
+                                 lambda x, v: (x * 1).put_(torch.tensor([1, 7]), v * 2)), [Y, Y[1, :2]]),
+    "scatter_reduce_sum": (method("scatter_reduce", 1, ("t", IDX), reduce="sum"), [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_sum_exclude_self": (method("scatter_reduce", 1, ("t", IDX), reduce="sum", include_self=False),
+                                        [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_mean": (method("scatter_reduce", 1, ("t", IDX), reduce="mean"), [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_mean_exclude_self": (method("scatter_reduce", 1, ("t", IDX), reduce="mean", include_self=False),
+                                         [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_amax": (method("scatter_reduce", 1, ("t", IDX), reduce="amax"), [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_amin_exclude_self": (method("scatter_reduce", 0, ("t", IDX), reduce="amin", include_self=False),
+                                         [Y, rng.standard_normal((2, 3))]),
+    "scatter_reduce_prod": (method("scatter_reduce", 1, ("t", IDX), reduce="prod"), [Y, rng.standard_normal((2, 3))]),
+}
+
+
+@pytest.mark.parametrize("name", list(INDEX_OPS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_index_op_parity(name, dtype):
+    (dd_fn, torch_fn), inputs = INDEX_OPS[name]
+    check_parity(dd_fn, torch_fn, [a.astype(dtype) for a in inputs])
+
+
+@pytest.mark.parametrize("name", list(INDEX_OPS))
+def test_index_op_gradcheck(name):
+    (dd_fn, _), inputs = INDEX_OPS[name]
+    gradcheck(dd_fn, *inputs)
+
+
+def test_index_errors():
+    x = deepdive.ones(2, 3)
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 1 with size 3"):
+        x.gather(1, deepdive.tensor([[5]]))
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        x.gather(1, deepdive.tensor([0]))
+    with pytest.raises(RuntimeError, match="Expected dtype int64"):
+        x.gather(1, deepdive.tensor([[0.0]]))
+    with pytest.raises(IndexError, match="Index is supposed to be a vector"):
+        x.index_select(0, deepdive.tensor([[0]]))
+    with pytest.raises(IndexError, match="out of range"):
+        x.index_select(0, deepdive.tensor([2]))
+    with pytest.raises(IndexError, match=r"select\(\): index 3 out of range for tensor of size \[2, 3\] at "
+                                         r"dimension 0"):
+        x.select(0, 3)
+    with pytest.raises(RuntimeError, match=r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"):
+        x.narrow(1, 2, 2)
+
+
+def test_nonzero_matches_torch():
+    for a in [np.array([[0, 1], [2, 0]]), np.array([0.0, 3.0, -1.0]), np.array(3.0), np.array(0.0), np.zeros((2, 0))]:
+        d, t = deepdive.tensor(a), torch.tensor(a)
+        np.testing.assert_array_equal(d.nonzero()._data, t.nonzero().numpy())
+        assert d.nonzero().dtype == deepdive.int64
+        for u, v in zip(deepdive.nonzero(d, as_tuple=True), torch.nonzero(t, as_tuple=True)):
+            np.testing.assert_array_equal(u._data, v.numpy())
+        np.testing.assert_array_equal(deepdive.argwhere(d)._data, torch.argwhere(t).numpy())
+
+
+def test_inplace_scatter_on_non_leaf_matches_torch_gradients():
+    def run(lib, a):
+        y = a * 2
+        y.scatter_(1, lib.tensor([[0], [1], [2]]), 0.0)
+        return y
+    check_parity(lambda a: run(deepdive, a), lambda a: run(torch, a), [Y])
+
+
+def test_gather_large_repeated_index_gradient():
+    # the bincount scatter-add path: many repeats of one index
+    idx = np.zeros((50, 40), dtype=np.int64)
+    idx[:, ::3] = 7
+    check_parity(lambda a: a.gather(1, deepdive.tensor(idx)), lambda a: a.gather(1, torch.tensor(idx)),
+                 [rng.standard_normal((50, 10)).astype(np.float32)])
+
+
+def test_more_inplace_index_ops_match_torch():
+    for name, args in [("index_fill_", (1, "VEC", 2.0)), ("index_copy_", (0, "VEC", "SRC")),
+                       ("index_put_", (("VEC",), "ROW", True)), ("masked_scatter_", ("MASK", "SRC")),
+                       ("scatter_reduce_", (1, "IDX", "SRC", "amax"))]:
+        outs = []
+        for lib in (deepdive, torch):
+            conv = {"VEC": lib.tensor([0, 2]), "SRC": lib.ones(2, 3) * 7, "ROW": lib.ones(3),
+                    "MASK": lib.tensor(Y[:3, :3] > 0), "IDX": lib.tensor([[0, 0], [2, 1]])}
+            x = lib.tensor(Y[:3, :3].astype(np.float32))
+            call = [tuple(conv[i] for i in a) if isinstance(a, tuple) else conv.get(a, a) if isinstance(a, str)
+                    else a for a in args]
+            assert getattr(x, name)(*call) is x
+            outs.append(x.numpy().copy())
+        np.testing.assert_allclose(outs[0], outs[1], err_msg=name)
