@@ -178,3 +178,15 @@ def test_view_dtype_reinterprets_bits():
     ours = deepdive.tensor([1.0, -2.0]).view(deepdive.int32)
     theirs = torch.tensor([1.0, -2.0]).view(torch.int32)
     assert ours.tolist() == theirs.tolist() and ours.dtype == deepdive.int32
+
+
+def test_keyword_forms_like_torch():
+    for fn in [lambda L, x: x.reshape(shape=(3, 2)), lambda L, x: L.reshape(x, shape=(6,)),
+               lambda L, x: x.view(size=(6,)),
+               lambda L, x: x.permute(dims=(1, 0)), lambda L, x: x.expand(size=(2, 2, 3)),
+               lambda L, x: x.flip(dims=[1]), lambda L, x: x.tile(dims=(2,)), lambda L, x: x.repeat(repeats=(2, 1)),
+               lambda L, x: x.transpose(dim0=1, dim1=0), lambda L, x: x.unsqueeze(dim=0),
+               lambda L, x: x.flatten(start_dim=0),
+               lambda L, x: x.roll(shifts=1, dims=1), lambda L, x: x.narrow(dim=1, start=1, length=2)]:
+        a, b = fn(deepdive, deepdive.tensor(X[0, :2, :3])), fn(torch, torch.tensor(X[0, :2, :3]))
+        np.testing.assert_array_equal(a._data, b.numpy())

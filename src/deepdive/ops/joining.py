@@ -363,8 +363,10 @@ class Flip(Function):
         return np.flip(grad, ctx.dims), None
 
 
-def flip(input, *dims):
-    """Reverse the order of elements along ``dims``."""
+def flip(input, *dims, **kwargs):
+    """Reverse the order of elements along ``dims`` (positional or ``dims=``)."""
+    if kwargs:
+        dims = (kwargs.pop("dims"),)
     dims = shape_arg(dims)
     return Flip.apply(input, normalize_dims(dims, input._data.ndim, "flip") if dims else ())
 
@@ -428,8 +430,10 @@ class Repeat(Function):
         return dx.reshape(ctx.in_shape), None
 
 
-def repeat(self, *sizes):
+def repeat(self, *sizes, **kwargs):
     """Tile the tensor: ``x.repeat(2, 3)`` repeats dim 0 twice and dim 1 three times (like ``numpy.tile``)."""
+    if kwargs:
+        sizes = (kwargs.pop("repeats"),)
     sizes = shape_arg(sizes)
     if len(sizes) < self._data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
@@ -439,8 +443,10 @@ def repeat(self, *sizes):
     return Repeat.apply(self, sizes)
 
 
-def tile(input, *dims):
+def tile(input, *dims, **kwargs):
     """``repeat`` where missing leading repeats count as 1."""
+    if kwargs:
+        dims = (kwargs.pop("dims"),)
     dims = shape_arg(dims)
     dims = (1,) * (input._data.ndim - len(dims)) + dims
     return repeat(input, dims)

@@ -125,8 +125,10 @@ def _infer_shape(shape, numel, op, in_shape):
     return shape
 
 
-def reshape(input, *shape):
-    """Same elements in a new shape; one dim may be -1 (inferred)."""
+def reshape(input, *shape, **kwargs):
+    """Same elements in a new shape; one dim may be -1 (inferred). ``shape=`` works as a keyword too."""
+    if kwargs:
+        shape = (kwargs.pop("shape"),)
     if len(shape) == 1 and shape[0].__class__ is not int:
         shape = shape[0]
     try:
@@ -137,11 +139,13 @@ def reshape(input, *shape):
         return as_view(View.apply(input, shape), input)
 
 
-def view(self, *shape):
+def view(self, *shape, **kwargs):
     """The same memory seen with another shape (one dim may be -1); ``view(dtype)`` reinterprets the bytes.
 
     Like PyTorch, a view that would need a copy (e.g. of a transposed tensor) raises: use ``reshape``.
     """
+    if kwargs:          # view(size=...) / view(dtype=...)
+        shape = (kwargs["size"] if "size" in kwargs else kwargs["dtype"],)
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
         from .._dtype import to_dtype
         target = to_dtype(shape[0]).np
@@ -222,8 +226,10 @@ def unsqueeze(input, dim):
     return as_view(Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:]), input)
 
 
-def permute(input, *dims):
-    """Reorder dims: ``x.permute(2, 0, 1)``."""
+def permute(input, *dims, **kwargs):
+    """Reorder dims: ``x.permute(2, 0, 1)`` (or ``dims=(2, 0, 1)``)."""
+    if kwargs:
+        dims = (kwargs.pop("dims"),)
     dims = shape_arg(dims)
     nd = input._data.ndim
     if len(dims) != nd:
@@ -271,8 +277,10 @@ def t(input):
     return as_view(T.apply(input, (1, 0)), input) if input._data.ndim == 2 else input
 
 
-def expand(self, *sizes):
+def expand(self, *sizes, **kwargs):
     """Broadcast to a larger shape without copying; -1 keeps a dim."""
+    if kwargs:
+        sizes = (kwargs.pop("size"),)
     sizes = shape_arg(sizes)
     shape = self.shape
     if len(sizes) < len(shape):
