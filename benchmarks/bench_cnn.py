@@ -12,7 +12,10 @@ and NumPy's OpenBLAS through OPENBLAS_NUM_THREADS (set before NumPy loads). The
 default is 1: a like-for-like single core (deepdive's elementwise NumPy work is
 single-threaded anyway), and the only setting that stays measurable on a shared
 machine, where spinning BLAS/OpenMP threads of both libraries collapse (~10x).
-On an idle machine ``--threads 2`` gives torch its full 2-core speed.
+On an idle machine ``--threads 2`` gives torch its full 2-core speed; deepdive's
+small GEMMs gain nothing from a second OpenBLAS thread (they lose: thread
+hand-offs cost more than the work), so ``--torch-threads 2`` compares each
+library at its best.
 
 Allocator: glibc returns large freed blocks to the OS, so every fresh multi-MB
 temporary (im2col columns, their gradients) page-faults again, which on this VM
@@ -93,9 +96,9 @@ def steps_per_second(step, batches, seconds):
     return done / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / done
 
 
-def main(seconds=2.0, rounds=3, threads=None, profile=True):
+def main(seconds=2.0, rounds=3, threads=None, profile=True, torch_threads=None):
     import torch
-    torch.set_num_threads(threads or 1)
+    torch.set_num_threads(torch_threads or threads or 1)
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, BATCH))
             for _ in range(8)]
@@ -135,7 +138,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per round and library")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="threads for both libraries (default 1)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch's threads, if not --threads (e.g. each library at its best: --torch-threads 2)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-malloc-tuning", action="store_true", help="leave glibc's allocator at its defaults")
     args = parser.parse_args()
-    main(args.seconds, args.rounds, args.threads, not args.no_profile)
+    main(args.seconds, args.rounds, args.threads, not args.no_profile, args.torch_threads)
