@@ -3,6 +3,8 @@
 PyTorch-compatible (``import deepdive as torch``), with Keras-style layers and
 ``fit`` on the same core, and every inner working open to inspection.
 """
+from . import _allocator
+_allocator.tune()
 from . import _dtype
 from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64, half, float,
                      double, short, int, long, get_default_dtype, set_default_dtype)
