@@ -265,6 +265,14 @@ VIEW_CASES = {
     "diagonal_fill_": lambda lib, x: (lambda y: (y.diagonal().fill_(1.0), y * y)[1])(x * 1),
     "select_masked_fill_": lambda lib, x: (lambda y: (y.select(1, 2).masked_fill_(lib.tensor([True, False]), 0.0),
                                                       y * y)[1])(x * 1),
+    # views taken *before* their base changes in place differentiate through the change
+    "old_view_after_base_relu_": lambda lib, x: (lambda y: (lambda h: (y.relu_(), h * 3)[1])(y.view(-1)))(x * 1),
+    "old_row_after_base_mul_": lambda lib, x: (lambda y: (lambda r: (y.mul_(x), r * 1)[1])(y[1]))(x * 1),
+    "two_views_one_changed": lambda lib, x: (lambda y: (lambda a, b: (a.mul_(2), b.sum() * y)[1])(y[0], y[:, 1]))(
+        x * 1),
+    "old_transpose_after_exp_": lambda lib, x: (lambda y: (lambda t: (y.exp_(), t @ y)[1])(y.t()))(x * 1),
+    "old_view_after_setitem": lambda lib, x: (lambda y: (lambda v: (y.__setitem__(0, x[1] * 5), v * 2)[1])(y[0]))(
+        x * 1),
 }
 
 

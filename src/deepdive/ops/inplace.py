@@ -12,7 +12,8 @@ the new node, so gradients still flow through the tensor's earlier history.
 
 Views (``x[0]``, ``x.t()``, ``x.view(...)``) share their base's memory and
 version counter (``Tensor._view_of``); an in-place change of a view moves the
-*base* to a ``CopySlices`` node and the view to a view of it, as PyTorch does.
+*base* to a ``CopySlices`` node and the view to a view of it, as PyTorch does;
+views taken earlier are re-pointed at the base's new node (``_refresh_views``).
 """
 import numpy as np
 
@@ -83,6 +84,8 @@ class _Rebase:
             t.grad_fn = result.grad_fn
             t._output_nr = result._output_nr
             t.requires_grad = True
+            if "_views" in t.__dict__:
+                _refresh_views(t)
         return t
 
     @staticmethod
@@ -99,17 +102,40 @@ rebase = _Rebase()
 # in-place change of the view changes the base too; PyTorch then moves the *base*
 # to a CopySlices node, and the view to a view of that node. Without this the
 # base's later users would get gradients as if nothing had changed.
-def view_positions(base, view):
-    """For each element of ``view``, its flat index in ``base`` (None if that can't be read off the strides)."""
+def view_positions(base, view, index=None):
+    """For each element of ``view``, its flat index in ``base`` (None if that can't be read off the strides).
+    ``index`` is ``np.arange(base.size)``, passed in when computing many views of one base."""
     if not base.flags.c_contiguous or view.dtype != base.dtype:
         return None
     item = base.itemsize
     offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     if offset % item or any(s % item for s in view.strides) or not 0 <= offset < max(base.nbytes, 1):
         return None
-    index = np.arange(base.size)
+    if index is None:
+        index = np.arange(base.size)
     return np.lib.stride_tricks.as_strided(index[offset // item:], view.shape,
                                            tuple(s // item * index.itemsize for s in view.strides)).copy()
+
+
+def _refresh_views(base):
+    """After ``base`` moved to a new node, point its live views at that node (through ``AsStrided``),
+    so a view taken before the in-place change differentiates through it, as in PyTorch."""
+    views = base.__dict__.get("_views")
+    if not views:
+        return
+    index = np.arange(base._data.size)
+    alive = []
+    for view_ref in views:
+        view = view_ref()
+        if view is None or view._view_of is not base:
+            continue
+        positions = view_positions(base._data, view._data, index)
+        if positions is None:
+            continue
+        node = AsStrided.apply(base, positions)
+        view.grad_fn, view._output_nr, view.requires_grad = node.grad_fn, 0, True
+        alive.append(view_ref)
+    base.__dict__["_views"] = alive
 
 
 class CopySlices(Function):

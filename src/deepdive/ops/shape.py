@@ -3,6 +3,8 @@
 They move or relabel elements without changing values, so each backward is the
 inverse movement of the gradient.
 """
+from weakref import ref
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -99,8 +101,20 @@ def as_view(out, input):
     one version counter (as in PyTorch), and in-place changes of ``out`` reach the base's graph."""
     if np.may_share_memory(out._data, input._data):
         base = input._view_of
-        out._view_of = input if base is None else base
+        if base is None:
+            base = input
+        out._view_of = base
         out._version_counter = input._version_counter
+        if base.grad_fn is not None:
+            # A non-leaf base remembers its views: an in-place change of the base later re-derives
+            # their grad_fn from its new node (ops/inplace.py), as PyTorch does. (Leaves can't be
+            # changed in place while recording, so parameters keep no list.)
+            views = base.__dict__.get("_views")
+            if views is None:
+                base.__dict__["_views"] = views = []
+            elif len(views) >= 64:
+                views[:] = [v for v in views if v() is not None]
+            views.append(ref(out))
     return out
 
 
