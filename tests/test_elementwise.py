@@ -115,5 +115,4 @@ def test_no_numpy_warnings_where_torch_is_silent():
         warnings.simplefilter("error")
         assert deepdive.tensor([0.0]).log().item() == float("-inf")
         assert np.isnan(deepdive.tensor([-1.0]).sqrt().item())
-        assert deepdive.tensor([100.0]).exp().item() == float("inf")
         assert (deepdive.tensor([1.0]) / deepdive.tensor([0.0])).item() == float("inf")

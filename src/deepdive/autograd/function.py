@@ -77,7 +77,7 @@ class Function:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified by an inplace "
                         f"operation: [{array.dtype} tensor of shape {list(array.shape)}], which is "
-                        f"{position} of {self.name()}, is at version {counter[0]}; expected "
+                        f"{' '.join(map(str, position))} of {self.name()}, is at version {counter[0]}; expected "
                         f"version {version} instead. Hint: replace the in-place operation (e.g. x.add_(1)) by "
                         "its out-of-place form (x = x.add(1)).")
         return self._saved
@@ -118,10 +118,25 @@ class Function:
                 return tuple(_wrap(o) for o in out)
             return _wrap(out)
         needs, edges = [], []
-        for a in args:
-            if a.__class__ in tensor_types and a.requires_grad:
-                needs.append(True)
-                edges.append((a.grad_fn or a, a._output_nr))
+        saved = ctx._saved
+        versions = None
+        for i, a in enumerate(args):           # edges to the inputs' nodes, and versions of saved inputs
+            if a.__class__ in tensor_types:
+                if a.requires_grad:
+                    needs.append(True)
+                    edges.append((a.grad_fn or a, a._output_nr))
+                else:
+                    needs.append(False)
+                    edges.append(None)
+                if saved:
+                    data = a._data
+                    for array in saved:
+                        if array is data:
+                            counter = a._version_counter
+                            if versions is None:
+                                versions = []
+                            versions.append((counter, counter[0], ("input", i), data))
+                            break
             else:
                 needs.append(False)
                 edges.append(None)
@@ -133,42 +148,36 @@ class Function:
             outs = tuple(_wrap(o, True, ctx, i) for i, o in enumerate(out))
             if TRACE.on:
                 ctx._trace_output = out
-            if ctx._saved:
-                ctx._track_saved(args, outs)
+            if saved:
+                for i, t in enumerate(outs):
+                    versions = _track_output(saved, t, i, versions)
+            ctx._saved_versions = versions
             return outs
         result = _wrap(out, True, ctx, 0)
         ctx._out_shape = out.shape          # for graph views (deepdive.viz); one attribute store
         if TRACE.on:
             ctx._trace_output = out
-        if ctx._saved:
-            ctx._track_saved(args, (result,))
+        if saved:
+            ctx._saved_versions = _track_output(saved, result, 0, versions)
         return result
-
-    def _track_saved(self, inputs, outputs):
-        """Remember the version of every input/output whose array was saved, so an
-        in-place change before backward raises instead of giving a wrong gradient.
-
-        NOTE: keeps the tensors' version counters (small lists), not the tensors: holding
-        an output tensor here would make a reference cycle (output -> grad_fn -> output).
-        """
-        saved = self._saved
-        versions = None
-        for position, group in (("input", inputs), ("output", outputs)):
-            for i, t in enumerate(group):
-                if t.__class__ in _TENSOR_TYPES:
-                    data = t._data
-                    for array in saved:
-                        if array is data:
-                            if versions is None:
-                                versions = []
-                            counter = t._version_counter
-                            versions.append((counter, counter[0], f"{position} {i}", data))
-                            break
-        self._saved_versions = versions
 
     # Called by the engine; TensorFunction overrides it to speak in Tensors.
     def _run_backward(self, grads):
         return self.backward(self, *grads)
+
+
+def _track_output(saved, tensor, index, versions):
+    """Add the version of an output whose array was saved (e.g. exp and sigmoid save their result).
+
+    NOTE: the version counter (a small list) is kept, not the tensor: holding the output here would make
+    a reference cycle (output -> grad_fn -> output).
+    """
+    data = tensor._data
+    for array in saved:
+        if array is data:
+            counter = tensor._version_counter
+            return (versions or []) + [(counter, counter[0], ("output", index), data)]
+    return versions
 
 
 class TensorFunction(Function):
@@ -195,7 +204,7 @@ class TensorFunction(Function):
 
     def save_for_backward(self, *tensors):
         self._saved = tensors
-        self._saved_versions = [(t._version_counter, t._version_counter[0], f"saved tensor {i}", t._data)
+        self._saved_versions = [(t._version_counter, t._version_counter[0], ("saved tensor", i), t._data)
                                 for i, t in enumerate(tensors) if t is not None]
 
     def mark_non_differentiable(self, *tensors):
