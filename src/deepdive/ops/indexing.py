@@ -201,6 +201,9 @@ def index_add_along(out, dim, index, src):
     order = np.argsort(index, kind="stable")
     ordered = index[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    if starts.size == index.size:          # no repeats (a permutation, a subset): plain fancy-index add
+        out[(slice(None),) * dim + (index,)] += src
+        return out
     sums = np.add.reduceat(np.take(src, order, axis=dim), starts, axis=dim)
     out[(slice(None),) * dim + (ordered[starts],)] += sums
     return out
