@@ -218,6 +218,7 @@ INDEX_OPS = {
     "scatter_add": (method("scatter_add", 0, ("t", IDX)), [Y, rng.standard_normal((2, 3))]),
     "scatter_add_dim1": (method("scatter_add", 1, ("t", IDX)), [Y, rng.standard_normal((2, 3))]),
     "index_select": (method("index_select", 1, ("t", np.array([0, 3, 0]))), [Y]),
+    "index_select_permutation": (method("index_select", 0, ("t", np.array([2, 0, 1]))), [Y]),
     "index_add": (method("index_add", 0, ("t", np.array([2, 2])), alpha=2), [Y, rng.standard_normal((2, 4))]),
     "masked_fill_number": (method("masked_fill", ("t", Y > 0), -1.5), [Y]),
     "masked_fill_tensor_value": (method("masked_fill", ("t", Y[0] > 0)), [Y, np.array(2.0)]),
