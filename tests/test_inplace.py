@@ -332,3 +332,14 @@ def test_inplace_change_of_an_input_that_was_not_saved_is_allowed_like_torch():
         a.mul_(2)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             b.sum().backward()
+
+
+def test_fill_diagonal_on_non_leaf_matches_torch_gradients():
+    for wrap in (False, True):
+        def fn(lib):
+            def f(x):
+                y = x * 2
+                y.fill_diagonal_(0.5, wrap=wrap)
+                return y * y
+            return f
+        check_parity(fn(deepdive), fn(torch), [rng.standard_normal((7, 3))])

@@ -329,6 +329,11 @@ def random_(self, low=0, high=None, *, generator=None):
 
 
 def fill_diagonal_(self, fill_value, wrap=False):
+    if STATE.enabled and self.requires_grad:       # through masked_fill_, so the graph sees the change
+        check_inplace(self, "fill_diagonal_")
+        mask = np.zeros(self._data.shape, dtype=bool)
+        np.fill_diagonal(mask, True, wrap=wrap)
+        return masked_fill_(self, _wrap(mask), fill_value)
     np.fill_diagonal(self._data, fill_value, wrap=wrap)
     self._version_counter[0] += 1
     return self
