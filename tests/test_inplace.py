@@ -343,3 +343,13 @@ def test_fill_diagonal_on_non_leaf_matches_torch_gradients():
                 return y * y
             return f
         check_parity(fn(deepdive), fn(torch), [rng.standard_normal((7, 3))])
+
+
+def test_random_fill_of_non_leaf_cuts_the_gradient_like_torch():
+    for lib in (deepdive, torch):
+        x = lib.ones(3, requires_grad=True)
+        y = x * 2
+        y.uniform_(0, 1)
+        assert y.requires_grad
+        (y * 3 + x).sum().backward()
+        assert x.grad.tolist() == [1.0, 1.0, 1.0]

@@ -291,9 +291,11 @@ def masked_fill_(self, mask, value):
 
 
 def _random_fill(self, name, sample):
-    if STATE.enabled and self.requires_grad:
+    values = sample(self._data.shape).astype(self._data.dtype, copy=False)
+    if STATE.enabled and self.requires_grad:       # new values, zero gradient to the old ones (as in PyTorch)
         check_inplace(self, name)
-    self._data[...] = sample(self._data.shape).astype(self._data.dtype, copy=False)
+        return rebase(self, Overwrite.apply(_history(self), values))
+    self._data[...] = values
     self._version_counter[0] += 1
     return self
 
