@@ -304,6 +304,8 @@ def test_resize_keeps_the_leading_elements_like_torch():
         assert a.resize_(*shape) is a
         b.resize_(*shape)
         assert a.tolist() == b.tolist() and tuple(a.shape) == tuple(b.shape)
+    with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+        deepdive.ones(4, requires_grad=True).resize_(2, 2)
 
 
 def test_inplace_on_expanded_view_raises():

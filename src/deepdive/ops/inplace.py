@@ -363,6 +363,8 @@ for _name, _fn in _shape_ops().items():
 
 def resize_(self, *sizes):
     from ._util import shape_arg
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
     shape = shape_arg(sizes)
     self._data = np.resize(self._data, shape)
     self._version_counter[0] += 1
