@@ -6,9 +6,11 @@
 (b) MLP 784-256-256-10, batch 128, CrossEntropyLoss, SGD(lr=0.01, momentum=0.9)
 
 A step is zero_grad, forward, loss, backward, optimizer.step on a fixed batch.
-Both frameworks run in this process, alternating, best of 3 rounds. PyTorch
-runs with its default thread count and again with 1 thread. Peak memory
-(max RSS of a fresh process that imports the framework and trains) and
+Both frameworks run in this process, alternating, best of 3 rounds, twice:
+both with their default thread counts, and both with 1 thread (deepdive's
+matrix products run in NumPy's OpenBLAS, set by deepdive.set_num_threads, so
+the comparison is like for like). Peak memory
+(peak RSS, VmHWM, of a fresh process that imports only that framework and trains) and
 import time are measured in subprocesses.
 """
 import argparse
@@ -70,25 +72,37 @@ def steps_per_second(step, seconds):
 
 
 CHILD = """
-import resource, sys, time
-sys.path.insert(0, {bench_dir!r})
-import bench_training as b
+import sys
+import numpy as np
 lib_name, case = sys.argv[1], sys.argv[2]
 if lib_name == "torch":
-    import torch as lib, torch.nn as nn
+    import torch as lib
 else:
-    import deepdive as lib, deepdive.nn as nn
-step = b.make_step(lib, nn, *b.CASES[case])
+    import deepdive as lib
+nn = lib.nn
+sizes, batch, opt = {"a": ([10, 20, 2], 32, dict(lr=0.1)), "b": ([784, 256, 256, 10], 128, dict(lr=0.01, momentum=0.9))}[case]
+layers = []
+for i in range(len(sizes) - 1):
+    layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.ReLU()]
+model = nn.Sequential(*layers[:-1])
+rng = np.random.default_rng(0)
+x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
+y = lib.tensor(rng.integers(0, sizes[-1], batch))
+optimizer = lib.optim.SGD(model.parameters(), **opt)
+criterion = nn.CrossEntropyLoss()
 for _ in range(200):
-    step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    optimizer.zero_grad()
+    criterion(model(x), y).backward()
+    optimizer.step()
+# NOTE: VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child of this (large) process would
+# report its parent's peak.
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024)
 """
 
 
 def peak_rss_mb(lib_name, case):
-    import os
-    code = CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)))
-    return float(subprocess.check_output([sys.executable, "-c", code, lib_name, case]).decode().strip())
+    """Max RSS of a fresh process that imports only ``lib_name`` and trains case 'a' or 'b' for 200 steps."""
+    return float(subprocess.check_output([sys.executable, "-c", CHILD, lib_name, case]).decode().strip())
 
 
 def import_ms(module):
@@ -100,24 +114,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="timing window per measurement")
     args = parser.parse_args()
-    default_threads = torch.get_num_threads()
-    print(f"deepdive {deepdive.__version__} vs torch {torch.__version__}; torch threads: default {default_threads}")
+    torch_threads, dd_threads = torch.get_num_threads(), deepdive.get_num_threads()
+    print(f"deepdive {deepdive.__version__} vs torch {torch.__version__}; default threads: torch {torch_threads}, "
+          f"deepdive (OpenBLAS) {dd_threads}")
     for name, spec in CASES.items():
         dd_step = make_step(deepdive, dnn, *spec)
         th_step = make_step(torch, tnn, *spec)
-        dd_best = th_best = th1_best = 0.0
+        best = {}
         for _ in range(3):
-            dd_best = max(dd_best, steps_per_second(dd_step, args.seconds))
-            torch.set_num_threads(default_threads)
-            th_best = max(th_best, steps_per_second(th_step, args.seconds))
-            torch.set_num_threads(1)
-            th1_best = max(th1_best, steps_per_second(th_step, args.seconds))
-        torch.set_num_threads(default_threads)
+            for threads in ("default", 1):
+                deepdive.set_num_threads(dd_threads if threads == "default" else 1)
+                torch.set_num_threads(torch_threads if threads == "default" else 1)
+                for lib, step in (("deepdive", dd_step), ("torch", th_step)):
+                    key = (lib, threads)
+                    best[key] = max(best.get(key, 0.0), steps_per_second(step, args.seconds))
+        deepdive.set_num_threads(dd_threads)
+        torch.set_num_threads(torch_threads)
         print(f"\n{name}")
-        print(f"  deepdive          {dd_best:10.0f} steps/s")
-        print(f"  torch (default)   {th_best:10.0f} steps/s   ratio deepdive/torch = {dd_best / th_best:.2f}x")
-        print(f"  torch (1 thread)  {th1_best:10.0f} steps/s   ratio deepdive/torch = {dd_best / th1_best:.2f}x")
-        dd_mem, th_mem = peak_rss_mb("deepdive", name), peak_rss_mb("torch", name)
+        for threads in ("default", 1):
+            dd, th = best[("deepdive", threads)], best[("torch", threads)]
+            label = "default threads" if threads == "default" else "1 thread each  "
+            print(f"  {label}: deepdive {dd:8.0f} steps/s, torch {th:8.0f} steps/s, ratio deepdive/torch = "
+                  f"{dd / th:.2f}x")
+        case = name[1]
+        dd_mem, th_mem = peak_rss_mb("deepdive", case), peak_rss_mb("torch", case)
         print(f"  peak RSS: deepdive {dd_mem:.0f} MB, torch {th_mem:.0f} MB (ratio {dd_mem / th_mem:.2f})")
     dd_imp, th_imp = import_ms("deepdive"), import_ms("torch")
     print(f"\nimport time: deepdive {dd_imp:.0f} ms, torch {th_imp:.0f} ms (ratio {dd_imp / th_imp:.2f})")
