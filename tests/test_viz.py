@@ -151,3 +151,18 @@ def test_missing_matplotlib_says_which_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ImportError, match=r"install deepdive\[viz\]"):
         viz.plot_history({"loss": [1.0]})
+
+
+def test_jupyter_rich_display_of_models_histories_and_graphs():
+    model, x, y = _model_and_loss()
+    page = model._repr_html_()
+    assert "<pre>Sequential(" in page and "0.weight" in page and "parameters (" in page
+    from deepdive.training.history import History
+    history = History()
+    history.history = {"loss": [1.0, 0.5, 0.4, 0.3, 0.2], "val_loss": [1.0, 0.8, 0.9, 1.0, 1.1]}
+    page = history._repr_html_()
+    assert "<table>" in page and "0.5" in page
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert "data:image/png;base64," in page
+    g = viz.graph(nn.functional.cross_entropy(model(x), y), params=model)
+    assert g._repr_svg_().startswith("<svg") and g._repr_markdown_().startswith("```mermaid")

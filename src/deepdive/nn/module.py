@@ -542,6 +542,10 @@ class Module:
     def register_load_state_dict_post_hook(self, hook):
         return RemovableHandle(self._load_state_dict_post_hooks, hook)
 
+    def _repr_html_(self):              # Jupyter: the printed tree and a parameter table
+        from ..viz.jupyter import module_html
+        return module_html(self)
+
     # ------------------------------------------------------------------ call
     def __call__(self, *args, **kwargs):
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks

@@ -29,6 +29,10 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
+    def _repr_html_(self):              # Jupyter: curves, verdict and the per-epoch table
+        from ..viz.jupyter import history_html
+        return history_html(self)
+
     def __repr__(self):
         keys = ", ".join(self.history)
         return f"<History: {len(self.epoch)} epochs; {keys}>"
