@@ -355,3 +355,25 @@ def test_random_fill_of_non_leaf_cuts_the_gradient_like_torch():
         assert y.requires_grad
         (y * 3 + x).sum().backward()
         assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_retain_grad_follows_the_tensor_through_inplace_changes():
+    def scenarios(lib):
+        out = []
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.mul_(3)
+        (y * y).sum().backward()
+        out.append(y.grad.tolist())
+        for use_view, change_view in [(False, True), (True, True), (True, False)]:
+            x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+            y = x * 2
+            v = y[0]
+            v.retain_grad()
+            (v if change_view else y).mul_(3)
+            loss = (v * y[0]).sum() if use_view else (y * y).sum()
+            loss.backward()
+            out.append((None if v.grad is None else v.grad.tolist(), x.grad.tolist()))
+        return out
+    assert scenarios(deepdive) == scenarios(torch)

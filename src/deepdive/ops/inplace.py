@@ -81,9 +81,12 @@ class _Rebase:
                 return _rebase_view(t, base, result, positions)
         write(t, result._data, "in-place op")
         if result.requires_grad:
+            retained = _release_retained(t)
             t.grad_fn = result.grad_fn
             t._output_nr = result._output_nr
             t.requires_grad = True
+            if retained:                # retain_grad() follows the tensor to its new version, as in PyTorch
+                t.retain_grad()
             if "_views" in t.__dict__:
                 _refresh_views(t)
         return t
@@ -95,6 +98,15 @@ class _Rebase:
 
 
 rebase = _Rebase()
+
+
+def _release_retained(t):
+    """Stop retaining ``t``'s gradient at its current node; True if it was retained."""
+    node = t.grad_fn
+    if node is not None and node._retained and node._retained.get(t._output_nr) is t:
+        del node._retained[t._output_nr]
+        return True
+    return False
 
 
 # ------------------------------------------------------- in-place changes of views
@@ -133,7 +145,10 @@ def _refresh_views(base):
         if positions is None:
             continue
         node = AsStrided.apply(base, positions)
+        retained = _release_retained(view)
         view.grad_fn, view._output_nr, view.requires_grad = node.grad_fn, 0, True
+        if retained:
+            view.retain_grad()
         alive.append(view_ref)
     base.__dict__["_views"] = alive
 
@@ -179,9 +194,12 @@ def _rebase_view(view, base, result, positions):
     check_inplace(base, "in-place op on a view")
     values = result if result._data.shape == positions.shape else _wrap(
         np.broadcast_to(result._data, positions.shape), result.requires_grad, result.grad_fn, result._output_nr)
+    retained = _release_retained(view)
     rebase(base, CopySlices.apply(_history(base), values, positions))   # writes the new values into memory
     node = AsStrided.apply(base, positions)
     view.grad_fn, view._output_nr, view.requires_grad = node.grad_fn, 0, True
+    if retained:
+        view.retain_grad()
     return view
 
 
