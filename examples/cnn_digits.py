@@ -18,23 +18,7 @@ import deepdive
 import deepdive.nn as nn
 import deepdive.optim  # noqa: F401  (deepdive.optim.Adam)
 from deepdive.datasets import load_digits
-
-
-class DigitsCNN(nn.Module):
-    """(N, 1, 8, 8) images -> (N, 10) class logits."""
-
-    def __init__(self, channels=(16, 32), hidden=64, num_classes=10):
-        super().__init__()
-        c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c1, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c2 * 2 * 2, hidden), nn.ReLU(),
-                                        nn.Linear(hidden, num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
+from deepdive.demos.cnn import DigitsCNN      # the model `deepdive demo --model cnn` trains
 
 
 def split(images, labels, test_fraction=0.2, seed=0):

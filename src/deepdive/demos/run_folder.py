@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..serialization import save
 from ..viz import graph as make_graph
+from ..viz.jupyter import parameter_rows
 from ..viz.report import Report
 
 
@@ -55,15 +56,6 @@ def write_history(folder, history, overfitting):
     return json_path, csv_path
 
 
-def model_summary(model):
-    rows, total, trainable = [], 0, 0
-    for name, p in model.named_parameters():
-        rows.append((name, list(p.shape), p.numel(), "yes" if p.requires_grad else "no"))
-        total += p.numel()
-        trainable += p.numel() if p.requires_grad else 0
-    return rows, total, trainable
-
-
 def finish(folder, title, subtitle, model, history, overfitting, loss_for_graph, intro, extra_sections=(),
            monitors=None, metrics=None, plots_2d=None):
     """Write every artefact of a finished run and the report; return a ``RunResult``."""
@@ -108,7 +100,7 @@ def finish(folder, title, subtitle, model, history, overfitting, loss_for_graph,
         report.table(["metric", "value"], [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in metrics.items()])
     report.heading("Training and validation curves")
     report.image(files["curves"], "training and validation loss per epoch")
-    rows, total, trainable = model_summary(model)
+    rows, total, trainable = parameter_rows(model)
     report.heading("The model")
     report.pre(repr(model))
     report.table(["parameter", "shape", "count", "trainable"], rows)

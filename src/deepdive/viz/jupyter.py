@@ -10,13 +10,19 @@ def _table(header, rows):
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def module_html(module):
-    """The printed tree, then one row per parameter: name, shape, count, trainable."""
+def parameter_rows(module):
+    """(rows of (name, shape, count, trainable), total count, trainable count) of a module's parameters."""
     rows, total, trainable = [], 0, 0
     for name, p in module.named_parameters():
-        rows.append((name, tuple(p.shape), p.numel(), "yes" if p.requires_grad else "no"))
+        rows.append((name, list(p.shape), p.numel(), "yes" if p.requires_grad else "no"))
         total += p.numel()
         trainable += p.numel() if p.requires_grad else 0
+    return rows, total, trainable
+
+
+def module_html(module):
+    """The printed tree, then one row per parameter: name, shape, count, trainable."""
+    rows, total, trainable = parameter_rows(module)
     return (f"<pre>{html.escape(repr(module))}</pre>" + _table(["parameter", "shape", "count", "trainable"], rows)
             + f"<p>{total:,} parameters ({trainable:,} trainable)</p>")
 
