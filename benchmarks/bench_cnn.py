@@ -19,7 +19,7 @@ library at its best.
 
 Allocator: glibc returns large freed blocks to the OS, so every fresh multi-MB
 temporary (im2col columns, their gradients) page-faults again, which on this VM
-costs more than the arithmetic. ``mallopt`` (raised mmap/trim thresholds) keeps
+costs more than the arithmetic. ``mallopt`` (raised mmap/trim thresholds, applied by ``import deepdive``) keeps
 freed memory for reuse, the same remedy as the jemalloc/tcmalloc that PyTorch's
 CPU performance guide recommends; it is set for the whole process, so both
 libraries run under it. ``--no-malloc-tuning`` shows the cost (deepdive's CPU
@@ -38,20 +38,10 @@ if __name__ == "__main__":   # must happen before NumPy is imported
     os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads)
 
 
-def tune_malloc():
-    """Keep freed memory in the process (glibc only): M_MMAP_THRESHOLD=256 MiB, M_TRIM_THRESHOLD=1 GiB."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-3, 256 << 20) and libc.mallopt(-1, 1 << 30))   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    except OSError:
-        return False
-
-
-if __name__ == "__main__" and "--no-malloc-tuning" not in sys.argv:
-    _TUNED = tune_malloc()
-else:
-    _TUNED = False
+# deepdive tunes glibc's allocator itself at import (see deepdive/_allocator.py); --no-malloc-tuning turns
+# that off through its documented switch, to show what the tuning is worth.
+if __name__ == "__main__" and "--no-malloc-tuning" in sys.argv:
+    os.environ["DEEPDIVE_MALLOC_TUNING"] = "0"
 
 import cProfile  # noqa: E402
 import pstats  # noqa: E402
@@ -112,7 +102,7 @@ def main(seconds=2.0, rounds=3, threads=None, profile=True, torch_threads=None):
     assert abs(first_dd - first_torch) < 1e-4 * abs(first_torch), (first_dd, first_torch)
     print(f"LeNet-5 on 1x28x28, batch {BATCH}, Adam; torch {torch.__version__} with {torch.get_num_threads()} "
           f"threads, NumPy {np.__version__} with OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '?')}; "
-          f"malloc tuning {'on' if _TUNED else 'off'}")
+          f"malloc tuning {'on' if deepdive._allocator.TUNED else 'off'}")
     best, cpu = {"torch": 0.0, "deepdive": 0.0}, {"torch": float("inf"), "deepdive": float("inf")}
     for _ in range(rounds):           # alternate, so both see the same machine load
         for lib, step, batches in (("torch", torch_step, torch_batches), ("deepdive", dd_step, dd_batches)):
