@@ -345,3 +345,21 @@ def test_numpy_scalars_keep_their_dtype_and_scalar_conversion_errors():
         deepdive.randn(3, dtype=deepdive.int64)
     with pytest.raises(NotImplementedError):
         deepdive.rand_like(deepdive.ones(2, dtype=deepdive.int64))
+
+
+@pytest.mark.parametrize("options", [dict(precision=2), dict(sci_mode=True), dict(sci_mode=False),
+                                     dict(threshold=5, edgeitems=1), dict(linewidth=40), dict(profile="short"),
+                                     dict(profile="full")])
+def test_set_printoptions_like_torch(options):
+    exprs = ["tensor([1.23456, 2.5, -3.0])", "tensor([1e-6, 1.0])", "arange(12.).reshape(3, 4) / 7", "arange(2000.)",
+             "tensor([1., 2.])"]
+    try:
+        deepdive.set_printoptions(**options)
+        torch.set_printoptions(**options)
+        for expr in exprs:
+            ours = repr(eval(expr, {"tensor": deepdive.tensor, "arange": deepdive.arange}))
+            theirs = repr(eval(expr, {"tensor": torch.tensor, "arange": torch.arange})).replace("torch.", "deepdive.")
+            assert ours == theirs, expr
+    finally:
+        deepdive.set_printoptions(profile="default")
+        torch.set_printoptions(profile="default")
