@@ -26,7 +26,7 @@ class TinyGPT(nn.Module):
         self.position = nn.Embedding(block_size, d_model)
         layer = nn.TransformerEncoderLayer(d_model, n_head, d_ff, dropout=0.0, batch_first=True, norm_first=True,
                                            activation="gelu")
-        self.blocks = nn.TransformerEncoder(layer, n_layer)
+        self.blocks = nn.TransformerEncoder(layer, n_layer, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
         self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(block_size), persistent=False)
