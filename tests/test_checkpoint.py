@@ -108,3 +108,27 @@ def test_file_objects(tmp_path):
     deepdive.save({"w": deepdive.arange(4)}, buf)
     buf.seek(0)
     assert deepdive.load(buf)["w"].tolist() == [0, 1, 2, 3]
+
+
+def test_model_state_dict_round_trips_between_deepdive_and_pytorch(tmp_path):
+    """A torch model's weights, saved with safetensors, load into the deepdive twin (same outputs), and back."""
+    torch = require_torch()
+    from safetensors.torch import load_file, save_file
+    import deepdive.nn as nn
+    theirs = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.BatchNorm1d(5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    with torch.no_grad():
+        theirs(torch.randn(8, 6))                     # give BatchNorm running statistics
+    theirs.eval()
+    ours = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)).eval()
+    save_file(theirs.state_dict(), str(tmp_path / "from_torch.safetensors"))
+    ours.load_state_dict(deepdive.load(tmp_path / "from_torch.safetensors"))
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours(deepdive.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    for p in ours.parameters():
+        with deepdive.no_grad():
+            p.mul_(0.5)
+    deepdive.save(ours.state_dict(), tmp_path / "from_deepdive.safetensors")
+    theirs.load_state_dict(load_file(str(tmp_path / "from_deepdive.safetensors")))
+    np.testing.assert_allclose(ours(deepdive.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
