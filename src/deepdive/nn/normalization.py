@@ -23,6 +23,19 @@ def _param(n, fill, dtype):
     return Parameter(_wrap(np.full(n, fill, dtype=dtype.np)))
 
 
+def _affine(module, shape, affine, bias, dtype):
+    """Register the learnable scale (ones) and shift (zeros) of a norm layer, or None for each."""
+    if affine:
+        module.weight = _param(shape, 1.0, dtype)
+        if bias:
+            module.bias = _param(shape, 0.0, dtype)
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class _NormBase(Module):
     """Shared state of batch and instance norm: affine weight/bias, running_mean/var, num_batches_tracked."""
     _version = 2
@@ -35,15 +48,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = _param(num_features, 1.0, dtype)
-            if bias:
-                self.bias = _param(num_features, 0.0, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_features, affine, bias, dtype)
         if track_running_stats:
             np_dtype = _dtype.to_dtype(dtype or _dtype.get_default_dtype()).np
             self.register_buffer("running_mean", _wrap(np.zeros(num_features, dtype=np_dtype)))
@@ -195,15 +200,7 @@ class LayerNorm(Module):
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = _param(self.normalized_shape, 1.0, dtype)
-            if bias:
-                self.bias = _param(self.normalized_shape, 0.0, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self):
         if self.elementwise_affine:
@@ -231,15 +228,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = _param(num_channels, 1.0, dtype)
-            if bias:
-                self.bias = _param(num_channels, 0.0, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_channels, affine, bias, dtype)
 
     def reset_parameters(self):
         if self.affine:
