@@ -71,16 +71,7 @@ class Adam(Optimizer):
                     p._data *= 1 - lr * weight_decay
                 state = self.state[p]
                 step = self._next_step(state)
-                exp_avg = self._state_tensor(state, "exp_avg", p)
-                exp_avg_sq = self._state_tensor(state, "exp_avg_sq", p)
-                tmp = self._buffer(p, 1)
-                np.subtract(grad, exp_avg, out=tmp)             # m <- m + (1 - beta1) (g - m)  (torch's lerp)
-                tmp *= 1 - beta1
-                exp_avg += tmp
-                exp_avg_sq *= beta2                             # v <- beta2 v + (1 - beta2) g^2
-                np.multiply(grad, grad, out=tmp)
-                tmp *= 1 - beta2
-                exp_avg_sq += tmp
+                exp_avg, exp_avg_sq, tmp = self._adam_moments(p, state, grad, beta1, beta2)
                 if amsgrad:
                     v = self._state_tensor(state, "max_exp_avg_sq", p)
                     np.maximum(v, exp_avg_sq, out=v)

@@ -186,6 +186,24 @@ class Optimizer:
             t = state[name] = _wrap(np.full_like(p._data, fill))
         return t._data
 
+    def _adam_moments(self, p, state, grad, beta1, beta2):
+        """The Adam family's running moments, updated in place; returns (exp_avg, exp_avg_sq, scratch).
+
+            m <- m + (1 - beta1) (g - m)      (PyTorch's lerp form)
+            v <- beta2 v + (1 - beta2) g^2
+        """
+        exp_avg = self._state_tensor(state, "exp_avg", p)
+        exp_avg_sq = self._state_tensor(state, "exp_avg_sq", p)
+        tmp = self._buffer(p, 1)
+        np.subtract(grad, exp_avg, out=tmp)
+        tmp *= 1 - beta1
+        exp_avg += tmp
+        exp_avg_sq *= beta2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - beta2
+        exp_avg_sq += tmp
+        return exp_avg, exp_avg_sq, tmp
+
     @staticmethod
     def _next_step(state):
         """Increment and return the step count, kept as a 0-d float32 tensor as PyTorch does."""

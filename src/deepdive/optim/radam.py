@@ -69,16 +69,7 @@ class RAdam(Optimizer):
                     p._data *= 1 - lr * weight_decay
                 state = self.state[p]
                 step = self._next_step(state)
-                exp_avg = self._state_tensor(state, "exp_avg", p)
-                exp_avg_sq = self._state_tensor(state, "exp_avg_sq", p)
-                tmp = self._buffer(p, 1)
-                np.subtract(grad, exp_avg, out=tmp)             # m <- m + (1 - beta1) (g - m)
-                tmp *= 1 - beta1
-                exp_avg += tmp
-                exp_avg_sq *= beta2                             # v <- beta2 v + (1 - beta2) g^2
-                np.multiply(grad, grad, out=tmp)
-                tmp *= 1 - beta2
-                exp_avg_sq += tmp
+                exp_avg, exp_avg_sq, tmp = self._adam_moments(p, state, grad, beta1, beta2)
                 bias_correction1, bias_correction2 = 1 - beta1 ** step, 1 - beta2 ** step
                 rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
                 if rho_t > 5.0:                                 # the variance is tractable: rectified Adam step
