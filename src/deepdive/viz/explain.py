@@ -76,12 +76,10 @@ def _local_rule(node):
 
 
 def _fmt(g, n=6):
+    from .graph import _fmt_values
     a = np.asarray(g)
-    if a.ndim == 0:
-        return _num(a)
-    flat = a.reshape(-1)
-    body = ", ".join(_num(v) for v in flat[:n])
-    return f"[{body}{', …' if flat.size > n else ''}] (shape {list(a.shape)})"
+    text = _fmt_values(a, n, digits=4)
+    return text if a.ndim == 0 else f"{text} (shape {list(a.shape)})"
 
 
 def explain_backward(loss, params=None):

@@ -108,14 +108,15 @@ def _fmt_shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _fmt_values(array, max_elements=4):
+def _fmt_values(array, max_elements=4, digits=3):
+    """A short text of an array's first values: '[0.12, -0.4, …]' (a number for 0-d)."""
     if array is None:
         return None
     a = np.asarray(array)
     if a.ndim == 0:
         return f"{float(a):.4g}"
     flat = a.reshape(-1)
-    items = ", ".join(f"{float(v):.3g}" for v in flat[:max_elements])
+    items = ", ".join(f"{float(v):.{digits}g}" for v in flat[:max_elements])
     return "[" + items + (", …" if flat.size > max_elements else "") + "]"
 
 
