@@ -12,6 +12,7 @@ is wanted; without it the plain lines are printed and a one-time hint says
 import sys
 import time
 
+from .._optional import missing_extra
 from .callbacks import Callback
 
 __all__ = ["ProgressBar", "format_logs"]
@@ -56,7 +57,7 @@ class ProgressBar(Callback):
             self._use_bar = self._tqdm is not None
             if self._tqdm is None and not _HINT_SHOWN[0]:
                 _HINT_SHOWN[0] = True
-                print("(install tqdm for live progress bars: pip install deepdive[viz])", file=out)
+                print(f"({missing_extra('a live progress bar', 'viz', 'tqdm')}; printing one line per epoch)", file=out)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()

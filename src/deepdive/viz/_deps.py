@@ -1,4 +1,5 @@
 """Optional dependencies of deepdive.viz, imported only when a plot is asked for."""
+from .._optional import missing_extra
 
 
 def pyplot():
@@ -6,8 +7,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("this plot needs matplotlib, which is optional: install deepdive[viz] "
-                          "(pip install -e \".[viz]\" in a checkout, or pip install matplotlib)") from None
+        raise missing_extra("this plot", "viz", "matplotlib") from None
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         try:
             matplotlib.use("Agg")
