@@ -169,3 +169,15 @@ def test_jupyter_rich_display_of_models_histories_and_graphs():
     assert g._repr_svg_().startswith("<svg")
     # offline: no Mermaid markdown for nbconvert to prefer (it needs mermaid.js from the network)
     assert not hasattr(g, "_repr_markdown_") and not hasattr(g, "_repr_html_")
+
+
+def test_plots_returned_to_a_notebook_are_drawn_once():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import io
+    plt.close("all")
+    fig = viz.plot_history({"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6]})
+    # the inline backend draws every figure still open in pyplot, and then the returned one: no open figure left
+    assert plt.get_fignums() == []
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")                 # the returned figure still renders (Jupyter's display of it)
+    assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
