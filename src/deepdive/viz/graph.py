@@ -96,6 +96,7 @@ def graph(tensor, params=None, trace=None, output_name=None, inputs=None):
         raise TypeError(f"viz.graph expects a Tensor, got {type(tensor).__name__}")
     names = _names(params)
     input_names = {id(t): name for name, t in (inputs or {}).items()}
+    input_tensors = {id(t): t for t in (inputs or {}).values()}
     nodes, edges, index = [], [], {}
 
     def add(obj, kind, label, shape, value=None, grad=None):
@@ -129,22 +130,40 @@ def graph(tensor, params=None, trace=None, output_name=None, inputs=None):
                     _add_op(child, add, trace)
                     stack.append(child)
             edges.append((index[id(child)].id, index[id(fn)].id))
-    _add_data_inputs(nodes, edges, index, add, input_names)
+    _add_data_inputs(nodes, edges, index, add, input_names, input_tensors)
     return Graph(nodes, edges)
 
 
-def _add_data_inputs(nodes, edges, index, add, input_names):
-    """Draw the named tensors that entered an op without requiring grad (known from a trace's record)."""
+def _add_data_inputs(nodes, edges, index, add, input_names, tensors):
+    """Draw the named tensors that entered an op without requiring grad (known from a trace's record).
+
+    A view of a named tensor (``target.reshape(-1)``, the transpose an LSTM makes of a batch-first input, the
+    index array an embedding receives) is not recorded as an op, so an op argument that shares memory with a
+    named tensor counts as that tensor.
+    """
     if not input_names:
         return
+    named = list(tensors.items())
     found = set()
     for node in [n for n in nodes if n.kind == "op"]:
         for arg in getattr(node.ref, "_trace_inputs", None) or ():
-            if arg.__class__ in _TENSOR_TYPES and id(arg) in input_names and not arg.requires_grad:
-                if id(arg) not in index:
-                    add(arg, "input", input_names[id(arg)], arg.shape, arg._data)
-                edges.append((index[id(arg)].id, node.id))
-                found.add(id(arg))
+            if arg.__class__ in _TENSOR_TYPES:
+                if arg.requires_grad:
+                    continue
+                data = arg._data
+            elif isinstance(arg, np.ndarray):          # ops such as Embedding take their indices as an array
+                data = arg
+            else:
+                continue
+            key = id(arg) if id(arg) in input_names else next(
+                (k for k, t in named if isinstance(t, Tensor) and np.may_share_memory(data, t._data)), None)
+            if key is None:
+                continue
+            if key not in index:
+                t = tensors[key]
+                add(t, "input", input_names[key], t.shape, t._data)
+            edges.append((index[key].id, node.id))
+            found.add(key)
     leaves = {id(n.ref) for n in nodes if n.kind == "input"}
     missing = [name for key, name in input_names.items() if key not in found and key not in leaves]
     if missing:
