@@ -1,4 +1,6 @@
 """Plots (matplotlib, from the optional ``[viz]`` extra). Each returns the figure, or writes it to ``path``."""
+import textwrap
+
 import numpy as np
 
 from ._deps import pyplot, save_or_return
@@ -142,16 +144,19 @@ def plot_weight_histograms(model_or_tracker, path=None, bins=30):
         if np.size(w) < _SMALL:
             small.append(f"{name} = [{', '.join(f'{v:.3g}' for v in np.ravel(w))}]")
             continue
-        panels.append((name, w, "#2563eb"))
-        if updates:
-            panels.append((f"update of {name}", updates.get(name, np.zeros(1)), "#f59e0b"))
-    cols = max(1, min(3, len(panels)))
+        panels.append((f"{name}  ({np.size(w):,} values)", w, "#2563eb"))
+        if updates:               # a row per tensor: its weights, then its update, side by side
+            panels.append((f"its last-epoch update", updates.get(name, np.zeros(1)), "#f59e0b"))
+    cols = 2 if updates else 3
+    cols = max(1, min(cols, len(panels)))
     rows = max(1, -(-len(panels) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(_MAX_WIDTH, 2.3 * rows + 0.25 * len(small)), squeeze=False,
+    fig, axes = plt.subplots(rows, cols, figsize=(_MAX_WIDTH, 2.1 * rows + 0.25 * len(small)), squeeze=False,
                              layout="constrained")
+    width_chars = int(_MAX_WIDTH / cols * 72 / 8 * 1.6)        # characters of 8-pt text a panel's title can hold
     for ax, (title, values, color) in zip(axes.flat, panels):
-        ax.hist(np.asarray(values, dtype=float).ravel(), bins=bins, color=color)
-        ax.set_title(f"{title}  ({np.size(values):,} values)", fontsize=8)
+        values = np.asarray(values, dtype=float).ravel()
+        ax.hist(values, bins=int(min(bins, max(5, values.size // 4))), color=color)
+        ax.set_title(textwrap.fill(title, width_chars, break_on_hyphens=False), fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
         ax.tick_params(labelsize=7)
