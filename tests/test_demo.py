@@ -136,11 +136,11 @@ def test_mlp_report_teaches_its_model(tmp_path):
     result = run("mlp", epochs=20, out=str(tmp_path), verbose=0)
     report = open(result.files["report"]).read()
     assert "What the network learned: its decision boundary" in report and "decision_boundary.png" in result.files["decision_boundary"]
-    assert "then ReLU" in report                              # the neuron is explained with the ReLU after it
+    assert "layer1 (Linear) of SimpleNN, then relu (ReLU)" in report                             # the neuron is explained with the ReLU after it
     neuron = report.split("One neuron, with its numbers")[1].split("</pre>")[0]
     assert "outputs 0 for this input" not in neuron           # a live neuron
-    heading = report.split("Backpropagation, step by step: ")[1].split("</h2>")[0]
-    assert float(heading.split("loss ")[1].split(")")[0]) > 0.1        # a sample with a real loss to explain
+    caption = report.split("Backpropagation, step by step</h2>")[1].split("</p>")[0]
+    assert float(caption.split("loss ")[1].split(")")[0]) > 0.1        # a sample with a real loss to explain
     assert "class=\"node input\"" in report                   # the data appear in the graph
 
 

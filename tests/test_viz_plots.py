@@ -16,7 +16,8 @@ def _draw(fig):
 
 def _tick_boxes(fig, ax, axis):
     renderer = fig.canvas.get_renderer()
-    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    get = ax.get_xticklabels if axis == "x" else ax.get_yticklabels
+    labels = get() + get(minor=True)
     return [t.get_window_extent(renderer) for t in labels if t.get_text() and t.get_visible()]
 
 
@@ -66,6 +67,17 @@ def test_gradient_flow_groups_parameters_by_layer_and_names_every_one():
     expected = np.sqrt(flow.history["0.weight"][0] ** 2 + flow.history["0.bias"][0] ** 2)
     assert fig.axes[0].get_lines()[0].get_ydata()[0] == pytest.approx(expected)
     assert fig.get_size_inches()[0] <= 9.5
+    _draw(fig)
+    for ax in fig.axes:
+        assert not _overlaps(_tick_boxes(fig, ax, "x")) and not _overlaps(_tick_boxes(fig, ax, "y"))
+
+
+def test_gradient_flow_ticks_stay_apart_when_norms_are_close():
+    flow = {"layer1.weight": [0.35, 0.36, 0.355], "layer2.weight": [0.38, 0.385, 0.39]}
+    fig = viz.plot_gradient_flow(flow)
+    _draw(fig)
+    for ax in fig.axes:
+        assert not _overlaps(_tick_boxes(fig, ax, "x")), ax.get_xlabel()
 
 
 def test_decision_boundary_of_a_many_feature_model_on_the_pca_plane(tmp_path):

@@ -135,8 +135,8 @@ def _train(folder, epochs, n_samples, validation_split, lr, batch_size, seed, ve
                  "The inputs have 10 features, so the picture is a slice: the plane through the data's mean spanned "
                  "by its two principal components. Background: the class the model predicts at each point of that "
                  "plane; circles: training samples, crosses: validation samples, at their projection onto it."),
-                (f"One neuron, with its numbers: hidden neuron {unit} on {about}", "pre", str(neuron), None),
-                (f"Backpropagation, step by step: {about}", "pre", str(backward), None)]
+                ("One neuron, with its numbers", "pre", str(neuron), f"Hidden neuron {unit} on {about}."),
+                ("Backpropagation, step by step", "pre", str(backward), f"The loss of {about}.")]
     return run_folder.finish(
         folder, "deepdive demo: the post's SimpleNN", "y = σ(Σ wᵢxᵢ + b), layer by layer, trained by backpropagation",
         model, history.history, verdict, criterion, (X_val[:1], y_val[:1]), intro, model_sections=what_it_learned,

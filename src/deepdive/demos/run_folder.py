@@ -241,6 +241,8 @@ def _write(folder, files, title, subtitle, model, history, overfitting, loss_fn,
 
 
 def _section(report, files, kind, body, caption):
+    if caption and kind != "image":
+        report.text(caption)
     if kind == "pre":
         report.pre(body)
     elif kind == "text":

@@ -100,7 +100,8 @@ def _is_dense(module):
 
 def _resolve(layer, x, activation):
     """(dense layer, its input, (activation name, config), where it came from)."""
-    children = list(layer.children()) if hasattr(layer, "children") and not _is_dense(layer) else []
+    named = list(layer.named_children()) if hasattr(layer, "named_children") and not _is_dense(layer) else []
+    children = [module for _, module in named]
     if children:                                  # a model: its first dense layer and the module after it
         position = next((i for i, m in enumerate(children) if _is_dense(m)), None)
         if position is None:
@@ -118,8 +119,8 @@ def _resolve(layer, x, activation):
         found = _module_activation(following) or ("linear", {})
         if _is_keras_layer(dense) and dense.activation is not None and _keras_activation(dense.activation)[0] != "linear":
             found = _keras_activation(dense.activation)
-        source = f"{type(dense).__name__} at position {position} of {type(layer).__name__}" + (
-            f", then {type(following).__name__}" if _module_activation(following) else "")
+        source = f"{named[position][0]} ({type(dense).__name__}) of {type(layer).__name__}" + (
+            f", then {named[position + 1][0]} ({type(following).__name__})" if _module_activation(following) else "")
     elif _is_dense(layer):
         dense, source = layer, repr(layer)
         found = _keras_activation(layer.activation) if _is_keras_layer(layer) else None

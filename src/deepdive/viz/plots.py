@@ -89,7 +89,15 @@ def plot_gradient_flow(flow, path=None):
     ax2.set_yticks(range(len(names)))
     ax2.set_yticklabels(names, fontsize=7)
     ax2.invert_yaxis()                    # first layer on top, as the model is read
-    ax2.set_xscale("log")
+    means = np.array([np.mean(grouped[n]) for n in names])
+    if means.min() > 0 and means.max() / means.min() > 10:       # log only when the norms span decades
+        from matplotlib.ticker import NullFormatter
+        ax2.set_xscale("log")
+        ax2.xaxis.set_minor_formatter(NullFormatter())           # minor labels crowd a narrow log axis
+    else:
+        from matplotlib.ticker import MaxNLocator
+        ax2.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax2.tick_params(axis="x", labelsize=7)
     ax2.set_xlabel("mean gradient norm")
     fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7, frameon=False)
     fig.suptitle("Gradient flow per layer")
