@@ -140,7 +140,7 @@ def test_mlp_report_teaches_its_model(tmp_path):
     neuron = report.split("One neuron, with its numbers")[1].split("</pre>")[0]
     assert "outputs 0 for this input" not in neuron           # a live neuron
     caption = report.split("Backpropagation, step by step</h2>")[1].split("</p>")[0]
-    assert float(caption.split("loss ")[1].split(")")[0]) > 0.1        # a sample with a real loss to explain
+    assert float(caption.split(", loss ")[1].split(")")[0]) > 0.1      # a sample with a real loss to explain
     assert "class=\"node input\"" in report                   # the data appear in the graph
 
 

@@ -96,3 +96,14 @@ def test_explain_backward_after_backward_says_how_to_call_it():
     d = a * a + a
     d.backward(retain_graph=True)                 # a retained graph can still be explained
     assert "a []: dL/dw = 5" in viz.explain_backward(d, {"a": a})
+
+
+def test_explain_backward_names_ops_as_users_know_them_and_prints_no_negative_zero():
+    deepdive.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    with deepdive.no_grad():
+        model[0].bias.copy_(deepdive.tensor([-5.0, 5.0, -5.0, 5.0]))     # two dead units: zero gradients
+    loss = nn.functional.cross_entropy(model(deepdive.randn(1, 3)), deepdive.tensor([1]))
+    text = viz.explain_backward(loss, params=model)
+    assert "1. CrossEntropyLoss:" in text and "ReLU: receives" in text and "Relu" not in text
+    assert "-0," not in text and "-0]" not in text and "[-0" not in text and " 0," in text

@@ -233,7 +233,7 @@ def explain_backward(loss, params=None):
 
     ``params``: a Module (or {name: tensor}) to name the weights.
     """
-    from .graph import _names
+    from .graph import _names, _op_label
     if not isinstance(loss, Tensor) or loss.grad_fn is None:
         raise ValueError("explain_backward needs a result computed from tensors that require grad (it has no grad_fn)")
     names = _names(params)
@@ -271,13 +271,13 @@ def explain_backward(loss, params=None):
            "  dL/dL = 1. Each step multiplies the gradient arriving at an op (g = dL/d output) by the op's",
            "  local derivative, and passes dL/d input on to whatever produced that input.", ""]
     for step, (node, g_out, g_in) in enumerate(events, 1):
-        out.append(f"  {step}. {type(node).__name__}: receives g = {_fmt(g_out[0])}")
+        out.append(f"  {step}. {_op_label(node)}: receives g = {_fmt(g_out[0])}")
         out.append(f"     local rule  {_local_rule(node)}")
         for i, (edge, g) in enumerate(zip(node.next_functions, g_in)):
             if edge is None or g is None:
                 continue
             target = edge[0]
-            where = names.get(id(target), "a leaf") if target.__class__ in _TENSOR_TYPES else type(target).__name__
+            where = names.get(id(target), "a leaf") if target.__class__ in _TENSOR_TYPES else _op_label(target)
             out.append(f"     sends dL/d(input {i}) = {_fmt(g)}  ->  {where}")
     out.append("")
     out.append("Accumulated gradients of the leaves (what backward() would add to .grad):")

@@ -193,9 +193,9 @@ def _fmt_values(array, max_elements=4, digits=3):
         return None
     a = np.asarray(array)
     if a.ndim == 0:
-        return f"{float(a):.4g}"
+        return f"{float(a) + 0.0:.4g}"
     flat = a.reshape(-1)
-    items = ", ".join(f"{float(v):.{digits}g}" for v in flat[:max_elements])
+    items = ", ".join(f"{float(v) + 0.0:.{digits}g}" for v in flat[:max_elements])     # + 0.0: no '-0'.
     return "[" + items + (", …" if flat.size > max_elements else "") + "]"
 
 
