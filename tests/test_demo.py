@@ -128,6 +128,8 @@ def test_closing_summary_repeats_the_verdict_and_labels_every_file(tmp_path, cap
     assert set(listed) == set(os.listdir(folder))             # every file written, and nothing else
     assert len(set(listed.values())) == len(listed)           # labels that cannot be confused
     assert listed["model.safetensors"].startswith("trained weights")
+    summary = printed[printed.index("Results:"):]
+    assert all(len(line) <= 80 for line in summary.splitlines() if str(folder) not in line)   # fits 80 columns
     assert listed["weights.png"].startswith("plot:")
 
 

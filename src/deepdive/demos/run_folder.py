@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import os
+import textwrap
 from dataclasses import dataclass, field
 
 from ..serialization import save
@@ -20,21 +21,21 @@ from ..viz.report import Report
 
 # What each file is, in words that cannot be confused (weights.png is a plot; model.safetensors the weights).
 FILE_LABELS = {
-    "report": "report (open in a browser; everything below, in one page)",
+    "report": "the report: open it in a browser",
     "curves": "plot: training and validation curves",
-    "history_csv": "per-epoch losses and metrics (CSV)",
-    "history_json": "per-epoch losses and metrics, with the overfitting verdict (JSON)",
-    "weights": "trained weights (safetensors; deepdive.load(path) gives the state dict)",
-    "gradient_flow": "plot: gradient norm per layer over training",
-    "activations": "plot: activation statistics per layer over training",
-    "weights_hist": "plot: histograms of the final weights and last-epoch updates",
+    "history_csv": "losses and metrics per epoch (CSV)",
+    "history_json": "losses and metrics per epoch + verdict (JSON)",
+    "weights": "trained weights (safetensors; deepdive.load)",
+    "gradient_flow": "plot: gradient norm per layer",
+    "activations": "plot: activation statistics per layer",
+    "weights_hist": "plot: histograms of weights and updates",
     "decision_boundary": "plot: the model's decision boundary",
-    "predictions": "plot: sample digits with the model's predicted labels",
-    "filters": "plot: the first convolution layer's learned filters",
-    "forecast": "plot: forecast against the true continuation",
-    "graph_svg": "computation graph of one loss (SVG drawing)",
-    "graph_mermaid": "computation graph of one loss (Mermaid text)",
-    "graph_dot": "computation graph of one loss (Graphviz DOT text)",
+    "predictions": "plot: sample digits, predicted labels",
+    "filters": "plot: first convolution layer's filters",
+    "forecast": "plot: forecast against the truth",
+    "graph_svg": "graph of one loss: SVG drawing",
+    "graph_mermaid": "graph of one loss: Mermaid text",
+    "graph_dot": "graph of one loss: Graphviz DOT text",
 }
 
 # The optional packages a demo needs, and the extra that installs each.
@@ -63,7 +64,8 @@ class RunResult:
         """The closing summary: results, the overfitting verdict, and every file written with what it is."""
         lines = ["Results:"]
         lines += [f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}" for k, v in self.metrics.items()]
-        lines += ["", "Overfitting: " + verdict_text(self.overfitting), "", f"Run folder: {self.folder}"]
+        lines += ["", textwrap.fill("Overfitting: " + verdict_text(self.overfitting), 80, subsequent_indent="  "),
+                  "", f"Run folder: {self.folder}"]
         width = max(len(os.path.basename(p)) for p in self.files.values())
         for key, path in self.files.items():
             lines.append(f"  {os.path.basename(path):<{width}}  {FILE_LABELS.get(key, key)}")
