@@ -107,3 +107,13 @@ def test_explain_backward_names_ops_as_users_know_them_and_prints_no_negative_ze
     text = viz.explain_backward(loss, params=model)
     assert "1. CrossEntropyLoss:" in text and "ReLU: receives" in text and "Relu" not in text
     assert "-0," not in text and "-0]" not in text and "[-0" not in text and " 0," in text
+
+
+def test_keras_sequential_of_dense_layers_uses_the_first_dense_layers_own_activation():
+    from deepdive import training
+    deepdive.manual_seed(4)
+    model = training.Sequential([layers.Dense(3), layers.Dense(2, activation="sigmoid")])   # unbuilt, lazy
+    x = deepdive.randn(2, 4)
+    text = viz.explain_neuron(model, x, unit=1)
+    assert "identity" in text and "sigmoid" not in text and "then" not in text.splitlines()[0]
+    assert _printed_y(text) == pytest.approx(float(model.layers[0](x)[0, 1]), rel=1e-5)

@@ -79,7 +79,7 @@ def _module_activation(module):
         config = {k: getattr(module, k) for k in ("negative_slope", "alpha", "approximate", "beta", "threshold")
                   if hasattr(module, k)}
         return kind, config
-    if _is_keras_layer(module) and hasattr(module, "activation") and not hasattr(module, "kernel"):
+    if _is_keras_layer(module) and hasattr(module, "activation") and not hasattr(module, "units"):
         return _keras_activation(module.activation)          # layers.Activation('tanh')
     return None
 
