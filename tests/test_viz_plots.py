@@ -63,7 +63,7 @@ def test_gradient_flow_groups_parameters_by_layer_and_names_every_one():
     fig = viz.plot_gradient_flow(flow)
     assert len(fig.axes[0].get_lines()) == 10               # one line per layer, weight and bias together
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend == [str(2 * i) for i in range(10)]        # every layer in the legend, none hidden
+    assert legend == [f"{2 * i} (Linear)" for i in range(10)]     # every layer in the legend, none hidden
     expected = np.sqrt(flow.history["0.weight"][0] ** 2 + flow.history["0.bias"][0] ** 2)
     assert fig.axes[0].get_lines()[0].get_ydata()[0] == pytest.approx(expected)
     assert fig.get_size_inches()[0] <= 9.5

@@ -75,6 +75,10 @@ def plot_gradient_flow(flow, path=None):
         layers.setdefault(_layer_of(name), []).append(np.asarray(norms, dtype=float))
     steps = min(len(n) for group in layers.values() for n in group)
     grouped = {layer: np.sqrt(sum(n[:steps] ** 2 for n in group)) for layer, group in layers.items()}
+    model = getattr(flow, "model", None)
+    if model is not None and hasattr(model, "named_modules"):      # 'features.0' -> 'features.0 (Conv2d)'
+        kinds = {path: type(module).__name__ for path, module in model.named_modules()}
+        grouped = {(f"{layer} ({kinds[layer]})" if layer in kinds else layer): v for layer, v in grouped.items()}
     names = list(grouped)
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
     legend_rows = -(-len(names) // 2)
