@@ -75,23 +75,28 @@ def plot_gradient_flow(flow, path=None):
         layers.setdefault(_layer_of(name), []).append(np.asarray(norms, dtype=float))
     steps = min(len(n) for group in layers.values() for n in group)
     grouped = {layer: np.sqrt(sum(n[:steps] ** 2 for n in group)) for layer, group in layers.items()}
-    model = getattr(flow, "model", None)
-    if model is not None and hasattr(model, "named_modules"):      # 'features.0' -> 'features.0 (Conv2d)'
-        kinds = {path: type(module).__name__ for path, module in model.named_modules()}
-        grouped = {(f"{layer} ({kinds[layer]})" if layer in kinds else layer): v for layer, v in grouped.items()}
     names = list(grouped)
+    labels = list(names)
+    model = getattr(flow, "model", None)
+    if model is not None and hasattr(model, "named_modules"):      # legend: 'features.0' -> 'features.0 (Conv2d)'
+        # NOTE: attention's out_proj is PyTorch's NonDynamicallyQuantizableLinear, which users know as a Linear
+        kinds = {path: type(module).__name__.replace("NonDynamicallyQuantizable", "")
+                 for path, module in model.named_modules()}
+        labels = [f"{layer} ({kinds[layer]})" if layer in kinds else layer for layer in names]
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
     legend_rows = -(-len(names) // 2)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(_MAX_WIDTH, 3.4 + 0.17 * legend_rows), layout="constrained")
-    for color, name in zip(colors, names):
-        ax1.plot(np.arange(1, steps + 1), np.maximum(grouped[name], 1e-12), label=name, lw=1.2, color=color)
+    for color, name, label in zip(colors, names, labels):
+        ax1.plot(np.arange(1, steps + 1), np.maximum(grouped[name], 1e-12), label=label, lw=1.2, color=color)
+    from matplotlib.ticker import MaxNLocator
+    ax1.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax1.set_yscale("log")
     ax1.set_xlabel("recorded step")
     ax1.set_ylabel("gradient L2 norm of the layer")
     ax1.grid(alpha=0.3)
     ax2.barh(range(len(names)), [np.mean(grouped[n]) for n in names], color=colors)
     ax2.set_yticks(range(len(names)))
-    ax2.set_yticklabels(names, fontsize=7)
+    ax2.set_yticklabels(names, fontsize=6 if len(names) > 12 else 7)
     ax2.invert_yaxis()                    # first layer on top, as the model is read
     means = np.array([np.mean(grouped[n]) for n in names])
     if means.min() > 0 and means.max() / means.min() > 10:       # log only when the norms span decades
@@ -99,7 +104,6 @@ def plot_gradient_flow(flow, path=None):
         ax2.set_xscale("log")
         ax2.xaxis.set_minor_formatter(NullFormatter())           # minor labels crowd a narrow log axis
     else:
-        from matplotlib.ticker import MaxNLocator
         ax2.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax2.tick_params(axis="x", labelsize=7)
     ax2.set_xlabel("mean gradient norm")
