@@ -96,6 +96,15 @@ def test_missing_extra_is_refused_before_training(tmp_path, capsys, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cnn_demo_without_scikit_learn_says_which_extra_before_training(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    assert main(["demo", "--model", "cnn", "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "needs scikit-learn" in err and "deepdive[data]" in err and "Nothing was trained" in err
+
+
 def test_a_failure_after_training_keeps_and_prints_the_folder(tmp_path, capsys, monkeypatch):
     from deepdive.viz import plots
 

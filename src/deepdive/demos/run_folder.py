@@ -40,6 +40,7 @@ FILE_LABELS = {
 
 # The optional packages a demo needs, and the extra that installs each.
 _EXTRAS = {"matplotlib": "viz", "sklearn": "data"}
+_PACKAGES = {"sklearn": "scikit-learn"}
 
 
 class RunFolderError(RuntimeError):
@@ -97,7 +98,8 @@ def prepare(out, name, needs=("matplotlib",)):
     missing = [module for module in needs if importlib.util.find_spec(module) is None]
     if missing:
         extras = sorted({_EXTRAS.get(m, m) for m in missing})
-        raise ImportError(f"the {name} demo needs {', '.join(missing)}, which is optional: install "
+        packages = ", ".join(_PACKAGES.get(m, m) for m in missing)
+        raise ImportError(f"`deepdive demo` ({name}) needs {packages}, which is optional: install "
                           f"deepdive[{','.join(extras)}] (pip install -e \".[{','.join(extras)}]\" in a checkout). "
                           "Nothing was trained.")
     try:
