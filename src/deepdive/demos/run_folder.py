@@ -99,9 +99,9 @@ def prepare(out, name, needs=("matplotlib",)):
     if missing:
         extras = sorted({_EXTRAS.get(m, m) for m in missing})
         packages = ", ".join(_PACKAGES.get(m, m) for m in missing)
-        raise ImportError(f"`deepdive demo` ({name}) needs {packages}, which is optional: install "
-                          f"deepdive[{','.join(extras)}] (pip install -e \".[{','.join(extras)}]\" in a checkout). "
-                          "Nothing was trained.")
+        raise ImportError(f"the {name.removeprefix('demo-')} demo needs {packages}, which is optional: install "
+                          f"deepdive[{','.join(extras)}] (pip install -e \".[{','.join(extras)}]\" in a checkout, or "
+                          f"pip install {packages.replace(',', '')}). Nothing was trained.")
     try:
         os.makedirs(out, exist_ok=True)
         folder = new_folder(out, name)
