@@ -180,3 +180,67 @@ def test_fused_op_gradcheck_packed(kind, reverse):
         fn = lambda x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None: LSTMSequence.apply(          # noqa: E731
             x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, w_hr, BATCH_SIZES)
         gradcheck(fn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *([w_hr] if w_hr is not None else []))
+
+
+# ---------------------------------------------------------------- a packed-sequence captioner, step by step
+def captioner_program(torch, state=None, steps=5):
+    """An image-captioning decoder as the tutorials write it (features -> embedding -> pack -> LSTM ->
+    pad -> linear -> cross-entropy that ignores the padding token), trained with Adam.
+    Runs unchanged with ``torch`` = PyTorch or deepdive; returns the losses and the final state dict."""
+    import numpy as np
+    nn = torch.nn
+    pack_padded_sequence, pad_packed_sequence = torch.nn.utils.rnn.pack_padded_sequence, \
+        torch.nn.utils.rnn.pad_packed_sequence        # (the tutorial's from-import, for either library)
+    PAD, vocab_size, embed_size, hidden_size = 0, 11, 6, 8
+
+    class Captioner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(10, embed_size)            # image features -> the first "word"
+            self.embed = nn.Embedding(vocab_size, embed_size, padding_idx=PAD)
+            self.lstm = nn.LSTM(embed_size, hidden_size, num_layers=2, batch_first=True)
+            self.linear = nn.Linear(hidden_size, vocab_size)
+
+        def forward(self, images, captions, lengths):
+            features = torch.relu(self.encoder(images))
+            embeddings = torch.cat((features.unsqueeze(1), self.embed(captions[:, :-1])), 1)
+            packed = pack_padded_sequence(embeddings, lengths, batch_first=True, enforce_sorted=False)
+            hiddens, (h_n, c_n) = self.lstm(packed)
+            padded, _ = pad_packed_sequence(hiddens, batch_first=True, total_length=captions.size(1))
+            return self.linear(padded)
+
+    model = Captioner()
+    if state is not None:
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    rng = np.random.default_rng(7)
+    images = torch.tensor(rng.standard_normal((5, 10)).astype(np.float32))
+    lengths = [4, 7, 2, 5, 7]
+    captions = np.zeros((5, 7), dtype=np.int64)
+    for b, n in enumerate(lengths):
+        captions[b, :n] = rng.integers(1, vocab_size, n)
+    captions = torch.tensor(captions)
+    criterion = nn.CrossEntropyLoss(ignore_index=PAD)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        logits = model(images, captions, torch.tensor(lengths))
+        loss = criterion(logits.reshape(-1, vocab_size), captions.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, {k: v.detach().numpy() if hasattr(v, "detach") else v for k, v in model.state_dict().items()}
+
+
+def test_packed_captioner_trains_as_torch_step_by_step():
+    torch = require_torch()
+    torch.manual_seed(0)
+    _, start = captioner_program(torch, steps=0)            # torch's initial weights, copied to both
+    start = {k: v.copy() for k, v in start.items()}
+    t_losses, t_state = captioner_program(torch, start)
+    d_losses, d_state = captioner_program(deepdive, start)
+    np.testing.assert_allclose(d_losses, t_losses, rtol=2e-5)
+    assert d_losses[-1] < d_losses[0]
+    assert list(d_state) == list(t_state)
+    for name, value in t_state.items():
+        np.testing.assert_allclose(d_state[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
