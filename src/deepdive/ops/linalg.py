@@ -102,6 +102,8 @@ def _batch_shape(op, sa, sb):
 
 def matmul(input, other):
     """Matrix product with PyTorch's/NumPy's broadcasting rules (1-D operands promoted, batch dims broadcast)."""
+    if input.is_sparse:             # a sparse COO left operand: deepdive.sparse.mm
+        return input.mm(other)
     _check_matmul("matmul", input, other)
     try:
         return MatMul.apply(input, other)
@@ -112,6 +114,8 @@ def matmul(input, other):
 
 def mm(input, mat2):
     """2-D matrix product."""
+    if input.is_sparse:             # a sparse COO left operand: deepdive.sparse.mm
+        return input.mm(mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
     _check_matmul("mm", input, mat2)
