@@ -516,7 +516,6 @@ from .ops.dtype_ops import cast as _cast      # noqa: E402
 _install(Tensor)
 
 # Sparse COO tensors (deepdive.sparse): dense.to_sparse(), and to_dense() as the identity on a dense tensor.
-from .sparse.coo import to_sparse as _to_sparse  # noqa: E402
-Tensor.to_sparse = _to_sparse
-Tensor.to_dense = lambda self, dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype)
+from .sparse.coo import to_sparse as _to_sparse, dense_to_dense as _to_dense  # noqa: E402
+Tensor.to_sparse, Tensor.to_dense = _to_sparse, _to_dense
 from .autograd import engine as _engine  # noqa: E402

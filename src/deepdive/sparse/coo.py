@@ -339,6 +339,11 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, re
     return SparseTensor._make(indices, values, size, bool(is_coalesced))
 
 
+def dense_to_dense(self, dtype=None, *, masked_grad=None):
+    """``dense.to_dense()``: the tensor itself (PyTorch's no-op for the strided layout)."""
+    return self if dtype is None else self.to(dtype)
+
+
 def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
     """``dense.to_sparse()``: the nonzeros of a dense tensor as a coalesced sparse COO tensor.
 
