@@ -244,3 +244,16 @@ def test_packed_captioner_trains_as_torch_step_by_step():
     assert list(d_state) == list(t_state)
     for name, value in t_state.items():
         np.testing.assert_allclose(d_state[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_packed_input_errors_name_the_state():
+    lstm = nn.LSTM(I, H)
+    packed = pack_sequence([deepdive.randn(3, I), deepdive.randn(2, I)])
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 2, 5\), got \[1, 3, 5\]"):
+        lstm(packed, (deepdive.zeros(1, 3, H), deepdive.zeros(1, 2, H)))
+    with pytest.raises(RuntimeError, match="For packed input, hidden\\[0\\] should be 3-D"):
+        lstm(packed, (deepdive.zeros(2, H), deepdive.zeros(1, 2, H)))
+    with pytest.raises(RuntimeError, match="not the same dtype"):
+        lstm(packed, (deepdive.zeros(1, 2, H, dtype=deepdive.float64), deepdive.zeros(1, 2, H)))
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
+        nn.GRU(I + 1, H)(packed)

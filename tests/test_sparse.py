@@ -307,3 +307,12 @@ def test_gat_layer_matches_torch_values_and_gradients():
               rng.standard_normal(5).astype(np.float32), rng.standard_normal(5).astype(np.float32)]
     check_parity(lambda *a: gat_layer(deepdive, *a, deepdive.tensor(edge_index), n),
                  lambda *a: gat_layer(torch, *a, torch.tensor(edge_index), n), inputs)
+
+
+def test_sparse_tensors_pickle_and_deepcopy_as_sparse():
+    import copy
+    import pickle
+    a = deepdive.sparse_coo_tensor(INDICES, _values(), SIZE)
+    for b in (pickle.loads(pickle.dumps(a)), copy.deepcopy(a)):
+        assert b.is_sparse and tuple(b.shape) == SIZE and not b.is_coalesced()
+        np.testing.assert_array_equal(b.to_dense()._data, a.to_dense()._data)

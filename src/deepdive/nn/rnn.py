@@ -186,6 +186,9 @@ class RNNBase(Module):
                 if state.dim() != 3:
                     raise RuntimeError(f"For packed input, {label} should be 3-D but got {state.dim()}-D tensor")
                 self.check_hidden_size(state, expected, "Expected " + label + " size {}, got {}")
+                if state.dtype != data.dtype:
+                    raise RuntimeError(f"Input and hidden tensors are not the same dtype, found input tensor with "
+                                       f"{data.dtype} and {label} tensor with {state.dtype}")
         if packed.sorted_indices is not None:
             states = [None if s is None else s[:, packed.sorted_indices] for s in states]
         x = _gather_rows([data], _padded_index(batch_sizes, batch_sizes.size), 0.0)    # (T, B, I), sorted

@@ -247,6 +247,15 @@ class SparseTensor(Tensor):
     def __neg__(self):
         return self * -1
 
+    def __reduce_ex__(self, protocol):
+        # pickled (and deep-copied) as its parts, rebuilt as a sparse tensor
+        return (_rebuild, (self._indices_array, self._vals.detach()._data, tuple(self._size), self._coalesced,
+                           self.requires_grad and self.is_leaf))
+
+    def __deepcopy__(self, memo):
+        return _rebuild(self._indices_array.copy(), self._vals.detach()._data.copy(), tuple(self._size),
+                        self._coalesced, self.requires_grad and self.is_leaf)
+
     def __array__(self, dtype=None, copy=None):
         _unsupported(self, "this dense operation")
 
@@ -277,6 +286,10 @@ for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__p
 # NOTE: not an autograd "tensor type": Function.apply must not unwrap a sparse tensor into its values
 # array (a dense op would silently compute on the nonzeros alone); the sparse ops pass ``_vals``.
 _TENSOR_TYPES.discard(SparseTensor)
+
+
+def _rebuild(indices, values, size, coalesced, requires_grad):
+    return SparseTensor._make(indices, _wrap(values, requires_grad), size, coalesced)
 
 
 def _unsupported(tensor, what):
