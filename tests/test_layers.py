@@ -287,7 +287,7 @@ def test_dropout2d_3d_other_ranks_warn_as_torch(name, shape, mask_shape):
 
 
 def test_dropout2d_needs_two_dims_and_eval_is_identity():
-    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"), pytest.warns(UserWarning, match="1-D input"):
         nn.Dropout2d(0.5)(deepdive.ones(3))
     x = deepdive.ones(4, 5)
     with pytest.warns(UserWarning, match="2-D input to dropout2d"):

@@ -6,6 +6,8 @@ import pytest
 import deepdive
 from parity import assert_close, check_parity, gradcheck, require_torch
 
+# torch warns once per process that it does not check sparse invariants: not ours to see
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")
 rng = np.random.default_rng(0)
 # a 4 x 5 pattern with a duplicate entry (1, 3) twice, not sorted
 INDICES = np.array([[2, 0, 1, 3, 1, 0], [4, 1, 3, 0, 3, 0]])
