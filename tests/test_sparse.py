@@ -135,6 +135,20 @@ def test_sparse_dense_product(spelling, dtype):
                                                      rng.standard_normal((5, 3)).astype(dtype)])
 
 
+@pytest.mark.parametrize("spelling", ["sparse.mm", "mm", "@", "matmul"])
+def test_dense_sparse_product(spelling):
+    torch = require_torch()
+
+    def product(lib):
+        def fn(dense, values):
+            b = _both(lib, INDICES, values, SIZE)
+            if spelling == "sparse.mm":
+                return lib.sparse.mm(dense, b)
+            return dense @ b if spelling == "@" else getattr(lib, spelling)(dense, b)
+        return fn
+    check_parity(product(deepdive), product(torch), [rng.standard_normal((3, 4)).astype(np.float32), _values()])
+
+
 def test_product_gradcheck_and_addmm():
     torch = require_torch()
     dense = rng.standard_normal((5, 3))

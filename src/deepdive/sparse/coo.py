@@ -225,6 +225,10 @@ class SparseTensor(Tensor):
 
     __matmul__ = matmul = mm
 
+    def __rmatmul__(self, other):
+        from .ops import mm
+        return mm(other, self)
+
     def sum(self, dim=None, keepdim=False, dtype=None):
         from .ops import sum
         if keepdim:
@@ -279,8 +283,7 @@ class SparseTensor(Tensor):
     __str__ = __repr__
 
 
-for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__pow__", "__getitem__",
-              "__rmatmul__"):
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__pow__", "__getitem__"):
     setattr(SparseTensor, _name, lambda self, *args, _op=_name.strip("_"): _unsupported(self, _op))
 
 # NOTE: not an autograd "tensor type": Function.apply must not unwrap a sparse tensor into its values

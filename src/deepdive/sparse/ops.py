@@ -51,10 +51,13 @@ def _csr(sparse):
 
 
 def mm(mat1, mat2):
-    """``torch.sparse.mm``: sparse (n, m) @ dense (m, p) -> dense (n, p).
+    """``torch.sparse.mm``: sparse (n, m) @ dense (m, p) -> dense (n, p) (or dense @ sparse, through
+    the transposes: (B^T A^T)^T).
 
-    Gradients flow to mat2 and to mat1's values (a sparse gradient with mat1's pattern).
+    Gradients flow to the dense operand and to the sparse one's values (a sparse gradient, same pattern).
     """
+    if not isinstance(mat1, SparseTensor) and isinstance(mat2, SparseTensor):
+        return mm(mat2.t(), mat1.t()).t()
     _check_sparse(mat1, "sparse.mm")
     if isinstance(mat2, SparseTensor):
         raise NotImplementedError("sparse.mm: sparse @ sparse is not supported in deepdive; call .to_dense() on "
