@@ -221,3 +221,14 @@ def test_infinite_loader_runs_in_constant_memory(weighted):
         tracemalloc.stop()
     # one chunk of 2**15 Python ints is ~1 MiB; 1e10 of them would be ~300 GiB
     assert peak - warm < 8 * 2 ** 20 and current - warm < 4 * 2 ** 20
+
+
+def test_weighted_sampler_checks_its_arguments_as_torch():
+    from deepdive.utils.data import WeightedRandomSampler
+    for kwargs, message in [({"num_samples": 0}, "num_samples should be a positive integer value"),
+                            ({"num_samples": 2.5}, "num_samples should be a positive integer value"),
+                            ({"num_samples": 2, "replacement": 1}, "replacement should be a boolean value"),
+                            ({"num_samples": 2, "weights": [[1.0, 2.0]]}, r"weights should be a 1d sequence but "
+                                                                           r"given weights have shape \(1, 2\)")]:
+        with pytest.raises(ValueError, match=message):
+            WeightedRandomSampler(**{"weights": [1.0, 2.0], **kwargs})

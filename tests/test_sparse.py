@@ -332,3 +332,20 @@ def test_sparse_tensors_pickle_and_deepcopy_as_sparse():
     for b in (pickle.loads(pickle.dumps(a)), copy.deepcopy(a)):
         assert b.is_sparse and tuple(b.shape) == SIZE and not b.is_coalesced()
         np.testing.assert_array_equal(b.to_dense()._data, a.to_dense()._data)
+
+
+def test_legacy_sparse_float_tensor_as_pygcn_builds_its_adjacency():
+    torch = require_torch()
+    import scipy.sparse as sp
+    adj = sp.random(6, 6, density=0.4, random_state=1, format="coo", dtype=np.float32)
+
+    def build(lib):        # pygcn's sparse_mx_to_torch_sparse_tensor
+        indices = lib.from_numpy(np.vstack((adj.row, adj.col)).astype(np.int64))
+        values = lib.from_numpy(adj.data)
+        return lib.sparse.FloatTensor(indices, values, lib.Size(adj.shape))
+    with pytest.warns(UserWarning, match="deprecated"):
+        ours = build(deepdive)
+    with pytest.warns(UserWarning, match="deprecated"):
+        theirs = build(torch)
+    assert ours.dtype == deepdive.float32 and tuple(ours.shape) == tuple(theirs.shape)
+    assert_close(ours.to_dense(), theirs.to_dense())

@@ -9,4 +9,17 @@ The products need scipy (``pip install deepdive[sparse]``); building and convert
 from .coo import SparseTensor, sparse_coo_tensor, to_sparse
 from .ops import mm, spmm, addmm, sum, softmax, log_softmax
 
-__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "sum", "softmax", "log_softmax"]
+__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "sum", "softmax", "log_softmax",
+           "FloatTensor", "DoubleTensor"]
+
+
+def FloatTensor(indices, values, size=None):
+    """The legacy constructor ``torch.sparse.FloatTensor(indices, values, size)`` (pygcn and its
+    descendants build their adjacency with it): ``sparse_coo_tensor``, values kept as given, as PyTorch."""
+    import warnings
+    warnings.warn("deepdive.sparse.FloatTensor(indices, values, shape) is deprecated, as in PyTorch. Please use "
+                  "deepdive.sparse_coo_tensor(indices, values, shape, dtype=, device=).", UserWarning, stacklevel=2)
+    return sparse_coo_tensor(indices, values, size)
+
+
+DoubleTensor = FloatTensor
