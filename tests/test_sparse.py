@@ -349,3 +349,13 @@ def test_legacy_sparse_float_tensor_as_pygcn_builds_its_adjacency():
         theirs = build(torch)
     assert ours.dtype == deepdive.float32 and tuple(ours.shape) == tuple(theirs.shape)
     assert_close(ours.to_dense(), theirs.to_dense())
+
+
+def test_product_sees_values_changed_in_place():
+    values = deepdive.tensor(_values())
+    a = deepdive.sparse_coo_tensor(INDICES, values, SIZE)
+    x = deepdive.tensor(rng.standard_normal((5, 2)).astype(np.float32))
+    first = deepdive.sparse.mm(a, x)
+    with deepdive.no_grad():
+        values.mul_(2)
+    np.testing.assert_allclose(deepdive.sparse.mm(a, x)._data, 2 * first._data, rtol=1e-6)

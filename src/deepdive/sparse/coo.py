@@ -111,7 +111,7 @@ class SparseTensor(Tensor):
         t._data = values._data              # dtype, device and friends read it
         t._coalesced = bool(coalesced)
         t._output_nr, t._version_counter, t._hooks = 0, [0], None
-        t._csr = None                       # scipy's CSR form, built once by the first product
+        t._csr = None                       # (values version, scipy's CSR form), built by the first product
         return t
 
     # autograd state lives on the values

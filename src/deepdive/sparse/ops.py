@@ -43,11 +43,14 @@ class SparseMM(Function):
 
 
 def _csr(sparse):
-    """scipy's CSR matrix of a 2-D sparse tensor (duplicates summed), cached on the tensor."""
-    if sparse._csr is None:
+    """scipy's CSR matrix of a 2-D sparse tensor (duplicates summed), cached on the tensor until its
+    values change in place (their version counter moves)."""
+    version = sparse._vals._version_counter[0]
+    if sparse._csr is None or sparse._csr[0] != version:
         rows, cols = sparse._indices_array
-        sparse._csr = scipy_sparse().csr_matrix((sparse._vals._data, (rows, cols)), shape=tuple(sparse.shape))
-    return sparse._csr
+        matrix = scipy_sparse().csr_matrix((sparse._vals._data, (rows, cols)), shape=tuple(sparse.shape))
+        sparse._csr = (version, matrix)
+    return sparse._csr[1]
 
 
 def mm(mat1, mat2):
