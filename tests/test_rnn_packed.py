@@ -36,7 +36,7 @@ def _states(kind, ours, batch, with_states):
     return [rng.standard_normal(s) for s in shapes]
 
 
-def _run(module, lib, packed, states, lstm):
+def _run(module, packed, states, lstm):
     if not states:
         return module(packed)
     return module(packed, tuple(states) if lstm else states[0])
@@ -54,8 +54,8 @@ def _compare_packed(kind, ours, theirs, x, lengths, batch_first, enforce_sorted,
     dd_packed = pack_padded_sequence(dd_x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
     t_packed = torch.nn.utils.rnn.pack_padded_sequence(t_x, torch.tensor(lengths), batch_first=batch_first,
                                                        enforce_sorted=enforce_sorted)
-    dd_out, dd_final = _run(ours, deepdive, dd_packed, dd_s, lstm)
-    t_out, t_final = _run(theirs, torch, t_packed, t_s, lstm)
+    dd_out, dd_final = _run(ours, dd_packed, dd_s, lstm)
+    t_out, t_final = _run(theirs, t_packed, t_s, lstm)
     assert isinstance(dd_out, nn.utils.rnn.PackedSequence)
     assert dd_out.batch_sizes.tolist() == t_out.batch_sizes.tolist()
     dd_final = list(dd_final) if lstm else [dd_final]
@@ -129,7 +129,8 @@ def test_lstm_proj_size_parity(num_layers, bidirectional, batch_first, bias):
     assert repr(ours) == repr(theirs)
     x = rng.standard_normal((3, 4, I))
     layers = num_layers * (1 + bidirectional)
-    h0, c0 = rng.standard_normal((layers, 3 if batch_first else 4, 2)), rng.standard_normal((layers, 3 if batch_first else 4, H))
+    batch = 3 if batch_first else 4
+    h0, c0 = rng.standard_normal((layers, batch, 2)), rng.standard_normal((layers, batch, H))
     tensors = [(deepdive.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)) for a in (x, h0, c0)]
     dd_out, (dd_h, dd_c) = ours(tensors[0][0], (tensors[1][0], tensors[2][0]))
     t_out, (t_h, t_c) = theirs(tensors[0][1], (tensors[1][1], tensors[2][1]))

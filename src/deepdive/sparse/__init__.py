@@ -6,7 +6,7 @@
 
 The products need scipy (``pip install deepdive[sparse]``); building and converting do not.
 """
-from .coo import SparseTensor, sparse_coo_tensor, to_sparse
+from .coo import SparseTensor, sparse_coo_tensor
 from .ops import mm, spmm, addmm, sum, softmax, log_softmax
 
 __all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "sum", "softmax", "log_softmax",
