@@ -37,6 +37,10 @@ from ._compat import *  # noqa: F401,F403
 from . import utils
 from . import nn
 from . import optim
+# Sparse COO tensors (torch.sparse) and memory layouts
+from . import sparse
+from .sparse import sparse_coo_tensor, spmm
+from ._layout import layout, strided, sparse_coo
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _dtype
 from ._dtype import get_default_dtype, to_dtype, from_numpy_dtype
+from ._layout import strided as _strided
 
 _TENSOR_TYPES = set()     # Tensor and its subclasses: a set lookup is faster than isinstance on the hot path
 _new = object.__new__
@@ -116,7 +117,7 @@ class Tensor:
     is_sparse = False
     is_quantized = False
     is_meta = False
-    layout = "strided"
+    layout = _strided
 
     @property
     def ndim(self):
@@ -513,4 +514,8 @@ from .ops import install_methods as _install  # noqa: E402
 from .ops.dtype_ops import cast as _cast      # noqa: E402
 
 _install(Tensor)
+
+# Sparse COO tensors (deepdive.sparse): dense.to_sparse(), and to_dense() as the identity on a dense tensor.
+from .sparse.coo import to_sparse as _to_sparse, dense_to_dense as _to_dense  # noqa: E402
+Tensor.to_sparse, Tensor.to_dense = _to_sparse, _to_dense
 from .autograd import engine as _engine  # noqa: E402
