@@ -85,14 +85,14 @@ def _mismatches():
             theirs = theirs_fn(their_x, *args)
         except Exception:
             return
-        if not isinstance(theirs, torch.Tensor):
-            return
+        if not isinstance(theirs, torch.Tensor) or theirs.layout != torch.strided:
+            return          # sparse results (to_sparse) have no single storage to compare
         ours_x = _input(deepdive, variant)
         try:
             ours = ours_fn(ours_x, *_convert(args, ours_x, their_x))
         except Exception:
             return          # a missing op or argument form is not an aliasing question
-        if not isinstance(ours, deepdive.Tensor):
+        if not isinstance(ours, deepdive.Tensor) or getattr(ours, "is_sparse", False):
             return
         compared += 1
         want = (theirs is their_x, _shares(theirs, their_x))
