@@ -37,6 +37,8 @@ from ._compat import *  # noqa: F401,F403
 from . import utils
 from . import nn
 from . import optim
+# Module paths PyTorch scripts import in their headers (torch.backends, torch._utils, ...)
+from . import backends, multiprocessing, _utils, accelerator, hub, version  # noqa: F401
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")
