@@ -82,7 +82,7 @@ def gradient_penalty(netD, real, fake, LAMBDA=10.0):
 '''
 
 
-def test_wgan_gp_penalty_with_only_the_import_swapped():
+def test_wgan_gp_penalty_with_only_the_import_swapped(monkeypatch):
     torch = require_torch()
     from program_swap import run_both
     rng = np.random.default_rng(0)
@@ -92,12 +92,9 @@ def test_wgan_gp_penalty_with_only_the_import_swapped():
     results = {}
     for name, ns in run_both(WGAN_GP).items():
         lib = ns["torch"]
-        lib.rand = lambda *size, _a=alpha, _lib=lib: _lib.tensor(_a)      # the same alpha in both
+        monkeypatch.setattr(lib, "rand", lambda *size, _a=alpha, _lib=lib: _lib.tensor(_a))   # the same alpha
         W1, W2 = lib.tensor(w1, requires_grad=True), lib.tensor(w2, requires_grad=True)
         netD = lambda x, W1=W1, W2=W2, lib=lib: lib.tanh(x @ W1) @ W2
-        try:
-            penalty = ns["gradient_penalty"](netD, lib.tensor(real), lib.tensor(fake))
-        finally:
-            del lib.rand
-        results[name] = penalty.item()
+        results[name] = ns["gradient_penalty"](netD, lib.tensor(real), lib.tensor(fake)).item()
+        monkeypatch.undo()
     assert results["deepdive"] == pytest.approx(results["torch"], rel=1e-5)
