@@ -196,3 +196,16 @@ def test_checkpointed_deep_mlp_program_matches_pytorch():
     np.testing.assert_allclose(runs["deepdive"][0], runs["torch"][0], rtol=1e-5)
     for a, b in zip(runs["deepdive"][1], runs["torch"][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_parameter_hooks_run_once_per_backward():
+    torch = require_torch()
+    import torch.utils.checkpoint as tcp
+    counts = {}
+    for name, lib, ck in (("dd", deepdive, checkpoint), ("torch", torch, tcp.checkpoint)):
+        lin = lib.nn.Linear(3, 2)
+        calls = []
+        lin.weight.register_hook(lambda g, calls=calls: calls.append(1) or g * 2)
+        ck(lin, lib.ones(4, 3), use_reentrant=False).sum().backward()
+        counts[name] = (len(calls), lin.weight.grad.tolist())
+    assert counts["dd"] == counts["torch"] == (1, [[8.0] * 3] * 2)

@@ -21,6 +21,9 @@ def test_variable_returns_a_leaf_tensor_sharing_values():
         assert not V(t).requires_grad
     with pytest.raises(TypeError, match="has to be a tensor"):
         Variable([1.0, 2.0])
+    for V, lib in ((Variable, deepdive), (torch.autograd.Variable, torch)):
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            assert not V(lib.ones(1), volatile=True).requires_grad
 
 
 def test_only_inputs_is_accepted_with_pytorchs_warning():

@@ -77,7 +77,17 @@ class CheckpointFunction(Function):
         recomputed = [detached[i] if kind == "input" else t for kind, i, t in targets]
         if not pairs:
             return tuple(None for _ in targets)
-        results = _engine.run_backward([o for o, _ in pairs], [g for _, g in pairs], inputs=recomputed)
+        # NOTE: the parameters' own hooks run when the outer backward accumulates these gradients;
+        # switched off here so that they run once, not twice
+        leaves = [t for kind, _, t in targets if kind == "leaf" and t._hooks]
+        saved_hooks = [t._hooks for t in leaves]
+        for t in leaves:
+            t._hooks = None
+        try:
+            results = _engine.run_backward([o for o, _ in pairs], [g for _, g in pairs], inputs=recomputed)
+        finally:
+            for t, hooks in zip(leaves, saved_hooks):
+                t._hooks = hooks
         return tuple(results)
 
 
