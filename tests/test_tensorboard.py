@@ -328,3 +328,16 @@ def test_language_model_trainer_logging_to_summary_writer_matches_pytorch(tmp_pa
     np.testing.assert_allclose(h1.histogram_value.sum, h2.histogram_value.sum, rtol=1e-4, atol=1e-5)
     (t1,), (t2,) = ours.Tensors("sample/text_summary"), theirs.Tensors("sample/text_summary")
     assert t1.tensor_proto.string_val == t2.tensor_proto.string_val
+
+
+def test_purge_step_drops_the_crashed_runs_later_events(tmp_path):
+    with SummaryWriter(tmp_path) as w:
+        for step in range(6):
+            w.add_scalar("loss", float(step), step)
+    import time
+    time.sleep(1.1)          # event files are named by the second they were opened in
+    with SummaryWriter(tmp_path, purge_step=3) as w:
+        for step in range(3, 5):
+            w.add_scalar("loss", 10.0 + step, step)
+    assert [(e.step, e.value) for e in _load(tmp_path).Scalars("loss")] == [(0, 0.0), (1, 1.0), (2, 2.0),
+                                                                             (3, 13.0), (4, 14.0)]

@@ -11,7 +11,7 @@ import socket
 import time
 from datetime import datetime
 
-from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from . import summary as _summary
@@ -62,7 +62,8 @@ class SummaryWriter:
     Args:
         log_dir (str): the run's folder; default ``runs/<date>_<host><comment>``.
         comment (str): suffix of the default ``log_dir`` (ignored when ``log_dir`` is given).
-        purge_step (int): accepted for compatibility (TensorBoard hides events after a restart's step itself).
+        purge_step (int): when a crashed run restarts at step T, pass T: TensorBoard then drops the
+            run's earlier events with step >= T (a START session log at T, as PyTorch writes it).
         max_queue (int, default 10): events kept in memory before a write.
         flush_secs (int, default 120): how often pending events are written.
         filename_suffix (str): appended to each event file's name.
@@ -89,6 +90,11 @@ class SummaryWriter:
         if self.file_writer is None:
             self.file_writer = FileWriter(self.log_dir, self.max_queue, self.flush_secs, self.filename_suffix)
             self.all_writers = {self.file_writer.get_logdir(): self.file_writer}
+            if self.purge_step is not None:
+                self.file_writer.add_event(Event(step=self.purge_step, file_version="brain.Event:2"))
+                self.file_writer.add_event(Event(step=self.purge_step,
+                                                 session_log=SessionLog(status=SessionLog.START)))
+                self.purge_step = None
         return self.file_writer
 
     def get_logdir(self):
