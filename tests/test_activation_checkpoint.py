@@ -1,5 +1,4 @@
 """deepdive.utils.checkpoint: recomputed activations, gradients identical to no checkpointing, as PyTorch."""
-import warnings
 
 import numpy as np
 import pytest

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import deepdive
-import deepdive.nn.functional as F
 from parity import require_torch, assert_close
 
 RNG = np.random.default_rng(0)

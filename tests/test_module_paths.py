@@ -1,6 +1,5 @@
 """Issue 9: the module paths scripts import in their headers are real modules that behave as PyTorch's."""
 import importlib
-import warnings
 
 import numpy as np
 import pytest

@@ -7,7 +7,8 @@
 See ``autocast_mode.py`` for exactly which ops change and how deepdive stores
 the lower-precision values, and ``grad_scaler.py`` for the loss-scaling rule.
 """
-from .autocast_mode import autocast, is_autocast_available, is_autocast_enabled, get_autocast_dtype, bfloat16  # noqa: F401,E501
+from .autocast_mode import (autocast, is_autocast_available, is_autocast_enabled, get_autocast_dtype,  # noqa: F401
+                            bfloat16)
 from .grad_scaler import GradScaler  # noqa: F401
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available"]
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype", "bfloat16"]

@@ -20,7 +20,8 @@ differ as PyTorch's do where that is visible to a program: with
 refused, and when no input requires grad the output requires none either
 (with PyTorch's warning), so parameters inside ``fn`` get no gradient;
 ``use_reentrant=False`` (recommended) gives them their gradients anyway.
-Not passing it warns, as in PyTorch, and means True.
+Not passing it warns, as in PyTorch, and means True. Both variants here also
+work under ``autograd.grad`` (PyTorch's reentrant one refuses it).
 
 NOTE: tensors that ``fn`` reads from outside (closures, module attributes) must
 be leaves (parameters, constants); a non-leaf tensor computed before the call
