@@ -135,8 +135,8 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
         return outputs[0] if single else outputs
     node = CheckpointFunction.__new__(CheckpointFunction)
     node._fn, node._args, node._kwargs, node._rng_state = function, args, kwargs, rng_state
-    node._targets = [(kind, i, t) for kind, i, t, _ in targets]
-    edge_tensors = [args[i] if kind == "input" else t for kind, i, t, _ in targets]
+    node._targets = targets
+    edge_tensors = [args[i] if kind == "input" else t for kind, i, t in targets]
     node.next_functions = tuple((t.grad_fn or t, t._output_nr) for t in edge_tensors)
     node.needs_input_grad = tuple(True for _ in edge_tensors)
     node._n_outputs = len(outputs)
@@ -200,7 +200,7 @@ def _detach_inputs(args):
 
 
 def _boundary(outputs, input_of):
-    """The tensors requiring grad that the segment's graph reads: ``(kind, index, tensor, None)`` each,
+    """The tensors requiring grad that the segment's graph reads: ``(kind, index, tensor)`` each,
     kind "input" (an argument, by position) or "leaf" (a parameter or other leaf fn captured)."""
     found, seen_nodes, seen_leaves = [], set(), set()
     stack = [o.grad_fn for o in outputs if o.__class__ in _TENSOR_TYPES and o.grad_fn is not None]
@@ -229,4 +229,4 @@ def _boundary(outputs, input_of):
 
 def _target(leaf, input_of):
     i = input_of.get(id(leaf))
-    return ("input", i, None, None) if i is not None else ("leaf", -1, leaf, None)
+    return ("input", i, None) if i is not None else ("leaf", -1, leaf)
