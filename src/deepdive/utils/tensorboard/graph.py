@@ -37,7 +37,7 @@ def graph_def(model, inputs):
     g = graph(output, params=model if names else None, output_name="output")
     node_names, used = {}, {}
     for n in g.nodes:
-        if n.kind == "param":
+        if n.kind in ("param", "input"):          # viz draws a leaf that is no Parameter as an input
             name = input_names.get(id(n.ref)) or names.get(id(n.ref), "leaf").replace(".", "/")
         elif n.kind == "output":
             name = "output/output.1"
@@ -50,7 +50,7 @@ def graph_def(model, inputs):
         sources.setdefault(dst, []).append(node_names[src])
     nodes = []
     for n in reversed(g.nodes):          # leaves first, output last: the order data flows
-        is_input = n.kind == "param" and id(n.ref) in input_names
+        is_input = n.kind == "input" or (n.kind == "param" and id(n.ref) in input_names)
         op = "IO Node" if is_input or n.kind == "output" else "Parameter" if n.kind == "param" else n.label
         nodes.append(NodeDef(name=node_names[n.id], op=op, input=sources.get(n.id, []),
                              attr=_shape_attr(n.shape)))
