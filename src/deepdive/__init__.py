@@ -34,6 +34,9 @@ from .ops.embedding import *  # noqa: F401,F403
 from . import autograd
 from .serialization import save, load
 from ._compat import *  # noqa: F401,F403
+# torch.linalg and the old top-level names of its functions (torch.inverse, torch.svd ...)
+from . import linalg  # noqa: E402
+from .ops.linalg_legacy import *  # noqa: F401,F403,E402
 from . import utils
 from . import nn
 from . import optim
