@@ -37,6 +37,10 @@ from ._compat import *  # noqa: F401,F403
 # torch.linalg and the old top-level names of its functions (torch.inverse, torch.svd ...)
 from . import linalg  # noqa: E402
 from .ops.linalg_legacy import *  # noqa: F401,F403,E402
+# distances, counting/bucketing, diff/logcumsumexp/kron
+from .ops.distance import cdist, pdist, pairwise_distance, cosine_similarity  # noqa: F401,E402
+from .ops.bucketing import *  # noqa: F401,F403,E402
+from .ops.scan import *  # noqa: F401,F403,E402
 from . import utils
 from . import nn
 from . import optim

@@ -27,3 +27,4 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
 from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
 from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401
+from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401

@@ -7,7 +7,7 @@ import importlib
 
 # Modules whose functions become Tensor methods; a new op family adds its name here.
 FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation",
-            "linalg_legacy"]  # linalg_legacy: old names of deepdive.linalg (x.inverse(), x.det() ...)
+            "linalg_legacy", "bucketing", "scan"]  # linalg_legacy: old names of deepdive.linalg (x.inverse(), x.det() ...)
 
 
 def install_methods(tensor_cls):
