@@ -41,6 +41,7 @@ from .ops.linalg_legacy import *  # noqa: F401,F403,E402
 from .ops.distance import cdist, pdist, pairwise_distance, cosine_similarity  # noqa: F401,E402
 from .ops.bucketing import *  # noqa: F401,F403,E402
 from .ops.scan import *  # noqa: F401,F403,E402
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401,E402
 from . import utils
 from . import nn
 from . import optim

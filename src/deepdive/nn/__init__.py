@@ -28,3 +28,4 @@ from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbe
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
 from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401

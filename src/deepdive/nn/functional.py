@@ -29,3 +29,4 @@ from ..ops.loss import (poisson_nll_loss, gaussian_nll_loss, margin_ranking_loss
                         soft_margin_loss, multilabel_soft_margin_loss, cosine_embedding_loss, triplet_margin_loss)
 from ..ops.loss import triplet_margin_with_distance_loss, multi_margin_loss  # noqa: F401
 from ..ops.distance import cosine_similarity, pairwise_distance, pdist  # noqa: F401
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401
