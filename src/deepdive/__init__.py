@@ -42,6 +42,8 @@ from .ops.distance import cdist, pdist, pairwise_distance, cosine_similarity  # 
 from .ops.bucketing import *  # noqa: F401,F403,E402
 from .ops.scan import *  # noqa: F401,F403,E402
 from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401,E402
+from .ops.conv3d import conv3d, conv_transpose3d  # noqa: F401,E402
+from .ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d  # noqa: F401,E402
 from . import utils
 from . import nn
 from . import optim

@@ -29,3 +29,5 @@ from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbe
 from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
+from .conv import Conv3d, ConvTranspose3d  # noqa: F401
+from .pooling import MaxPool3d, AvgPool3d, AdaptiveAvgPool3d  # noqa: F401
