@@ -32,3 +32,4 @@ from ..ops.distance import cosine_similarity, pairwise_distance, pdist  # noqa: 
 from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401
 from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: F401
 from ..ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d  # noqa: F401
+from ..ops.embedding_bag import embedding_bag  # noqa: F401
