@@ -32,3 +32,4 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: 
 from .conv import Conv3d, ConvTranspose3d  # noqa: F401
 from .pooling import MaxPool3d, AvgPool3d, AdaptiveAvgPool3d  # noqa: F401
 from .embedding_bag import EmbeddingBag  # noqa: F401
+from .loss import CTCLoss  # noqa: F401

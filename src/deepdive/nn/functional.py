@@ -34,3 +34,4 @@ from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: F401
 from ..ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d  # noqa: F401
 from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401
+from ..ops.ctc import ctc_loss  # noqa: F401
