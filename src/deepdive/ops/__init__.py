@@ -6,8 +6,9 @@ methods (``x.exp()`` is ``deepdive.exp(x)``); ``install_methods`` attaches them.
 import importlib
 
 # Modules whose functions become Tensor methods; a new op family adds its name here.
-FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation",
-            "linalg_legacy", "bucketing", "scan"]  # linalg_legacy: old names of deepdive.linalg (x.inverse(), x.det() ...)
+FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation"]
+# torch.linalg's old names (x.inverse(), x.det() ...), bincount/histc, diff/logcumsumexp/kron
+FAMILIES += ["linalg_legacy", "bucketing", "scan"]
 
 
 def install_methods(tensor_cls):
