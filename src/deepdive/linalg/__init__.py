@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from .. import _dtype
 from ..tensor import Tensor, _wrap
 from ..ops import linalg_decomp as _fn
 from ..ops.linalg import matmul
@@ -327,7 +326,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     _check_matrix("linalg.lstsq", A, square=False)
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     vector = B.ndim == A.ndim - 1
     if vector:
         B = B.unsqueeze(-1)
@@ -355,7 +354,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
 def cross(input, other, *, dim=-1, out=None):
     """The cross product of 3-vectors along ``dim`` (other dims broadcast)."""
     if input.ndim != other.ndim:
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     d = canonical_dim(dim, input.ndim, "linalg.cross")
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "

@@ -118,8 +118,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {idx.ndim}")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(f"index out of range in self: embedding_bag index {int(idx.max() if idx.max() >= n else idx.min())}"
-                         f" is not in [0, {n})")
+        bad = int(idx.max() if idx.max() >= n else idx.min())
+        raise IndexError(f"index out of range in self: embedding_bag index {bad} is not in [0, {n})")
     psw = None if per_sample_weights is None else per_sample_weights.reshape(-1)
     if padding_idx is not None:
         padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
