@@ -10,7 +10,9 @@ a 5x5 one) and ResNeXt-style grouped 3x3 convolutions (groups 8 and 32). One tim
 Threads: torch through ``torch.set_num_threads``, NumPy's OpenBLAS through OPENBLAS_NUM_THREADS (set
 before NumPy loads). The machine is shared, so the libraries alternate, round by round, and the report
 gives, per case, each library's best time and the ratio deepdive/torch over the rounds (min..max;
-below 1 means deepdive is faster).
+below 1 means deepdive is faster). The "im2col ms" column times the same convolution through deepdive's
+im2col Function (``ops/conv.py``'s ``Convolution``, which grouped convolutions used before
+``ops/conv_grouped.py``), to show what the kernel-offset loop gains.
 """
 import os
 import subprocess
@@ -37,6 +39,23 @@ CASES = [
     ("grouped 3x3 g=32 C=128 16x16", 128, 128, 16, 3, 1, 32),
 ]
 BATCH = 8
+
+
+def make_im2col(case, rng):
+    """The same convolution through deepdive's im2col Function (the path grouped convolutions took before)."""
+    from deepdive.ops.conv import Convolution, _conv_geometry
+    _, cin, cout, size, k, stride, groups = case
+    tensors = [deepdive.tensor(a, requires_grad=True) for a in (
+        rng.standard_normal((BATCH, cin, size, size)).astype(np.float32),
+        rng.standard_normal((cout, cin // groups, k, k)).astype(np.float32),
+        rng.standard_normal(cout).astype(np.float32))]
+    geometry = _conv_geometry("conv2d", 2, *tensors, stride, k // 2, 1, groups)
+
+    def run():
+        for t in tensors:
+            t.grad = None
+        Convolution.apply(*tensors, geometry).sum().backward()
+    return run
 
 
 def make(lib, case, rng):
@@ -79,15 +98,16 @@ def main():
     rng = np.random.default_rng(0)
     print(f"threads={args.threads}  rounds={args.rounds}  repeat={args.repeat}  load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"{'case':30s} {'deepdive ms':>12s} {'torch ms':>10s}  ratio min..max")
+    print(f"{'case':30s} {'deepdive ms':>12s} {'torch ms':>10s} {'im2col ms':>10s}  ratio min..max")
     for case in CASES:
-        mine, theirs = make(deepdive, case, rng), make(torch, case, rng)
-        ratios, best_mine, best_theirs = [], float("inf"), float("inf")
+        mine, theirs, before = make(deepdive, case, rng), make(torch, case, rng), make_im2col(case, rng)
+        ratios, best = [], [float("inf")] * 3
         for _ in range(args.rounds):
-            t_mine, t_theirs = best_time(mine, args.repeat), best_time(theirs, args.repeat)
-            ratios.append(t_mine / t_theirs)
-            best_mine, best_theirs = min(best_mine, t_mine), min(best_theirs, t_theirs)
-        print(f"{case[0]:30s} {best_mine * 1e3:12.2f} {best_theirs * 1e3:10.2f}  {min(ratios):.2f}..{max(ratios):.2f}")
+            times = [best_time(run, args.repeat) for run in (mine, theirs, before)]
+            ratios.append(times[0] / times[1])
+            best = [min(b, t) for b, t in zip(best, times)]
+        print(f"{case[0]:30s} {best[0] * 1e3:12.2f} {best[1] * 1e3:10.2f} {best[2] * 1e3:10.2f}  "
+              f"{min(ratios):.2f}..{max(ratios):.2f}")
 
 
 if __name__ == "__main__":
