@@ -276,3 +276,19 @@ def test_import_forms():
     import deepdive.linalg as la
     from deepdive.linalg import norm
     assert la.norm is norm is deepdive.linalg.norm
+
+
+def test_out_keyword_writes_into_the_given_tensors():
+    torch = require_torch()
+    a = well_conditioned(2, 3, 3)
+    out = deepdive.empty(2, 3, 3, dtype=deepdive.float64)
+    result = deepdive.linalg.inv(deepdive.tensor(a), out=out)
+    assert result is out
+    assert_close(out, torch.linalg.inv(torch.tensor(a)))
+    sign, logabsdet = deepdive.empty(2, dtype=deepdive.float64), deepdive.empty(2, dtype=deepdive.float64)
+    deepdive.linalg.slogdet(deepdive.tensor(a), out=(sign, logabsdet))
+    assert_close(logabsdet, torch.linalg.slogdet(torch.tensor(a)).logabsdet)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        deepdive.inverse(deepdive.tensor(a, requires_grad=True), out=out)
+    with pytest.raises(RuntimeError, match="out has shape \\[3\\] but the result has shape \\[2, 3, 3\\]"):
+        deepdive.linalg.inv(deepdive.tensor(a), out=deepdive.empty(3, dtype=deepdive.float64))

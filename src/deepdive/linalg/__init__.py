@@ -21,6 +21,7 @@ from ..ops import linalg_decomp as _fn
 from ..ops.linalg import matmul
 from ..ops.reduction import Norm, _dims, return_type
 from ..ops._util import canonical_dim
+from ..ops._out import supports_out
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "solve", "inv", "det", "slogdet", "cholesky", "qr", "svd", "svdvals",
            "eigh", "eigvalsh", "lstsq", "pinv", "matrix_rank", "cross", "multi_dot", "matrix_power", "vecdot",
@@ -144,7 +145,8 @@ def _is_vector_rhs(A, B):
     return B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
 
 
-def solve(A, B, *, left=True, out=None):
+@supports_out
+def solve(A, B, *, left=True):
     """X with A X = B (``left=False``: X A = B); batch dims broadcast, B may be a (batch of) vector(s)."""
     _check_matrix("linalg.solve", A)
     if A._data.dtype != B._data.dtype:
@@ -162,13 +164,15 @@ def solve(A, B, *, left=True, out=None):
     return x.squeeze(-1) if vector else x
 
 
-def inv(A, *, out=None):
+@supports_out
+def inv(A):
     """A^{-1} of each square matrix in A."""
     _check_matrix("linalg.inv", A)
     return _run("linalg.inv", _SINGULAR, _fn.Inv, A)
 
 
-def inv_ex(A, *, check_errors=False, out=None):
+@supports_out
+def inv_ex(A, *, check_errors=False):
     """(inverse, info): info is 0 where A is invertible (the inverse is then valid)."""
     _check_matrix("linalg.inv_ex", A)
     try:
@@ -182,19 +186,22 @@ def inv_ex(A, *, check_errors=False, out=None):
     return inv_ex_type(result, _wrap(info))
 
 
-def det(A, *, out=None):
+@supports_out
+def det(A):
     """det(A) of each square matrix (gradient finite for singular A, from the adjugate)."""
     _check_matrix("linalg.det", A)
     return _fn.Det.apply(A)
 
 
-def slogdet(A, *, out=None):
+@supports_out
+def slogdet(A):
     """(sign, log|det A|): a log-determinant that does not overflow; sign is 0 for singular A."""
     _check_matrix("linalg.slogdet", A)
     return slogdet_type(*_fn.SlogDet.apply(A))
 
 
-def matrix_power(A, n, *, out=None):
+@supports_out
+def matrix_power(A, n):
     """A^n by repeated squaring (n < 0: the inverse's power; n = 0: the identity)."""
     _check_matrix("linalg.matrix_power", A)
     if n < 0:
@@ -212,7 +219,8 @@ def matrix_power(A, n, *, out=None):
     return result
 
 
-def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+@supports_out
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """X with A X = B for triangular A: only A's ``upper`` (or lower) triangle is read, and its diagonal is
     taken as ones when ``unitriangular``."""
     _check_matrix("linalg.solve_triangular", A)
@@ -225,14 +233,16 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
 
 
 # ---------------------------------------------------------- decompositions
-def cholesky(A, *, upper=False, out=None):
+@supports_out
+def cholesky(A, *, upper=False):
     """L with A = L L^T (lower triangular; ``upper``: U with A = U^T U) of symmetric positive-definite A."""
     _check_matrix("linalg.cholesky", A)
     return _run("linalg.cholesky", "The factorization could not be completed because the input is not "
                 "positive-definite.", _fn.Cholesky, A, bool(upper))
 
 
-def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+@supports_out
+def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info is 0 where A is positive-definite."""
     _check_matrix("linalg.cholesky_ex", A)
     try:
@@ -247,7 +257,8 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     return cholesky_ex_type(low, _wrap(info))
 
 
-def qr(A, mode="reduced", *, out=None):
+@supports_out
+def qr(A, mode="reduced"):
     """(Q, R) with A = QR: mode 'reduced' (Q is m x k), 'complete' (Q is m x m) or 'r' (Q empty)."""
     _check_matrix("linalg.qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
@@ -256,13 +267,15 @@ def qr(A, mode="reduced", *, out=None):
     return qr_type(*_fn.QR.apply(A, mode))
 
 
-def svd(A, full_matrices=True, *, driver=None, out=None):
+@supports_out
+def svd(A, full_matrices=True, *, driver=None):
     """(U, S, Vh) with A = U diag(S) Vh, S descending; ``full_matrices=False`` gives the reduced factors."""
     _check_matrix("linalg.svd", A, square=False)
     return svd_type(*_run("linalg.svd", "The algorithm failed to converge.", _fn.SVD, A, bool(full_matrices)))
 
 
-def svdvals(A, *, driver=None, out=None):
+@supports_out
+def svdvals(A, *, driver=None):
     """The singular values of A, descending."""
     _check_matrix("linalg.svdvals", A, square=False)
     return _run("linalg.svdvals", "The algorithm failed to converge.", _fn.SVD, A, False)[1]
@@ -273,14 +286,16 @@ def _check_uplo(op, UPLO):
         raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
-def eigh(A, UPLO="L", *, out=None):
+@supports_out
+def eigh(A, UPLO="L"):
     """(eigenvalues, eigenvectors) of symmetric A (its ``UPLO`` triangle is read), eigenvalues ascending."""
     _check_matrix("linalg.eigh", A)
     _check_uplo("linalg.eigh", UPLO)
     return eigh_type(*_run("linalg.eigh", "The algorithm failed to converge.", _fn.Eigh, A, UPLO))
 
 
-def eigvalsh(A, UPLO="L", *, out=None):
+@supports_out
+def eigvalsh(A, UPLO="L"):
     """The eigenvalues of symmetric A, ascending."""
     _check_matrix("linalg.eigvalsh", A)
     _check_uplo("linalg.eigvalsh", UPLO)
@@ -300,14 +315,16 @@ def _raw(value):
     return value[..., None] if value.ndim else value       # broadcast against the singular values (..., k)
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+@supports_out
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
     """The Moore-Penrose pseudo-inverse from the SVD; singular values <= max(atol, rtol * s_max) count as 0."""
     _check_matrix("linalg.pinv", A, square=False)
     atol, rtol = _tolerances(A, atol, rtol)
     return _fn.Pinv.apply(A, atol, rtol)
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+@supports_out
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * s_max) (an int64 tensor)."""
     _check_matrix("linalg.matrix_rank", A, square=False)
     atol, rtol = _tolerances(A, atol, rtol)
@@ -351,7 +368,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
 
 
 # ------------------------------------------------------------------ products
-def cross(input, other, *, dim=-1, out=None):
+@supports_out
+def cross(input, other, *, dim=-1):
     """The cross product of 3-vectors along ``dim`` (other dims broadcast)."""
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
@@ -362,7 +380,8 @@ def cross(input, other, *, dim=-1, out=None):
     return _fn.Cross.apply(input, other, d - input.ndim)
 
 
-def multi_dot(tensors, *, out=None):
+@supports_out
+def multi_dot(tensors):
     """A_1 @ A_2 @ ... @ A_n; the first may be 1-D (a row vector), the last 1-D (a column vector)."""
     tensors = list(tensors)
     if len(tensors) < 2:

@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor, _wrap
+from ._out import supports_out
 
 __all__ = ["bincount", "histc", "searchsorted", "bucketize"]
 METHODS = ["bincount", "histc"]
@@ -61,7 +62,8 @@ def _as_array(values, like):
     raise TypeError(f"searchsorted(): argument 'input' must be Tensor or Number, not {type(values).__name__}")
 
 
-def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):
+@supports_out
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     """For each value, the index where it would be inserted into ``sorted_sequence`` to keep it sorted
     (``right``/``side='right'``: after equal elements). An N-D sequence is searched row by row, matching
     ``input``'s leading dims."""
@@ -90,7 +92,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return _wrap(out.reshape(values.shape).astype(dtype))
 
 
-def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+@supports_out
+def bucketize(input, boundaries, *, out_int32=False, right=False):
     """The bucket index of each value: i with boundaries[i-1] < x <= boundaries[i] (``right``:
     boundaries[i-1] <= x < boundaries[i]), for 1-D sorted ``boundaries``."""
     if boundaries.ndim != 1:

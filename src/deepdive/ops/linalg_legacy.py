@@ -9,6 +9,7 @@ import numpy as np
 from .. import linalg
 from ..tensor import _wrap
 from .reduction import return_type
+from ._out import supports_out
 
 __all__ = ["inverse", "det", "logdet", "slogdet", "svd", "cholesky", "qr", "pinverse", "cross", "matrix_power",
            "cholesky_solve", "cholesky_inverse", "chain_matmul"]
@@ -20,7 +21,8 @@ qr_type = return_type("qr", ("Q", "R"))
 slogdet_type = return_type("slogdet", ("sign", "logabsdet"))
 
 
-def inverse(input, *, out=None):
+@supports_out
+def inverse(input):
     """A^{-1} (``linalg.inv``)."""
     return linalg.inv(input)
 
@@ -42,7 +44,8 @@ def slogdet(input):
     return slogdet_type(*linalg.slogdet(input))
 
 
-def svd(input, some=True, compute_uv=True, *, out=None):
+@supports_out
+def svd(input, some=True, compute_uv=True):
     """(U, S, V) with A = U diag(S) V^T; ``some=False`` gives square U and V; without ``compute_uv``
     U and V are zero-filled (m x m) and (n x n)."""
     if not compute_uv:
@@ -53,12 +56,14 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     return svd_type(U, S, Vh.mT)
 
 
-def cholesky(input, upper=False, *, out=None):
+@supports_out
+def cholesky(input, upper=False):
     """L with A = L L^T (``upper``: U with A = U^T U)."""
     return linalg.cholesky(input, upper=upper)
 
 
-def qr(input, some=True, *, out=None):
+@supports_out
+def qr(input, some=True):
     """(Q, R) with A = QR (``some=False``: Q is square)."""
     return qr_type(*linalg.qr(input, mode="reduced" if some else "complete"))
 
@@ -68,7 +73,8 @@ def pinverse(input, rcond=1e-15):
     return linalg.pinv(input, rtol=rcond)
 
 
-def cross(input, other, dim=None, *, out=None):
+@supports_out
+def cross(input, other, dim=None):
     """Cross product along ``dim``; None (deprecated in PyTorch) takes the first dim of size 3."""
     if dim is None:
         sizes = [i for i, (a, b) in enumerate(zip(input.shape, other.shape)) if a == 3 and b == 3]
@@ -83,7 +89,8 @@ def matrix_power(input, n):
     return linalg.matrix_power(input, n)
 
 
-def cholesky_solve(input, input2, upper=False, *, out=None):
+@supports_out
+def cholesky_solve(input, input2, upper=False):
     """X with (L L^T) X = B, given B (``input``) and the Cholesky factor L (``input2``; U = L^T if ``upper``)."""
     # NOTE: solved against the product L L^T, not by two triangular solves: PyTorch's gradient w.r.t. the
     # factor is that of the full product (not projected onto its triangle).
@@ -91,13 +98,15 @@ def cholesky_solve(input, input2, upper=False, *, out=None):
     return linalg.solve(low @ low.mT, input)
 
 
-def cholesky_inverse(input, upper=False, *, out=None):
+@supports_out
+def cholesky_inverse(input, upper=False):
     """(L L^T)^{-1} from the Cholesky factor L (U = L^T if ``upper``)."""
     low = input.mT if upper else input
     return linalg.inv(low @ low.mT)
 
 
-def chain_matmul(*matrices, out=None):
+@supports_out
+def chain_matmul(*matrices):
     """A_1 @ ... @ A_n of 2-D matrices (deprecated in PyTorch for ``linalg.multi_dot``)."""
     if len(matrices) == 1:
         return matrices[0]
