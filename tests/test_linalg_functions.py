@@ -292,3 +292,10 @@ def test_out_keyword_writes_into_the_given_tensors():
         deepdive.inverse(deepdive.tensor(a, requires_grad=True), out=out)
     with pytest.raises(RuntimeError, match="out has shape \\[3\\] but the result has shape \\[2, 3, 3\\]"):
         deepdive.linalg.inv(deepdive.tensor(a), out=deepdive.empty(3, dtype=deepdive.float64))
+
+
+def test_torch_norm_nuc_is_the_nuclear_matrix_norm():
+    torch = require_torch()
+    a = rng.standard_normal((2, 3, 4))
+    check_parity(lambda x: deepdive.norm(x, p="nuc", dim=(1, 2)), lambda x: torch.norm(x, p="nuc", dim=(1, 2)), [a])
+    check_parity(lambda x: x[0].norm(p="nuc"), lambda x: x[0].norm(p="nuc"), [a])
