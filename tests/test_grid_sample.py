@@ -34,6 +34,23 @@ def test_grid_sample_parity(mode, padding_mode, align_corners, dtype):
                  lambda a, g: torch.nn.functional.grid_sample(a, g, **kwargs), [image, grid])
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_3d_parity(mode, padding_mode, align_corners):
+    torch = require_torch()
+    volume = rng.standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
+    grid = rng.uniform(-1.5, 1.5, (2, 2, 3, 4, 3)).astype(np.float32)
+    kwargs = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    check_parity(lambda a, g: deepdive.nn.functional.grid_sample(a, g, **kwargs),
+                 lambda a, g: torch.nn.functional.grid_sample(a, g, **kwargs), [volume, grid])
+
+
+def test_grid_sample_3d_gradcheck():
+    gradcheck(lambda a, g: deepdive.nn.functional.grid_sample(a, g, padding_mode="border", align_corners=True),
+              rng.standard_normal((1, 2, 3, 3, 4)), rng.uniform(-1.3, 1.3, (1, 2, 2, 2, 3)))
+
+
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 def test_grid_sample_gradcheck(padding_mode):
     image = rng.standard_normal((1, 2, 4, 5))

@@ -4,6 +4,8 @@ at those points, bilinear or nearest, with zeros / border / reflection padding),
 Coordinates are normalised to [-1, 1]; with ``align_corners`` -1 and 1 are the centres of the corner pixels,
 without it their outer edges:  x_pixel = (x + 1)/2 * (W - 1)   or   ((x + 1) * W - 1) / 2.
 """
+import itertools
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -76,69 +78,84 @@ def _source(coordinate, size, padding_mode, align_corners):
     return pixel, slope
 
 
-class GridSample2d(Function):
-    """out[n, c, h, w] = sum of the taps of input[n, c] around (x, y) = unnormalize(grid[n, h, w]), weighted
-    bilinearly ((1 - dx)(1 - dy), dx(1 - dy), ...) or the nearest pixel; taps outside the image read 0.
+class GridSample(Function):
+    """out[n, c, *p] = sum over the taps of input[n, c] around the point unnormalize(grid[n, *p]) (x the last
+    spatial axis, then y, then z), weighted (bi/tri)linearly, prod_k (1 - f_k or f_k), or the nearest pixel;
+    taps outside the image read 0.
 
-    Backward: d input = the same weights scattered back onto the taps; d grid (bilinear) =
-    sum_c g * (d out / d x, d out / d y) * d(pixel)/d(normalised) (0 for nearest, as in PyTorch).
+    Backward: d input = the same weights scattered back onto the taps; d grid (linear modes) along axis k =
+    sum_c g * sum_taps value * (+-1) * prod_{j != k} weight_j, times d(pixel)/d(normalised) (0 for nearest,
+    as in PyTorch).
     """
 
     @staticmethod
     def forward(ctx, input, grid, mode, padding_mode, align_corners):
-        N, C, H, W = input.shape
-        x, slope_x = _source(grid[..., 0].reshape(N, -1).astype(np.float64), W, padding_mode, align_corners)
-        y, slope_y = _source(grid[..., 1].reshape(N, -1).astype(np.float64), H, padding_mode, align_corners)
-        flat = input.reshape(N, C, H * W)
-        taps = []                                                  # (flat index, in-bounds mask, weight)
+        N, C = input.shape[:2]
+        sizes = input.shape[2:][::-1]                               # (W, H[, D]): the order of grid's last axis
+        points = [_source(grid[..., k].reshape(N, -1).astype(np.float64), size, padding_mode, align_corners)
+                  for k, size in enumerate(sizes)]
+        strides = np.cumprod((1,) + sizes[:-1])                    # flat index = x + W*y + W*H*z
+        flat = input.reshape(N, C, -1)
         if mode == "nearest":
-            xi, yi = np.rint(x).astype(np.int64), np.rint(y).astype(np.int64)
-            taps.append((xi, yi, np.ones_like(x)))
+            corners = [[(np.rint(pixel).astype(np.int64), np.ones_like(pixel), 0.0)] for pixel, _ in points]
         else:
-            x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-            fx, fy = x - x0, y - y0
-            taps += [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
-                     (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
-        out = np.zeros((N, C, x.shape[1]), dtype=input.dtype)
-        gathered = []
-        for xi, yi, weight in taps:
-            inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)
-            index = np.where(inside, yi * W + xi, 0)
+            corners = []
+            for pixel, _ in points:
+                low = np.floor(pixel)
+                frac = pixel - low
+                corners.append([(low.astype(np.int64), 1 - frac, -1.0), (low.astype(np.int64) + 1, frac, 1.0)])
+        out = np.zeros((N, C, points[0][0].shape[1]), dtype=input.dtype)
+        taps = []
+        for combination in itertools.product(*corners):
+            inside = np.ones(out.shape[::2], dtype=bool)
+            index = np.zeros(out.shape[::2], dtype=np.int64)
+            weight = np.ones(out.shape[::2])
+            for (position, w, _), size, stride in zip(combination, sizes, strides):
+                inside &= (position >= 0) & (position < size)
+                index += position * stride
+                weight = weight * w
+            index = np.where(inside, index, 0)
             values = np.take_along_axis(flat, index[:, None, :], axis=2) * inside[:, None, :]
             out += (values * weight[:, None, :]).astype(input.dtype, copy=False)
-            gathered.append((index, inside, weight, values))
-        ctx.saved = (gathered, x, y, slope_x, slope_y)
-        ctx.shapes, ctx.mode, ctx.grid_shape = (N, C, H, W), mode, grid.shape
-        return out.reshape((N, C) + grid.shape[1:3])
+            taps.append((combination, index, inside, weight, values))
+        ctx.saved = (taps, [slope for _, slope in points])
+        ctx.shape, ctx.mode, ctx.grid_shape = input.shape, mode, grid.shape
+        return out.reshape((N, C) + grid.shape[1:-1])
 
     @staticmethod
     def backward(ctx, grad):
-        gathered, x, y, slope_x, slope_y = ctx.saved
-        N, C, H, W = ctx.shapes
+        taps, slopes = ctx.saved
+        shape = ctx.shape
+        N, C = shape[:2]
+        voxels = int(np.prod(shape[2:]))
         g = grad.reshape(N, C, -1)
         d_input = d_grid = None
         if ctx.needs_input_grad[0]:
-            where = (np.arange(N * C).reshape(N, C, 1) * (H * W))
-            total = np.zeros(N * C * H * W, dtype=np.float64)
-            for index, inside, weight, _ in gathered:
+            where = np.arange(N * C).reshape(N, C, 1) * voxels
+            total = np.zeros(N * C * voxels, dtype=np.float64)
+            for _, index, inside, weight, _ in taps:
                 contribution = g * (weight * inside)[:, None, :]
                 total += np.bincount((where + index[:, None, :]).reshape(-1), weights=contribution.reshape(-1),
                                      minlength=total.size)
-            d_input = total.astype(grad.dtype).reshape(N, C, H, W)
+            d_input = total.astype(grad.dtype).reshape(shape)
         if ctx.needs_input_grad[1]:
             d_grid = np.zeros(ctx.grid_shape, dtype=grad.dtype)
             if ctx.mode == "bilinear":
-                (_, _, _, v00), (_, _, _, v10), (_, _, _, v01), (_, _, _, v11) = gathered
-                fx, fy = x - np.floor(x), y - np.floor(y)
-                d_x = ((v10 - v00) * (1 - fy)[:, None] + (v11 - v01) * fy[:, None]) * g
-                d_y = ((v01 - v00) * (1 - fx)[:, None] + (v11 - v10) * fx[:, None]) * g
-                d_grid[..., 0] = (d_x.sum(axis=1) * slope_x).reshape(ctx.grid_shape[:3])
-                d_grid[..., 1] = (d_y.sum(axis=1) * slope_y).reshape(ctx.grid_shape[:3])
+                for k, slope in enumerate(slopes):
+                    d_coordinate = np.zeros(g.shape[::2])
+                    for combination, _, _, _, values in taps:
+                        others = np.ones(g.shape[::2])
+                        for j, (_, w, _) in enumerate(combination):
+                            if j != k:
+                                others = others * w
+                        d_coordinate += combination[k][2] * (values * g).sum(axis=1) * others
+                    d_grid[..., k] = (d_coordinate * slope).reshape(ctx.grid_shape[:-1])
         return d_input, d_grid, None, None, None
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) normalised (x, y) points -> (N, C, H_out, W_out).
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) normalised (x, y) points -> (N, C, H_out, W_out);
+    volumes (N, C, D, H, W) at (N, D_out, H_out, W_out, 3) (x, y, z) points ('bilinear' is then trilinear).
 
     Args: mode 'bilinear' | 'nearest'; padding_mode 'zeros' | 'border' | 'reflection'; align_corners
     (default False).
@@ -152,14 +169,15 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if mode == "bicubic":
         raise NotImplementedError("grid_sample: mode='bicubic' is not supported by deepdive (use 'bilinear' or "
                                   "'nearest')")
-    if input.ndim != 4:
-        raise NotImplementedError(f"grid_sample: only 4-D input (N, C, H, W) is supported, got {input.ndim}-D "
-                                  "(5-D volumes are not)")
-    if grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension and the same batch size "
-                           f"as input, but got input with sizes {list(input.shape)} and grid with sizes "
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
+                           f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    spatial = input.ndim - 2
+    if grid.ndim != input.ndim or grid.shape[-1] != spatial or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {spatial} in last dimension and the same "
+                           f"batch size as input, but got input with sizes {list(input.shape)} and grid with sizes "
                            f"{list(grid.shape)}")
     if input._data.dtype != grid._data.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
-    return GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
+    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
