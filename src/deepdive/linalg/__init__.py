@@ -160,7 +160,7 @@ def solve(A, B, *, left=True):
     if B.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
                            f"({A.shape[-2]}x{A.shape[-1]} and {B.shape[-2]}x{B.shape[-1]})")
-    x = _run("linalg.solve", _SINGULAR, _fn.Solve, A, B)
+    x = _run("torch.linalg.solve", "The solver failed because the input matrix is singular.", _fn.Solve, A, B)
     return x.squeeze(-1) if vector else x
 
 
@@ -168,7 +168,8 @@ def solve(A, B, *, left=True):
 def inv(A):
     """A^{-1} of each square matrix in A."""
     _check_matrix("linalg.inv", A)
-    return _run("linalg.inv", _SINGULAR, _fn.Inv, A)
+    return _run("linalg.inv", "The inversion could not be completed because the input matrix is singular.",
+                _fn.Inv, A)
 
 
 @supports_out
