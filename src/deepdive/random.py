@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from ._avx_mathfun import normal_fill_16
-from ._fma import fma64
+from ._fma import fma32, fma64
 from ._mt19937 import MT19937
 
 DEFAULT_SEED = 67280421310721            # PyTorch's default_rng_seed_val
@@ -125,11 +125,12 @@ class Generator:
 
     # ------------------------------------------------------------ distributions (NumPy arrays out)
     def uniform(self, low, high, shape, dtype=np.float64):
-        """U(low, high) as ``uniform_`` draws it: x * (high - low) + low in ``dtype``."""
+        """U(low, high) as ``uniform_`` draws it: x * (high - low) + low in ``dtype``, rounded once."""
         dt = _sample_dtype(dtype)
         low, high = dt.type(low), dt.type(high)
         x = self._unit(_numel(shape), dt)
-        return (x * (high - low) + low).reshape(shape).astype(dtype, copy=False)
+        fma = fma64 if dt == np.float64 else fma32      # PyTorch's build fuses x * (high - low) + low
+        return fma(x, high - low, low).reshape(shape).astype(dtype, copy=False)
 
     def random(self, shape, dtype=np.float64):
         return self.uniform(0.0, 1.0, shape, dtype)
