@@ -1,7 +1,7 @@
 """Samplers decide the order of indices; BatchSampler groups them into batches."""
 import numpy as np
 
-from ...random import get_generator
+from ...random import Generator, get_generator
 
 
 class Sampler:
@@ -42,13 +42,16 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         n = len(self.data_source)
-        gen = get_generator(self.generator)
-        if self.replacement:
-            return iter(gen.integers(0, n, (self.num_samples,)).tolist())
-        indices = []
-        while len(indices) < self.num_samples:
-            indices.extend(gen.permutation(n).tolist())
-        return iter(indices[:self.num_samples])
+        gen = self.generator
+        if gen is None:     # as PyTorch: a fresh generator seeded by one int64 from the default one
+            gen = Generator().manual_seed(int(get_generator().random_bits((), np.int64)))
+        if self.replacement:      # in chunks of 32, as PyTorch draws them
+            full, rest = divmod(self.num_samples, 32)
+            chunks = [gen.integers(0, n, (32,)) for _ in range(full)] + [gen.integers(0, n, (rest,))]
+            return iter(np.concatenate(chunks).tolist())
+        full, rest = divmod(self.num_samples, n)
+        indices = [i for _ in range(full) for i in gen.permutation(n).tolist()]
+        return iter(indices + gen.permutation(n).tolist()[:rest])
 
     def __len__(self):
         return self.num_samples
@@ -73,9 +76,9 @@ class WeightedRandomSampler(Sampler):
         self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
 
     def __iter__(self):
-        gen = get_generator(self.generator)
-        return iter(gen.choice(len(self.weights), self.num_samples, self.replacement,
-                               self.weights / self.weights.sum()).tolist())
+        from ..._sampling import multinomial_rows      # torch.multinomial(weights, n, replacement)
+        rows = self.weights.reshape(1, -1)
+        return iter(multinomial_rows(get_generator(self.generator), rows, self.num_samples, self.replacement)[0].tolist())
 
     def __len__(self):
         return self.num_samples
