@@ -53,7 +53,7 @@ def reference_mt19937(seed, n):
 
 
 @pytest.mark.parametrize("seed", [5489, 0, 2 ** 32 - 1])
-def test_vectorised_twister_equals_the_reference_in_any_batch_split(seed):
+def test_twister_equals_the_reference_in_any_batch_split(seed):
     expected = reference_mt19937(seed, 3000)
     mt = MT19937(seed)
     got = np.concatenate([mt.random_raw(k) for k in (1, 622, 1, 0, 1300, 76)])

@@ -17,6 +17,8 @@ NOTE: PyTorch registers no AVX512 kernel for ``normal_`` (it "exposes
 flakiness in test_sgd"), so AVX512 machines use this same AVX2 path; a CPU
 without AVX2 takes PyTorch's scalar libm path instead (see random.py).
 """
+import math
+
 import numpy as np
 
 from ._fma import fma32
@@ -53,8 +55,8 @@ def log256_ps(x):
         y = fma32(y, x, p)
     y = y * x
     y = fma32(y, z, e * _LOG_Q1)
-    y = fma32(-z, f32(0.5), y)
-    x = fma32(e, _LOG_Q2, x + y)
+    y = y - z * f32(0.5)         # products exact (halving; small integer e times a 9-bit constant):
+    x = (x + y) + e * _LOG_Q2    # the fused and unfused forms round the same, so skip the emulation
     return np.where(invalid, f32(np.nan), x)
 
 
@@ -68,8 +70,8 @@ def sincos256_ps(x):
     y = j.astype(np.float32)
     swap_sin = (j & 4) != 0
     poly_mask = (j & 2) == 0
-    x = fma32(y, _DP1, x)
-    x = fma32(y, _DP2, x)
+    x = x + y * _DP1             # y is a small integer and DP1, DP2 have few bits: exact products
+    x = x + y * _DP2
     x = fma32(y, _DP3, x)
     sign_cos = ((~(j - 2)) & 4) != 0
     sign_sin = sign_sin ^ swap_sin
@@ -102,4 +104,6 @@ def normal_fill_16(data, mean, std):
     radius = np.sqrt(f32(-2) * log256_ps(u1))
     sin, cos = sincos256_ps(f32(2 * np.pi) * u2)
     mean, std = f32(mean), f32(std)
+    if math.frexp(float(std))[0] == 0.5:       # std a power of two (N(0, 1) above all): exact product
+        return np.concatenate([radius * cos * std + mean, radius * sin * std + mean], axis=1)
     return np.concatenate([fma32(radius * cos, std, mean), fma32(radius * sin, std, mean)], axis=1)

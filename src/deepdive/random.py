@@ -1,7 +1,7 @@
 """The one random source behind initialisation, dropout, shuffling and sampling.
 
 It is PyTorch's CPU generator, bit for bit: the same 32-bit Mersenne Twister
-(``_mt19937.py``) seeded the way ``torch.manual_seed`` seeds it, and the same
+(``_mt19937.py``, NumPy's C MT19937 loaded with PyTorch's state) seeded the way ``torch.manual_seed`` seeds it, and the same
 transformation from its raw 32/64-bit outputs to each distribution and dtype
 (``aten/src/ATen/core/TransformationHelper.h``, ``DistributionsHelper.h`` and
 ``native/cpu/DistributionTemplates.h``). So ``deepdive.manual_seed(0);
@@ -101,8 +101,7 @@ class Generator:
             raise RuntimeError("set_state: invalid mt19937 state (corrupted or not from a CPU generator)")
         self._seed = int(buf[0:8].view("<u8")[0])
         self._mt = MT19937(0)
-        self._mt.state = buf[24:5016].view("<u8").astype(np.uint32)
-        self._mt.left, self._mt.next = int(left), nxt
+        self._mt.set_state(buf[24:5016].view("<u8").astype(np.uint32), int(left), nxt)
         self._next_double_normal = float(buf[5024:5032].view("<f8")[0]) if buf[5040:5044].view("<i4")[0] else None
         self._next_float_normal = float(buf[5048:5052].view("<f4")[0]) if buf[5052] else None
         return self
@@ -114,8 +113,9 @@ class Generator:
 
     def random64(self, n):
         """``n`` raw 64-bit outputs (``generator->random64()``: high word drawn first), uint64."""
-        u = self._mt.random_raw(2 * int(n)).astype(_U64)
-        return (u[0::2] << _U64(32)) | u[1::2]
+        words = self._mt.random_raw(2 * int(n)).reshape(-1, 2)
+        # (hi, lo) pairs; a little-endian uint64 reads (lo, hi), so swap the pair before viewing
+        return np.ascontiguousarray(words[:, ::-1]).view("<u8").reshape(-1).astype(_U64, copy=False)
 
     def _unit(self, n, dtype):
         """``n`` uniforms in [0, 1) of ``dtype``: 24 bits (float32) or 53 bits (float64)."""
@@ -129,8 +129,12 @@ class Generator:
         dt = _sample_dtype(dtype)
         low, high = dt.type(low), dt.type(high)
         x = self._unit(_numel(shape), dt)
-        fma = fma64 if dt == np.float64 else fma32      # PyTorch's build fuses x * (high - low) + low
-        return fma(x, high - low, low).reshape(shape).astype(dtype, copy=False)
+        span = high - low
+        if math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
+            out = x * span + low
+        else:                                      # PyTorch's build fuses x * (high - low) + low
+            out = (fma64 if dt == np.float64 else fma32)(x, span, low)
+        return out.reshape(shape).astype(dtype, copy=False)
 
     def random(self, shape, dtype=np.float64):
         return self.uniform(0.0, 1.0, shape, dtype)
@@ -184,8 +188,11 @@ class Generator:
         n = _numel(shape)
         # NOTE: PyTorch 2.13 switches to 64-bit draws from a range of 2^28 on (for every dtype), which keeps
         # the modulo bias of raw % range below 2^-36 (found by experiment: randint(0, 2^28) takes 2 words each).
-        raw = self.random64(n) if span >= 2 ** 28 else self.random32(n).astype(_U64)
-        values = (raw % _U64(span)).astype(np.int64) + np.int64(low)
+        if span >= 2 ** 28:
+            values = (self.random64(n) % _U64(span)).astype(np.int64)
+        else:
+            values = (self.random32(n) % np.uint32(span)).astype(np.int64)
+        values += np.int64(low)
         return values.reshape(shape).astype(dtype)
 
     def random_bits(self, shape, dtype):
