@@ -226,3 +226,37 @@ def test_seeded_simplenn_trains_to_torchs_losses_without_copying_weights(dropout
     assert ns_dd["losses"][-1] < ns_dd["losses"][0]
     for (name, p), (_, q) in zip(ns_dd["model"].named_parameters(), ns_t["model"].named_parameters()):
         np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_training_mode_dropout_inside_layers(seed):
+    """Attention/transformer/LSTM dropout draw the same masks: outputs agree to float rounding."""
+    torch = require_torch()
+    src = np.random.default_rng(1).standard_normal((5, 3, 16)).astype(np.float32)
+    cases = [
+        lambda m: m.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.2),
+        lambda m: m.nn.MultiheadAttention(16, 4, dropout=0.3),
+        lambda m: m.nn.LSTM(16, 5, num_layers=2, dropout=0.5),
+    ]
+    for make in cases:
+        ours, theirs = build_both(seed, make)
+        deepdive.manual_seed(seed + 1)
+        torch.manual_seed(seed + 1)
+        a = ours(*[deepdive.tensor(src)] * (3 if isinstance(ours, deepdive.nn.MultiheadAttention) else 1))
+        b = theirs(*[torch.tensor(src)] * (3 if isinstance(theirs, torch.nn.MultiheadAttention) else 1))
+        a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
+        np.testing.assert_allclose(a._data, b.detach().numpy(), rtol=1e-5, atol=2e-6)
+        assert np.array_equal(deepdive.rand(3)._data, torch.rand(3).numpy()), "same number of draws"
+
+
+def test_sdpa_dropout_and_spectral_norm_vectors():
+    torch = require_torch()
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 8)).astype(np.float32)
+    deepdive.manual_seed(1)
+    torch.manual_seed(1)
+    a = deepdive.nn.functional.scaled_dot_product_attention(*[deepdive.tensor(x)] * 3, dropout_p=0.3)
+    b = torch.nn.functional.scaled_dot_product_attention(*[torch.tensor(x)] * 3, dropout_p=0.3)
+    np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-5, atol=2e-6)
+    ours, theirs = build_both(0, lambda m: m.nn.utils.spectral_norm(m.nn.Linear(20, 10)))
+    assert np.array_equal(ours.weight_u._data, theirs.weight_u.numpy())
+    assert np.array_equal(ours.weight_v._data, theirs.weight_v.numpy())
