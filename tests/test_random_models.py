@@ -260,3 +260,47 @@ def test_sdpa_dropout_and_spectral_norm_vectors():
     ours, theirs = build_both(0, lambda m: m.nn.utils.spectral_norm(m.nn.Linear(20, 10)))
     assert np.array_equal(ours.weight_u._data, theirs.weight_u.numpy())
     assert np.array_equal(ours.weight_v._data, theirs.weight_v.numpy())
+
+
+# The README's example, verbatim: the printed lines must be PyTorch's, character for character.
+README_SNIPPET = """import torch
+import torch.nn as nn
+
+class SimpleNN(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super(SimpleNN, self).__init__()
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.relu = nn.ReLU()
+        self.layer2 = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x = self.layer1(x)
+        x = self.relu(x)
+        x = self.layer2(x)
+        return x
+
+torch.manual_seed(0)
+model = SimpleNN(input_size=10, hidden_size=20, output_size=2)
+print(model.layer1.weight.data[0, :4])
+X, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+data_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for batch, target in data_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(batch), target)
+    loss.backward()
+    optimizer.step()
+    print(f"{loss.item():.6f}")
+"""
+
+
+def test_readme_seeded_simplenn_prints_torchs_numbers(capsys):
+    require_torch()
+    exec(README_SNIPPET, {})
+    theirs = capsys.readouterr().out
+    exec(README_SNIPPET.replace("import torch\nimport torch.nn as nn",
+                                "import deepdive as torch\nimport deepdive.nn as nn"), {})
+    ours = capsys.readouterr().out
+    assert ours == theirs
+    assert len(ours.splitlines()) == 5
