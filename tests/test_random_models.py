@@ -304,3 +304,27 @@ def test_readme_seeded_simplenn_prints_torchs_numbers(capsys):
     ours = capsys.readouterr().out
     assert ours == theirs
     assert len(ours.splitlines()) == 5
+
+
+class _SeedOfWorker:
+    """A dataset whose items report the seed of the worker that loaded them."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        from deepdive.utils.data import get_worker_info
+        info = get_worker_info()
+        return deepdive.tensor([info.id, info.seed % 2 ** 62, int(deepdive.initial_seed() % 2 ** 62)])
+
+
+def test_worker_seeds_are_base_seed_plus_id_with_torchs_base_seed():
+    torch = require_torch()
+    from deepdive.utils.data import DataLoader
+    deepdive.manual_seed(21)
+    torch.manual_seed(21)
+    rows = np.concatenate([b._data for b in DataLoader(_SeedOfWorker(), batch_size=1, num_workers=2)])
+    base_seed = torch.empty((), dtype=torch.int64).random_().item()      # what torch's iterator draws first
+    for worker_id, seed, initial in rows.tolist():
+        assert seed == (base_seed + worker_id) % 2 ** 62 and initial == seed
+    assert np.array_equal(deepdive.rand(2)._data, torch.rand(2).numpy())

@@ -15,7 +15,8 @@ from .ops._util import shape_arg
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
            "logspace", "eye", "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like",
-           "empty_like", "rand_like", "randn_like", "randint_like", "multinomial", "bernoulli", "poisson", "normal", "scalar_tensor"]
+           "empty_like", "rand_like", "randn_like", "randint_like", "multinomial", "bernoulli", "poisson", "normal",
+           "scalar_tensor"]
 METHODS = ["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"]
 
 

@@ -1,8 +1,8 @@
 """The one random source behind initialisation, dropout, shuffling and sampling.
 
 It is PyTorch's CPU generator, bit for bit: the same 32-bit Mersenne Twister
-(``_mt19937.py``, NumPy's C MT19937 loaded with PyTorch's state) seeded the way ``torch.manual_seed`` seeds it, and the same
-transformation from its raw 32/64-bit outputs to each distribution and dtype
+(``_mt19937.py``: NumPy's C MT19937 loaded with PyTorch's state), seeded the
+way ``torch.manual_seed`` seeds it, and the same transformation from its raw 32/64-bit outputs to each distribution and dtype
 (``aten/src/ATen/core/TransformationHelper.h``, ``DistributionsHelper.h`` and
 ``native/cpu/DistributionTemplates.h``). So ``deepdive.manual_seed(0);
 deepdive.randn(3)`` prints ``[1.5410, -0.2934, -2.1788]`` as PyTorch does, and
@@ -18,6 +18,19 @@ The rules every sampler here follows (PyTorch's):
     in blocks of 16 (float32 through PyTorch's AVX2 polynomials, see
     ``_avx_mathfun.py``); smaller or strided ones draw one float64 Box-Muller
     pair per two elements and keep the second value for the next call.
+  * where PyTorch's compiled kernel fuses ``a * b + c`` into one FMA, we round
+    once too (``_fma.py``).
+
+Where the numbers are not PyTorch's, and why:
+  * ``randn``/``normal_`` on float32 tensors of >= 16 elements reproduce
+    PyTorch's AVX2 kernel, which it uses on AVX2 and AVX512 CPUs alike; a CPU
+    without AVX2 (or a non-x86 build) takes PyTorch's libm path instead, and
+    its numbers differ from these in the last bits.
+  * float64 samplers call glibc's log/exp/tan through ``math``, as PyTorch
+    does; another libm (macOS, Windows) may round an ulp differently there.
+  * ``orthogonal_`` draws PyTorch's numbers, but QR is LAPACK's in both and
+    agrees to rounding only; float16/bfloat16 draws are not bit-exact (rand is);
+    float32 ``randint`` beyond 2^24, which PyTorch warns is unsupported, differs.
 """
 import math
 import os
