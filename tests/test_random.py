@@ -160,6 +160,19 @@ def test_randperm(seed, n):
     same(deepdive.randperm(n, dtype=deepdive.int32), torch.randperm(n, dtype=torch.int32))
 
 
+def test_errors_name_the_op():
+    with pytest.raises(RuntimeError, match="randperm"):
+        deepdive.randperm(-1)
+    with pytest.raises(RuntimeError, match="from=5 >= to=3"):
+        deepdive.randint(5, 3, (2,))
+    with pytest.raises(RuntimeError, match="normal expects std"):
+        deepdive.normal(0.0, -1.0, size=(2,))
+    with pytest.raises(RuntimeError, match="uniform_"):
+        deepdive.empty(3).uniform_(2, 1)
+    with pytest.raises(RuntimeError, match="bernoulli_"):
+        deepdive.empty(3).bernoulli_(1.5)
+
+
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_normal_overloads(seed):
     torch = both(seed)

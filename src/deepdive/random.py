@@ -226,6 +226,8 @@ class Generator:
     def permutation(self, n):
         """``randperm(n)``: PyTorch's Fisher-Yates with ``random() % (n - i)`` for each position i."""
         n = int(n)
+        if n < 0:
+            raise RuntimeError(f"randperm: n must be non-negative, got {n}")
         if n >= (2 ** 32 - 1) // 20:
             return self._permutation_inside_out(n)
         perm = list(range(n))
