@@ -279,3 +279,26 @@ def test_inplace_fill_of_a_leaf_that_requires_grad_is_refused_like_torch():
 def test_a_million_draws_are_vectorised():
     deepdive.manual_seed(0)
     assert deepdive.randn(10 ** 6).shape == (10 ** 6,)
+
+
+# ----------------------------------------------------------------- the single-rounding helpers
+def test_fma32_avoids_double_rounding():
+    from deepdive._fma import fma32
+    # a*b + c = 1 + 2^-23 + 2^-24 - 2^-70: just below a float32 halfway point. Rounding through
+    # float64 first lands exactly on the halfway point and then ties to even (1 + 2^-22): wrong.
+    a = np.float32(2.0 ** -12 * (1 + 2.0 ** -23))
+    b = np.float32(2.0 ** -12 * (1 - 2.0 ** -23))
+    c = np.float32(1 + 2.0 ** -23)
+    naive = np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+    assert naive == np.float32(1 + 2.0 ** -22)
+    assert fma32(np.array([a]), b, c)[0] == c
+
+
+def test_fma64_is_correctly_rounded():
+    from fractions import Fraction
+    from deepdive._fma import fma64
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(2000) * 10.0 ** rng.integers(-5, 5, 2000) for _ in range(3))
+    got = fma64(a, b, c)
+    exact = [float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in zip(a, b, c)]   # Fraction rounds once
+    assert np.array_equal(got, np.array(exact))

@@ -52,13 +52,15 @@ def fma32(a, b, c):
     path. NOTE: results below float32's smallest normal (1.2e-38) are not
     corrected; none of deepdive's samplers produces them.
     """
-    p = np.multiply(a, b, dtype=np.float64)
-    s = np.add(p, c, dtype=np.float64)
+    s = np.multiply(a, b, dtype=np.float64)
+    np.add(s, c, out=s, dtype=np.float64)
     out = s.astype(np.float32)
-    suspect = (s.view(np.uint64) & np.uint64(0x1FFFFFFF)) == np.uint64(0x10000000)
+    low_bits = s.view(np.uint64)
+    low_bits &= np.uint64(0x1FFFFFFF)              # (reuses s's memory: s is not needed after this)
+    suspect = low_bits == np.uint64(0x10000000)
     if suspect.any():
-        p, c = np.broadcast_arrays(p, np.asarray(c, np.float64))
-        out[suspect] = _add_round_to_odd(p[suspect], c[suspect]).astype(np.float32)
+        a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
+        out[suspect] = _add_round_to_odd(a[suspect] * b[suspect], c[suspect]).astype(np.float32)
     return out
 
 
