@@ -193,7 +193,8 @@ def test_bernoulli(seed, n):
     torch = both(seed)
     p = np.linspace(0, 1, n, dtype=np.float32)
     same(deepdive.bernoulli(deepdive.tensor(p)), torch.bernoulli(torch.tensor(p)), "float32 probs")
-    same(deepdive.bernoulli(deepdive.tensor(p.astype(np.float64))), torch.bernoulli(torch.tensor(p, dtype=torch.float64)))
+    same(deepdive.bernoulli(deepdive.tensor(p.astype(np.float64))),
+         torch.bernoulli(torch.tensor(p, dtype=torch.float64)), "float64 probs")
     same(deepdive.bernoulli(deepdive.zeros(n), 0.3), torch.bernoulli(torch.zeros(n), 0.3), "scalar p")
 
 
@@ -221,6 +222,7 @@ def test_poisson(seed):
 
 # ----------------------------------------------------------------- in-place fills
 INPLACE = [("uniform_", (), {}), ("uniform_", (-2.5, 0.7), {}), ("normal_", (), {}), ("normal_", (1.5, 0.25), {}),
+           ("normal_", (0.3, 1.7), {}),
            ("exponential_", (), {}), ("exponential_", (3.0,), {}), ("geometric_", (0.2,), {}),
            ("cauchy_", (0.5, 2.0), {}), ("log_normal_", (), {}), ("log_normal_", (0.1, 0.5), {}),
            ("bernoulli_", (0.25,), {}), ("random_", (), {}), ("random_", (100,), {}), ("random_", (-5, 5), {})]

@@ -2,7 +2,8 @@
 
 It is PyTorch's CPU generator, bit for bit: the same 32-bit Mersenne Twister
 (``_mt19937.py``: NumPy's C MT19937 loaded with PyTorch's state), seeded the
-way ``torch.manual_seed`` seeds it, and the same transformation from its raw 32/64-bit outputs to each distribution and dtype
+way ``torch.manual_seed`` seeds it, and the same transformation from its raw
+32/64-bit outputs to each distribution and dtype
 (``aten/src/ATen/core/TransformationHelper.h``, ``DistributionsHelper.h`` and
 ``native/cpu/DistributionTemplates.h``). So ``deepdive.manual_seed(0);
 deepdive.randn(3)`` prints ``[1.5410, -0.2934, -2.1788]`` as PyTorch does, and

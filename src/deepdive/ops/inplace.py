@@ -25,9 +25,10 @@ from ._util import unbroadcast
 __all__ = []
 METHODS = ["add_", "sub_", "mul_", "div_", "pow_", "neg_", "abs_", "exp_", "log_", "sqrt_", "sigmoid_", "tanh_",
            "relu_", "clamp_", "clip_", "zero_", "fill_", "copy_", "masked_fill_", "uniform_", "normal_",
-           "bernoulli_", "exponential_", "random_", "geometric_", "cauchy_", "log_normal_", "__iadd__", "__isub__", "__imul__", "__itruediv__", "lerp_",
+           "bernoulli_", "exponential_", "random_", "__iadd__", "__isub__", "__imul__", "__itruediv__", "lerp_",
            "addcmul_", "addcdiv_", "floor_", "round_", "sqrt_", "reciprocal_", "square_", "fill_diagonal_",
            "requires_grad_", "sign_", "t_", "transpose_", "unsqueeze_", "squeeze_", "resize_"]
+METHODS += ["geometric_", "cauchy_", "log_normal_"]     # the rest of PyTorch's in-place samplers
 METHODS.remove("requires_grad_")   # defined on Tensor itself
 
 

@@ -78,7 +78,8 @@ class WeightedRandomSampler(Sampler):
     def __iter__(self):
         from ..._sampling import multinomial_rows      # torch.multinomial(weights, n, replacement)
         rows = self.weights.reshape(1, -1)
-        return iter(multinomial_rows(get_generator(self.generator), rows, self.num_samples, self.replacement)[0].tolist())
+        drawn = multinomial_rows(get_generator(self.generator), rows, self.num_samples, self.replacement)
+        return iter(drawn[0].tolist())
 
     def __len__(self):
         return self.num_samples
