@@ -328,3 +328,16 @@ def test_worker_seeds_are_base_seed_plus_id_with_torchs_base_seed():
     for worker_id, seed, initial in rows.tolist():
         assert seed == (base_seed + worker_id) % 2 ** 62 and initial == seed
     assert np.array_equal(deepdive.rand(2)._data, torch.rand(2).numpy())
+
+
+def test_random_sampler_draws_lazily_like_torchs():
+    """With a shared generator, the sampler's chunks of 32 interleave with other draws as in PyTorch."""
+    torch = require_torch()
+    from deepdive.utils.data import RandomSampler
+    g, tg = deepdive.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    ours = iter(RandomSampler(range(50), replacement=True, num_samples=80, generator=g))
+    theirs = iter(torch.utils.data.RandomSampler(range(50), replacement=True, num_samples=80, generator=tg))
+    for step in range(80):
+        assert next(ours) == next(theirs), step
+        if step % 20 == 0:
+            assert np.array_equal(deepdive.rand(2, generator=g)._data, torch.rand(2, generator=tg).numpy())

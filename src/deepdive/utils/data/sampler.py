@@ -41,17 +41,20 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        # Lazily, as PyTorch's generator does: the seed is drawn at the first index, and indices
+        # with replacement in chunks of 32 as they are consumed (so the draws interleave alike).
         n = len(self.data_source)
         gen = self.generator
-        if gen is None:     # as PyTorch: a fresh generator seeded by one int64 from the default one
+        if gen is None:     # a fresh generator seeded by one int64 from the default one
             gen = Generator().manual_seed(int(get_generator().random_bits((), np.int64)))
-        if self.replacement:      # in chunks of 32, as PyTorch draws them
-            full, rest = divmod(self.num_samples, 32)
-            chunks = [gen.integers(0, n, (32,)) for _ in range(full)] + [gen.integers(0, n, (rest,))]
-            return iter(np.concatenate(chunks).tolist())
-        full, rest = divmod(self.num_samples, n)
-        indices = [i for _ in range(full) for i in gen.permutation(n).tolist()]
-        return iter(indices + gen.permutation(n).tolist()[:rest])
+        if self.replacement:
+            for _ in range(self.num_samples // 32):
+                yield from gen.integers(0, n, (32,)).tolist()
+            yield from gen.integers(0, n, (self.num_samples % 32,)).tolist()
+            return
+        for _ in range(self.num_samples // n):
+            yield from gen.permutation(n).tolist()
+        yield from gen.permutation(n).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
