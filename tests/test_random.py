@@ -304,3 +304,13 @@ def test_fma64_is_correctly_rounded():
     got = fma64(a, b, c)
     exact = [float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in zip(a, b, c)]   # Fraction rounds once
     assert np.array_equal(got, np.array(exact))
+
+
+def test_fork_rng_restores_the_default_stream_and_generator_device():
+    torch = both(6)
+    with deepdive.random.fork_rng():
+        deepdive.randn(50)
+    with torch.random.fork_rng():
+        torch.randn(50)
+    same(deepdive.randn(4), torch.randn(4), "after fork_rng")
+    assert str(deepdive.Generator().device) == "cpu" and repr(deepdive.Generator().device) == "device(type='cpu')"

@@ -33,6 +33,7 @@ Where the numbers are not PyTorch's, and why:
     agrees to rounding only; float16/bfloat16 draws are not bit-exact (rand is);
     float32 ``randint`` beyond 2^24, which PyTorch warns is unsupported, differs.
 """
+import contextlib
 import math
 import os
 
@@ -60,7 +61,8 @@ class Generator:
     def __init__(self, device="cpu"):
         if str(device) != "cpu":
             raise RuntimeError(f"Generator: only the 'cpu' device is supported, got {device!r}")
-        self.device = "cpu"
+        from .tensor import device as _device
+        self.device = _device("cpu")
         self.manual_seed(DEFAULT_SEED)
 
     # ------------------------------------------------------------ seeding and state
@@ -343,3 +345,16 @@ def get_rng_state():
 
 def set_rng_state(new_state):
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, **_device_kwargs):
+    """Run a block with the default generator's state saved and restored afterwards (``torch.random.fork_rng``)."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
