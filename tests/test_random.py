@@ -277,12 +277,6 @@ def test_inplace_fill_of_a_leaf_that_requires_grad_is_refused_like_torch():
         w.uniform_()
 
 
-# ----------------------------------------------------------------- speed claim lives in benchmarks/, not here
-def test_a_million_draws_are_vectorised():
-    deepdive.manual_seed(0)
-    assert deepdive.randn(10 ** 6).shape == (10 ** 6,)
-
-
 # ----------------------------------------------------------------- the single-rounding helpers
 def test_fma32_avoids_double_rounding():
     from deepdive._fma import fma32
