@@ -213,13 +213,14 @@ class Trainer:
 
     # ------------------------------------------------------------------- fit
     def fit(self, train_data, epochs=1, val_data=None, callbacks=None, verbose=1, initial_epoch=0,
-            monitor_overfitting=True, overfitting_patience=3):
+            monitor_overfitting=True, overfitting_patience=5):
         """Train for ``epochs`` (counting from ``initial_epoch``); returns a ``History``."""
         model = self.model
         history = History()
         extra = [ProgressBar(verbose)] if verbose else []
         if val_data is not None and monitor_overfitting:
-            extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose))
+            extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose,
+                                            callbacks=callbacks or ()))
         steps = len(train_data) if hasattr(train_data, "__len__") else None
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         cbs = CallbackList([history] + list(callbacks or []) + extra, model, history.params, self)

@@ -177,7 +177,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, monitor_overfitting=True, overfitting_patience=3):
+            validation_data=None, shuffle=True, initial_epoch=0, monitor_overfitting=True, overfitting_patience=5):
         """Train the model; returns a ``History`` (also kept as ``model.history``).
 
         Args:
