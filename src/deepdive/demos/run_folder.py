@@ -94,7 +94,7 @@ def finish(folder, title, subtitle, model, history, overfitting, loss_for_graph,
         report.text(verdict["message"], css="note")
     elif verdict.get("best_epoch") is not None:
         report.text(f"No overfitting detected: validation loss did not rise for 3 epochs in a row while training "
-                    f"loss fell. Best epoch: {verdict['best_epoch'] + 1} (val_loss {verdict['best_val_loss']:.4g}).",
+                    f"loss fell. Best epoch: {verdict['best_epoch']} (val_loss {verdict['best_val_loss']:.4g}).",
                     css="ok")
     if metrics:
         report.table(["metric", "value"], [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in metrics.items()])

@@ -309,7 +309,7 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the log keys, sorted) to a CSV file."""
+    """Append one row per epoch (``epoch``, numbered from 1 as printed, then the log keys, sorted) to a CSV file."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -330,7 +330,7 @@ class CSVLogger(Callback):
             self._writer = self._csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
             if not self._header_written:
                 self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._writer.writerow({"epoch": epoch + 1, **{k: logs.get(k, "NA") for k in self.keys}})
         self._file.flush()
 
     def on_train_end(self, logs=None):
@@ -338,7 +338,12 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    In ``fit`` the trainer sees this callback and checks the loss (and the gradients) BEFORE the optimizer
+    step, so the update that would write NaN into the weights is never made (Keras checks after it). In a
+    hand-written loop that calls ``on_train_batch_end`` it stops after the batch, as Keras does.
+    """
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
