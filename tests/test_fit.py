@@ -303,15 +303,15 @@ def test_keras_style_loss_function_gets_y_true_first():
 
 # ------------------------------------------------------------------ summary
 def test_summary_table():
-    model = Sequential([L.Conv2D(4, 3, input_shape=(1, 8, 8)), L.BatchNormalization(), L.MaxPooling2D(),
+    model = Sequential([L.Conv2D(4, 3, input_shape=(8, 8, 1)), L.BatchNormalization(), L.MaxPooling2D(),
                         L.Flatten(), L.Dense(10, activation="softmax")], name="cnn")
     text = model.summary(print_fn=None)
     lines = text.splitlines()
     assert lines[0] == 'Model: "cnn"'
     conv_params, bn_params, dense_params = 4 * 9 + 4, 4 * 4, 4 * 3 * 3 * 10 + 10
-    assert any("(Conv2D)" in l and "(None, 4, 6, 6)" in l and l.rstrip().endswith(str(conv_params)) for l in lines)
+    assert any("(Conv2D)" in l and "(None, 6, 6, 4)" in l and l.rstrip().endswith(str(conv_params)) for l in lines)
     assert any("(BatchNormalization)" in l and l.rstrip().endswith(str(bn_params)) for l in lines)
-    assert any("(MaxPooling2D)" in l and "(None, 4, 3, 3)" in l for l in lines)
+    assert any("(MaxPooling2D)" in l and "(None, 3, 3, 4)" in l for l in lines)
     assert any("(Flatten)" in l and "(None, 36)" in l for l in lines)
     assert any("(Dense)" in l and "(None, 10)" in l and l.rstrip().endswith(str(dense_params)) for l in lines)
     total = conv_params + bn_params + dense_params
