@@ -222,3 +222,32 @@ def test_the_demos_noisy_data_set_is_caught_over_many_seeds():
         if history.overfitting["detected"]:
             assert "Try: dropout" in history.overfitting["message"]
     assert all(caught.values()), caught
+
+
+def test_epochs_are_numbered_from_1_in_messages_history_json_and_csv_files(tmp_path, capsys):
+    import csv
+    import json
+    from deepdive.demos.run_folder import write_history
+    from deepdive.training import CSVLogger, History, ProgressBar
+    from deepdive.training.callbacks import CallbackList
+    train, val = _overfit_curves()
+    history = History()
+    csv_logger = str(tmp_path / "log.csv")
+    # the callbacks as the MLP demo drives them from its hand-written loop
+    callbacks = CallbackList([history, ProgressBar(verbose=2), OverfittingMonitor(history), CSVLogger(csv_logger)],
+                             model=_mlp(4, 1), params={"epochs": 40, "steps": 1})
+    callbacks.on_train_begin()
+    for epoch, (loss, v) in enumerate(zip(train, val)):
+        callbacks.on_epoch_begin(epoch)
+        callbacks.on_epoch_end(epoch, {"loss": float(loss), "val_loss": float(v)})
+    callbacks.on_train_end()
+    printed = capsys.readouterr().out
+    v = history.overfitting
+    assert v["detected"] and f"started to overfit at epoch {v['start_epoch']}" in printed
+    assert "Epoch 1/40" in printed and "Epoch 40/40" in printed
+    json_path, csv_path = write_history(str(tmp_path), history.history, v)
+    saved = json.load(open(json_path))["overfitting"]
+    for path in (csv_path, csv_logger):
+        rows = list(csv.DictReader(open(path)))
+        best_row = min(rows, key=lambda r: float(r["val_loss"]))
+        assert int(rows[0]["epoch"]) == 1 and int(best_row["epoch"]) == saved["best_epoch"] == v["best_epoch"]

@@ -134,8 +134,8 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
             if node._retained:
                 for nr, tensor in node._retained.items():
                     if grads[nr] is not None and captured is None:
-                        tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor.grad is None \
-                            else _wrap(tensor.grad._data + grads[nr])
+                        tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor._grad is None \
+                            else _wrap(tensor._grad._data + grads[nr])
             if captured is not None:
                 for nr in range(node._n_outputs):
                     key = (id(node), nr)

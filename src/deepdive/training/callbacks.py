@@ -8,7 +8,8 @@
 Every callback sees ``self.model`` (the module being trained), ``self.params``
 (epochs, steps) and ``self.trainer`` (``self.optimizer`` is the trainer's
 optimizer). Setting ``self.model.stop_training = True`` ends training after the
-current batch. Epochs are 0-based in the hooks, as in Keras (printed 1-based).
+current batch. Epochs are 0-based in the hooks, as in Keras; everything a user reads numbers them from 1
+(the progress bar, messages, CSVLogger's file, the overfitting verdict).
 
 Learning-rate callbacks change ``lr`` in every ``optimizer.param_groups``.
 """

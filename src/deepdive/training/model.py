@@ -188,7 +188,8 @@ class Model(Layer):
                 shuffling, as Keras) for validation.
             validation_data: (x_val, y_val) arrays, or a DataLoader / iterable of batches.
             callbacks: ``deepdive.training.callbacks`` objects.  verbose: 0 silent, 1 bar, 2 one line per epoch.
-            monitor_overfitting: report when validation loss rises while training loss falls (needs validation).
+            monitor_overfitting: report when validation loss rises, clearly and for ``overfitting_patience``
+                epochs, while training loss falls (needs validation; see ``training/monitor.py``).
         """
         self._check_compiled("fit")
         if validation_split:

@@ -67,7 +67,7 @@ def graph(tensor, params=None, trace=None, output_name=None):
         return node
 
     label = output_name or ("loss" if tensor.ndim == 0 else "output")
-    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor.grad is None else tensor.grad._data)
+    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor._grad is None else tensor._grad._data)
     root = tensor.grad_fn
     if root is None:
         if tensor.requires_grad:
@@ -85,7 +85,7 @@ def graph(tensor, params=None, trace=None, output_name=None):
             if id(child) not in index:
                 if child.__class__ in _TENSOR_TYPES:
                     add(child, "param", names.get(id(child), "leaf"), child.shape, child._data,
-                        None if child.grad is None else child.grad._data)
+                        None if child._grad is None else child._grad._data)
                 else:
                     _add_op(child, add, trace)
                     stack.append(child)
