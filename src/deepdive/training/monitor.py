@@ -134,7 +134,8 @@ def detect_overfitting(train_losses, val_losses, patience=5, min_delta=0.0, epoc
         if t - b < patience or smooth_train[t] >= smooth_train[b] or \
                 smooth_val[t] - smooth_train[t] <= min_gap * smooth_val[t]:
             continue
-        margin = max(min_rise * smooth_val[b], noise_factor * float(np.median(wiggle[:t - 1])), min_delta)
+        noise = float(np.median(wiggle[:t - 1])) if t >= 2 else 0.0
+        margin = max(min_rise * smooth_val[b], noise_factor * noise, min_delta)
         if np.all(smooth_val[t - patience + 1:t + 1] > smooth_val[b] + margin):
             found = (b, smooth_val[b], t)
     if found is None:
