@@ -22,8 +22,8 @@ The monitor (on by default in ``fit`` when validation data is given) updates
 the verdict after every epoch and prints it once, at the end of training
 (rule 4 needs the whole run):
 
-    The model started to overfit at epoch 14: validation loss rose from 0.491 (best, epoch 13) to 0.588 over
-    the next epochs while training loss kept falling (0.412 -> 0.301). Try: dropout (layers.Dropout /
+    The model started to overfit at epoch 14: validation loss rose by 20% from 0.491 (best, epoch 13) to 0.588
+    by epoch 27 while training loss kept falling (0.412 -> 0.301). Try: dropout (layers.Dropout /
     nn.Dropout), weight decay or an L2 kernel_regularizer, EarlyStopping(restore_best_weights=True), or more
     training data.
 
@@ -141,13 +141,15 @@ def detect_overfitting(train_losses, val_losses, patience=5, min_delta=0.0, epoc
     if found is None:
         return verdict
     b, _, t = found
+    t = len(val) - 1                    # report where the run ended up
     start = b + 1                       # the first epoch after the best smoothed one (0-based)
     low = max(b - window + 1, 0)
     best = low + int(np.argmin(val[low:start]))     # the best raw epoch in that smoothing window
     verdict.update(detected=True, start_epoch=start + 1 + epoch_offset)
     verdict["message"] = (
-        f"The model started to overfit at epoch {start + 1 + epoch_offset}: validation loss rose from "
-        f"{val[best]:.4g} (best, epoch {best + 1 + epoch_offset}) to {val[t]:.4g} by epoch {t + 1 + epoch_offset} "
+        f"The model started to overfit at epoch {start + 1 + epoch_offset}: validation loss rose by "
+        f"{val[t] / val[best] - 1:.0%} from {val[best]:.4g} (best, epoch {best + 1 + epoch_offset}) to {val[t]:.4g} "
+        f"by epoch {t + 1 + epoch_offset} "
         f"while training loss kept falling ({train[best]:.4g} -> {train[t]:.4g}). {advice(uses)}")
     return verdict
 
