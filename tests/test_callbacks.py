@@ -206,7 +206,8 @@ def test_terminate_on_nan(capsys):
     x, y, _, _ = _diverging_problem()
     y = y.copy()
     y[0] = np.nan
-    history = _model().fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
+    with pytest.warns(RuntimeWarning, match="batch's targets contain NaN"):
+        history = _model().fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
     assert len(history.epoch) == 1 and math.isnan(history.history["loss"][0])
     assert "invalid loss" in capsys.readouterr().out
 

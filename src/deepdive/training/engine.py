@@ -245,7 +245,8 @@ class Trainer:
             advice = "" if self._terminate_on_nan else \
                 " Training goes on; callbacks=[TerminateOnNaN()] stops before the update that would spread it " \
                 "into the weights."
-            warnings.warn(f"fit: the loss is {value}{where}; {cause}.{advice}", RuntimeWarning, stacklevel=4)
+            warnings.warn(f"fit: the loss is {value}{where}; {cause}.{advice}", RuntimeWarning,
+                          stacklevel=5)          # the user's fit(...) line
         if self._terminate_on_nan:
             self.model.stop_training = True         # TerminateOnNaN prints why at the batch's end
             return True
