@@ -222,6 +222,12 @@ def test_conv2d_errors():
         L.Conv2D(2, 3, padding="full")
     with pytest.raises(ValueError, match="data_format"):
         L.Conv2D(2, 3, data_format="NCHW")
+    # PyTorch-layout images given to the Keras-default layer: the message says how they were read and the fix
+    with pytest.raises(ValueError, match=r"input of shape \[2, 1, 8, 8\] is read as \(batch, \*spatial, channels\).*"
+                                         r"pass data_format='channels_first'"):
+        L.Conv2D(2, 3)(deepdive.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"MaxPooling2D .*smaller than the window \[2, 2\]"):
+        L.MaxPooling2D()(deepdive.zeros(2, 1, 8, 8))
 
 
 def test_pooling_layers_match_torch():

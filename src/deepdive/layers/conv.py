@@ -50,6 +50,21 @@ def _check_format(data_format, cls):
     return data_format
 
 
+def _check_window_fits(layer, input_shape, window, dilation):
+    """A 'valid' window larger than the input: say how the input was read, the usual cause being data in the
+    other layout (PyTorch's (N, C, H, W) given to a channels_last layer, or the reverse)."""
+    spatial = input_shape[1:-1] if layer.data_format == "channels_last" else input_shape[2:]
+    extents = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
+    if all(size >= extent for size, extent in zip(spatial, extents)):
+        return
+    read = "(batch, *spatial, channels)" if layer.data_format == "channels_last" else "(batch, channels, *spatial)"
+    other = "channels_first" if layer.data_format == "channels_last" else "channels_last"
+    raise ValueError(f"{type(layer).__name__} '{layer.name}': input of shape {list(input_shape)} is read as {read} "
+                     f"(data_format='{layer.data_format}'), so its spatial size {list(spatial)} is smaller than the "
+                     f"window {extents}. If the data is laid out the other way, pass data_format='{other}' "
+                     f"(or transpose it: channels last is x.permute(0, 2, 3, 1) for images).")
+
+
 def _same_padding(sizes, kernel, strides, dilation):
     """Keras's 'same' padding per spatial dim: output = ceil(size / stride); the odd extra pixel
     goes after (bottom/right), as TensorFlow and PyTorch's padding='same' do."""
@@ -131,6 +146,8 @@ class Conv2D(Layer):
 
     def call(self, inputs):
         x = inputs
+        if self.padding == "valid":
+            _check_window_fits(self, tuple(x.shape), self.kernel_size, self.dilation_rate)
         if self.data_format == "channels_last":
             x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
         padding = 0
@@ -173,6 +190,8 @@ class _Pooling(Layer):
     def call(self, inputs):
         F = _functional()
         x = inputs
+        if self.padding == "valid":
+            _check_window_fits(self, tuple(x.shape), self.pool_size, (1,) * self.rank)
         if self.data_format == "channels_last":
             x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
         if self.padding == "same":
