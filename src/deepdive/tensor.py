@@ -8,6 +8,8 @@
 No math lives here: operators and methods route to the ops in ``deepdive.ops``,
 which are attached as methods at the bottom of this file.
 """
+import warnings
+
 import numpy as np
 
 from . import _dtype
@@ -17,6 +19,13 @@ from ._layout import strided as _strided
 _TENSOR_TYPES = set()     # Tensor and its subclasses: a set lookup is faster than isinstance on the hot path
 _new = object.__new__
 
+# torch's text (TensorBody.h), so a user sees the same advice
+_NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                  "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                  "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+                  "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+                  "for more information.")
+
 
 def _wrap(array, requires_grad=False, grad_fn=None, output_nr=0):
     """Fast internal constructor: a Tensor over ``array`` (no copy, no checks)."""
@@ -25,7 +34,7 @@ def _wrap(array, requires_grad=False, grad_fn=None, output_nr=0):
     t = _new(Tensor)
     t._data = array
     t.requires_grad = requires_grad
-    t.grad = None
+    t._grad = None
     t.grad_fn = grad_fn
     t._output_nr = output_nr
     t._version_counter = [0]
@@ -73,7 +82,7 @@ class Tensor:
     ``deepdive.Tensor(data)`` builds a float32 tensor like ``torch.Tensor``;
     ``deepdive.tensor(data)`` infers the dtype (float32 for floats, int64 for ints).
     """
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_output_nr", "_version_counter", "_hooks",
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_output_nr", "_version_counter", "_hooks",
                  "__weakref__", "__dict__")
 
     def __init_subclass__(cls, **kwargs):
@@ -89,13 +98,24 @@ class Tensor:
             arr = np.zeros(tuple(int(a) for a in args), dtype=to_dtype(dtype or _dtype.float32).np)
         self._data = arr
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._output_nr = 0
         self._version_counter = [0]
         self._hooks = None
 
     # ----------------------------------------------------------------- metadata
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (leaves, and non-leaves after ``retain_grad()``)."""
+        grad = self._grad
+        if grad is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
     @property
     def shape(self):
         return Size(self._data.shape)
@@ -270,7 +290,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new._data = self._data.copy()
         new.requires_grad = self.requires_grad
-        new.grad = None if self.grad is None else _wrap(self.grad._data.copy())
+        new._grad = None if self._grad is None else _wrap(self._grad._data.copy())
         new.grad_fn = None
         new._output_nr = 0
         new._version_counter = [0]

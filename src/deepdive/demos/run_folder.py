@@ -81,7 +81,7 @@ def verdict_text(verdict):
     if verdict.get("detected") and verdict.get("message"):
         return verdict["message"]
     if verdict.get("best_epoch") is not None:
-        return (f"none detected. Best epoch: {verdict['best_epoch'] + 1} "
+        return (f"none detected. Best epoch: {verdict['best_epoch']} "
                 f"(val_loss {verdict['best_val_loss']:.4g}).")
     return "not judged (no validation loss)."
 

@@ -101,6 +101,8 @@ class Mean(Function):
     def forward(ctx, x, dims, keepdim):
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         ctx.count = math.prod([x.shape[d] for d in dims])
+        if ctx.count == 0:      # NOTE: 0 / 0 is nan, as in torch, without NumPy's "Mean of empty slice" warning
+            return np.full_like(x.sum(axis=dims, keepdims=keepdim), np.nan)
         return x.mean(axis=dims, keepdims=keepdim)
 
     @staticmethod

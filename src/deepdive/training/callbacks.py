@@ -8,7 +8,8 @@
 Every callback sees ``self.model`` (the module being trained), ``self.params``
 (epochs, steps) and ``self.trainer`` (``self.optimizer`` is the trainer's
 optimizer). Setting ``self.model.stop_training = True`` ends training after the
-current batch. Epochs are 0-based in the hooks, as in Keras (printed 1-based).
+current batch. Epochs are 0-based in the hooks, as in Keras; everything a user reads numbers them from 1
+(the progress bar, messages, CSVLogger's file, the overfitting verdict).
 
 Learning-rate callbacks change ``lr`` in every ``optimizer.param_groups``.
 """
@@ -309,7 +310,7 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the log keys, sorted) to a CSV file."""
+    """Append one row per epoch (``epoch``, numbered from 1 as printed, then the log keys, sorted) to a CSV file."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -330,7 +331,7 @@ class CSVLogger(Callback):
             self._writer = self._csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
             if not self._header_written:
                 self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._writer.writerow({"epoch": epoch + 1, **{k: logs.get(k, "NA") for k in self.keys}})
         self._file.flush()
 
     def on_train_end(self, logs=None):
@@ -338,7 +339,12 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    In ``fit`` the trainer sees this callback and checks the loss (and the gradients) BEFORE the optimizer
+    step, so the update that would write NaN into the weights is never made (Keras checks after it). In a
+    hand-written loop that calls ``on_train_batch_end`` it stops after the batch, as Keras does.
+    """
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

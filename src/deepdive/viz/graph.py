@@ -106,7 +106,7 @@ def graph(tensor, params=None, trace=None, output_name=None, inputs=None):
         return node
 
     label = output_name or ("loss" if tensor.ndim == 0 else "output")
-    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor.grad is None else tensor.grad._data)
+    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor._grad is None else tensor._grad._data)
     root = tensor.grad_fn
     if root is None:
         if tensor.requires_grad:
@@ -125,7 +125,7 @@ def graph(tensor, params=None, trace=None, output_name=None, inputs=None):
                 if child.__class__ in _TENSOR_TYPES:
                     kind = "input" if id(child) in input_names or not _is_parameter(child, names) else "param"
                     add(child, kind, input_names.get(id(child)) or names.get(id(child), "leaf"), child.shape,
-                        child._data, None if child.grad is None else child.grad._data)
+                        child._data, None if child._grad is None else child._grad._data)
                 else:
                     _add_op(child, add, trace)
                     stack.append(child)

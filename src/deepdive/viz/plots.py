@@ -53,7 +53,7 @@ def plot_history(history, path=None, metrics=None, title="Training curves"):
             best = int(np.nanargmin(val)) + 1
             ax.axvline(best, color="#16a34a", ls="--", lw=1, label=f"best epoch ({best})")
             if verdict and verdict.get("detected"):
-                start = verdict["start_epoch"] + 1
+                start = verdict["start_epoch"]                # 1-based, as printed
                 ax.axvspan(start, epochs[-1], color="#fca5a5", alpha=0.25, label="overfitting")
         ax.legend(fontsize=8)
     fig.suptitle(title)
