@@ -41,6 +41,11 @@ from . import optim
 from . import sparse
 from .sparse import sparse_coo_tensor, spmm
 from ._layout import layout, strided, sparse_coo
+# Module paths PyTorch scripts import in their headers (torch.backends, torch._utils, ...)
+from . import backends, multiprocessing, _utils, accelerator, hub, version  # noqa: F401
+from . import amp  # noqa: F401  (autocast, GradScaler)
+from .amp import autocast, bfloat16, is_autocast_enabled, get_autocast_dtype  # noqa: F401
+from ._compile import compile  # noqa: F401,A001
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")

@@ -118,6 +118,8 @@ class Tensor:
     is_quantized = False
     is_meta = False
     layout = _strided
+    is_xpu = False
+    is_mps = False
 
     @property
     def ndim(self):
@@ -176,10 +178,14 @@ class Tensor:
 
     @property
     def data(self):
-        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``)."""
-        t = _wrap(self._data)
-        t._version_counter = self._version_counter
-        return t
+        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``).
+
+        NOTE: unlike ``detach()`` it gets its own version counter, as in PyTorch: an in-place change
+        through ``.data`` is invisible to autograd (no "modified by an inplace operation" error), which
+        is why old optimizer code could write ``p.data.add_(...)`` (and why it can silently give wrong
+        gradients when a saved value is changed).
+        """
+        return _wrap(self._data)
 
     @data.setter
     def data(self, value):
@@ -199,6 +205,19 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
+
+    def apply_(self, callable):
+        """Replace each element ``x`` by ``callable(x)`` (a Python float/int), in place; slow, for CPU tensors.
+
+        As in PyTorch, not allowed on a tensor that requires grad, and the version counter is left alone.
+        """
+        if self.requires_grad:
+            raise RuntimeError("Can't call apply_() on Variable that requires grad. Use var.detach().apply_() "
+                               "instead.")
+        flat = self._data.reshape(-1)
+        values = [callable(v) for v in flat.tolist()]
+        self._data[...] = np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape)
+        return self
 
     def tolist(self):
         return self._data.tolist()

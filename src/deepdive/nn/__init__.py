@@ -27,3 +27,6 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
 from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
 from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401
+# torch.nn.parallel (DataParallel passthrough, DistributedDataParallel's import path)
+from . import parallel  # noqa: F401
+from .parallel import DataParallel  # noqa: F401
