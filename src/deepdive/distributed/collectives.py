@@ -89,7 +89,7 @@ def _buffer(tensor, op, what="tensor"):
     data = _data(tensor, op, what)
     if data.flags.c_contiguous and data.flags.writeable:
         return data, None
-    buf = np.ascontiguousarray(data)
+    buf = _contiguous(data)
 
     def write_back():
         tensor._data[...] = buf
@@ -105,16 +105,37 @@ def _meta(array):
     return f"{tuple(array.shape)} {array.dtype}"
 
 
-def _check_same(group, op, meta):
+def _contiguous(array):
+    """``array`` itself when C-contiguous, else a C-contiguous copy (0-d stays 0-d, unlike ascontiguousarray)."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
+def _problem(check, *args):
+    """The message of the ValueError ``check(*args)`` raises on this rank, or None."""
+    try:
+        check(*args)
+    except (ValueError, TypeError) as e:
+        return e
+    return None
+
+
+def _check_same(group, op, meta, problem=None):
     """Raise on every rank unless every rank of ``group`` calls ``op`` with the same ``meta`` string.
+
+    ``problem`` is an error this rank found in its own arguments (a wrong list on the root of a gather):
+    it is raised on every rank, so that no rank goes on into an MPI call the others will not make.
 
     NOTE: a hash of (op, meta) reduced with MAX over (h, -h) gives max and min in one small all-reduce;
     only when they differ are the full descriptions gathered, for the message.
     """
     MPI = _mpi.mpi()
+    if problem is not None:
+        meta = f"an invalid argument ({problem})"
     h = zlib.crc32(f"{op}|{meta}".encode()) + 1
     probe = np.array([h, -h], dtype=np.int64)
     group.comm.Allreduce(MPI.IN_PLACE, probe, MPI.MAX)
+    if probe[0] == -probe[1] and problem is not None:
+        raise problem                     # every rank has the same problem
     if probe[0] == -probe[1]:
         return
     seen = group.comm.allgather(f"{op} with {meta}")
@@ -215,9 +236,9 @@ def _copy_into(tensors, stacked):
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """``tensor_list[i] = tensor of rank i``, on every rank."""
     g = _group(group, "all_gather")
-    buf = np.ascontiguousarray(_data(tensor, "all_gather"))
-    _check_list(tensor_list, g.size(), buf, "all_gather", "tensor_list")
-    _check_same(g, "all_gather", _meta(buf))
+    buf = _contiguous(_data(tensor, "all_gather"))
+    _check_same(g, "all_gather", _meta(buf), _problem(_check_list, tensor_list, g.size(), buf, "all_gather",
+                                                      "tensor_list"))
     out = np.empty((g.size(),) + buf.shape, buf.dtype)
     return _run(lambda: g.comm.Iallgather(buf, out), lambda: g.comm.Allgather(buf, out), async_op,
                 _copy_into(tensor_list, out), "all_gather")
@@ -226,12 +247,13 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """``output_tensor`` = the ranks' inputs concatenated along dim 0 (or stacked: shape ``(world, *input)``)."""
     g = _group(group, "all_gather_into_tensor")
-    buf = np.ascontiguousarray(_data(input_tensor, "all_gather_into_tensor", "input_tensor"))
+    buf = _contiguous(_data(input_tensor, "all_gather_into_tensor", "input_tensor"))
     out, write_back = _buffer(output_tensor, "all_gather_into_tensor", "output_tensor")
+    problem = None
     if out.size != g.size() * buf.size or out.dtype != buf.dtype:
-        raise ValueError(f"all_gather_into_tensor: output_tensor is {_meta(out)} but must hold {g.size()} x "
-                         f"input_tensor {_meta(buf)}")
-    _check_same(g, "all_gather_into_tensor", _meta(buf))
+        problem = ValueError(f"all_gather_into_tensor: output_tensor is {_meta(out)} but must hold {g.size()} x "
+                             f"input_tensor {_meta(buf)}")
+    _check_same(g, "all_gather_into_tensor", _meta(buf), problem)
     return _run(lambda: g.comm.Iallgather(buf, out), lambda: g.comm.Allgather(buf, out), async_op,
                 _avg_finish(None, g, [], write_back, [output_tensor]), "all_gather_into_tensor")
 
@@ -240,14 +262,14 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
     """On rank ``dst``: ``gather_list[i] = tensor of rank i``."""
     g = _group(group, "gather")
     root = _root(g, 0 if dst is None else dst, "gather: dst", group_dst)
-    buf = np.ascontiguousarray(_data(tensor, "gather"))
-    _check_same(g, f"gather(dst={root})", _meta(buf))
+    buf = _contiguous(_data(tensor, "gather"))
+    problem = (ValueError("gather: gather_list must be given on the destination rank only") if gather_list
+               else None) if g.rank() != root else _problem(_check_list, gather_list, g.size(), buf, "gather",
+                                                           "gather_list")
+    _check_same(g, f"gather(dst={root})", _meta(buf), problem)
     if g.rank() != root:
-        if gather_list:
-            raise ValueError("gather: gather_list must be given on the destination rank only")
         return _run(lambda: g.comm.Igather(buf, None, root), lambda: g.comm.Gather(buf, None, root), async_op,
                     None, "gather")
-    _check_list(gather_list, g.size(), buf, "gather", "gather_list")
     out = np.empty((g.size(),) + buf.shape, buf.dtype)
     return _run(lambda: g.comm.Igather(buf, out, root), lambda: g.comm.Gather(buf, out, root), async_op,
                 _copy_into(gather_list, out), "gather")
@@ -258,13 +280,11 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     g = _group(group, "scatter")
     root = _root(g, 0 if src is None else src, "scatter: src", group_src)
     buf, write_back = _buffer(tensor, "scatter")
-    _check_same(g, f"scatter(src={root})", _meta(buf))
-    send = None
-    if g.rank() == root:
-        _check_list(scatter_list, g.size(), buf, "scatter", "scatter_list")
-        send = np.ascontiguousarray(np.stack([t._data for t in scatter_list]))
-    elif scatter_list:
-        raise ValueError("scatter: scatter_list must be given on the source rank only")
+    problem = (_problem(_check_list, scatter_list, g.size(), buf, "scatter", "scatter_list") if g.rank() == root
+               else ValueError("scatter: scatter_list must be given on the source rank only") if scatter_list
+               else None)
+    _check_same(g, f"scatter(src={root})", _meta(buf), problem)
+    send = np.ascontiguousarray(np.stack([t._data for t in scatter_list])) if g.rank() == root else None
     return _run(lambda: g.comm.Iscatter(send, buf, root), lambda: g.comm.Scatter(send, buf, root), async_op,
                 _avg_finish(None, g, [], write_back, [tensor]), "scatter")
 
@@ -274,8 +294,8 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     g = _group(group, "reduce_scatter")
     out, write_back = _buffer(output, "reduce_scatter", "output")
     _check_avg(op, out, "reduce_scatter")
-    _check_list(input_list, g.size(), out, "reduce_scatter", "input_list")
-    _check_same(g, f"reduce_scatter({op})", _meta(out))
+    _check_same(g, f"reduce_scatter({op})", _meta(out), _problem(_check_list, input_list, g.size(), out,
+                                                                 "reduce_scatter", "input_list"))
     send = np.ascontiguousarray(np.stack([t._data for t in input_list]))
     mop = _mpi_op(op)
     return _run(lambda: g.comm.Ireduce_scatter_block(send, out, mop),
@@ -287,12 +307,13 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     """``output`` = rank i's block (of world equal blocks along dim 0) of ``op`` over the ranks' ``input``."""
     g = _group(group, "reduce_scatter_tensor")
     out, write_back = _buffer(output, "reduce_scatter_tensor", "output")
-    send = np.ascontiguousarray(_data(input, "reduce_scatter_tensor", "input"))
+    send = _contiguous(_data(input, "reduce_scatter_tensor", "input"))
     _check_avg(op, out, "reduce_scatter_tensor")
+    problem = None
     if send.size != g.size() * out.size or send.dtype != out.dtype:
-        raise ValueError(f"reduce_scatter_tensor: input is {_meta(send)} but must hold {g.size()} x output "
-                         f"{_meta(out)}")
-    _check_same(g, f"reduce_scatter_tensor({op})", _meta(send))
+        problem = ValueError(f"reduce_scatter_tensor: input is {_meta(send)} but must hold {g.size()} x output "
+                             f"{_meta(out)}")
+    _check_same(g, f"reduce_scatter_tensor({op})", _meta(send), problem)
     mop = _mpi_op(op)
     return _run(lambda: g.comm.Ireduce_scatter_block(send, out, mop),
                 lambda: g.comm.Reduce_scatter_block(send, out, mop), async_op,
@@ -311,10 +332,10 @@ def _alltoallv(g, send, send_counts, recv, recv_counts, async_op, finish, op):
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
     """``output_tensor_list[i]`` of rank j = ``input_tensor_list[j]`` of rank i."""
     g = _group(group, "all_to_all")
-    _check_list(input_tensor_list, g.size(), None, "all_to_all", "input_tensor_list")
-    _check_list(output_tensor_list, g.size(), None, "all_to_all", "output_tensor_list")
-    dtype = input_tensor_list[0]._data.dtype
-    _check_same(g, "all_to_all", str(dtype))
+    problem = (_problem(_check_list, input_tensor_list, g.size(), None, "all_to_all", "input_tensor_list")
+               or _problem(_check_list, output_tensor_list, g.size(), None, "all_to_all", "output_tensor_list"))
+    dtype = None if problem else input_tensor_list[0]._data.dtype
+    _check_same(g, "all_to_all", str(dtype), problem)
     send = np.concatenate([np.ravel(t._data).astype(dtype, copy=False) for t in input_tensor_list])
     recv = np.empty(sum(t._data.size for t in output_tensor_list), dtype)
     bounds = np.cumsum([0] + [t._data.size for t in output_tensor_list])
@@ -331,7 +352,7 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
                       async_op=False):
     """``all_to_all`` on the dim-0 splits of one tensor (equal splits unless the sizes are given)."""
     g = _group(group, "all_to_all_single")
-    send = np.ascontiguousarray(_data(input, "all_to_all_single", "input"))
+    send = _contiguous(_data(input, "all_to_all_single", "input"))
     out, write_back = _buffer(output, "all_to_all_single", "output")
     _check_same(g, "all_to_all_single", str(send.dtype))
     row_in = send[0].size if send.ndim and send.shape[0] else 1
@@ -354,7 +375,7 @@ def barrier(group=None, async_op=False, device_ids=None):
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     """Start sending ``tensor`` to rank ``dst``; returns a Work."""
     g = _group(group, "isend")
-    buf = np.ascontiguousarray(_data(tensor, "isend"))
+    buf = _contiguous(_data(tensor, "isend"))
     return _run(lambda: g.comm.Isend(buf, _root(g, dst, "isend: dst", group_dst), tag), None, True, None, "isend")
 
 
