@@ -11,12 +11,18 @@ import sys
 from .._optional import missing_extra
 
 
+_MPI = []
+
+
 def mpi():
     """``mpi4py.MPI`` (initialising MPI on first use), or the ImportError naming the extra."""
+    if _MPI:
+        return _MPI[0]
     try:
         from mpi4py import MPI
     except ImportError:
         raise missing_extra("deepdive.distributed", "distributed", "mpi4py") from None
+    _MPI.append(MPI)
     return MPI
 
 

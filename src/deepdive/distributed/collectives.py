@@ -31,10 +31,15 @@ class ReduceOp:
     RedOpType = str
 
 
+_OPS = {}
+
+
 def _mpi_op(op):
-    MPI = _mpi.mpi()
-    table = {"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX,
-             "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR}
+    table = _OPS
+    if not table:
+        MPI = _mpi.mpi()
+        table.update({"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX,
+                      "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR})
     if op not in table:
         raise ValueError(f"unknown reduce op {op!r}; use deepdive.distributed.ReduceOp.SUM/AVG/PRODUCT/MIN/MAX")
     return table[op]
@@ -78,7 +83,6 @@ class Work:
 
 
 def _data(tensor, op, what="tensor"):
-    from ..tensor import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: {what} must be a Tensor, got {type(tensor).__name__}")
     return tensor._data
@@ -102,7 +106,11 @@ def _bump(*tensors):
 
 
 def _meta(array):
-    return f"{tuple(array.shape)} {array.dtype}"
+    """The shape and dtype ranks must agree on, e.g. ``(2, 3) float32``."""
+    return f"{array.shape} {_DTYPE_NAMES.get(array.dtype.str) or array.dtype.name}"
+
+
+_DTYPE_NAMES = {"<f4": "float32", "<f8": "float64", "<i8": "int64", "<i4": "int32", "|b1": "bool", "<f2": "float16"}
 
 
 def _contiguous(array):
@@ -446,3 +454,6 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
     root = _root(g, 0 if src is None else src, "scatter_object_list: src", group_src)
     scatter_object_output_list[0] = g.comm.scatter(list(scatter_object_input_list) if g.rank() == root else None,
                                                    root)
+
+
+from ..tensor import Tensor  # noqa: E402  (after the functions: deepdive imports this package)
