@@ -86,10 +86,10 @@ def rank_allreduce(max_mb, seconds):
         timings = {"deepdive": [], "mpi4py": []}
         calls = (("deepdive", lambda: dist.all_reduce(t)),
                  ("mpi4py", lambda: comm.Allreduce(MPI.IN_PLACE, raw, MPI.SUM)))
-        comm.Barrier()
         # NOTE: the two calls alternate, so that the other engineers' load on this machine slows both alike
         for i in range(2 * repeats):
             name, call = calls[i % 2]
+            comm.Barrier()                  # both start together: a call's time is not the ranks' skew
             start = time.perf_counter()
             call()
             timings[name].append(time.perf_counter() - start)

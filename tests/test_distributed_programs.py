@@ -111,3 +111,15 @@ def test_launcher_flags():
     from deepdive.distributed.run import main
     with pytest.raises(SystemExit, match="--hostfile"):
         main(["--nnodes", "2", "--nproc-per-node", "2", "train.py"])
+
+
+def test_under_plain_mpiexec_an_uncaught_exception_ends_every_rank(tmp_path):
+    """Without the launcher too (``mpiexec -n 2 python script.py``): init_process_group makes an uncaught
+    exception abort the world, so rank 0 does not wait forever in its all_reduce."""
+    require_mpi()
+    from mpi_ranks import mpiexec
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING)
+    rc, out, err = mpiexec(str(script), 2, timeout=30)
+    assert rc != 0 and "got past" not in out
+    assert "ValueError: rank 1 cannot go on" in err and "aborting every rank" in err

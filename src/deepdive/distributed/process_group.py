@@ -130,10 +130,37 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                                f"{mpi_rank} of {mpi_size}")
     if store is not None and init_method is not None:
         raise ValueError("Cannot specify both init_method and store.")
+    env_local = _env_int("LOCAL_RANK")
+    if env_local is not None:
+        local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+        local_rank = local.Get_rank()
+        local.Free()
+        if env_local != local_rank:
+            raise RuntimeError(f"init_process_group: LOCAL_RANK={env_local} but MPI placed this process at local "
+                               f"rank {local_rank} of its machine")
+    if mpi_size > 1:
+        _abort_on_uncaught_exceptions(comm)
     _world.default = ProcessGroup(comm, range(mpi_size), str(backend))
     GroupMember.WORLD = _world.default
     os.environ.setdefault("RANK", str(mpi_rank))
     os.environ.setdefault("WORLD_SIZE", str(mpi_size))
+
+
+def _abort_on_uncaught_exceptions(comm):
+    """An exception that ends one rank ends them all (``MPI_Abort``), instead of leaving the others waiting
+    forever in their next collective. (``deepdive-run`` and ``spawn`` do this too, and report the traceback.)"""
+    import sys
+    previous = sys.excepthook
+    if getattr(previous, "_deepdive_aborts", False):
+        return
+
+    def hook(etype, value, tb):
+        previous(etype, value, tb)
+        sys.stderr.write(f"[rank {comm.Get_rank()}] uncaught {etype.__name__}: aborting every rank (MPI_Abort)\n")
+        sys.stderr.flush()
+        comm.Abort(1)
+    hook._deepdive_aborts = True
+    sys.excepthook = hook
 
 
 def destroy_process_group(group=None):

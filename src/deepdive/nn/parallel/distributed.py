@@ -69,6 +69,18 @@ def _buckets(params, first_bytes, cap_bytes):
     return buckets
 
 
+def _wait(request):
+    """``request.Wait()``, yielding the CPU between polls.
+
+    NOTE: MPICH waits by spinning. When ranks share cores with other work (more processes than cores, as
+    on a laptop or a shared CI machine), a spinning rank takes the core the rank it waits for needs;
+    sched_yield hands it over, and costs nothing measurable when every rank has a core of its own.
+    """
+    import os
+    while not request.Test():
+        os.sched_yield()
+
+
 class DistributedDataParallel(Module):
     """``DistributedDataParallel(module, ...)``: data-parallel training over the ranks of a process group.
 
@@ -205,7 +217,7 @@ class DistributedDataParallel(Module):
         comm, world = self.process_group.comm, self.process_group.size()
         for bucket in self._buckets:
             if bucket.request is not None:
-                bucket.request.Wait()
+                _wait(bucket.request)
             if bucket.request is not None and not bucket.dirty:
                 bucket.buffer /= world
                 self._write_back(bucket, None)
