@@ -216,20 +216,23 @@ def get_group_rank(group, global_rank):
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
-              group_desc=None, device_id=None):
-    """A group of the given global ``ranks`` (all ranks when ``None``).
+              group_desc=None, device_id=None, sort_ranks=True):
+    """A group of the given global ``ranks`` (all ranks when ``None``; in the given order when
+    ``sort_ranks=False``).
 
     As in PyTorch every rank of the default group must call it, members or not (MPI's ``Comm.Split`` is
     collective over the world).
     """
     world = _group(None, "new_group")
-    ranks = sorted(set(range(world.size()) if ranks is None else ranks))
+    ranks = list(range(world.size())) if ranks is None else list(dict.fromkeys(ranks))
+    if sort_ranks:
+        ranks.sort()
     for r in ranks:
         if not 0 <= r < world.size():
             raise ValueError(f"new_group: rank {r} is out of range for a world of {world.size()} processes")
     MPI = _mpi.mpi()
     me = world.rank()
-    comm = world.comm.Split(0 if me in ranks else MPI.UNDEFINED, me)
+    comm = world.comm.Split(0 if me in ranks else MPI.UNDEFINED, ranks.index(me) if me in ranks else 0)
     if comm == MPI.COMM_NULL:
         comm = None
     return ProcessGroup(comm, ranks, str(Backend(backend)) if backend else world.backend)

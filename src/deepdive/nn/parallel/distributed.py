@@ -93,29 +93,36 @@ class DistributedDataParallel(Module):
             prefix, as in PyTorch).
         device_ids, output_device, dim: accepted for compatibility (CPU tensors only).
         broadcast_buffers: broadcast rank 0's buffers (BatchNorm statistics) before each forward. Default True.
+        init_sync: broadcast rank 0's parameters and buffers at construction. Default True.
         process_group: the group to average over (default: the default group).
         bucket_cap_mb: a bucket's size in MB (default 25; the first is 1 MB).
         find_unused_parameters: allow parameters that get no gradient in a step (their gradient is the mean
             over the ranks that used them, zeros elsewhere; unused everywhere: ``.grad`` stays as it was).
             Without it such a parameter raises PyTorch's error.
+        The other arguments of PyTorch's signature (static_graph, gradient_as_bucket_view, mixed_precision ...)
+        are accepted and change nothing here.
     """
 
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=None, init_sync=True,
                  process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
-                 gradient_as_bucket_view=False, static_graph=False, **kwargs):
+                 gradient_as_bucket_view=False, static_graph=False, delay_all_reduce_named_params=None,
+                 param_to_hook_all_reduce=None, mixed_precision=None, device_mesh=None,
+                 skip_all_reduce_unused_params=False, bucket_cap_mb_list=None, batched_grad_copy=False,
+                 forward_sync_buffers=None):
         super().__init__()
         from ...distributed.process_group import _group
         group = _group(process_group, "DistributedDataParallel")
         self.module = module
         self.process_group = group
-        self.broadcast_buffers = broadcast_buffers
+        self.broadcast_buffers = True if broadcast_buffers is None else broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
         self.bucket_bytes_cap = int((_DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb) * 2**20)
         self._params = [p for p in module.parameters() if p.requires_grad]
         self._verify_shapes()
-        self._sync_module_states()
+        if init_sync:
+            self._sync_module_states()
         self._buckets = _buckets(self._params, min(_DEFAULT_FIRST_BUCKET_BYTES, self.bucket_bytes_cap),
                                  self.bucket_bytes_cap)
         self._bucket_of = {i: b for b in self._buckets for i in b.indices}
