@@ -61,6 +61,7 @@ def test_missing_mpi_says_which_extra_to_install(monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "mpi4py", None)          # import mpi4py now raises ImportError
     from deepdive.distributed import _mpi
+    monkeypatch.setattr(_mpi, "_MPI", [])                      # as in a process that never imported it
     assert _mpi.is_available() is False and dist.is_available() is False
     with pytest.raises(ImportError, match=r"install deepdive\[distributed\]"):
         dist.init_process_group("gloo")
