@@ -16,7 +16,7 @@ COLLECTIVES = ["all_reduce_SUM", "all_reduce_PRODUCT", "all_reduce_MIN", "all_re
                "all_gather", "all_gather_into_tensor", "gather", "scatter", "reduce_scatter",
                "reduce_scatter_tensor", "all_to_all", "send_recv", "isend_irecv", "all_to_all_single",
                "in_place_non_contiguous", "barrier", "objects", "groups", "mismatched_shapes", "mismatched_dtypes",
-               "avg_of_integers_raises"]
+               "avg_of_integers_raises", "unchecked_all_reduce"]
 
 
 @pytest.fixture(scope="module")

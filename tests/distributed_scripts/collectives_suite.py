@@ -249,6 +249,18 @@ def _():
         raise AssertionError("broadcast on mismatched dtypes did not raise")
 
 
+@check("unchecked_all_reduce")
+def _():
+    from deepdive.distributed import collectives
+    collectives.CHECK_ARGUMENTS = False          # DEEPDIVE_DISTRIBUTED_CHECKS=0: no agreement probe
+    try:
+        t = tensor(R, (5,), np.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        equal(t, np.mean([value(r, (5,), np.float64) for r in range(W)], 0), np.float64)
+    finally:
+        collectives.CHECK_ARGUMENTS = True
+
+
 @check("avg_of_integers_raises")
 def _():
     try:

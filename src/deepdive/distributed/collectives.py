@@ -4,7 +4,10 @@ They act in place on the tensors' arrays (PyTorch's contract), with ``async_op=T
 non-blocking variant and returning a ``Work`` (``wait()``, ``is_completed()``). Before a collective every
 rank checks, in one 2-number all-reduce, that all ranks called the same collective on the same shapes and
 dtypes; a mismatch raises on every rank with each rank's shape in the message, where MPI itself would
-hang, truncate or read garbage.
+hang, truncate or read garbage. The check costs one small-message latency per call (a few microseconds;
+``benchmarks/bench_distributed.py`` measures it); ``DEEPDIVE_DISTRIBUTED_CHECKS=0`` turns it off for
+programs that make many tiny collectives (DistributedDataParallel's gradient all-reduces never pay it: it
+checks the parameters' shapes once, at construction).
 """
 import os
 import zlib
@@ -13,6 +16,10 @@ import numpy as np
 
 from . import _mpi
 from .process_group import _group
+
+
+# Check that every rank passes the same shapes and dtypes to each collective (see the module's docstring).
+CHECK_ARGUMENTS = os.environ.get("DEEPDIVE_DISTRIBUTED_CHECKS", "1") != "0"
 
 
 class ReduceOp:
@@ -139,6 +146,10 @@ def _check_same(group, op, meta, problem=None):
     NOTE: a hash of (op, meta) reduced with MAX over (h, -h) gives max and min in one small all-reduce;
     only when they differ are the full descriptions gathered, for the message.
     """
+    if not CHECK_ARGUMENTS:
+        if problem is not None:
+            raise problem
+        return
     MPI = _mpi.mpi()
     if problem is not None:
         meta = f"an invalid argument ({problem})"
