@@ -32,7 +32,11 @@ def environment(**extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["OMP_NUM_THREADS"] = "1"
-    env.update({k: str(v) for k, v in extra.items()})
+    for key, value in extra.items():
+        if value is None:                      # None: remove the variable
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
     return env
 
 

@@ -123,3 +123,23 @@ def test_under_plain_mpiexec_an_uncaught_exception_ends_every_rank(tmp_path):
     rc, out, err = mpiexec(str(script), 2, timeout=30)
     assert rc != 0 and "got past" not in out
     assert "ValueError: rank 1 cannot go on" in err and "aborting every rank" in err
+
+
+ENV_SCRIPT = """
+import os, sys
+import deepdive.distributed as dist
+keys = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
+        "OMP_NUM_THREADS"]
+dist.init_process_group("gloo")
+print("ENV", dist.get_rank(), " ".join(os.environ[k] for k in keys), dist.is_torchelastic_launched(), sys.argv[1:])
+"""
+
+
+def test_launcher_sets_torchruns_environment_and_runs_modules(tmp_path):
+    require_mpi()
+    (tmp_path / "envcheck.py").write_text(ENV_SCRIPT)
+    rc, out, err = launcher(["--nproc-per-node", "2", "--master-port", "29123", "-m", "envcheck", "--flag", "x"],
+                            cwd=tmp_path, OMP_NUM_THREADS=None)
+    assert rc == 0, out + err
+    lines = sorted(line for line in out.splitlines() if line.startswith("ENV"))
+    assert lines == [f"ENV {r} {r} {r} 2 2 0 127.0.0.1 29123 1 True ['--flag', 'x']" for r in (0, 1)], out

@@ -8,7 +8,8 @@ Every backend name runs on MPI, so CPU PyTorch programs run unchanged.
 from .process_group import (Backend, GroupMember, ProcessGroup, default_pg_timeout, destroy_process_group,  # noqa: F401
                             get_backend, get_global_rank, get_group_rank, get_process_group_ranks, get_rank,
                             get_world_size, init_process_group, is_available, is_gloo_available,
-                            is_initialized, is_mpi_available, is_nccl_available, new_group)
+                            is_initialized, is_mpi_available, is_nccl_available, is_torchelastic_launched,
+                            new_group)
 from .collectives import (ReduceOp, Work, all_gather, all_gather_into_tensor, all_gather_object,  # noqa: F401
                           all_reduce, all_to_all, all_to_all_single, barrier, broadcast, broadcast_object_list,
                           gather, gather_object, irecv, isend, recv, reduce, reduce_scatter, reduce_scatter_tensor,

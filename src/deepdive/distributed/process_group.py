@@ -90,6 +90,11 @@ def is_initialized():
     return _world.default is not None
 
 
+def is_torchelastic_launched():
+    """True in a rank started by ``deepdive-run`` (torchrun's test: its run id is in the environment)."""
+    return os.environ.get("TORCHELASTIC_RUN_ID") is not None
+
+
 def _env_int(name):
     value = os.environ.get(name)
     if value is None or value == "":
