@@ -54,6 +54,8 @@ from ._layout import layout, strided, sparse_coo
 # Module paths PyTorch scripts import in their headers (torch.backends, torch._utils, ...)
 from . import backends, multiprocessing, _utils, accelerator, hub, version  # noqa: F401
 from . import amp  # noqa: F401  (autocast, GradScaler)
+# torch.distributed on MPI (mpi4py is imported only when a process group is made)
+from . import distributed  # noqa: F401
 from .amp import autocast, bfloat16, is_autocast_enabled, get_autocast_dtype  # noqa: F401
 from ._compile import compile  # noqa: F401,A001
 

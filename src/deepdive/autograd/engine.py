@@ -19,6 +19,19 @@ from .grad_mode import STATE as _GRAD
 POST_ACCUMULATE_HOOKS = {}
 # Callables observe(node, grad_outputs, grad_inputs) run after each node's backward (used by deepdive.viz).
 OBSERVERS = []
+# Callables queued during a backward pass, run once when it ends (torch's Engine.queue_callback; used by
+# DistributedDataParallel to wait for its gradient all-reduces).
+QUEUED_CALLBACKS = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once, when the backward pass now running has finished."""
+    QUEUED_CALLBACKS.append(callback)
+
+
+def _run_queued_callbacks():
+    while QUEUED_CALLBACKS:
+        QUEUED_CALLBACKS.pop(0)()
 
 
 def _collect(roots):
@@ -174,8 +187,13 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
                 dependencies[child] -= 1
                 if dependencies[child] == 0:
                     ready.append(child)
+    except BaseException:
+        QUEUED_CALLBACKS.clear()       # a failed backward leaves nothing to finish
+        raise
     finally:
         _GRAD.enabled = prev_mode
+    if captured is None:
+        _run_queued_callbacks()
     if captured is not None:
         return [captured[("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)]
                 for t in inputs]
@@ -201,6 +219,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     for t, g in zip(inputs, run_backward(tensors, seeds, retain_graph=bool(retain_graph), inputs=inputs)):
         if g is not None:
             _store_grad(t, g)
+    _run_queued_callbacks()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
