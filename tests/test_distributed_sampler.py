@@ -42,11 +42,14 @@ def test_own_permutation_is_shared_by_the_ranks_and_changes_with_the_epoch():
     for s in samplers:
         s.set_epoch(1)
     assert [list(s) for s in samplers] != first
-    # Equal to PyTorch's in full only where deepdive's generator reproduces torch's randperm stream
-    g, tg = deepdive.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    if deepdive.randperm(n, generator=g).tolist() == torch.randperm(n, generator=tg).tolist():
-        theirs = torch.utils.data.distributed.DistributedSampler(range(n), replicas, 0, seed=1)
-        assert list(DistributedSampler(range(n), replicas, 0, seed=1)) == list(theirs)
+    # deepdive's generator reproduces torch's randperm stream, so the whole sampler equals PyTorch's
+    for rank in range(replicas):
+        for epoch in (0, 1, 5):
+            ours = DistributedSampler(range(n), replicas, rank, seed=1)
+            theirs = torch.utils.data.distributed.DistributedSampler(range(n), replicas, rank, seed=1)
+            ours.set_epoch(epoch)
+            theirs.set_epoch(epoch)
+            assert list(ours) == list(theirs), (rank, epoch)
 
 
 def test_errors_are_pytorchs():
