@@ -23,6 +23,8 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape:
         return grad
+    if grad.__class__ in _TENSOR_TYPES:      # create_graph=True: the same sums, recorded
+        return _unbroadcast_tensor(grad, tuple(shape))
     extra = grad.ndim - len(shape)
     if extra:
         # NOTE: np.add.reduce, not ndarray.sum: same result without NumPy's Python-level wrapper.
@@ -30,6 +32,16 @@ def unbroadcast(grad, shape):
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
     if axes:
         grad = _add_reduce(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def _unbroadcast_tensor(grad, shape):
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(dim=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
     return grad
 
 
