@@ -88,24 +88,33 @@ def _linked_saved(node):
     return tuple(links.get(id(a), _wrap(a) if a.__class__ is np.ndarray else a) for a in saved)
 
 
+def linked_output(node, array, index=0):
+    """The node's output ``index`` as a graph-linked Tensor, from a saved copy of another shape
+    (reductions save their result in keepdims form, then return it squeezed)."""
+    shape = node._out_shape if node._n_outputs == 1 else node._out_meta[index][0]
+    return _wrap(array.reshape(shape), True, node, index).reshape(array.shape)
+
+
 def node_backward_graph(node, grads):
     """One node's backward on Tensors (grad mode on), returning Tensors or None per input."""
     if isinstance(node, TensorFunction):
         return node._run_backward_graph(grads)
     cls = node.__class__
     rule = getattr(cls, "graph_backward", None)
-    if rule is None or getattr(node, "_no_graph_backward", False):
+    result = NotImplemented
+    if rule is not None:
+        saved, versions = node._saved, node._saved_versions
+        node._saved, node._saved_versions = _linked_saved(node), None
+        try:
+            result = rule(node, *grads)      # NotImplemented: a case this op doesn't record (yet)
+        finally:
+            node._saved, node._saved_versions = saved, versions
+    if result is NotImplemented:
         with _no_grad():
             result = node._run_backward([g._data for g in grads])
         if result.__class__ is not tuple:
             result = (result,)
         return delayed_error(UNSUPPORTED.format(node.name()), result)
-    saved, versions = node._saved, node._saved_versions
-    node._saved, node._saved_versions = _linked_saved(node), None
-    try:
-        result = rule(node, *grads)
-    finally:
-        node._saved, node._saved_versions = saved, versions
     if result.__class__ is not tuple:
         result = (result,)
     return tuple(r if r is None or r.__class__ in _TENSOR_TYPES else _wrap(np.asarray(r)) for r in result)

@@ -138,3 +138,46 @@ def broadcast_error(op, a_shape, b_shape):
                                 f"at non-singleton dimension {i} "
                                 f"(shapes {list(a_shape)} and {list(b_shape)})")
     return RuntimeError(f"{op}: shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast together")
+
+
+class _LinearAdjoint:
+    """Built lazily (``Function`` imports tensor.py, which imports this module)."""
+    cls = None
+
+
+def linear_backward(ctx, grad, forward, index=0):
+    """create_graph=True for an op that is linear in its input (reshape, indexing, padding, cat ...).
+
+    Its backward g -> J^T g doesn't depend on the input, only on g; so the recorded backward is one
+    node of its own, ``AdjointBackward``: forward = the op's NumPy backward on g, backward = the op
+    itself applied to gg (``forward``: a Tensor -> Tensor call of the op, e.g. ``lambda t: t[key]``),
+    which makes every order work. Returns input ``index``'s gradient as a Tensor.
+    """
+    if _LinearAdjoint.cls is None:
+        from ..autograd.function import Function
+
+        class AdjointBackward(Function):
+            """z = J^T g (the backward of a linear op).   Backward: dg = J gg (the op applied to gg)."""
+
+            @staticmethod
+            def forward(node, g, op_ctx, op_forward, op_index):
+                node.op_forward = op_forward
+                result = op_ctx.backward(op_ctx, g)
+                return result[op_index] if result.__class__ is tuple else result
+
+            @staticmethod
+            def backward(node, gg):
+                from ..autograd.grad_mode import no_grad
+                with no_grad():
+                    return node.op_forward(_wrap(gg))._data, None, None, None
+
+            @staticmethod
+            def graph_backward(node, gg):
+                return node.op_forward(gg), None, None, None
+
+            @classmethod
+            def name(cls):
+                return "AdjointBackward0"
+
+        _LinearAdjoint.cls = AdjointBackward
+    return _LinearAdjoint.cls.apply(grad, ctx, forward, index)
