@@ -254,3 +254,40 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs):
 
 from ..tensor import _wrap, _TENSOR_TYPES  # noqa: E402
 from .function import TensorFunction  # noqa: E402
+
+
+class _Alias:
+    cls = None
+
+
+def linked_input(node, index, data, shape=None):
+    """A Tensor holding ``data`` whose gradient flows into the node's input ``index`` (identity Jacobian,
+    summed over broadcast axes). For fused ops that saved a value derived from the input (d = x - y,
+    log-softmax rows): the recorded backward rebuilds that value on Tensors, linked to the real input.
+    ``shape``: the input's shape, when ``data`` is broadcast beyond it."""
+    edge = node.next_functions[index]
+    if edge is None:
+        return _wrap(data)
+    child, nr = edge
+    handle = child if child.__class__ in _TENSOR_TYPES else \
+        _wrap(data if shape is None or tuple(shape) == data.shape else np.empty(shape, data.dtype), True, child, nr)
+    if _Alias.cls is None:
+        from .function import Function
+        from ..ops._util import unbroadcast
+
+        class AliasBackward(Function):
+            """z = a stand-in value for x (same derivative as x).   Backward: dx = g (summed to x's shape)."""
+
+            @staticmethod
+            def forward(ctx, x, value):
+                ctx.shape = x.shape
+                return value
+
+            @staticmethod
+            def backward(ctx, grad):
+                return unbroadcast(grad, ctx.shape), None
+
+            graph_backward = backward
+
+        _Alias.cls = AliasBackward
+    return _Alias.cls.apply(handle, data)
