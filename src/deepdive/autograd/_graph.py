@@ -105,10 +105,12 @@ def node_backward_graph(node, grads):
     if rule is not None:
         saved, versions = node._saved, node._saved_versions
         node._saved, node._saved_versions = _linked_saved(node), None
+        node._raw_saved = saved             # for ops/_util.linear_backward, which reruns the NumPy backward
         try:
             result = rule(node, *grads)      # NotImplemented: a case this op doesn't record (yet)
         finally:
             node._saved, node._saved_versions = saved, versions
+            del node._raw_saved
     if result is NotImplemented:
         with _no_grad():
             result = node._run_backward([g._data for g in grads])

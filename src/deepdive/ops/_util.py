@@ -162,7 +162,12 @@ def linear_backward(ctx, grad, forward, index=0):
             @staticmethod
             def forward(node, g, op_ctx, op_forward, op_index):
                 node.op_forward = op_forward
-                result = op_ctx.backward(op_ctx, g)
+                linked = op_ctx._saved
+                op_ctx._saved = op_ctx.__dict__.get("_raw_saved", linked)     # the arrays, not their Tensors
+                try:
+                    result = op_ctx.backward(op_ctx, g)
+                finally:
+                    op_ctx._saved = linked
                 return result[op_index] if result.__class__ is tuple else result
 
             @staticmethod
