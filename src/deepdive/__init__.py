@@ -40,6 +40,7 @@ from . import optim
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")
+_LAZY += ("func",)       # torch.func: function transforms (higher-order gradients)
 
 
 def __getattr__(name):
