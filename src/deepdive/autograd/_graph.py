@@ -73,6 +73,42 @@ def delayed_error(message, results):
                  for i, r in enumerate(results))
 
 
+class _Depends:
+    cls = None
+
+
+def _depending(result, linked):
+    """Results that don't require grad although the formula used saved inputs that do (relu's g * (y > 0),
+    sign, masks) are marked as depending on one of them, with a zero derivative: as in PyTorch, such a
+    gradient can be differentiated again (giving zeros) instead of raising."""
+    result = result if result.__class__ is tuple else (result,)
+    dep = next((t for t in linked if t.__class__ in _TENSOR_TYPES and t.requires_grad), None)
+    if dep is None or all(r is None or r.__class__ not in _TENSOR_TYPES or r.requires_grad for r in result):
+        return result
+    if _Depends.cls is None:
+        from .function import Function
+
+        class ZeroDerivativeBackward(Function):
+            """z = g, depending on x with zero derivative.   Backward: dg = gg,  dx = 0."""
+
+            @staticmethod
+            def forward(ctx, g, x):
+                ctx.x_meta = (x.shape, x.dtype)
+                return g
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad, np.zeros(*ctx.x_meta)
+
+            @staticmethod
+            def graph_backward(ctx, grad):
+                return grad, _wrap(np.zeros(*ctx.x_meta))
+
+        _Depends.cls = ZeroDerivativeBackward
+    return tuple(r if r is None or r.__class__ not in _TENSOR_TYPES or r.requires_grad else _Depends.cls.apply(r, dep)
+                 for r in result)
+
+
 def _linked_saved(node):
     """``node._saved`` with every array that is an input's or output's data replaced by a graph-linked Tensor."""
     saved = node.saved_tensors          # raises if freed or modified in place, as in first order
@@ -104,13 +140,16 @@ def node_backward_graph(node, grads):
     result = NotImplemented
     if rule is not None:
         saved, versions = node._saved, node._saved_versions
-        node._saved, node._saved_versions = _linked_saved(node), None
+        linked = _linked_saved(node)
+        node._saved, node._saved_versions = linked, None
         node._raw_saved = saved             # for ops/_util.linear_backward, which reruns the NumPy backward
         try:
             result = rule(node, *grads)      # NotImplemented: a case this op doesn't record (yet)
         finally:
             node._saved, node._saved_versions = saved, versions
             del node._raw_saved
+        if result is not NotImplemented:
+            return _depending(result, linked)
     if result is NotImplemented:
         with _no_grad():
             result = node._run_backward([g._data for g in grads])

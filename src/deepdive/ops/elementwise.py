@@ -420,15 +420,15 @@ def _sigmoid(x):
 Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y",
              graph=True)
 Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y",
-              graph=True)
+              graph=lambda y, g: g * y * float(np.log(2)))
 Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y",
                graph=True)
 Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.", quiet=True,
              graph=True)
 Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).", quiet=True,
-              graph=True)
+              graph=lambda x, g: g / (x * float(np.log(2))))
 Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).", quiet=True,
-               graph=True)
+               graph=lambda x, g: g / (x * float(np.log(10))))
 Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).", quiet=True,
                graph=True)
 Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y", quiet=True,
