@@ -35,15 +35,46 @@ def _argnums(argnums, n):
     return tuple(a % n for a in nums), many
 
 
-def _differentiable(args, nums):
-    """The arguments at ``nums`` as tensors that require grad (kept in the caller's graph if they already do)."""
+def _leaf(t):
+    return t.view_as(t) if t.requires_grad else t.detach().requires_grad_(True)
+
+
+def _flatten(x, where):
+    """The Tensors of a pytree (a Tensor, or tuples / lists / dicts of them) and a function rebuilding it."""
+    if isinstance(x, Tensor):
+        return [x], lambda leaves: leaves[0]
+    if isinstance(x, (tuple, list, dict)):
+        keys = list(x) if isinstance(x, dict) else range(len(x))
+        parts = [_flatten(x[k], where) for k in keys]
+        sizes = [len(p[0]) for p in parts]
+
+        def rebuild(leaves):
+            out, i = [], 0
+            for (_, build), n in zip(parts, sizes):
+                out.append(build(leaves[i:i + n]))
+                i += n
+            return dict(zip(keys, out)) if isinstance(x, dict) else type(x)(out)
+        return [t for p in parts for t in p[0]], rebuild
+    raise RuntimeError(f"{where}: expected a Tensor or a tuple/list/dict of Tensors, got {type(x).__name__}")
+
+
+def _differentiable(args, nums, where="grad"):
+    """The arguments at ``nums`` with every Tensor in them made to require grad (kept in the caller's graph if it
+    already does). Returns the new arguments and, per argnum, (its Tensors, the function rebuilding it)."""
     args = list(args)
+    trees = []
     for a in nums:
-        t = args[a]
-        if not isinstance(t, Tensor):
-            raise RuntimeError(f"grad: expected argument {a} to be a Tensor, got {type(t).__name__}")
-        args[a] = t.view_as(t) if t.requires_grad else t.detach().requires_grad_(True)
-    return args
+        leaves, rebuild = _flatten(args[a], where)
+        leaves = [_leaf(t) for t in leaves]
+        args[a] = rebuild(leaves)
+        trees.append((leaves, rebuild))
+    return args, trees
+
+
+def _nested(originals):
+    """Whether an outer transform (or the caller) differentiates through these inputs: only then does the
+    gradient need its own graph. Outermost, create_graph stays off: the first-order path, exactly a loop's."""
+    return any(isinstance(t, Tensor) and t.requires_grad for t in originals)
 
 
 def _outer(results, originals):
@@ -57,7 +88,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     """``(df/dx, f(x))`` (``(grads, (value, aux))`` with ``has_aux``); f must return a one-element Tensor."""
     def wrapper(*args, **kwargs):
         nums, many = _argnums(argnums, len(args))
-        inputs = _differentiable(args, nums)
+        inputs, trees = _differentiable(args, nums)
         with enable_grad():
             out = func(*inputs, **kwargs)
             aux = None
@@ -70,15 +101,20 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
                                    f"{type(out).__name__}" + (f" of shape {list(out.shape)}" if
                                                               isinstance(out, Tensor) else ""))
-            targets = [inputs[a] for a in nums]
+            targets = [t for leaves, _ in trees for t in leaves]
+            originals = [t for a in nums for t in _flatten(args[a], "grad")[0]]
             if out.requires_grad:
-                grads = _autograd_grad(out, targets, create_graph=True, allow_unused=True, materialize_grads=True)
+                grads = _autograd_grad(out, targets, create_graph=_nested(originals), allow_unused=True,
+                                       materialize_grads=True)
             else:
                 grads = tuple(t.detach() * 0 for t in targets)
-        originals = [args[a] for a in nums]
         grads = _outer(grads, originals)
         value = _outer((out,), originals)[0]
-        g = grads if many else grads[0]
+        per_arg, i = [], 0
+        for leaves, rebuild in trees:
+            per_arg.append(rebuild(list(grads[i:i + len(leaves)])))
+            i += len(leaves)
+        g = tuple(per_arg) if many else per_arg[0]
         return (g, (value, aux)) if has_aux else (g, value)
     return wrapper
 
@@ -99,7 +135,7 @@ def _tuple(x):
 
 def vjp(func, *primals, has_aux=False):
     """``(func(*primals), vjp_fn)``; ``vjp_fn(cotangents)`` returns one gradient per primal (a tuple)."""
-    inputs = _differentiable(primals, range(len(primals)))
+    inputs, _ = _differentiable(primals, range(len(primals)), "vjp")
     with enable_grad():
         out = func(*inputs)
     aux = None
@@ -128,7 +164,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     primals, tangents = _tuple(primals), _tuple(tangents)
     if len(primals) != len(tangents):
         raise RuntimeError("jvp: Expected primals and tangents to have the same length")
-    inputs = _differentiable(primals, range(len(primals)))
+    inputs, _ = _differentiable(primals, range(len(primals)), "jvp")
     with enable_grad():
         out = func(*inputs)
         aux = None
@@ -158,7 +194,10 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     """The Jacobian of ``func`` w.r.t. ``argnums``, shape ``output.shape + input.shape``, one vjp per output element."""
     def wrapper(*args, **kwargs):
         nums, many = _argnums(argnums, len(args))
-        inputs = _differentiable(args, nums)
+        for a in nums:
+            if not isinstance(args[a], Tensor):
+                raise RuntimeError(f"jacrev: expected argument {a} to be a Tensor, got {type(args[a]).__name__}")
+        inputs, _ = _differentiable(args, nums, "jacrev")
         with enable_grad():
             out = func(*inputs, **kwargs)
             aux = None
@@ -172,8 +211,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
                 rows = [[] for _ in targets]
                 for k in range(flat.shape[0]):
                     if flat.requires_grad:
-                        g = _autograd_grad(flat[k], targets, retain_graph=True, create_graph=True,
-                                           allow_unused=True, materialize_grads=True)
+                        g = _autograd_grad(flat[k], targets, retain_graph=True,
+                                           create_graph=_nested([args[a] for a in nums]), allow_unused=True,
+                                           materialize_grads=True)
                     else:
                         g = tuple(t.detach() * 0 for t in targets)
                     for j, gj in enumerate(g):
