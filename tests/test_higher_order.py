@@ -380,3 +380,29 @@ def test_gradgradcheck_catches_a_wrong_second_derivative():
     x = deepdive.tensor(rng.standard_normal(3), requires_grad=True)
     assert deepdive.autograd.gradcheck(Wrong.apply, (x,))
     assert not deepdive.autograd.gradgradcheck(Wrong.apply, (x,), raise_exception=False)
+
+
+def test_viz_graph_of_a_gradient_shows_its_backward_nodes():
+    """d/dx sum(sin(x) * x) = cos(x) * x + sin(x): the gradient's own graph holds the backward's ops
+    (Cos, from sin's derivative) next to the forward's (Sin), drawn by the unchanged deepdive.viz.graph."""
+    x = deepdive.tensor([1.0, 2.0], requires_grad=True)
+    g, = deepdive.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
+    labels = [n.label for n in deepdive.viz.graph(g, params={"x": x}).nodes]
+    assert "Cos" in labels and "Sin" in labels and "x" in labels
+
+
+NORMS = {
+    "layer_norm": lambda F: lambda x, w, b: F.layer_norm(x, (4,), w, b).tanh(),
+    "layer_norm_2d": lambda F: lambda x, w, b: F.layer_norm(x.reshape(3, 2, 2), (2, 2)).tanh(),
+    "batch_norm_train": lambda F: lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True).tanh(),
+    "batch_norm_eval": lambda F: lambda x, w, b: F.batch_norm(x, x.detach().mean(0) * 0 + 0.1,
+                                                              x.detach().var(0) * 0 + 2.0, w, b).tanh(),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMS))
+def test_normalization_second_order(name):
+    t = require_torch()
+    x, w, b = rng.standard_normal((3, 4)), rng.uniform(0.5, 1.5, 4), rng.standard_normal(4)
+    check_second_order(NORMS[name](F), NORMS[name](t.nn.functional), [x, w, b])
+    gradgradcheck(NORMS[name](F), x, w, b)
