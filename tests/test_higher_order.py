@@ -353,16 +353,33 @@ def test_input_that_does_not_require_grad():
 
 
 def test_op_without_recorded_backward_raises_clearly():
-    """conv2d's gradient is exact, but differentiating it again raises instead of giving a wrong value."""
+    """max_pool2d's gradient is exact, but differentiating it again raises instead of giving a wrong value."""
     x = deepdive.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
-    w = deepdive.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
-    g, = deepdive.autograd.grad(F.conv2d(x, w).pow(2).sum(), x, create_graph=True)
+    g, = deepdive.autograd.grad(F.max_pool2d(x * x, 2).pow(2).sum(), x, create_graph=True)
     t = require_torch()
-    tx, tw = t.tensor(x._data, requires_grad=True), t.tensor(w._data)
-    tg, = t.autograd.grad(t.nn.functional.conv2d(tx, tw).pow(2).sum(), tx)
+    tx = t.tensor(x._data, requires_grad=True)
+    tg, = t.autograd.grad(t.nn.functional.max_pool2d(tx * tx, 2).pow(2).sum(), tx)
     np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-8)
-    with pytest.raises(RuntimeError, match=r"does not support create_graph=True \(higher-order gradients\) yet"):
+    with pytest.raises(RuntimeError, match=r"MaxPoolBackward0 does not support create_graph=True "
+                                           r"\(higher-order gradients\) yet"):
         g.sum().backward()
+
+
+CONVS = {
+    "conv2d": lambda F: lambda x, w, b: F.conv2d(x, w, b).tanh(),
+    "conv2d_stride_pad": lambda F: lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1).tanh(),
+    "conv2d_groups_dilation": lambda F: lambda x, w, b: F.conv2d(x, w[:, :1], b, groups=2, dilation=2,
+                                                                 padding=2).tanh(),
+    "conv1d": lambda F: lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, padding=1).tanh(),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVS))
+def test_convolution_second_order(name):
+    t = require_torch()
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    check_second_order(CONVS[name](F), CONVS[name](t.nn.functional), [x, w, b])
+    gradgradcheck(CONVS[name](F), x, w, b)
 
 
 def test_gradgradcheck_catches_a_wrong_second_derivative():
