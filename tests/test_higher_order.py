@@ -353,14 +353,15 @@ def test_input_that_does_not_require_grad():
 
 
 def test_op_without_recorded_backward_raises_clearly():
-    """max_pool2d's gradient is exact, but differentiating it again raises instead of giving a wrong value."""
+    """adaptive_max_pool2d's gradient is exact, but differentiating it again raises instead of giving a
+    wrong value."""
     x = deepdive.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
-    g, = deepdive.autograd.grad(F.max_pool2d(x * x, 2).pow(2).sum(), x, create_graph=True)
+    g, = deepdive.autograd.grad(F.adaptive_max_pool2d(x * x, 2).pow(2).sum(), x, create_graph=True)
     t = require_torch()
     tx = t.tensor(x._data, requires_grad=True)
-    tg, = t.autograd.grad(t.nn.functional.max_pool2d(tx * tx, 2).pow(2).sum(), tx)
+    tg, = t.autograd.grad(t.nn.functional.adaptive_max_pool2d(tx * tx, 2).pow(2).sum(), tx)
     np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-8)
-    with pytest.raises(RuntimeError, match=r"MaxPoolBackward0 does not support create_graph=True "
+    with pytest.raises(RuntimeError, match=r"AdaptiveMaxPoolBackward0 does not support create_graph=True "
                                            r"\(higher-order gradients\) yet"):
         g.sum().backward()
 
@@ -423,3 +424,20 @@ def test_normalization_second_order(name):
     x, w, b = rng.standard_normal((3, 4)), rng.uniform(0.5, 1.5, 4), rng.standard_normal(4)
     check_second_order(NORMS[name](F), NORMS[name](t.nn.functional), [x, w, b])
     gradgradcheck(NORMS[name](F), x, w, b)
+
+
+POOLS = {
+    "max_pool2d": lambda F: lambda x: F.max_pool2d(x * x, 2) ** 2,
+    "max_pool2d_overlap": lambda F: lambda x: F.max_pool2d(x * x, 3, stride=1, padding=1) ** 2,
+    "max_pool1d": lambda F: lambda x: F.max_pool1d(x[:, :, 0] * x[:, :, 0], 2) ** 2,
+    "avg_pool2d": lambda F: lambda x: F.avg_pool2d(x * x, 2) ** 2,
+    "avg_pool2d_pad": lambda F: lambda x: F.avg_pool2d(x * x, 3, stride=2, padding=1) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(POOLS))
+def test_pooling_second_order(name):
+    t = require_torch()
+    x = rng.standard_normal((2, 2, 4, 4))
+    check_second_order(POOLS[name](F), POOLS[name](t.nn.functional), [x])
+    gradgradcheck(POOLS[name](F), x)
