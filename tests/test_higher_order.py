@@ -441,3 +441,25 @@ def test_pooling_second_order(name):
     x = rng.standard_normal((2, 2, 4, 4))
     check_second_order(POOLS[name](F), POOLS[name](t.nn.functional), [x])
     gradgradcheck(POOLS[name](F), x)
+
+
+ATTENTION = {
+    "plain": lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v).tanh(),
+    "causal": lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, is_causal=True).tanh(),
+    "float_mask": lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m).tanh(),
+    "bool_mask": lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m > -0.5).tanh(),
+    "scale": lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, scale=0.3).tanh(),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+def test_attention_second_order(name):
+    t = require_torch()
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 2))
+    m = rng.standard_normal((3, 5))
+    m[:, 0] = 1.0                      # no row fully blocked by the bool mask
+    if name == "causal":
+        k, v = k[:, :3], v[:, :3]
+    check_second_order(lambda a, b, c, d: ATTENTION[name](F, a, b, c, d),
+                       lambda a, b, c, d: ATTENTION[name](t.nn.functional, a, b, c, d), [q, k, v, m])
+    gradgradcheck(lambda a, b, c, d: ATTENTION[name](F, a, b, c, d), q, k, v, m)
