@@ -463,3 +463,26 @@ def test_attention_second_order(name):
     check_second_order(lambda a, b, c, d: ATTENTION[name](F, a, b, c, d),
                        lambda a, b, c, d: ATTENTION[name](t.nn.functional, a, b, c, d), [q, k, v, m])
     gradgradcheck(lambda a, b, c, d: ATTENTION[name](F, a, b, c, d), q, k, v, m)
+
+
+RECURRENT = {
+    "rnn_tanh": lambda nn: nn.RNN(3, 4, batch_first=True), "rnn_relu": lambda nn: nn.RNN(3, 4, nonlinearity="relu"),
+    "lstm": lambda nn: nn.LSTM(3, 4, batch_first=True), "lstm_bidirectional": lambda nn: nn.LSTM(3, 2, bidirectional=True),
+    "gru": lambda nn: nn.GRU(3, 4, num_layers=2), "gru_nobias": lambda nn: nn.GRU(3, 4, bias=False),
+}
+
+
+@pytest.mark.parametrize("name", list(RECURRENT))
+def test_recurrent_second_order(name):
+    """d/dx of the fused RNN/LSTM/GRU's gradient (the backward through time, recorded step by step)."""
+    t = require_torch()
+    ours, theirs = RECURRENT[name](deepdive.nn), RECURRENT[name](t.nn)
+    with t.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(t.tensor(p._data))
+    x = rng.standard_normal((2, 3, 3)).astype(np.float32)
+    check_second_order(lambda a: ours(a)[0].tanh(), lambda a: theirs(a)[0].tanh(), [x], rtol=1e-4, atol=1e-5)
+    ours64 = RECURRENT[name](deepdive.nn)
+    for p in ours64.parameters():
+        p._data = p._data.astype(np.float64)
+    gradgradcheck(lambda a: ours64(a)[0].tanh(), x[:, :2].astype(np.float64))

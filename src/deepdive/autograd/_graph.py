@@ -173,6 +173,46 @@ def _zeros_like_meta(shape, dtype):
     return _wrap(np.zeros(shape, dtype))
 
 
+def _collect(roots, stops):
+    """``engine._collect``, not walking past the ``stops`` nodes."""
+    if not stops:
+        return _engine._collect(roots)
+    dependencies, stack, seen = {}, list(roots), set(roots)
+    while stack:
+        node = stack.pop()
+        if node in stops:
+            continue
+        for edge in node.next_functions:
+            if edge is None or edge[0].__class__ in _TENSOR_TYPES:
+                continue
+            child = edge[0]
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return dependencies
+
+
+def composite_backward(node, grads, composite, arrays):
+    """create_graph=True for a fused op through a composite of recorded ops (an LSTM step by step).
+
+    ``composite(*tensors)`` recomputes the op's outputs from its inputs with deepdive ops; ``arrays``
+    are the inputs' values (None for absent ones). The inputs enter as stand-ins linked to the real
+    ones, the composite's vector-Jacobian product is taken with create_graph=True (stopping at the
+    stand-ins), so the gradients it returns are differentiable again, to any order.
+    """
+    stand_ins = [None if a is None else
+                 linked_input(node, i, a) if node.next_functions[i] is not None else _wrap(a)
+                 for i, a in enumerate(arrays)]
+    outputs = composite(*stand_ins)
+    wanted = [t for t in stand_ins if t is not None and t.requires_grad]
+    pairs = [(o, g) for o, g in zip(outputs, grads) if o.requires_grad]
+    found = run_backward_graph([o for o, _ in pairs], [g for _, g in pairs], True, wanted, stop_at_inputs=True)
+    by_id = {id(t): g for t, g in zip(wanted, found)}
+    result = [None if t is None or not t.requires_grad else by_id[id(t)] for t in stand_ins]
+    return tuple(result) + (None,) * (len(node.next_functions) - len(result))
+
+
 def store_grad_graph(leaf, grad):
     """``leaf.grad`` under create_graph: the gradient Tensor itself (with its graph), summed out of place."""
     if grad._data.dtype != leaf._data.dtype:
@@ -204,11 +244,14 @@ def _accumulate_leaf(leaf, grad, captured):
     store_grad_graph(leaf, grad)
 
 
-def run_backward_graph(tensors, grad_tensors, retain_graph, inputs):
+def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inputs=False):
     """``engine.run_backward`` with create_graph=True: same traversal, Tensors instead of arrays.
 
-    Kept apart from the first-order loop so that loop pays nothing for this one.
+    Kept apart from the first-order loop so that loop pays nothing for this one. ``stop_at_inputs``
+    (for ``composite_backward``, whose inputs are stand-ins that no other path crosses) ends the
+    walk at the inputs' nodes instead of continuing into the graph behind them.
     """
+    stops = {t.grad_fn for t in inputs if t.grad_fn is not None} if stop_at_inputs else ()
     captured = None
     if inputs is not None:
         captured = {}
@@ -229,7 +272,7 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs):
         nr = t._output_nr
         slot[nr] = g if slot[nr] is None else slot[nr] + g
 
-    dependencies = _engine._collect(roots)
+    dependencies = _collect(roots, stops)
     ready = [n for n in roots if n not in dependencies]
     prev_mode = _GRAD.enabled
     _GRAD.enabled = True         # the ops of backward are recorded: that is the point
@@ -253,6 +296,8 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs):
                     key = (id(node), nr)
                     if key in captured and grads[nr] is not None:
                         captured[key] = grads[nr]
+            if node in stops:
+                continue
             if node._n_outputs > 1:
                 grads = [_zeros_like_meta(*meta) if g is None else g for g, meta in zip(grads, node._out_meta)]
             input_grads = node_backward_graph(node, grads)
