@@ -486,3 +486,32 @@ def test_recurrent_second_order(name):
     for p in ours64.parameters():
         p._data = p._data.astype(np.float64)
     gradgradcheck(lambda a: ours64(a)[0].tanh(), x[:, :2].astype(np.float64))
+
+
+MORE = {
+    "group_norm": lambda F: lambda x, w, b: F.group_norm(x.reshape(3, 4, 1), 2, w, b).tanh(),
+    "rms_norm": lambda F: lambda x, w, b: F.rms_norm(x, (4,), w, eps=1e-6).tanh(),
+    "normalize": lambda F: lambda x, w, b: F.normalize(x, dim=1) * x,
+    "normalize_p1": lambda F: lambda x, w, b: F.normalize(x, p=1.0, dim=0) * x,
+}
+
+
+@pytest.mark.parametrize("name", list(MORE))
+def test_more_normalization_second_order(name):
+    t = require_torch()
+    x, w, b = rng.standard_normal((3, 4)), rng.uniform(0.5, 1.5, 4), rng.standard_normal(4)
+    check_second_order(MORE[name](F), MORE[name](t.nn.functional), [x, w, b])
+    gradgradcheck(MORE[name](F), x, w, b)
+
+
+def test_multihead_attention_second_order():
+    """nn.MultiheadAttention (split heads, fused attention, merge heads): the gradient w.r.t. the input is
+    differentiable again, as in torch."""
+    t = require_torch()
+    ours, theirs = deepdive.nn.MultiheadAttention(4, 2, batch_first=True), t.nn.MultiheadAttention(4, 2, batch_first=True)
+    with t.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(t.tensor(p._data))
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    check_second_order(lambda a: ours(a, a, a)[0].tanh(), lambda a: theirs(a, a, a)[0].tanh(), [x],
+                       rtol=1e-4, atol=1e-5)

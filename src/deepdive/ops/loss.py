@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd._graph import linked_input
+from ..autograd._graph import linked_input, composite_backward
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast
 from .activation import softplus, logsigmoid
@@ -890,6 +890,14 @@ class Normalize(Function):
         dnorm = np.where(norm > ctx.eps, dnorm, 0).astype(x.dtype, copy=False)
         return grad / denom - dot / (denom * denom) * dnorm, None, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return composite_backward(
+            ctx, (grad,), lambda x, *_: (x / x.norm(p=ctx.p, dim=ctx.dim, keepdim=True).clamp(min=ctx.eps),),
+            (x._data, None, None, None))
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """Scale each slice along ``dim`` to unit ``p``-norm: x / max(||x||_p, eps)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import _wrap
+from ..autograd._graph import composite_backward
 
 # torch.batch_norm / torch.instance_norm take their arguments in another order: only nn.functional has them here.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
@@ -259,6 +260,7 @@ class GroupNorm(Function):
             y = x_hat + bias.reshape(groups, -1)[:, :, None] if bias is not None else x_hat.copy()
         ctx.save_for_backward(x_hat, invstd, weight)
         ctx.info = (x.shape, count)
+        ctx.inputs, ctx.groups, ctx.eps = (x, weight, bias), groups, eps       # for create_graph
         return y.reshape(x.shape)
 
     @staticmethod
@@ -285,6 +287,20 @@ class GroupNorm(Function):
         return dx, dw, db, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        def group_norm(x, weight, bias):
+            n, c = x.shape[:2]
+            x3 = x.reshape(n, ctx.groups, -1)
+            centered = x3 - x3.mean(dim=2, keepdim=True)
+            y = (centered * ((centered * centered).mean(dim=2, keepdim=True) + ctx.eps).rsqrt()).reshape(x.shape)
+            affine = (1, c) + (1,) * (x.ndim - 2)
+            if weight is not None:
+                y = y * weight.reshape(affine)
+            return ((y + bias.reshape(affine)) if bias is not None else y,)
+        return composite_backward(ctx, (grad,), group_norm, ctx.inputs)
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of ``C / num_groups`` channels of each sample (N, C, *)."""
     if input.ndim < 2:
@@ -309,6 +325,7 @@ class RMSNorm(Function):
         y0 = x * r
         ctx.save_for_backward(y0, r, weight)
         ctx.axes = axes
+        ctx.inputs, ctx.eps = (x, weight), eps       # for create_graph
         return y0 * weight if weight is not None else y0
 
     @staticmethod
@@ -324,6 +341,14 @@ class RMSNorm(Function):
             dx = r * (gy - y0 * (gy * y0).mean(axis=axes, keepdims=True))
         return dx, dw, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        def rms_norm(x, weight):
+            y = x * ((x * x).mean(dim=ctx.axes, keepdim=True) + ctx.eps).rsqrt()
+            return (y * weight if weight is not None else y,)
+        return composite_backward(ctx, (grad,), rms_norm, ctx.inputs)
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` dims
