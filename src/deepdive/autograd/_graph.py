@@ -66,11 +66,9 @@ class DelayedError:
 def delayed_error(message, results):
     """Wrap gradient arrays (or None) as Tensors whose derivative raises ``message``."""
     node = DelayedError(message, len(results))
-    node._out_meta = [((), np.float32) if r is None else (np.shape(getattr(r, "_data", r)), np.result_type(getattr(r, "_data", r)))
-                      for r in results]
-    return tuple(None if r is None else
-                 _wrap(r._data if r.__class__ in _TENSOR_TYPES else np.asarray(r), True, node, i)
-                 for i, r in enumerate(results))
+    arrays = [None if r is None else r._data if r.__class__ in _TENSOR_TYPES else np.asarray(r) for r in results]
+    node._out_meta = [((), np.float32) if a is None else (a.shape, a.dtype) for a in arrays]
+    return tuple(None if a is None else _wrap(a, True, node, i) for i, a in enumerate(arrays))
 
 
 class _Depends:
