@@ -67,6 +67,16 @@ def scalar_tensor(value, dtype=None, device=None, requires_grad=False):
     return _finish(np.asarray(value, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
+def _size(size_args, size, op):
+    """The shape given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or as ``zeros(size=(2, 3))``."""
+    if size is None:
+        return size_args
+    if size_args:
+        raise TypeError(f"{op}() received an invalid combination of arguments: the size was given both "
+                        f"positionally {size_args} and as size={size}")
+    return (size,) if isinstance(size, (tuple, list)) else (int(size),)
+
+
 def _filled(fill, size, dtype, device, requires_grad, default=None):
     shape = shape_arg(size)
     if any(s < 0 for s in shape):
@@ -75,17 +85,18 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
     return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad, device)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(0, size, dtype, device, requires_grad)
+def zeros(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(0, _size(size_args, size, "zeros"), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(1, size, dtype, device, requires_grad)
+def ones(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(1, _size(size_args, size, "ones"), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          memory_format=None):
     """Like PyTorch's ``empty``, but zero-filled (uninitialised memory helps nobody learn)."""
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, _size(size_args, size, "empty"), dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -125,10 +136,10 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples from [0, 1)."""
     _check_float(dtype, "rand")
-    shape = shape_arg(size)
+    shape = shape_arg(_size(size_args, size, "rand"))
     return _finish(get_generator(generator).random(shape).astype(_float_dtype(dtype)), requires_grad, device)
 
 
@@ -137,10 +148,10 @@ def _check_float(dtype, op):
         raise NotImplementedError(f"{op}: sampling is only implemented for floating dtypes, not {to_dtype(dtype)}")
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
     _check_float(dtype, "randn")
-    shape = shape_arg(size)
+    shape = shape_arg(_size(size_args, size, "randn"))
     return _finish(get_generator(generator).standard_normal(shape).astype(_float_dtype(dtype)), requires_grad, device)
 
 

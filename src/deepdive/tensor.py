@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _dtype
 from ._dtype import get_default_dtype, to_dtype, from_numpy_dtype
+from ._layout import strided as _strided
 
 _TENSOR_TYPES = set()     # Tensor and its subclasses: a set lookup is faster than isinstance on the hot path
 _new = object.__new__
@@ -116,7 +117,9 @@ class Tensor:
     is_sparse = False
     is_quantized = False
     is_meta = False
-    layout = "strided"
+    layout = _strided
+    is_xpu = False
+    is_mps = False
 
     @property
     def ndim(self):
@@ -175,10 +178,14 @@ class Tensor:
 
     @property
     def data(self):
-        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``)."""
-        t = _wrap(self._data)
-        t._version_counter = self._version_counter
-        return t
+        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``).
+
+        NOTE: unlike ``detach()`` it gets its own version counter, as in PyTorch: an in-place change
+        through ``.data`` is invisible to autograd (no "modified by an inplace operation" error), which
+        is why old optimizer code could write ``p.data.add_(...)`` (and why it can silently give wrong
+        gradients when a saved value is changed).
+        """
+        return _wrap(self._data)
 
     @data.setter
     def data(self, value):
@@ -198,6 +205,19 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
+
+    def apply_(self, callable):
+        """Replace each element ``x`` by ``callable(x)`` (a Python float/int), in place; slow, for CPU tensors.
+
+        As in PyTorch, not allowed on a tensor that requires grad, and the version counter is left alone.
+        """
+        if self.requires_grad:
+            raise RuntimeError("Can't call apply_() on Variable that requires grad. Use var.detach().apply_() "
+                               "instead.")
+        flat = self._data.reshape(-1)
+        values = [callable(v) for v in flat.tolist()]
+        self._data[...] = np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape)
+        return self
 
     def tolist(self):
         return self._data.tolist()
@@ -513,4 +533,8 @@ from .ops import install_methods as _install  # noqa: E402
 from .ops.dtype_ops import cast as _cast      # noqa: E402
 
 _install(Tensor)
+
+# Sparse COO tensors (deepdive.sparse): dense.to_sparse(), and to_dense() as the identity on a dense tensor.
+from .sparse.coo import to_sparse as _to_sparse, dense_to_dense as _to_dense  # noqa: E402
+Tensor.to_sparse, Tensor.to_dense = _to_sparse, _to_dense
 from .autograd import engine as _engine  # noqa: E402

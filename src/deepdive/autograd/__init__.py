@@ -8,6 +8,7 @@ from .gradcheck import gradgradcheck  # noqa: E402
 from . import functional  # noqa: F401,E402
 from .anomaly_mode import detect_anomaly, set_detect_anomaly, is_anomaly_enabled, is_anomaly_check_nan_enabled
 from . import function  # noqa: F401
+from .variable import Variable  # noqa: F401  (legacy API)
 
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "gradcheck", "GradcheckError", "gradgradcheck", "functional"]
+           "is_grad_enabled", "gradcheck", "GradcheckError", "gradgradcheck", "functional", "Variable"]

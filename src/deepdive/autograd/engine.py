@@ -206,9 +206,18 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             (store_grad_graph if create_graph else _store_grad)(t, g)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         materialize_grads=False):
-    """``deepdive.autograd.grad``: d(outputs)/d(inputs) returned as a tuple, ``.grad`` untouched."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, materialize_grads=False):
+    """``deepdive.autograd.grad``: d(outputs)/d(inputs) returned as a tuple, ``.grad`` untouched.
+
+    ``only_inputs`` is the legacy argument (WGAN-GP code passes ``only_inputs=True``): ignored, and
+    ``False`` gives PyTorch's FutureWarning.
+    """
+    if not only_inputs:
+        import warnings
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use torch.autograd.backward.",
+                      FutureWarning, stacklevel=2)
     if retain_graph is None:
         retain_graph = create_graph
     outputs = [outputs] if outputs.__class__ in _TENSOR_TYPES else list(outputs)

@@ -7,6 +7,8 @@ import importlib
 
 # Modules whose functions become Tensor methods; a new op family adds its name here.
 FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation"]
+# torch.linalg's old names (x.inverse(), x.det() ...), bincount/histc, diff/logcumsumexp/kron
+FAMILIES += ["linalg_legacy", "bucketing", "scan"]
 
 
 def install_methods(tensor_cls):
