@@ -58,7 +58,7 @@ def compute_gradient_penalty(D, real_samples, fake_samples, alpha):
     fake = torch.ones(real_samples.shape[0], 1)
     # Get gradient w.r.t. interpolates
     gradients = autograd.grad(outputs=d_interpolates, inputs=interpolates, grad_outputs=fake,
-                              create_graph=True, retain_graph=True)[0]
+                              create_graph=True, retain_graph=True, only_inputs=True)[0]
     gradients = gradients.view(gradients.size(0), -1)
     gradient_penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
     return gradient_penalty
