@@ -160,34 +160,34 @@ def test_random_sampler_replacement():
 
 
 # ---------------------------------------------------------------- lazy samplers (an "infinite" loader)
-def _one_big_draw(kind, n, num_samples, seed):
-    """What the samplers drew before they went lazy: everything in one call, for comparison."""
-    rng = deepdive.Generator().manual_seed(seed)
-    if kind == "random":
-        return rng.integers(0, n, (num_samples,)).tolist()
-    weights = np.arange(1.0, n + 1)
-    return rng.choice(n, num_samples, True, weights / weights.sum()).tolist()
-
-
-@pytest.mark.parametrize("num_samples", [1, 31, 70_000])        # one chunk, and several (chunks of 2**15)
-def test_samplers_with_replacement_draw_what_one_big_draw_did(num_samples):
+@pytest.mark.parametrize("num_samples", [1, 31, 70_000])        # one chunk, and several
+def test_lazy_samplers_with_replacement_draw_what_pytorchs_draw(num_samples):
+    from parity import require_torch
     from deepdive.utils.data import WeightedRandomSampler
-    gen = deepdive.Generator().manual_seed(3)
-    assert list(RandomSampler(range(7), True, num_samples, gen)) == _one_big_draw("random", 7, num_samples, 3)
-    gen = deepdive.Generator().manual_seed(3)
-    weighted = WeightedRandomSampler(np.arange(1.0, 8), num_samples, generator=gen)
-    assert list(weighted) == _one_big_draw("weighted", 7, num_samples, 3)
+    torch = require_torch()
+    ours = RandomSampler(range(7), True, num_samples, deepdive.Generator().manual_seed(3))
+    theirs = torch.utils.data.RandomSampler(range(7), True, num_samples, torch.Generator().manual_seed(3))
+    assert list(ours) == list(theirs)
+    weights = np.arange(1.0, 8)
+    ours = WeightedRandomSampler(weights, num_samples, generator=deepdive.Generator().manual_seed(3))
+    theirs = torch.utils.data.WeightedRandomSampler(weights, num_samples, generator=torch.Generator().manual_seed(3))
+    assert list(ours) == list(theirs)
 
 
-def test_random_sampler_draws_its_first_chunk_when_iterated_as_before():
-    """The draws sit where they sat in the generator's stream: at iter(), before e.g. dropout's."""
-    deepdive.manual_seed(0)
-    it = iter(RandomSampler(range(9), replacement=True, num_samples=20))
-    after = deepdive.rand(3).tolist()
-    deepdive.manual_seed(0)
-    expected = deepdive.random.default_generator.integers(0, 9, (20,)).tolist()
-    expected_after = deepdive.rand(3).tolist()
-    assert list(it) == expected and after == expected_after
+def test_random_sampler_draws_interleave_with_other_draws_as_in_pytorch():
+    """The sampler's draws sit where PyTorch's sit in the default generator's stream (its seed is drawn at
+    the first index), so a seeded loop that also draws (dropout, augmentation) matches PyTorch's."""
+    from parity import require_torch
+    torch = require_torch()
+    results = []
+    for lib in (deepdive, torch):
+        lib.manual_seed(0)
+        it = iter(lib.utils.data.RandomSampler(range(9), replacement=True, num_samples=40))
+        before = lib.rand(3).tolist()
+        first = next(it)
+        middle = lib.rand(2).tolist()
+        results.append((before, first, middle, list(it), lib.rand(2).tolist()))
+    assert results[0] == results[1]
 
 
 def test_random_sampler_without_replacement_repeats_permutations():

@@ -83,6 +83,7 @@ def test_engine_fit_trains_plain_nn_module_with_dataloaders_like_a_hand_loop():
             opt.step()
             total += loss.item() * len(yb)
         losses_seen.append(total / 40)
+        iter(DataLoader(data, batch_size=16))    # fit's validation pass: each iterator draws a base seed, as in PyTorch
     np.testing.assert_allclose(history.history["loss"], losses_seen, rtol=1e-6)
     for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
         np.testing.assert_allclose(a._data, b._data, rtol=1e-6, atol=1e-7, err_msg=name)

@@ -59,3 +59,19 @@ def test_ci_runs_the_readmes_test_command_in_a_fresh_venv():
     assert re.search(r"pip install [^\n]*-e \"\.\[test\]\" && " + re.escape(run), ci), \
         "CI must run the README's test command"
     assert install.startswith("pip install") and '-e ".[test]"' in install
+
+
+def test_readme_seeded_simplenn_prints_what_the_readme_says_and_what_pytorch_prints(capsys):
+    from parity import require_torch
+    require_torch()
+    section = _readme().split("## Same seed, same numbers as PyTorch", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    printed = re.search(r"Both libraries print:\n\n```\n(.*?)```", section, flags=re.S).group(1)
+    exec(compile(code, "README.md (same seed)", "exec"), {})
+    ours = capsys.readouterr().out
+    as_torch = code.replace("import deepdive as torch ", "import torch ").replace("import deepdive.nn as nn",
+                                                                                    "import torch.nn as nn")
+    assert "import deepdive" not in as_torch
+    exec(compile(as_torch, "README.md (same seed, PyTorch)", "exec"), {})
+    theirs = capsys.readouterr().out
+    assert ours == theirs == printed

@@ -5,6 +5,7 @@ mode is the identity. The mask comes from the deepdive generator
 (``deepdive.manual_seed`` makes it reproducible). Channel-wise variants
 (dropout1d/2d/3d) draw one mask value per (sample, channel).
 """
+import math
 import warnings
 
 import numpy as np
@@ -61,11 +62,15 @@ def _check_p(p):
 
 
 def _keep_mask(shape, p, dtype):
-    """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in ``dtype`` (all zeros when p = 1)."""
+    """Bernoulli(1 - p) mask divided by (1 - p), in ``dtype`` (all zeros when p = 1, with no draw).
+
+    As PyTorch's ``_dropout_impl``: ``noise.bernoulli_(1 - p); noise.div_(1 - p)``, so
+    the same seed drops the same units.
+    """
     if p == 1:
         return np.zeros(shape, dtype=dtype)
-    mask = get_generator().random(shape, dtype=np.float32 if dtype != np.float64 else np.float64) >= p
-    return mask.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    keep = get_generator().bernoulli(1.0 - p, shape, dtype)
+    return keep / dtype.type(1.0 - p)
 
 
 def _apply(input, inplace, name, fn):
@@ -185,10 +190,10 @@ def _alpha(input, p, training, inplace, mask_shape, name):
     dtype = input._data.dtype
     if p == 1:
         return input * 0
-    keep = (get_generator().random(mask_shape) >= p).astype(dtype)
-    a = 1.0 / np.sqrt((_SELU_NEG_SATURATION ** 2 * p + 1) * (1 - p))
-    scale = (keep * a).astype(dtype)
-    shift = ((keep - 1) * (_SELU_NEG_SATURATION * a) + _SELU_NEG_SATURATION * a * p).astype(dtype)
+    keep = get_generator().bernoulli(1.0 - p, mask_shape, dtype)       # PyTorch's noise.bernoulli_(1 - p)
+    a = 1.0 / math.sqrt((_SELU_NEG_SATURATION ** 2 * p + 1) * (1 - p))
+    scale = keep * dtype.type(a)
+    shift = (keep - dtype.type(1)) * dtype.type(_SELU_NEG_SATURATION * a) + dtype.type(_SELU_NEG_SATURATION * a * p)
     return _apply(input, inplace, name + "_", lambda x: AffineMask.apply(x, scale, shift))
 
 

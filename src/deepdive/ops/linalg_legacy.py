@@ -109,5 +109,5 @@ def cholesky_inverse(input, upper=False):
 def chain_matmul(*matrices):
     """A_1 @ ... @ A_n of 2-D matrices (deprecated in PyTorch for ``linalg.multi_dot``)."""
     if len(matrices) == 1:
-        return matrices[0]
+        return matrices[0].clone()          # a new tensor, as PyTorch's (never the input itself)
     return linalg.multi_dot(matrices)

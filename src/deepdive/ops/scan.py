@@ -23,6 +23,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     d = canonical_dim(dim, input.ndim, "diff")
     parts = [t for t in (prepend, input, append) if t is not None]
     x = cat(parts, d) if len(parts) > 1 else input
+    if n == 0 or x.shape[d] == 0:
+        return x if x is not input else input.clone()   # a result never aliases the input, as in PyTorch
     for _ in range(n):
         length = x.shape[d]
         if length == 0:

@@ -10,6 +10,8 @@ generator with ``base_seed + worker_id`` so random augmentation differs per
 worker, as in PyTorch.
 """
 
+import numpy as np
+
 from ...random import get_generator, default_generator
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
@@ -108,9 +110,12 @@ class DataLoader:
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
     def __iter__(self):
+        # PyTorch draws one int64 base seed from loader.generator per iterator (even without workers),
+        # before the sampler draws: keeping that draw keeps the default stream in step with PyTorch's.
+        base_seed = int(get_generator(self.generator).random_bits((), np.int64))
         if self.num_workers == 0:
             return self._single_process()
-        return _MultiProcessIter(self)
+        return _MultiProcessIter(self, base_seed)
 
     # ----------------------------------------------------------- main process
     def _single_process(self):
@@ -183,8 +188,11 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
     import queue
     _die_with_parent()
     default_generator.manual_seed(seed)
-    import numpy as np
-    np.random.seed(seed % 2 ** 32)
+    import random
+    random.seed(seed)
+    # NumPy's global generator gets PyTorch's _generate_state(base_seed, worker_id), which is SeedSequence's hash
+    base_seed = seed - worker_id
+    np.random.seed(np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]).generate_state(4))
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     try:
         try:
@@ -231,7 +239,7 @@ _INIT_FAILED = "worker_init_fn failed"      # in place of a task id: raised at o
 
 
 class _MultiProcessIter:
-    def __init__(self, loader):
+    def __init__(self, loader, base_seed):
         import multiprocessing          # only loaders with workers pay for it
         import os
         context = loader.multiprocessing_context
@@ -240,7 +248,6 @@ class _MultiProcessIter:
             context = multiprocessing.get_context(context or ("fork" if "fork" in methods else "spawn"))
         self.loader = loader
         self.timeout = loader.timeout or None
-        base_seed = int(get_generator(loader.generator).integers(0, 2 ** 62, ()))
         self.result_queue = context.Queue()
         self.index_queues = []
         self.workers = []

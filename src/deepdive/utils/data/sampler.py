@@ -1,7 +1,7 @@
 """Samplers decide the order of indices; BatchSampler groups them into batches."""
 import numpy as np
 
-from ...random import get_generator
+from ...random import Generator, get_generator
 
 
 # NOTE: indices are drawn in chunks (as PyTorch's samplers do), so memory does not grow with num_samples:
@@ -63,12 +63,20 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        # Lazily, as PyTorch's generator does: the seed is drawn at the first index, and indices
+        # with replacement in chunks of 32 as they are consumed (so the draws interleave alike).
         n = len(self.data_source)
-        gen = get_generator(self.generator)
+        gen = self.generator
+        if gen is None:     # a fresh generator seeded by one int64 from the default one
+            gen = Generator().manual_seed(int(get_generator().random_bits((), np.int64)))
         if self.replacement:
-            return _in_chunks(lambda size: gen.integers(0, n, (size,)), self.num_samples)
-        # without replacement: whole permutations of range(n), one at a time, the last one cut
-        return _in_chunks(lambda size: gen.permutation(n)[:size], self.num_samples, chunk=n)
+            for _ in range(self.num_samples // 32):
+                yield from gen.integers(0, n, (32,)).tolist()
+            yield from gen.integers(0, n, (self.num_samples % 32,)).tolist()
+            return
+        for _ in range(self.num_samples // n):
+            yield from gen.permutation(n).tolist()
+        yield from gen.permutation(n).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -99,11 +107,13 @@ class WeightedRandomSampler(Sampler):
         self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
 
     def __iter__(self):
-        gen = get_generator(self.generator)
-        p = self.weights / self.weights.sum()
+        from ..._sampling import multinomial_rows      # torch.multinomial(weights, n, replacement)
+        gen, rows = get_generator(self.generator), self.weights.reshape(1, -1)
         if not self.replacement:       # at most len(weights) draws: one call
-            return iter(gen.choice(len(self.weights), self.num_samples, False, p).tolist())
-        return _in_chunks(lambda size: gen.choice(len(self.weights), size, True, p), self.num_samples)
+            return iter(multinomial_rows(gen, rows, self.num_samples, False)[0].tolist())
+        # With replacement each sample takes its own uniform draw in turn, so drawing in chunks gives
+        # PyTorch's one-call stream while memory stays independent of num_samples.
+        return _in_chunks(lambda size: multinomial_rows(gen, rows, size, True)[0], self.num_samples)
 
     def __len__(self):
         return self.num_samples
