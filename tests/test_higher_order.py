@@ -514,3 +514,19 @@ def test_multihead_attention_second_order():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     check_second_order(lambda a: ours(a, a, a)[0].tanh(), lambda a: theirs(a, a, a)[0].tanh(), [x],
                        rtol=1e-4, atol=1e-5)
+
+
+RESAMPLING = {
+    "nearest": lambda F: lambda x: F.interpolate(x * x, scale_factor=2) ** 2,
+    "bilinear": lambda F: lambda x: F.interpolate(x * x, size=(5, 3), mode="bilinear", align_corners=False) ** 2,
+    "area": lambda F: lambda x: F.interpolate(x * x, size=(2, 2), mode="area") ** 2,
+    "adaptive_avg_pool2d": lambda F: lambda x: F.adaptive_avg_pool2d(x * x, (3, 2)) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(RESAMPLING))
+def test_resampling_second_order(name):
+    t = require_torch()
+    x = rng.standard_normal((1, 2, 4, 4))
+    check_second_order(RESAMPLING[name](F), RESAMPLING[name](t.nn.functional), [x])
+    gradgradcheck(RESAMPLING[name](F), x)
