@@ -61,6 +61,7 @@ from ._compile import compile  # noqa: F401,A001
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")
+_LAZY += ("func",)       # torch.func: function transforms (higher-order gradients)
 
 
 def __getattr__(name):
