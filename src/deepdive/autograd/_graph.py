@@ -46,6 +46,8 @@ class DelayedError:
     _out_shape = None
     _freed = False
     _saved = ()
+    _saved_versions = None
+    _release_state = ()
     _out_meta = None
     needs_input_grad = ()
 
@@ -226,7 +228,9 @@ def _run_hooks(hooks, grad):
     for hook in hooks.values():
         result = hook(grad)
         if result is not None:
-            grad = result if result.__class__ in _TENSOR_TYPES else _wrap(np.asarray(result))
+            result = result if result.__class__ in _TENSOR_TYPES else _wrap(np.asarray(result))
+            _engine.check_hook_result(hook, grad._data, result._data)
+            grad = result
     return grad
 
 
@@ -298,6 +302,8 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inpu
                 continue
             if node._n_outputs > 1:
                 grads = [_zeros_like_meta(*meta) if g is None else g for g, meta in zip(grads, node._out_meta)]
+            if node._saved_versions is not None or node._freed:
+                node.check_saved()
             input_grads = node_backward_graph(node, grads)
             if len(input_grads) != len(node.next_functions):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
@@ -308,8 +314,7 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inpu
                 for observe in _engine.OBSERVERS:
                     observe(node, arrays_in, arrays_out)
             if not retain_graph:
-                node._saved = ()
-                node._freed = True
+                _engine.release_saved(node)
             for edge, grad in zip(node.next_functions, input_grads):
                 if edge is None:
                     continue

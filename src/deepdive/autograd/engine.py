@@ -96,8 +96,42 @@ def _run_hooks(hooks, grad):
     for hook in hooks.values():
         result = hook(_wrap(grad))
         if result is not None:
-            grad = result._data if result.__class__ in _TENSOR_TYPES else np.asarray(result)
+            result = result._data if result.__class__ in _TENSOR_TYPES else np.asarray(result)
+            check_hook_result(hook, grad, result)
+            grad = result
     return grad
+
+
+def check_hook_result(hook, old, new):
+    """A hook may replace a gradient, never change its shape or dtype (PyTorch's rule and messages):
+    a (3,) leaf must not end up with a (4,) ``.grad``."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if new.shape != old.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(old.shape)}, "
+                           f"got {list(new.shape)})")
+    if new.dtype != old.dtype:
+        from ..tensor import _TYPE_NAMES
+        was, got = (_TYPE_NAMES.get(d.name, d.name) for d in (old.dtype, new.dtype))
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was deepdive.{was} got deepdive.{got})")
+
+
+def release_saved(node):
+    """After a node's backward without ``retain_graph``: drop what it saved, as PyTorch frees saved
+    variables. Arrays kept as attributes (masks, indices, inputs) go too, not only ``save_for_backward``'s,
+    so a large graph's memory is returned at backward; shapes, dims and 0-d constants stay, so nodes that
+    need no saved values can run again (as in PyTorch, where e.g. ``AddBackward0`` saves nothing)."""
+    stripped = bool(node._saved)
+    state = node.__dict__
+    for key in node._release_state:     # state a Function names itself (utils.checkpoint's inputs)
+        if state.pop(key, None) is not None:
+            stripped = True
+    for key in [k for k, v in state.items() if v.__class__ is np.ndarray and v.ndim and not k.startswith("_trace")]:
+        del state[key]
+        stripped = True
+    node._saved = ()
+    node._freed = stripped
+    if stripped:
+        node._saved_versions = None
 
 
 def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_graph=False):
@@ -163,6 +197,8 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
             if node._n_outputs > 1:
                 grads = [np.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads, node._out_meta)]
+            if node._saved_versions is not None or node._freed:
+                node.check_saved()      # in-place changes of what it saved, or freed by an earlier backward
             input_grads = node._run_backward(grads)
             if input_grads.__class__ is not tuple:
                 input_grads = (input_grads,)
@@ -173,8 +209,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
                 for observe in OBSERVERS:
                     observe(node, grads, input_grads)
             if not retain_graph:
-                node._saved = ()
-                node._freed = True
+                release_saved(node)
             for edge, grad in zip(node.next_functions, input_grads):
                 if edge is None:
                     continue

@@ -52,6 +52,7 @@ class Function:
     _saved = ()
     _saved_versions = None
     _freed = False
+    _release_state = ()     # names of attributes (beyond arrays) that backward frees without retain_graph
     _n_outputs = 1
     _out_meta = None
     _pre_hooks = None       # hooks of non-leaf tensors: fn(grad) -> grad | None
@@ -69,6 +70,11 @@ class Function:
 
     @property
     def saved_tensors(self):
+        self.check_saved()
+        return self._saved
+
+    def check_saved(self):
+        """Raise PyTorch's errors if what this node saved was freed by a backward, or changed in place."""
         if self._freed:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -84,7 +90,6 @@ class Function:
                         f"{' '.join(map(str, position))} of {self.name()}, is at version {counter[0]}; expected "
                         f"version {version} instead. Hint: replace the in-place operation (e.g. x.add_(1)) by "
                         "its out-of-place form (x = x.add(1)).")
-        return self._saved
 
     def mark_non_differentiable(self, *args):
         pass  # built-in ops return non-differentiable results from plain NumPy, not through Function
@@ -168,6 +173,20 @@ class Function:
     # Called by the engine; TensorFunction overrides it to speak in Tensors.
     def _run_backward(self, grads):
         return self.backward(self, *grads)
+
+
+def guard_saved_index(result, *indices):
+    """Version-check index tensors that an op keeps for backward: they reach ``forward`` as NumPy arrays
+    (``Function.apply`` only sees Tensors), so without this ``i.zero_()`` after ``y = x.gather(0, i)`` would
+    silently send the gradient to the wrong place. PyTorch raises its version-counter error; so do we."""
+    node = result.grad_fn if result.__class__ in _TENSOR_TYPES else None
+    if node is None:
+        return result
+    extra = [(t._version_counter, t._version_counter[0], ("index", i), t._data)
+             for i, t in enumerate(indices) if t.__class__ in _TENSOR_TYPES]
+    if extra:
+        node._saved_versions = (node._saved_versions or []) + extra
+    return result
 
 
 def _track_output(saved, tensor, index, versions):

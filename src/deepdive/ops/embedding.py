@@ -6,7 +6,7 @@
 """
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, guard_saved_index
 from ._util import linear_backward
 from ..autograd.grad_mode import no_grad
 
@@ -103,4 +103,4 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             raise AssertionError("Padding_idx must be within num_embeddings")
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
-    return Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
+    return guard_saved_index(Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq), input)

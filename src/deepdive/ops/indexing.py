@@ -9,7 +9,7 @@ several times (repeated indices) its gradients are summed (a scatter-add).
 import numpy as np
 
 from .. import _dtype
-from ..autograd.function import Function
+from ..autograd.function import Function, guard_saved_index
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import canonical_dim, unbroadcast, linear_backward
 from .shape import as_view
@@ -261,7 +261,7 @@ def gather(input, dim, index, *, sparse_grad=False):
     _check_gather_shapes("gather", input, d, idx)
     if input._data.ndim == 0:
         return input.reshape(idx.shape) if idx.size else input
-    return Gather.apply(input, d, idx)
+    return guard_saved_index(Gather.apply(input, d, idx), index)
 
 
 class Scatter(Function):
@@ -328,9 +328,9 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         _check_gather_shapes("scatter", input, d, idx, src.shape)
         if src._data.dtype != input._data.dtype:
             raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
-        return Scatter.apply(input, d, idx, src)
+        return guard_saved_index(Scatter.apply(input, d, idx, src), index)
     _check_gather_shapes("scatter", input, d, idx)
-    return Scatter.apply(input, d, idx, np.asarray(src, dtype=input._data.dtype))
+    return guard_saved_index(Scatter.apply(input, d, idx, np.asarray(src, dtype=input._data.dtype)), index)
 
 
 def scatter_add(input, dim, index, src):
@@ -340,7 +340,7 @@ def scatter_add(input, dim, index, src):
     _check_gather_shapes("scatter_add", input, d, idx, src.shape)
     if src._data.dtype != input._data.dtype:
         raise RuntimeError("scatter_add(): Expected self.dtype to be equal to src.dtype")
-    return ScatterAdd.apply(input, d, idx, src)
+    return guard_saved_index(ScatterAdd.apply(input, d, idx, src), index)
 
 
 def take_along_dim(input, indices, dim=None):
@@ -390,7 +390,7 @@ def index_select(input, dim, index):
                          f"for dimension {d} with size {size}")
     if input._data.ndim == 0:
         return input.reshape(idx.shape).clone()      # a copy, as every index_select result is
-    return IndexSelect.apply(input, d, idx.reshape(-1))
+    return guard_saved_index(IndexSelect.apply(input, d, idx.reshape(-1)), index)
 
 
 class IndexAdd(Function):
@@ -415,7 +415,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     """Add the slices of ``source`` into ``input`` at the 1-D ``index`` along ``dim`` (repeats accumulate)."""
     idx = _index_array(index, "index_add").reshape(-1)
     d = canonical_dim(dim, input._data.ndim, "index_add")
-    return IndexAdd.apply(input, d, idx, source, alpha)
+    return guard_saved_index(IndexAdd.apply(input, d, idx, source, alpha), index)
 
 
 # ---------------------------------------------------------------------------- masks

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, guard_saved_index
 from ..autograd._graph import linked_input, composite_backward
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast
@@ -491,8 +491,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if probabilities and ignore_index >= 0:
         raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
-    return CrossEntropy.apply(input, target, _like_input(weight, input), int(ignore_index), reduction,
-                              float(label_smoothing))
+    return guard_saved_index(CrossEntropy.apply(input, target, _like_input(weight, input), int(ignore_index),
+                                                reduction, float(label_smoothing)), target)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -504,7 +504,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _reduction(size_average, reduce, reduction)
     _check_class_target(input, target, "nll_loss", False)
     _check_weight(weight, input._data.shape[1 if input._data.ndim > 1 else 0], "nll_loss")
-    return NLLLoss.apply(input, target, _like_input(weight, input), int(ignore_index), reduction)
+    return guard_saved_index(NLLLoss.apply(input, target, _like_input(weight, input), int(ignore_index), reduction),
+                             target)
 
 
 # ------------------------------------------------------------ binary losses

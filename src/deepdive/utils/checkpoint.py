@@ -54,11 +54,13 @@ class CheckpointFunction(Function):
     inputs and for the parameters fn used.
     """
 
+    _release_state = ("_args", "_kwargs")   # what backward frees without retain_graph (engine.release_saved)
+
     def _run_backward(self, grads):
-        fn, args, kwargs, rng_state, targets = self._fn, self._args, self._kwargs, self._rng_state, self._targets
         if self._freed:
             raise RuntimeError("Trying to backward through the graph a second time (checkpointed segment): "
                                "specify retain_graph=True if you need to backward through the graph again.")
+        fn, args, kwargs, rng_state, targets = self._fn, self._args, self._kwargs, self._rng_state, self._targets
         current_rng = _random.get_rng_state() if rng_state is not None else None
         prev = _GRAD.enabled
         _GRAD.enabled = True

@@ -238,8 +238,10 @@ def explain_backward(loss, params=None):
         raise ValueError("explain_backward needs a result computed from tensors that require grad (it has no grad_fn)")
     names = _names(params)
     leaves, stack, seen = [], [loss.grad_fn], {id(loss.grad_fn)}
+    freed = False
     while stack:                       # find the leaves, to ask backward for their gradients
         fn = stack.pop()
+        freed = freed or fn._freed
         for edge in fn.next_functions:
             if edge is None:
                 continue
@@ -250,7 +252,7 @@ def explain_backward(loss, params=None):
             elif id(child) not in seen:
                 seen.add(id(child))
                 stack.append(child)
-    if loss.grad_fn._freed:                  # backward frees every node it runs through, the root included
+    if freed:                # backward frees what each node it runs through saved (nodes that saved nothing stay)
         raise RuntimeError(
             "explain_backward: loss.backward() has already run on this graph and freed the intermediate values "
             "the explanation shows. Call explain_backward(loss) before loss.backward() (it leaves .grad "
