@@ -32,6 +32,9 @@ def environment(**extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["OMP_NUM_THREADS"] = "1"
+    # The ranks share one output pipe: unbuffered, each print() is several writes and the ranks' lines can
+    # interleave mid-line ("ENVENV 0 ..."). Block-buffered, each rank's few lines leave in one write.
+    env.pop("PYTHONUNBUFFERED", None)
     for key, value in extra.items():
         if value is None:                      # None: remove the variable
             env.pop(key, None)

@@ -131,7 +131,9 @@ import deepdive.distributed as dist
 keys = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
         "OMP_NUM_THREADS"]
 dist.init_process_group("gloo")
-print("ENV", dist.get_rank(), " ".join(os.environ[k] for k in keys), dist.is_torchelastic_launched(), sys.argv[1:])
+line = f"ENV {dist.get_rank()} {' '.join(os.environ[k] for k in keys)} {dist.is_torchelastic_launched()} {sys.argv[1:]}"
+sys.stdout.write(line + "\\n")      # one write per rank: the ranks share the pipe, and print() writes in pieces
+sys.stdout.flush()
 """
 
 
