@@ -234,13 +234,16 @@ def set_threads(n):
     torch.set_num_threads(n)
 
 
-def rate(step, seconds):
-    """Steps per wall-clock second over a window of at least ``seconds`` (and at least 3 steps)."""
+def rate(step, seconds, cpu=None):
+    """Steps per wall-clock second over a window of at least ``seconds`` (and at least 3 steps);
+    ``cpu`` (a list), if given, gets the CPU milliseconds per step of this process (all its threads)."""
     step()                                          # warm-up: buffers, first-call costs
-    done, start = 0, time.perf_counter()
+    done, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds or done < 3:
         step()
         done += 1
+    if cpu is not None:
+        cpu.append((time.process_time() - cpu_start) * 1e3 / done)
     return done / (time.perf_counter() - start)
 
 
@@ -329,7 +332,7 @@ def main():
         steps_of[key] = (dd_step, th_step, FLOORS[key]() if key in FLOORS else None)
 
     neighbour = busy_neighbour() if args.busy_neighbour else None
-    rates = {}                       # (key, threads, who) -> [steps/s per round]
+    rates, cpu_ms = {}, {}           # (key, threads, who) -> [steps/s per round], [CPU ms/step per round]
     try:
         for r in range(args.rounds):
             for threads in THREADS:
@@ -337,7 +340,8 @@ def main():
                 for key in keys:
                     for who, step in zip(("deepdive", "torch", "numpy"), steps_of[key]):
                         if step is not None:
-                            rates.setdefault((key, threads, who), []).append(rate(step, args.seconds))
+                            cpu = cpu_ms.setdefault((key, threads, who), [])
+                            rates.setdefault((key, threads, who), []).append(rate(step, args.seconds, cpu))
             print(f"  round {r + 1}/{args.rounds} done, load {load_average()[0]:.2f}", flush=True)
     finally:
         if neighbour is not None:
@@ -362,6 +366,14 @@ def main():
         print(f"{WORKLOADS[key][0]:40s} | " + " | ".join(f"{c:44s}" for c in cells) + f" | {floor:23s} | {scaling:.2f}x")
 
     (np_ms, dd_ms), (_, th_ms) = import_ms("deepdive"), import_ms("torch")
+    # NOTE: on a loaded machine wall-clock rates swing with the neighbours; the CPU time per step at one
+    # thread moves much less (it counts only this process's own work), so it is shown beside them.
+    print("\nCPU ms per step at 1 thread (median over rounds; steadier than steps/s under load):")
+    for key in keys:
+        cells = [f"{who} {med(cpu_ms[(key, 1, who)]):.3f}" for who in ("deepdive", "torch", "numpy")
+                 if (key, 1, who) in cpu_ms]
+        ratio = med(cpu_ms[(key, 1, "torch")]) / med(cpu_ms[(key, 1, "deepdive")])
+        print(f"  {WORKLOADS[key][0]:40s} " + ", ".join(cells) + f"  -> torch/deepdive {ratio:.2f}x")
     print(f"\nimport time (fresh interpreter, bytecode cached, best of 3): numpy {np_ms:.0f} ms, then "
           f"deepdive {dd_ms:.0f} ms / torch {th_ms:.0f} ms")
     quiet = max(load_start[0], load_end[0]) <= 0.5 and not args.busy_neighbour
