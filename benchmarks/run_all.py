@@ -172,16 +172,20 @@ def workload_e():
 
 
 # ---------------------------------------------------------------- the hand-written NumPy floor for (a) and (b)
-def numpy_mlp_step(sizes, batch, lr, momentum):
+def numpy_mlp_step(sizes, batch, lr, momentum, params=None, data=None):
     """One training step of a ReLU MLP with softmax cross-entropy and SGD(momentum), in plain NumPy
-    with preallocated buffers: what a step costs with no framework at all."""
+    with as few temporaries as it can: what a step costs with no framework at all. ``params`` (weights
+    then biases, float32, updated in place) and ``data`` (x, y) default to random ones; the step
+    returns the loss (tests/test_benchmarks.py checks it against torch)."""
     rng = np.random.default_rng(0)
-    weights = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
-    biases = [np.zeros(o, np.float32) for o in sizes[1:]]
-    params = weights + biases
-    bufs = [np.zeros_like(p) for p in params] if momentum else None
-    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-    y = rng.integers(0, sizes[-1], batch)
+    n_layers = len(sizes) - 1
+    if params is None:
+        params = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
+        params += [np.zeros(o, np.float32) for o in sizes[1:]]
+    weights, biases = params[:n_layers], params[n_layers:]
+    bufs = [None] * len(params)
+    x, y = data if data is not None else (rng.standard_normal((batch, sizes[0])).astype(np.float32),
+                                          rng.integers(0, sizes[-1], batch))
     rows = np.arange(batch)
 
     def step():
@@ -189,30 +193,37 @@ def numpy_mlp_step(sizes, batch, lr, momentum):
         for k, (w, b) in enumerate(zip(weights, biases)):
             z = acts[-1] @ w.T
             z += b
-            if k < len(weights) - 1:
+            if k < n_layers - 1:
                 np.maximum(z, 0, out=z)
             acts.append(z)
         logits = acts[-1]
         logits -= logits.max(1, keepdims=True)
         np.exp(logits, out=logits)
-        logits /= logits.sum(1, keepdims=True)          # softmax; dL/dz = (p - onehot) / batch
+        total = logits.sum(1, keepdims=True)
+        loss = np.log(total[:, 0]).mean() - np.log(logits[rows, y]).mean()
+        logits /= total                                  # softmax; dL/dz = (p - onehot) / batch
         logits[rows, y] -= 1
         logits /= batch
         grad = logits
-        grads_w, grads_b = [None] * len(weights), [None] * len(weights)
-        for k in range(len(weights) - 1, -1, -1):
-            grads_w[k] = grad.T @ acts[k]
-            grads_b[k] = grad.sum(0)
+        grads = [None] * len(params)
+        for k in range(n_layers - 1, -1, -1):
+            grads[k] = grad.T @ acts[k]
+            grads[n_layers + k] = grad.sum(0)
             if k:
                 grad = grad @ weights[k]
                 grad *= acts[k] > 0
-        for p, g, buf in zip(params, grads_w + grads_b, bufs or [None] * len(params)):
-            if buf is not None:
-                buf *= momentum
-                buf += g
-                g = buf
-            g *= lr
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if momentum:                                 # torch's SGD: the first buffer is the gradient
+                if bufs[i] is None:
+                    bufs[i] = g.copy()
+                else:
+                    bufs[i] *= momentum
+                    bufs[i] += g
+                np.multiply(bufs[i], lr, out=g)          # g is this step's own array: reuse it
+            else:
+                g *= lr
             p -= g
+        return loss
     return step
 
 
