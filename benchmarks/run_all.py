@@ -296,10 +296,13 @@ def import_ms(module):
 _PYCACHE = os.path.join(tempfile.gettempdir(), "deepdive_bench_pycache")
 
 
-def profile_deepdive(keys, steps_of, n_steps=20, top=12):
+PROFILE_STEPS = {"a": 2000, "b": 200, "c": 50, "d": 20, "e": 20}    # about a second each: one slow step won't rule
+
+
+def profile_deepdive(keys, steps_of, top=12):
     set_threads(1)
     for key in keys:
-        step = steps_of[key][0]
+        step, n_steps = steps_of[key][0], PROFILE_STEPS[key]
         step()
         profiler = cProfile.Profile()
         profiler.enable()
