@@ -5,6 +5,7 @@
     python benchmarks/run_all.py --busy-neighbour   # the same with one core kept busy by another process
     python benchmarks/run_all.py --profile          # also a cProfile of each deepdive workload (1 thread)
     python benchmarks/run_all.py --only a,b         # a subset
+    python benchmarks/run_all.py --threads 1        # one thread count only (steadier on a loaded machine)
 
 Workloads (float32, a step is zero_grad, forward, loss, backward, optimizer.step on a fixed batch):
     (a) the post's SimpleNN 10-20-2, batch 32, CrossEntropyLoss, SGD(lr=0.1)
@@ -60,7 +61,7 @@ try:
 except ImportError:
     sys.exit("the benchmark compares against PyTorch: pip install -e '.[test]'")
 
-THREADS = (1, 2)
+THREADS = (1, 2)        # the two columns; --threads picks others (e.g. 1 alone on a loaded machine)
 
 
 # ---------------------------------------------------------------- the workloads, written once for both libraries
@@ -323,19 +324,21 @@ def main():
     parser.add_argument("--only", default="abcde", help="workloads to run, e.g. 'a,b' or 'de'")
     parser.add_argument("--busy-neighbour", action="store_true", help="keep one core busy with another process")
     parser.add_argument("--profile", action="store_true", help="cProfile each deepdive workload after timing")
+    parser.add_argument("--threads", default="1,2", help="thread counts to measure, e.g. '1' or '1,2' (default)")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="do not unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this run")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds = 2, 0.3
     keys = [k for k in "abcde" if k in args.only]
+    thread_counts = tuple(sorted({int(t) for t in args.threads.split(",")})) or THREADS
 
     load_start = load_average()
     unset = os.environ.get("DEEPDIVE_BENCH_UNSET_OPENBLAS")
     print(f"deepdive {deepdive.__version__}, torch {torch.__version__}, NumPy {np.__version__}; "
           f"{os.cpu_count()} CPUs; BLAS: {blas_kernel()}" + (f" (unset for this run: {unset})" if unset else ""))
     print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}; "
-          f"{args.rounds} rounds x {args.seconds} s per measurement; threads {THREADS}"
+          f"{args.rounds} rounds x {args.seconds} s per measurement; threads {thread_counts}"
           + ("; BUSY NEIGHBOUR: one core kept busy" if args.busy_neighbour else ""))
 
     steps_of = {}
@@ -349,7 +352,7 @@ def main():
     rates, cpu_ms = {}, {}           # (key, threads, who) -> [steps/s per round], [CPU ms/step per round]
     try:
         for r in range(args.rounds):
-            for threads in THREADS:
+            for threads in thread_counts:
                 set_threads(threads)
                 for key in keys:
                     for who, step in zip(("deepdive", "torch", "numpy"), steps_of[key]):
@@ -365,29 +368,32 @@ def main():
 
     med = statistics.median
     print(f"\nsteps/s (median of {args.rounds} rounds); ratio = deepdive/torch, median [min..max over rounds]")
+    scales = 1 in thread_counts and 2 in thread_counts
     header = f"{'workload':40s}" + "".join(f" | {t} thread{'s' if t > 1 else ' '}: dd / torch = ratio [min..max]"
-                                            for t in THREADS) + " | NumPy floor (1 / 2 thr) | dd 2thr/1thr"
+                                            for t in thread_counts) + \
+        f" | NumPy floor ({' / '.join(map(str, thread_counts))} thr)" + (" | dd 2thr/1thr" if scales else "")
     print(header)
     print("-" * len(header))
     for key in keys:
         cells = []
-        for t in THREADS:
+        for t in thread_counts:
             dd, th = rates[(key, t, "deepdive")], rates[(key, t, "torch")]
             ratios = [a / b for a, b in zip(dd, th)]
             cells.append(f"{med(dd):8.1f} / {med(th):8.1f} = {med(ratios):5.2f}x [{min(ratios):.2f}..{max(ratios):.2f}]")
-        floor = " / ".join(f"{med(rates[(key, t, 'numpy')]):.0f}" for t in THREADS) if key in FLOORS else "—"
-        scaling = med(rates[(key, 2, "deepdive")]) / med(rates[(key, 1, "deepdive")])
-        print(f"{WORKLOADS[key][0]:40s} | " + " | ".join(f"{c:44s}" for c in cells) + f" | {floor:23s} | {scaling:.2f}x")
+        floor = " / ".join(f"{med(rates[(key, t, 'numpy')]):.0f}" for t in thread_counts) if key in FLOORS else "—"
+        scaling = f" | {med(rates[(key, 2, 'deepdive')]) / med(rates[(key, 1, 'deepdive')]):.2f}x" if scales else ""
+        print(f"{WORKLOADS[key][0]:40s} | " + " | ".join(f"{c:44s}" for c in cells) + f" | {floor:23s}" + scaling)
 
-    (np_ms, dd_ms), (_, th_ms) = import_ms("deepdive"), import_ms("torch")
     # NOTE: on a loaded machine wall-clock rates swing with the neighbours; the CPU time per step at one
     # thread moves much less (it counts only this process's own work), so it is shown beside them.
-    print("\nCPU ms per step at 1 thread (median over rounds; steadier than steps/s under load):")
+    few = thread_counts[0]
+    print(f"\nCPU ms per step at {few} thread(s) (median over rounds; steadier than steps/s under load):")
     for key in keys:
-        cells = [f"{who} {med(cpu_ms[(key, 1, who)]):.3f}" for who in ("deepdive", "torch", "numpy")
-                 if (key, 1, who) in cpu_ms]
-        ratio = med(cpu_ms[(key, 1, "torch")]) / med(cpu_ms[(key, 1, "deepdive")])
+        cells = [f"{who} {med(cpu_ms[(key, few, who)]):.3f}" for who in ("deepdive", "torch", "numpy")
+                 if (key, few, who) in cpu_ms]
+        ratio = med(cpu_ms[(key, few, "torch")]) / med(cpu_ms[(key, few, "deepdive")])
         print(f"  {WORKLOADS[key][0]:40s} " + ", ".join(cells) + f"  -> torch/deepdive {ratio:.2f}x")
+    (np_ms, dd_ms), (_, th_ms) = import_ms("deepdive"), import_ms("torch")
     print(f"\nimport time (fresh interpreter, bytecode cached, best of 3): numpy {np_ms:.0f} ms, then "
           f"deepdive {dd_ms:.0f} ms / torch {th_ms:.0f} ms")
     quiet = max(load_start[0], load_end[0]) <= 0.5 and not args.busy_neighbour
