@@ -174,3 +174,16 @@ def test_underscore_inplace_functions():
         assert getattr(F, name)(a, *args) is a
         getattr(torch.nn.functional, name)(b, *args)
         np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_blockwise_path_matches_torch_and_the_whole_array_formula(dtype):
+    """Inputs larger than one cache block take the blockwise path of GELU's forward: it must give the
+    whole-array formula's values bit for bit (also for a non-contiguous input and a ragged last block)
+    and match torch."""
+    from deepdive.ops.activation import _BLOCK, _blockwise, _normal_cdf
+    torch = require_torch()
+    x = (rng.standard_normal((3 * _BLOCK // 64 + 3, 128)) * 4).astype(dtype)[:, ::2]
+    assert x.size > _BLOCK and x.size % _BLOCK and not x.flags.c_contiguous
+    np.testing.assert_array_equal(_blockwise(_normal_cdf, x), _normal_cdf(x))
+    check_parity(F.gelu, torch.nn.functional.gelu, [x])

@@ -378,6 +378,26 @@ def _normal_cdf(x):
     return _select(x >= 0, 1 - tail, tail)
 
 
+# NOTE: 32768 float32 elements are 128 KiB per temporary: the ~30 passes of the erfc fit then run in L2
+# cache; measured ~1.7x faster than whole-array passes on (1024, 512) (benchmarks/run_all.py, workload e).
+_BLOCK = 32768
+
+
+def _blockwise(fn, x, block=_BLOCK):
+    """``fn(x)`` for an elementwise ``fn``, evaluated ``block`` elements at a time.
+
+    The same values, element for element; but a formula of many NumPy passes then keeps its
+    temporaries in the CPU cache instead of streaming each one through main memory.
+    """
+    if x.size <= block:
+        return fn(x)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.shape, dtype=x.dtype)
+    for start in range(0, flat.size, block):
+        out[start:start + block] = fn(flat[start:start + block])
+    return out.reshape(x.shape)
+
+
 class Gelu(Function):
     """y = x * Phi(x) (Phi the standard normal CDF), or with ``approximate='tanh'``
     y = x/2 * (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
@@ -392,7 +412,7 @@ class Gelu(Function):
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
             ctx.save_for_backward(x, t)
             return 0.5 * x * (1 + t)
-        cdf = _normal_cdf(x)
+        cdf = _blockwise(_normal_cdf, x)
         ctx.save_for_backward(x, cdf)
         return x * cdf
 
