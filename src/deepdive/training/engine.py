@@ -220,6 +220,8 @@ class Trainer:
         extra = [ProgressBar(verbose)] if verbose else []
         if val_data is not None and monitor_overfitting:
             extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose))
+        from .live import notebook_callbacks          # issue 15: one live figure in Jupyter, after the monitor
+        extra += notebook_callbacks(history, verbose)
         steps = len(train_data) if hasattr(train_data, "__len__") else None
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         cbs = CallbackList([history] + list(callbacks or []) + extra, model, history.params, self)
