@@ -9,6 +9,7 @@ random numbers, so watching never changes what training does: the page's numbers
 ``WatchSession`` trains a user's own model on their own data (``deepdive.playground.watch``).
 """
 import base64
+import contextlib
 import io
 import threading
 import zipfile
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import datasets, nn, optim
 from ..autograd.grad_mode import no_grad
-from ..random import manual_seed
+from ..random import get_rng_state, manual_seed, set_rng_state
 from ..tensor import Tensor, _wrap
 from ..utils.data import DataLoader, TensorDataset
 from . import program
@@ -94,9 +95,22 @@ class _Session:
                 self._guarded_step()
             # NOTE: outside the lock between steps, so a snapshot or a request never waits for more than one step
 
+    @contextlib.contextmanager
+    def _own_rng(self):
+        """Run with this session's own random stream (shuffling, dropout), as if it were alone in the process:
+        another session, or the user's code next to watch(), drawing numbers cannot change its training."""
+        outside = get_rng_state()
+        set_rng_state(self._rng_state)
+        try:
+            yield
+        finally:
+            self._rng_state = get_rng_state()
+            set_rng_state(outside)
+
     def _guarded_step(self):
         try:
-            self._step()
+            with self._own_rng(), np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
+                self._step()
         except Exception as e:                   # a diverging model (NaN) or a user's model raising: show it, pause
             self.error, self.running = f"{type(e).__name__}: {e}", False
             return
@@ -287,13 +301,16 @@ class PlaygroundSession(_Session):
         with self.lock:
             s = self.settings
             fn, kwargs = program.dataset_call(s)
-            manual_seed(s["seed"])
+            outside = get_rng_state()
+            manual_seed(s["seed"])                      # the program's torch.manual_seed(seed), then its model
             X, y = getattr(datasets, fn)(**kwargs)
             n_val = program.n_val(s)
             self.train, self.val = (X[n_val:], y[n_val:]), (X[:n_val], y[:n_val])
             namespace = {"nn": nn}
             exec(program.model_source(s), namespace)   # NOTE: the program's own class: the page trains its code
             self.model = namespace["SimpleNN"]()
+            self._rng_state = get_rng_state()
+            set_rng_state(outside)
             self.loss_fn = nn.CrossEntropyLoss()
             opt = program.optimizer_source(s).replace("optim.", "", 1)
             self.optimizer = eval(opt, {**vars(optim), "model": self.model})
@@ -425,7 +442,10 @@ class WatchSession(_Session):
         self.val = _tensor_pair(val_data, "val_data") if val_data is not None else None
         self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
         self.optimizer = optimizer if optimizer is not None else optim.Adam(model.parameters(), lr=1e-3)
+        outside = get_rng_state()
         manual_seed(seed)
+        self._rng_state = get_rng_state()
+        set_rng_state(outside)
         self.loader = DataLoader(TensorDataset(*self.train), batch_size=batch_size, shuffle=True)
         self._batches = None
         self._reset_counters()
