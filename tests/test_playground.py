@@ -137,6 +137,8 @@ def test_a_diverging_model_pauses_with_a_message():
     session.control("step", 300)
     assert "FloatingPointError: the loss is not finite: the learning rate is too large" in session.error
     assert session.steps < 300 and not session.running and session.snapshot()["error"] == session.error
+    from deepdive.playground.server import _dumps
+    assert "NaN" not in _dumps(session.snapshot())                # the page's JSON.parse accepts the frame
 
 
 # ----------------------------------------------------------------------------- the server over HTTP

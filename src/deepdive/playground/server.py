@@ -22,6 +22,7 @@ Endpoints (all JSON unless said; errors are {"error": message} with status 400/4
     GET  /api/code          the program (text/x-python);  GET /api/download  playground.zip (code + weights)
 """
 import json
+import math
 import threading
 import time
 from http import HTTPStatus
@@ -36,6 +37,21 @@ FRAME_RATE = 15                  # frames per second pushed to each page
 MAX_BODY = 16 * 1024             # no request the page sends is larger than a few hundred bytes
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
+
+
+def _finite(obj):
+    """NaN and infinities (a diverged model) as null: JSON has no NaN, and the page's JSON.parse refuses it."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _dumps(obj):
+    return json.dumps(_finite(obj), allow_nan=False)
 
 
 def _static(name):
@@ -66,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, obj, status=HTTPStatus.OK):
-        self._send(status, json.dumps(obj).encode(), "application/json")
+        self._send(status, _dumps(obj).encode(), "application/json")
 
     def _error(self, status, message):
         self._json({"error": message}, status)
@@ -192,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _event(self, name, data):
-        self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.write(f"event: {name}\ndata: {_dumps(data)}\n\n".encode())
         self.wfile.flush()
 
 

@@ -30,7 +30,8 @@ NEURON_GRID = 14             # each neuron's heat map: 14 x 14 (small multiples,
 
 def _bytes(values):
     """Values in [0, 1] as base64 of uint8: 4x smaller than JSON numbers, and the page only has 256 colours."""
-    return base64.b64encode(np.clip(np.rint(np.asarray(values) * 255), 0, 255).astype(np.uint8).tobytes()).decode()
+    scaled = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.5) * 255      # a diverged model: grey
+    return base64.b64encode(np.clip(np.rint(scaled), 0, 255).astype(np.uint8).tobytes()).decode()
 
 
 def _grid(extent, n):
