@@ -327,10 +327,11 @@ async function start() {
   const info = await api("/api/settings");
   if (info.settings) fillControls(info.settings);
   else {                                   // watch(): the user's own model, nothing to configure
-    $("controls").style.display = "none";
-    $("code-panel").querySelector("#show-code").style.display = "none";
-    $("download").style.display = "none";
-    $("reset").style.display = "none";
+    for (const id of ["controls", "show-code", "download", "code", "reset"]) $(id).style.display = "none";
+    for (const id of ["network", "neuron", "show-code"]) {     // and their headings: views of SimpleNN only
+      $(id).style.display = "none";
+      $(id).previousElementSibling.style.display = "none";
+    }
   }
   connect();
 }
