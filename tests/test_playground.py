@@ -114,7 +114,7 @@ def test_snapshot_shows_the_views():
     session = PlaygroundSession({"hidden": [3, 4], "activation": "relu"})
     session.control("step", 5)
     snap = session.snapshot()
-    assert snap["boundary"]["n"] == 48 and len(snap["neuron_maps"]) == 2
+    assert snap["boundary"]["n"] == 40 and len(snap["neuron_maps"]) == 2
     assert [len(l["weight"]) for l in snap["layers"]] == [3, 4, 2]
     assert set(snap["grad_flow"]) == {"fc1.weight", "fc2.weight", "fc_out.weight"}
     assert {s["name"] for s in snap["activations"]} >= {"act1", "act2"}

@@ -51,7 +51,10 @@ def _finite(obj):
 
 
 def _dumps(obj):
-    return json.dumps(_finite(obj), allow_nan=False)
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:                           # only a diverged model pays for the walk
+        return json.dumps(_finite(obj), allow_nan=False)
 
 
 def _static(name):
@@ -189,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.close_connection = True
-        sent, version = None, None
+        sent, version, next_frame = None, None, time.monotonic()
         try:
             while not self.server.stopping.is_set():
                 session = self.session
@@ -203,7 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self.wfile.write(b": idle\n\n")     # a comment: finds a closed tab even while paused
                     self.wfile.flush()
-                self.server.stopping.wait(1 / FRAME_RATE)
+                # NOTE: a fixed schedule, not a fixed pause: the time spent on a snapshot counts against the
+                # frame's 1/FRAME_RATE s, so frames keep their rate while training competes for the CPU
+                next_frame = max(next_frame + 1 / FRAME_RATE, time.monotonic())
+                self.server.stopping.wait(next_frame - time.monotonic())
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
             pass
 

@@ -24,7 +24,7 @@ from ..utils.data import DataLoader, TensorDataset
 from . import program
 from .settings import MAX_STEPS_PER_REQUEST, MAX_TOTAL_STEPS, SettingsError, validate
 
-BOUNDARY_GRID = 48           # the decision boundary: 48 x 48 predictions over the input plane
+BOUNDARY_GRID = 40           # the decision boundary: 40 x 40 predictions over the input plane
 NEURON_GRID = 14             # each neuron's heat map: 14 x 14 (small multiples, as TF Playground draws them)
 
 
@@ -56,6 +56,17 @@ def _softmax(logits):
     return e / e.sum(1, keepdims=True)
 
 
+MAX_CURVE_POINTS = 400       # a frame carries at most this many points per curve: long runs stay cheap to send
+
+
+def _thinned(history):
+    """Every k-th point of each curve (and always the last), so a frame's size stays bounded however long
+    training runs; the overfitting verdict is computed on the full history."""
+    n = len(history["step"])
+    keep = sorted(set(range(0, n, -(-n // MAX_CURVE_POINTS))) | {n - 1}) if n > MAX_CURVE_POINTS else range(n)
+    return {k: [v[i] for i in keep] for k, v in history.items()}
+
+
 class _Session:
     """The worker thread, play / pause / step, the history, and the parts of a snapshot any model has."""
 
@@ -66,6 +77,7 @@ class _Session:
         self._wake = threading.Condition(self.lock)
         self.running, self._closed, self.error = False, False, None
         self.version = 0                           # bumped on every rebuild: the page redraws the network
+        self._cache = (None, None)                 # (state key, snapshot) of the last snapshot
         self._thread = threading.Thread(target=self._work, name="deepdive-playground-trainer", daemon=True)
 
     def start(self):
@@ -202,7 +214,14 @@ class _Session:
         return stats
 
     def snapshot(self):
-        """Everything the page draws, as a JSON-ready dict."""
+        """Everything the page draws, as a JSON-ready dict (one computation shared by every open tab)."""
+        with self.lock:
+            key = (self.version, self.steps, self.running, self.error)
+            if self._cache[0] != key:
+                self._cache = (key, self._snapshot())
+            return self._cache[1]
+
+    def _snapshot(self):
         with self.lock:
             model = self.model
             was_training = model.training
@@ -210,7 +229,7 @@ class _Session:
             try:
                 snap = {"mode": self.mode, "version": self.version, "steps": self.steps, "epoch": self.epoch,
                         "running": self.running, "error": self.error,
-                        "history": {k: list(v) for k, v in self.history.items()},
+                        "history": _thinned(self.history),
                         "grad_flow": dict(self.grad_flow), "verdict": self._verdict()}
                 snap["loss"], snap["accuracy"] = self._evaluate(*self.train)
                 if self.val:
