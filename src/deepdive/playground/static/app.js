@@ -125,7 +125,7 @@ function clickBoundary(event) {
   api("/api/explain", { x, y }).then((r) => {
     state.lastPoint = r.point;
     walkBackprop(r);
-    if (frame.mode === "playground") explainNeuron();
+    if (frame.mode === "playground" && frame.neuron_maps.length) explainNeuron();   // no hidden layer: no neuron
     drawBoundary(state.frame);
   }).catch(() => {});
 }
@@ -315,7 +315,11 @@ function render(frame) {
 
 function connect() {
   const events = new EventSource("/events");
-  events.addEventListener("points", (e) => { state.points = JSON.parse(e.data); state.lastPoint = null; });
+  events.addEventListener("points", (e) => {         // a rebuilt model: the old neuron may no longer exist
+    state.points = JSON.parse(e.data);
+    state.lastPoint = null;
+    state.selected = { layer: 1, unit: 0 };
+  });
   events.addEventListener("frame", (e) => render(JSON.parse(e.data)));
   // EventSource reconnects by itself when the server is back; say so meanwhile
   events.onerror = () => showMessage("connection to the playground server lost; retrying…");
