@@ -391,8 +391,10 @@ class PlaygroundSession(_Session):
                                "after": [type(m).__name__ for _, m in after]})
                 if after:                                       # a hidden layer: one heat map per unit
                     a = out._data.astype(np.float64)
-                    scale = np.abs(a).max() + 1e-12
-                    maps.append(_bytes((a.T / scale + 1) / 2))   # [-scale, scale] -> [0, 1], unit by unit
+                    # NOTE: each unit on its own scale, [-max|a|, max|a|] -> [0, 1]: one layer-wide scale left
+                    # most ReLU units near white; the numbers themselves are in the neuron view
+                    scale = np.abs(a).max(0, keepdims=True) + 1e-12
+                    maps.append(_bytes((a / scale + 1).T / 2))
         return {"settings": self.settings, "layers": layers, "neuron_maps": maps, "neuron_grid": NEURON_GRID,
                 "architecture": repr(self.model)}
 
