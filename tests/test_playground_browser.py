@@ -77,9 +77,13 @@ class Watched:
         self.page.wait_for_function(f"Number(document.getElementById('steps').textContent) >= {n}", timeout=20000)
 
     def pause(self):
-        """Pause and wait until the page shows the paused state (the last frame has the final numbers)."""
+        """Pause, then wait until the page shows the paused model's own step count and loss (its last frame)."""
         self.page.click("#pause")
-        self.page.wait_for_timeout(400)            # > a few frames at 15 fps: the paused frame has arrived
+        self.page.wait_for_function("""async () => {
+            const state = await (await fetch('/api/state')).json();
+            return !state.running && document.getElementById('steps').textContent === String(state.steps)
+                && document.getElementById('loss').textContent === state.loss.toFixed(6);
+        }""", timeout=20000, polling=100)
 
 
 def _shot(element, name):
