@@ -19,7 +19,7 @@ step for a clicked point, and the runnable program of exactly what is on the pag
 
 Everything is served from 127.0.0.1 and from files inside this package (no CDN): it works offline.
 """
-from .server import Server, wait_until_stopped
+from .server import Server, stop_on_sigterm, wait_until_stopped
 from .session import PlaygroundSession, WatchSession
 from .settings import DEFAULTS, SettingsError
 
@@ -27,13 +27,18 @@ __all__ = ["serve", "watch", "Server", "PlaygroundSession", "WatchSession", "Set
 
 
 def _open(server, open_browser, block):
-    server.start()
-    print(f"deepdive playground: {server.url}  (Ctrl-C stops it)", flush=True)
-    if open_browser:
-        import webbrowser
-        webbrowser.open(server.url)
+    previous = stop_on_sigterm() if block else None
+    try:
+        server.start()
+        print(f"deepdive playground: {server.url}  (Ctrl-C stops it)", flush=True)
+        if open_browser:
+            import webbrowser
+            webbrowser.open(server.url)
+    except KeyboardInterrupt:                  # stopped before it was waiting: stop it all the same
+        server.stop()
+        return server
     if block:
-        wait_until_stopped(server)
+        wait_until_stopped(server, previous)
     return server
 
 

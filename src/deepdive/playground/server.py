@@ -252,13 +252,22 @@ class Server(ThreadingHTTPServer):
         self.session.close()
 
 
-def wait_until_stopped(server):
-    """Block until Ctrl-C (or SIGTERM), then stop the server."""
-    import signal
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, terminate) if threading.current_thread() is threading.main_thread() else None
+
+def stop_on_sigterm():
+    """Make SIGTERM stop the server as Ctrl-C does (from the main thread only); returns the previous handler.
+    Installed before the URL is printed, so a signal sent as soon as the URL appears already stops cleanly."""
+    import signal
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def wait_until_stopped(server, previous_handler=None):
+    """Block until Ctrl-C (or SIGTERM, see ``stop_on_sigterm``), then stop the server."""
+    import signal
     try:
         while True:
             time.sleep(0.2)
@@ -266,5 +275,5 @@ def wait_until_stopped(server):
         pass
     finally:
         server.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)

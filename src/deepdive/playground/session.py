@@ -22,7 +22,7 @@ from ..random import get_rng_state, manual_seed, set_rng_state
 from ..tensor import Tensor, _wrap
 from ..utils.data import DataLoader, TensorDataset
 from . import program
-from .settings import MAX_STEPS_PER_REQUEST, MAX_TOTAL_STEPS, SettingsError, validate
+from .settings import ACTIVATIONS, MAX_STEPS_PER_REQUEST, MAX_TOTAL_STEPS, SettingsError, validate
 
 BOUNDARY_GRID = 40           # the decision boundary: 40 x 40 predictions over the input plane
 NEURON_GRID = 14             # each neuron's heat map: 14 x 14 (small multiples, as TF Playground draws them)
@@ -420,8 +420,7 @@ class PlaygroundSession(_Session):
                         for _, m in rest:
                             h = m(h)
                 norm = [type(m).__name__ for _, m in after if "Norm" in type(m).__name__]
-                act = next(program_name for _, m in after for program_name, cls in _ACTIVATION_CLASSES.items()
-                           if type(m).__name__ == cls)
+                act = next(name for _, m in after for name, cls in ACTIVATIONS.items() if type(m).__name__ == cls)
                 text = str(explain_neuron(linear, h, unit=unit, activation=None if norm else act))
                 if norm:
                     text += (f"\n  then {norm[0]} normalises z over the {'batch' if 'Batch' in norm[0] else 'layer'}"
@@ -447,8 +446,6 @@ class PlaygroundSession(_Session):
             z.writestr("model.safetensors", weights.getvalue())
         return buf.getvalue()
 
-
-from .settings import ACTIVATIONS as _ACTIVATION_CLASSES  # noqa: E402  (name in the settings -> nn class name)
 
 
 class WatchSession(_Session):
