@@ -250,6 +250,8 @@ def test_watch_your_own_model_on_higher_dimensional_data():
         status, body = _request(page.url + "api/settings", {"lr": 0.1})
         assert status == 400 and "watch() trains your own model" in json.loads(body)["error"]
         assert _request(page.url + "api/code")[0] == 400
+        status, body = _request(page.url + "api/explain", {"x": 0, "y": 0})
+        assert status == 400 and "this model's input has shape [5]" in json.loads(body)["error"]
     finally:
         page.stop()
     two_d = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))

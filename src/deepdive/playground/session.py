@@ -263,6 +263,9 @@ class _Session:
 
     def close_enough_point(self, x, y):
         """The data point nearest to (x, y) on the page: (input, label, split, index)."""
+        if self.train[0].ndim != 2 or self.train[0].shape[1] != 2:
+            raise SettingsError(f"playground: points are picked on the plane of a 2-D input; this model's input "
+                                f"has shape {list(self.train[0].shape[1:])}")
         best = None
         for split, data in (("train", self.train), ("val", self.val)):
             if not data:
