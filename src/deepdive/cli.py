@@ -1,6 +1,7 @@
 """The ``deepdive`` command.
 
     deepdive demo [--model mlp|cnn|rnn|transformer] [--epochs N] [--out DIR] [--seed S] [--quiet]
+    deepdive playground [--port N] [--no-browser] [--seed S]
     deepdive --version
 """
 import argparse
@@ -27,6 +28,12 @@ def build_parser():
     demo.add_argument("--out", default="runs", help="folder in which the run folder is created (default: ./runs)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
+    # issue 15: the live playground page
+    play = sub.add_parser("playground", help="open a live page in the browser that trains a real deepdive model",
+                          description="Serve the playground on 127.0.0.1 (a free port unless --port) and open it.")
+    play.add_argument("--port", type=int, default=0, help="port to serve on (default: a free one, printed)")
+    play.add_argument("--no-browser", action="store_true", help="print the URL but do not open a browser")
+    play.add_argument("--seed", type=int, default=0, help="the page's initial seed (default 0)")
     return parser
 
 
@@ -36,6 +43,14 @@ def main(argv=None):
     if args.version:
         from . import __version__
         print(f"deepdive {__version__}")
+        return 0
+    if args.command == "playground":
+        from .playground import serve
+        try:
+            serve(port=args.port, open_browser=not args.no_browser, settings={"seed": args.seed})
+        except (OSError, ValueError) as e:          # a port in use or out of range, a seed out of limits
+            print(f"deepdive playground: {e}", file=sys.stderr)
+            return 1
         return 0
     if args.command != "demo":
         parser.print_help()

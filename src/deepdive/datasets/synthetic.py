@@ -81,6 +81,16 @@ def make_spirals(n_samples=600, n_classes=3, noise=0.2, turns=1.0, seed=0):
     return _finish(np.concatenate(X), np.concatenate(y), rng)
 
 
+def make_xor(n_samples=500, noise=0.1, seed=0):
+    """XOR in 2-D: points uniform in [-1, 1]², label 1 where x0 and x1 have different signs. ``noise`` is the
+    standard deviation of Gaussian jitter added after labelling (so points near the axes can cross them)."""
+    rng = _rng(seed)
+    X = rng.uniform(-1, 1, (n_samples, 2))
+    y = ((X[:, 0] > 0) != (X[:, 1] > 0)).astype(np.int64)
+    X += rng.normal(0, noise, X.shape)
+    return _finish(X, y, rng)
+
+
 def make_blobs(n_samples=500, n_features=2, centers=3, cluster_std=1.0, seed=0):
     """Gaussian clusters around random centres."""
     rng = _rng(seed)

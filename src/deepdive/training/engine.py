@@ -266,6 +266,8 @@ class Trainer:
         if val_data is not None and monitor_overfitting:
             extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose,
                                             callbacks=callbacks or ()))
+        from .live import notebook_callbacks          # one live figure in Jupyter, after the monitor
+        extra += notebook_callbacks(history, verbose)
         steps = len(train_data) if hasattr(train_data, "__len__") else None
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         cbs = CallbackList([history] + list(callbacks or []) + extra, model, history.params, self)
