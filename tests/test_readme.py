@@ -75,3 +75,17 @@ def test_readme_seeded_simplenn_prints_what_the_readme_says_and_what_pytorch_pri
     exec(compile(as_torch, "README.md (same seed, PyTorch)", "exec"), {})
     theirs = capsys.readouterr().out
     assert ours == theirs == printed
+
+
+def test_readme_hessian_equals_pytorchs():
+    from parity import require_torch
+    import numpy as np
+    require_torch()
+    section = _readme().split("## Higher-order gradients", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    ours, theirs = {}, {}
+    exec(compile(code, "README.md (hessian)", "exec"), ours)
+    as_torch = (code.replace("import deepdive as torch", "import torch")
+                .replace("import deepdive.nn as nn", "import torch.nn as nn").replace("from deepdive.func", "from torch.func"))
+    exec(compile(as_torch, "README.md (hessian, PyTorch)", "exec"), theirs)
+    np.testing.assert_allclose(ours["H"].detach().numpy(), theirs["H"].detach().numpy(), rtol=1e-5, atol=1e-6)
