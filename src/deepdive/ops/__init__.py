@@ -6,7 +6,7 @@ methods (``x.exp()`` is ``deepdive.exp(x)``); ``install_methods`` attaches them.
 import importlib
 
 # Modules whose functions become Tensor methods; a new op family adds its name here.
-FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation"]
+FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation", "special"]
 
 
 def install_methods(tensor_cls):
