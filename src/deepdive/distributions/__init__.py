@@ -4,13 +4,36 @@ Every density, entropy and KL is composed from deepdive Tensor ops, so gradients
 flow to the parameters; ``rsample`` reparameterises draws where the family
 allows it. All randomness comes from deepdive's one generator
 (``deepdive.manual_seed`` reproduces the draws).
+
+Example (REINFORCE)::
+
+    from deepdive.distributions import Categorical
+    m = Categorical(logits=policy(state))
+    action = m.sample()
+    loss = -m.log_prob(action) * reward
 """
 from . import constraints, transforms
-from .distribution import Distribution
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical, OneHotCategoricalStraightThrough
+from .dirichlet import Beta, Dirichlet
+from .discrete import Binomial, Geometric, Poisson
+from .distribution import Distribution
+from .gamma import Chi2, Gamma
 from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .mixture_same_family import MixtureSameFamily
+from .multivariate_normal import MultivariateNormal
 from .normal import Normal
+from .relaxed import ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli, RelaxedOneHotCategorical
+from .scale_families import Cauchy, Exponential, Laplace, LogNormal, StudentT
 from .transformed_distribution import TransformedDistribution
 from .transforms import *  # noqa: F401,F403
 from .uniform import Uniform
+
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Distribution",
+           "ExpRelaxedCategorical", "Exponential", "Gamma", "Geometric", "Independent", "Laplace",
+           "LogNormal", "LogitRelaxedBernoulli", "LowRankMultivariateNormal", "MixtureSameFamily",
+           "MultivariateNormal", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Poisson",
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution", "Uniform",
+           "constraints", "kl_divergence", "register_kl", "transforms"] + transforms.__all__
