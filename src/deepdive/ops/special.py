@@ -34,6 +34,7 @@ def _lgamma_np(x):
         positive = 0.5 * np.log(2 * np.pi) + (z + 0.5) * np.log(t) - t + np.log(series)
         result = np.where(reflect, np.log(np.pi / np.abs(np.sin(np.pi * x))) - positive, positive)
         result = np.where((x <= 0) & (x == np.floor(x)), np.inf, result)
+        result = np.where((x == 1) | (x == 2), 0.0, result)      # exact zeros, as ln 0! = ln 1! = 0
     return result
 
 
