@@ -85,6 +85,31 @@ class SolveTriangular(Function):
         return grad_a, (_unbroadcast_matrix(grad_b, ctx.b_shape) if need_b else None), None
 
 
+class CholeskyInverse(Function):
+    """P = (L L^T)^-1 from a lower Cholesky factor L (``torch.cholesky_inverse``).
+
+    Backward: dL = -P (g + g^T) P L   (over the full matrix, as PyTorch: no triangular mask).
+    """
+
+    @staticmethod
+    def forward(ctx, lower):
+        eye = np.broadcast_to(np.eye(lower.shape[-1], dtype=lower.dtype), lower.shape)
+        lower_inv = _solve(np.tril(lower), eye)
+        p = _mH(lower_inv) @ lower_inv
+        ctx.save_for_backward(lower, p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        lower, p = ctx.saved_tensors
+        return -(p @ (grad + _mH(grad)) @ p) @ lower
+
+
+def cholesky_inverse(lower):
+    """(L L^T)^-1 for lower triangular L (batched)."""
+    return CholeskyInverse.apply(lower)
+
+
 def cholesky(a):
     """The lower Cholesky factor of symmetric positive-definite matrices (batched)."""
     return Cholesky.apply(a)

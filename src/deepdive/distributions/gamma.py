@@ -99,6 +99,30 @@ class StandardGamma(Function):
         return (grad * (-dF / np.exp(log_density))).astype(alpha.dtype)
 
 
+class GammaIncP(Function):
+    """P(a, x) = gamma(a, x) / Gamma(a), the regularised lower incomplete gamma (``torch.special.gammainc``).
+
+    Backward: dx = g * x^(a-1) e^-x / Gamma(a); the derivative in a is not implemented (nor is it in PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, a, x):
+        ctx.save_for_backward(a, x)
+        return _regularized_gamma_p(a, x).astype(np.result_type(a, x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative of gammainc (Gamma.cdf) w.r.t. the concentration is not "
+                                      "implemented (nor is it in PyTorch); detach the concentration")
+        a64, x64 = np.broadcast_arrays(a.astype(np.float64), x.astype(np.float64))
+        with np.errstate(all="ignore"):
+            density = np.where(x64 > 0, np.exp((a64 - 1) * np.log(x64) - x64 - _lgamma_np(a64)), 0.0)
+        from ..ops._util import unbroadcast
+        return None, unbroadcast((grad * density).astype(x.dtype), x.shape)
+
+
 def _standard_gamma(concentration):
     """Differentiable Gamma(concentration, 1) draws of the same shape (``torch._standard_gamma``)."""
     return StandardGamma.apply(concentration)
@@ -149,6 +173,12 @@ class Gamma(Distribution):
             self._validate_sample(value)
         return (deepdive.xlogy(self.concentration, self.rate) + deepdive.xlogy(self.concentration - 1, value)
                 - self.rate * value - deepdive.lgamma(self.concentration))
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        a, x = deepdive.broadcast_tensors(self.concentration, self.rate * value)
+        return GammaIncP.apply(a, x)
 
     def entropy(self):
         return (self.concentration - deepdive.log(self.rate) + deepdive.lgamma(self.concentration)

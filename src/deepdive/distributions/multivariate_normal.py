@@ -3,7 +3,7 @@ import math
 
 import deepdive
 from . import constraints
-from ._linalg import batch_mahalanobis, batch_mv, cholesky, solve_triangular
+from ._linalg import batch_mahalanobis, batch_mv, cholesky, cholesky_inverse, solve_triangular
 from .distribution import Distribution
 from .utils import lazy_property
 
@@ -80,10 +80,7 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        lower = self._unbroadcasted_scale_tril
-        eye = deepdive.eye(lower.shape[-1], dtype=lower.dtype)
-        lower_inv = solve_triangular(lower, eye, upper=False)
-        return deepdive.matmul(lower_inv.mT, lower_inv).expand(self._matrix_shape())
+        return cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._matrix_shape())
 
     @property
     def mean(self):
