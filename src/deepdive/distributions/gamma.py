@@ -46,31 +46,43 @@ def _sample_standard_gamma(alpha, generator=None):
 
 
 def _regularized_gamma_p(a, x):
-    """P(a, x) = gamma(a, x) / Gamma(a): its series for x < a + 1, 1 - its continued fraction (Lentz) above."""
+    """P(a, x) = gamma(a, x) / Gamma(a) in float64 (Numerical Recipes' gser / gcf):
+    its power series where x < a + 1, else 1 - Q(a, x) by Lentz's continued fraction. Each loop stops
+    as soon as every element has converged to double precision (a few dozen terms for moderate a)."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    out = np.zeros(a.shape)
     with np.errstate(all="ignore"):
         log_prefix = a * np.log(x) - x - _lgamma_np(a)
-        term = 1.0 / a
+        use_series = (x > 0) & (x < a + 1)
+        aa, xx = a[use_series], x[use_series]
+        term = 1.0 / aa
         total = term.copy()
-        for n in range(1, 300):
-            term = term * x / (a + n)
-            total = total + term
-        series = total * np.exp(log_prefix)
+        for n in range(1, 1000):
+            term = term * xx / (aa + n)
+            total += term
+            if np.all(np.abs(term) <= np.abs(total) * 1e-15):
+                break
+        out[use_series] = total * np.exp(log_prefix[use_series])
+        use_cf = x >= a + 1
+        aa, xx = a[use_cf], x[use_cf]
         tiny = 1e-300
-        b = x + 1 - a
-        cf_c = np.full_like(b, 1 / tiny)
-        cf_d = 1 / np.where(b == 0, tiny, b)
-        h = cf_d.copy()
-        for i in range(1, 300):
-            an = -i * (i - a)
+        b = xx + 1 - aa
+        c = np.full_like(b, 1 / tiny)
+        d = 1 / b
+        h = d.copy()
+        for i in range(1, 1000):
+            an = -i * (i - aa)
             b = b + 2
-            cf_d = an * cf_d + b
-            cf_d = 1 / np.where(np.abs(cf_d) < tiny, tiny, cf_d)
-            cf_c = b + an / cf_c
-            cf_c = np.where(np.abs(cf_c) < tiny, tiny, cf_c)
-            h = h * cf_d * cf_c
-        continued = 1 - np.exp(log_prefix) * h
-        return np.where(x <= 0, 0.0, np.where(x < a + 1, series, continued))
+            d = an * d + b
+            d = 1 / np.where(np.abs(d) < tiny, tiny, d)
+            c = b + an / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            delta = d * c
+            h = h * delta
+            if np.all(np.abs(delta - 1) <= 1e-15):
+                break
+        out[use_cf] = 1 - np.exp(log_prefix[use_cf]) * h
+    return out
 
 
 class StandardGamma(Function):
