@@ -45,6 +45,12 @@ SCALAR_FAMILIES = {
     "Beta": lambda: ([positive(3), positive(3)], unit(4, 3)),
     "Uniform": lambda: ([real(3) - 3, real(3) + 3], rng.uniform(-0.5, 0.5, (4, 3)).astype(np.float32)),
     "Poisson": lambda: ([positive(3)], counts(4, 3)),
+    "HalfNormal": lambda: ([positive(3)], positive(4, 3)),
+    "HalfCauchy": lambda: ([positive(3)], positive(4, 3)),
+    "Gumbel": lambda: ([real(3), positive(3)], real(4, 3)),
+    "Pareto": lambda: ([positive(3) * 0.5, positive(3) + 2], positive(4, 3) + 1),
+    "Weibull": lambda: ([positive(3), positive(3) + 1], positive(4, 3)),
+    "NegativeBinomial": lambda: ([positive(3) * 3, unit(3)], counts(4, 3, high=8)),
 }
 METHODS = ["log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf"]
 
@@ -85,10 +91,11 @@ def test_scalar_family_parity(name, method):
                      params + [(value, False)], rtol=1e-4, atol=1e-5)
         return
     n = len(params)
-    # NOTE: floor() (Poisson's mode) has no graph in deepdive; torch's carries zero gradients.
+    # NOTE: floor() (in the modes of Poisson and NegativeBinomial) has no graph in deepdive; torch carries zeros.
     check_parity(lambda *a: _call(getattr(D, name)(*a[:n]), method, a[n]),
                  lambda *a: _call(getattr(torch.distributions, name)(*a[:n]), method, a[n]),
-                 params + [(value, False)], rtol=1e-4, atol=1e-5, grad=not (name == "Poisson" and method == "mode"))
+                 params + [(value, False)], rtol=1e-4, atol=1e-5,
+                 grad=not (name in ("Poisson", "NegativeBinomial") and method == "mode"))
 
 
 @pytest.mark.parametrize("name", sorted(SCALAR_FAMILIES))
@@ -158,6 +165,19 @@ def test_categorical_zero_probability_entropy_is_finite():
     p = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], np.float32)
     check_parity(lambda q: D.Categorical(probs=q).entropy(), lambda q: torch.distributions.Categorical(probs=q)
                  .entropy(), [p])
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_multinomial(batch):
+    torch = require_torch()
+    logits = real(*batch, 4)
+    value = rng.multinomial(7, [0.25] * 4, (3,) + batch).astype(np.float32)
+    for method in ["log_prob", "entropy", "mean", "variance"]:
+        check_parity(lambda q, v: _call(D.Multinomial(7, logits=q), method, v),
+                     lambda q, v: _call(torch.distributions.Multinomial(7, logits=q), method, v),
+                     [logits, (value, False)], rtol=1e-4, atol=1e-5)
+    sample = D.Multinomial(7, logits=deepdive.tensor(logits)).sample((5,))
+    assert sample.shape == (5,) + batch + (4,) and np.all(sample.numpy().sum(-1) == 7)
 
 
 def test_one_hot_categorical():
@@ -329,9 +349,8 @@ def test_module_paths_as_programs_import_them():
     assert out.stdout.strip() == "Normal 0.0"
     torch = require_torch()
     for name in torch.distributions.__all__:
-        if name in ("ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "Gumbel", "HalfCauchy",
-                    "HalfNormal", "InverseGamma", "Kumaraswamy", "LKJCholesky", "LogisticNormal", "Multinomial",
-                    "NegativeBinomial", "Pareto", "VonMises", "Weibull", "Wishart", "ExponentialFamily",
+        if name in ("ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "InverseGamma", "Kumaraswamy",
+                    "LKJCholesky", "LogisticNormal", "VonMises", "Wishart", "ExponentialFamily",
                     "biject_to", "transform_to", "CumulativeDistributionTransform", "CatTransform",
                     "StackTransform", "CorrCholeskyTransform", "PositiveDefiniteTransform"):
             continue        # not part of this issue (listed in the README as missing)

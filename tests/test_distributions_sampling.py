@@ -33,6 +33,14 @@ MOMENTS = [
      [math.expm1(0.0625) * math.exp(0.0625), math.expm1(0.01) * math.exp(1.01)]),
     (lambda: D.Categorical(probs=t(0.2, 0.5, 0.3)), 1.1, 0.49),
     (lambda: D.Chi2(t(3.0, 7.0)), [3.0, 7.0], [6.0, 14.0]),
+    (lambda: D.HalfNormal(t(1.0, 2.0)), [math.sqrt(2 / math.pi), 2 * math.sqrt(2 / math.pi)],
+     [1 - 2 / math.pi, 4 * (1 - 2 / math.pi)]),
+    (lambda: D.Gumbel(t(0.0, 1.0), t(1.0, 0.5)), [0.5772156649, 1 + 0.5 * 0.5772156649],
+     [math.pi ** 2 / 6, math.pi ** 2 / 24]),
+    (lambda: D.Pareto(t(1.0, 2.0), t(5.0, 6.0)), [1.25, 2.4], [5 / 48, 4 * 6 / 100]),
+    (lambda: D.Weibull(t(1.0, 2.0), t(2.0, 3.0)), [math.gamma(1.5), 2 * math.gamma(4 / 3)],
+     [math.gamma(2) - math.gamma(1.5) ** 2, 4 * (math.gamma(5 / 3) - math.gamma(4 / 3) ** 2)]),
+    (lambda: D.NegativeBinomial(t(3.0, 5.0), probs=t(0.4, 0.2)), [2.0, 1.25], [2.0 / 0.6, 1.25 / 0.8]),
 ]
 
 

@@ -196,6 +196,11 @@ def _pairs(torch):
         ("Uniform-Beta", lambda m, a, b: (m.Uniform(a * 0.4, a * 0.4 + 0.5), m.Beta(b, b + 1)), [unit(3),
                                                                                                  positive(3)]),
         ("Bernoulli-Poisson", lambda m, a, b: (m.Bernoulli(probs=a), m.Poisson(b)), [unit(3), positive(3)]),
+        ("Gumbel", lambda m, a, b, c, d: (m.Gumbel(a, b), m.Gumbel(c, d)), [real(3), positive(3), real(3),
+                                                                           positive(3)]),
+        ("HalfNormal", lambda m, a, b: (m.HalfNormal(a), m.HalfNormal(b)), [positive(3), positive(3)]),
+        ("Pareto", lambda m, a, b, c, d: (m.Pareto(a, b), m.Pareto(c, d)), [positive(3) + 1, positive(3),
+                                                                           positive(3) * 0.3, positive(3)]),
         ("Normal-Uniform (inf)", lambda m, a, b, c: (m.Normal(a, b), m.Uniform(c, c + 1)), [real(3), positive(3),
                                                                                             real(3)]),
     ]
