@@ -264,3 +264,26 @@ def test_register_kl_and_missing_pair():
         D.kl_divergence(D.Poisson(deepdive.ones(2)), q)
     with pytest.raises(TypeError, match="Expected type_p to be a Distribution subclass"):
         D.register_kl(int, D.Normal)
+
+
+def test_biject_to_and_transform_to_match_torch():
+    torch = require_torch()
+    C, TC = D.constraints, torch.distributions.constraints
+    pairs = [(C.real, TC.real), (C.positive, TC.positive), (C.greater_than(1.5), TC.greater_than(1.5)),
+             (C.less_than(-2.0), TC.less_than(-2.0)), (C.interval(-1.0, 3.0), TC.interval(-1.0, 3.0)),
+             (C.unit_interval, TC.unit_interval), (C.simplex, TC.simplex), (C.real_vector, TC.real_vector),
+             (C.independent(C.positive, 1), TC.independent(TC.positive, 1))]
+    x = real(2, 3)
+    for dd_c, torch_c in pairs:
+        for registry in ("biject_to", "transform_to"):
+            dd_t, torch_t = getattr(D, registry)(dd_c), getattr(torch.distributions, registry)(torch_c)
+            check_parity(lambda v: dd_t(v), lambda v: torch_t(v), [x], rtol=1e-4, atol=1e-5)
+            y = dd_t(deepdive.tensor(x))
+            assert bool(dd_c.check(y).all()), (registry, dd_c)
+            if registry == "biject_to":
+                check_parity(lambda v: dd_t.log_abs_det_jacobian(v, dd_t(v)),
+                             lambda v: torch_t.log_abs_det_jacobian(v, torch_t(v)), [x], rtol=1e-4, atol=1e-5)
+    check_parity(lambda v: D.transform_to(C.lower_cholesky)(v), lambda v: torch.distributions.transform_to(
+        TC.lower_cholesky)(v), [real(2, 3, 3)])
+    with pytest.raises(NotImplementedError, match="Cannot transform _Boolean constraints"):
+        D.biject_to(C.boolean)

@@ -14,6 +14,7 @@ Example (REINFORCE)::
 """
 from . import constraints, transforms
 from .bernoulli import Bernoulli
+from .constraint_registry import biject_to, transform_to
 from .categorical import Categorical, OneHotCategorical, OneHotCategoricalStraightThrough
 from .dirichlet import Beta, Dirichlet
 from .discrete import Binomial, Geometric, Poisson
@@ -38,5 +39,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli", "LowRankMultivariateNormal",
            "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
            "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical",
-           "StudentT", "TransformedDistribution", "Uniform", "Weibull", "constraints", "kl_divergence", "register_kl",
-           "transforms"] + transforms.__all__
+           "StudentT", "TransformedDistribution", "Uniform", "Weibull", "biject_to", "constraints", "kl_divergence",
+           "register_kl", "transform_to", "transforms"] + transforms.__all__
