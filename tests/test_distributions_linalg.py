@@ -23,7 +23,8 @@ def _sym(a):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cholesky_parity(batch, dtype):
     torch = require_torch()
-    check_parity(lambda a: _linalg.cholesky(_sym(a)), lambda a: torch.linalg.cholesky(_sym(a)), [spd(*batch, dtype=dtype)])
+    check_parity(lambda a: _linalg.cholesky(_sym(a)), lambda a: torch.linalg.cholesky(_sym(a)),
+                 [spd(*batch, dtype=dtype)])
 
 
 @pytest.mark.parametrize("upper", [False, True])

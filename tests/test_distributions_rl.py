@@ -9,7 +9,6 @@ each and is compared step by step.
 import re
 
 import numpy as np
-import pytest
 
 import deepdive
 import deepdive.distributions as D

@@ -67,7 +67,8 @@ def test_vector_sample_moments():
     np.testing.assert_allclose(x.mean(0), [0.125, 0.25, 0.625], atol=0.01)
     np.testing.assert_allclose(x.sum(-1), 1.0, rtol=1e-5)
     cov = np.array([[2.0, 0.6], [0.6, 1.0]], np.float32)
-    for kwargs in [{"covariance_matrix": deepdive.tensor(cov)}, {"precision_matrix": deepdive.tensor(np.linalg.inv(cov))},
+    for kwargs in [{"covariance_matrix": deepdive.tensor(cov)},
+                   {"precision_matrix": deepdive.tensor(np.linalg.inv(cov))},
                    {"scale_tril": deepdive.tensor(np.linalg.cholesky(cov))}]:
         x = D.MultivariateNormal(t(1.0, -1.0), **kwargs).sample((N,)).numpy()
         np.testing.assert_allclose(x.mean(0), [1.0, -1.0], atol=0.05)
@@ -156,7 +157,8 @@ def test_gamma_implicit_reparameterisation_matches_torch():
     alpha = deepdive.tensor(np.array([0.3, 0.9, 1.0, 2.5, 7.0, 30.0] * 50, np.float64), requires_grad=True)
     x = D.Gamma(alpha, 1.0).rsample()
     x.sum().backward()
-    expected = torch._standard_gamma_grad(torch.tensor(alpha.detach().numpy()), torch.tensor(x.detach().numpy())).numpy()
+    expected = torch._standard_gamma_grad(torch.tensor(alpha.detach().numpy()),
+                                          torch.tensor(x.detach().numpy())).numpy()
     np.testing.assert_allclose(alpha.grad.numpy(), expected, rtol=2e-3, atol=1e-5)
     # and the estimator is unbiased: d E[x] / d alpha = 1 for Gamma(alpha, 1)
     deepdive.manual_seed(1)
@@ -240,7 +242,8 @@ def test_constraints_check_like_torch():
         np.testing.assert_array_equal(getattr(C, name).check(deepdive.tensor(x)).numpy(),
                                       getattr(TC, name).check(torch.tensor(x)).numpy(), err_msg=name)
     s = np.array([[0.2, 0.8], [0.5, 0.6]], np.float32)
-    np.testing.assert_array_equal(C.simplex.check(deepdive.tensor(s)).numpy(), TC.simplex.check(torch.tensor(s)).numpy())
+    np.testing.assert_array_equal(C.simplex.check(deepdive.tensor(s)).numpy(),
+                                  TC.simplex.check(torch.tensor(s)).numpy())
     m = np.array([[[1.0, 0.0], [0.3, 2.0]], [[1.0, 0.1], [0.3, 2.0]], [[-1.0, 0.0], [0.3, 2.0]]], np.float32)
     for name in ["lower_cholesky", "lower_triangular"]:
         np.testing.assert_array_equal(getattr(C, name).check(deepdive.tensor(m)).numpy(),

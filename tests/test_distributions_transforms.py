@@ -88,8 +88,8 @@ def test_transformed_distribution_sac_squashed_normal():
         return dist.log_prob(action).sum(-1), action
 
     def torch_fn(m, s):
-        dist = torch.distributions.TransformedDistribution(torch.distributions.Normal(m, s),
-                                                            [torch.distributions.transforms.TanhTransform(cache_size=1)])
+        tanh = torch.distributions.transforms.TanhTransform(cache_size=1)
+        dist = torch.distributions.TransformedDistribution(torch.distributions.Normal(m, s), [tanh])
         action = dist.transforms[0](m + s * torch.tensor(u))
         return dist.log_prob(action).sum(-1), action
 
@@ -242,9 +242,9 @@ def test_kl_gradcheck_normal_and_mvn():
               rng.standard_normal(3), rng.uniform(0.5, 2, 3), rng.standard_normal(3), rng.uniform(0.5, 2, 3))
     a = rng.standard_normal((3, 3))
     cov = a @ a.T + 3 * np.eye(3)
-    gradcheck(lambda m, s: D.kl_divergence(D.MultivariateNormal(m, scale_tril=s, validate_args=False), D.MultivariateNormal(
-        deepdive.zeros(3, dtype=deepdive.float64), covariance_matrix=deepdive.tensor(cov))),
-        rng.standard_normal(3), np.linalg.cholesky(cov))
+    q = D.MultivariateNormal(deepdive.zeros(3, dtype=deepdive.float64), covariance_matrix=deepdive.tensor(cov))
+    gradcheck(lambda m, s: D.kl_divergence(D.MultivariateNormal(m, scale_tril=s, validate_args=False), q),
+              rng.standard_normal(3), np.linalg.cholesky(cov))
 
 
 def test_register_kl_and_missing_pair():

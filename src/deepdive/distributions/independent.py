@@ -1,5 +1,4 @@
 """Independent: reinterpret batch dims of a distribution as event dims (a diagonal Normal over vectors...)."""
-import deepdive
 from . import constraints
 from .distribution import Distribution
 from .transforms import _sum_rightmost
