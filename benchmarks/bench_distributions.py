@@ -43,7 +43,9 @@ def cases(lib, dists):
     value, actions, simplex = lib.tensor(VALUE), lib.tensor(ACTIONS), lib.tensor(SIMPLEX)
     mvn_loc, cov = leaf(LOC), lib.tensor(COV)
     tanh = dists.transforms.TanhTransform
+    probs_1x2 = lib.tensor(np.array([[0.3, 0.7]], np.float32), requires_grad=True)
     return {
+        "Categorical(1x2) sample + log_prob (1 step)": lambda: _reinforce_step(dists, probs_1x2),
         "Normal(256x8).log_prob + backward": lambda: dists.Normal(loc, scale).log_prob(value).sum().backward(),
         "Normal(256x8).rsample + backward": lambda: dists.Normal(loc, scale).rsample().sum().backward(),
         "Normal(256x8).sample": lambda: dists.Normal(loc, scale).sample(),
@@ -61,6 +63,12 @@ def cases(lib, dists):
         "kl(Normal, Normal)(256x8) + backward": lambda: dists.kl_divergence(dists.Normal(loc, scale),
                                                                              dists.Normal(value, 1.0)).sum().backward(),
     }
+
+
+def _reinforce_step(dists, probs):
+    m = dists.Categorical(probs)
+    action = m.sample()
+    return m.log_prob(action), action.item()
 
 
 def _sac(dists, tanh, loc, scale):

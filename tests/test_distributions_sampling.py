@@ -16,6 +16,11 @@ def t(*values, dtype=None):
     return deepdive.tensor(np.array(values, dtype=dtype or np.float32))
 
 
+def _kumaraswamy_moment(a, b, n):
+    """E[X^n] = b B(1 + n/a, b)."""
+    return b * math.gamma(1 + n / a) * math.gamma(b) / math.gamma(1 + n / a + b)
+
+
 # (distribution, expected mean, expected variance) — the moments in closed form, batch of 2 or 3
 MOMENTS = [
     (lambda: D.Normal(t(0.5, -2.0), t(1.0, 0.3)), [0.5, -2.0], [1.0, 0.09]),
@@ -41,6 +46,12 @@ MOMENTS = [
     (lambda: D.Weibull(t(1.0, 2.0), t(2.0, 3.0)), [math.gamma(1.5), 2 * math.gamma(4 / 3)],
      [math.gamma(2) - math.gamma(1.5) ** 2, 4 * (math.gamma(5 / 3) - math.gamma(4 / 3) ** 2)]),
     (lambda: D.NegativeBinomial(t(3.0, 5.0), probs=t(0.4, 0.2)), [2.0, 1.25], [2.0 / 0.6, 1.25 / 0.8]),
+    (lambda: D.InverseGamma(t(5.0, 7.0), t(2.0, 3.0)), [0.5, 0.5], [0.25 / 3, 0.25 / 5]),
+    (lambda: D.Kumaraswamy(t(2.0, 0.5), t(3.0, 0.5)), [_kumaraswamy_moment(2, 3, 1), _kumaraswamy_moment(0.5, 0.5, 1)],
+     [_kumaraswamy_moment(2, 3, 2) - _kumaraswamy_moment(2, 3, 1) ** 2,
+      _kumaraswamy_moment(0.5, 0.5, 2) - _kumaraswamy_moment(0.5, 0.5, 1) ** 2]),
+    (lambda: D.FisherSnedecor(t(5.0, 10.0), t(12.0, 20.0)), [1.2, 20 / 18],
+     [2 * 144 * 15 / (5 * 100 * 8), 2 * 400 * 28 / (10 * 18 ** 2 * 16)]),
 ]
 
 

@@ -1,5 +1,6 @@
-"""Gamma(concentration, rate), Chi2(df), and the reparameterised standard-gamma draw behind
+"""Gamma(concentration, rate), Chi2(df), FisherSnedecor(df1, df2), and the reparameterised standard-gamma draw behind
 Gamma, Chi2, StudentT, Beta and Dirichlet."""
+import math
 import numbers
 
 import numpy as np
@@ -12,7 +13,7 @@ from . import constraints
 from .distribution import Distribution
 from .utils import broadcast_all
 
-__all__ = ["Gamma", "Chi2"]
+__all__ = ["Gamma", "Chi2", "FisherSnedecor"]
 
 
 def _sample_standard_gamma(alpha, generator=None):
@@ -210,3 +211,56 @@ class Chi2(Gamma):
     @property
     def df(self):
         return self.concentration * 2
+
+
+class FisherSnedecor(Distribution):
+    r"""F(df1, df2) = (X1 / df1) / (X2 / df2), X_i ~ Chi2(df_i); drawn as the ratio of two rsampled Gammas."""
+    arg_constraints = {"df1": constraints.positive, "df2": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, df1, df2, validate_args=None):
+        self.df1, self.df2 = broadcast_all(df1, df2)
+        self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
+        self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
+        scalar = isinstance(df1, numbers.Number) and isinstance(df2, numbers.Number)
+        super().__init__(() if scalar else self.df1.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(FisherSnedecor, _instance)
+        new.df1, new.df2 = self.df1.expand(batch_shape), self.df2.expand(batch_shape)
+        new._gamma1, new._gamma2 = self._gamma1.expand(batch_shape), self._gamma2.expand(batch_shape)
+        super(FisherSnedecor, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        df2 = deepdive.where(self.df2 <= 2, math.nan, self.df2)
+        return df2 / (df2 - 2)
+
+    @property
+    def mode(self):
+        mode = (self.df1 - 2) / self.df1 * self.df2 / (self.df2 + 2)
+        return deepdive.where(self.df1 <= 2, math.nan, mode)
+
+    @property
+    def variance(self):
+        df2 = deepdive.where(self.df2 <= 4, math.nan, self.df2)
+        return 2 * df2.pow(2) * (self.df1 + df2 - 2) / (self.df1 * (df2 - 2).pow(2) * (df2 - 4))
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        tiny = deepdive.finfo(self.df1.dtype).tiny
+        x1 = self._gamma1.rsample(sample_shape).reshape(shape)
+        x2 = self._gamma2.rsample(sample_shape).reshape(shape).clamp(min=tiny)
+        return (x1 / x2).clamp(min=tiny)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        ct1, ct2, ct3 = self.df1 * 0.5, self.df2 * 0.5, self.df1 / self.df2
+        t1 = (ct1 + ct2).lgamma() - ct1.lgamma() - ct2.lgamma()
+        t2 = ct1 * ct3.log() + (ct1 - 1) * deepdive.log(value)
+        t3 = (ct1 + ct2) * deepdive.log1p(ct3 * value)
+        return t1 + t2 - t3

@@ -1,17 +1,19 @@
-"""Families PyTorch builds as transforms of a simpler base: HalfNormal, HalfCauchy, Gumbel, Pareto, Weibull."""
+"""Families PyTorch builds as transforms of a simpler base: HalfNormal, HalfCauchy, Gumbel, Pareto, Weibull,
+InverseGamma, LogisticNormal, Kumaraswamy."""
 import math
 import numbers
 
 import deepdive
 from . import constraints
+from .gamma import Gamma
 from .normal import Normal
 from .scale_families import Cauchy, Exponential
 from .transformed_distribution import TransformedDistribution
-from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform
+from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, StickBreakingTransform
 from .uniform import Uniform
 from .utils import broadcast_all
 
-__all__ = ["HalfNormal", "HalfCauchy", "Gumbel", "Pareto", "Weibull"]
+__all__ = ["HalfNormal", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGamma", "LogisticNormal", "Kumaraswamy"]
 
 _EULER_GAMMA = 0.57721566490153286060
 
@@ -230,3 +232,115 @@ class Weibull(TransformedDistribution):
     def entropy(self):
         return (_EULER_GAMMA * (1 - self.concentration_reciprocal)
                 + deepdive.log(self.scale * self.concentration_reciprocal) + 1)
+
+
+class InverseGamma(TransformedDistribution):
+    r"""1 / X with X ~ Gamma(concentration, rate)."""
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args=None):
+        base = Gamma(concentration, rate, validate_args=validate_args)
+        neg_one = -deepdive.ones((), dtype=base.rate.dtype)
+        super().__init__(base, PowerTransform(neg_one), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return super().expand(batch_shape, _instance=self._get_checked_instance(InverseGamma, _instance))
+
+    @property
+    def concentration(self):
+        return self.base_dist.concentration
+
+    @property
+    def rate(self):
+        return self.base_dist.rate
+
+    @property
+    def mean(self):
+        return deepdive.where(self.concentration > 1, self.rate / (self.concentration - 1), math.inf)
+
+    @property
+    def mode(self):
+        return self.rate / (self.concentration + 1)
+
+    @property
+    def variance(self):
+        result = self.rate.square() / ((self.concentration - 1).square() * (self.concentration - 2))
+        return deepdive.where(self.concentration > 2, result, math.inf)
+
+    def entropy(self):
+        return (self.concentration + self.rate.log() + self.concentration.lgamma()
+                - (1 + self.concentration) * self.concentration.digamma())
+
+
+class LogisticNormal(TransformedDistribution):
+    r"""StickBreakingTransform of a Normal: a distribution on the K-simplex from K - 1 Gaussians."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        base = Normal(loc, scale, validate_args=validate_args)
+        if not base.batch_shape:
+            base = base.expand([1])
+        super().__init__(base, StickBreakingTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return super().expand(batch_shape, _instance=self._get_checked_instance(LogisticNormal, _instance))
+
+    @property
+    def loc(self):
+        return self.base_dist.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.base_dist.scale
+
+
+def _kumaraswamy_moments(a, b, n):
+    """E[X^n] = b B(1 + n/a, b)."""
+    arg1 = 1 + n / a
+    return b * deepdive.exp(deepdive.lgamma(arg1) + deepdive.lgamma(b) - deepdive.lgamma(arg1 + b))
+
+
+class Kumaraswamy(TransformedDistribution):
+    r"""p(x) = a b x^(a-1) (1 - x^a)^(b-1) on [0, 1];  x = (1 - u^(1/b))^(1/a), u ~ U(0, 1)."""
+    arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
+        base = Uniform(deepdive.full_like(self.concentration0, 0), deepdive.full_like(self.concentration0, 1),
+                       validate_args=validate_args)
+        transforms = [PowerTransform(exponent=self.concentration0.reciprocal()), AffineTransform(loc=1.0, scale=-1.0),
+                      PowerTransform(exponent=self.concentration1.reciprocal())]
+        super().__init__(base, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Kumaraswamy, _instance)
+        new.concentration1 = self.concentration1.expand(batch_shape)
+        new.concentration0 = self.concentration0.expand(batch_shape)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def mean(self):
+        return _kumaraswamy_moments(self.concentration1, self.concentration0, 1)
+
+    @property
+    def mode(self):
+        log_mode = (self.concentration0.reciprocal() * (-self.concentration0).log1p()
+                    - (-self.concentration0 * self.concentration1).log1p())
+        undefined = (self.concentration0 < 1) | (self.concentration1 < 1)
+        return deepdive.where(undefined, math.nan, log_mode).exp()
+
+    @property
+    def variance(self):
+        return _kumaraswamy_moments(self.concentration1, self.concentration0, 2) - self.mean.pow(2)
+
+    def entropy(self):
+        t1 = 1 - self.concentration1.reciprocal()
+        t0 = 1 - self.concentration0.reciprocal()
+        h0 = deepdive.digamma(self.concentration0 + 1) + _EULER_GAMMA
+        return t0 + t1 * h0 - deepdive.log(self.concentration1) - deepdive.log(self.concentration0)
