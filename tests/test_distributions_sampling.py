@@ -46,6 +46,9 @@ MOMENTS = [
     (lambda: D.Weibull(t(1.0, 2.0), t(2.0, 3.0)), [math.gamma(1.5), 2 * math.gamma(4 / 3)],
      [math.gamma(2) - math.gamma(1.5) ** 2, 4 * (math.gamma(5 / 3) - math.gamma(4 / 3) ** 2)]),
     (lambda: D.NegativeBinomial(t(3.0, 5.0), probs=t(0.4, 0.2)), [2.0, 1.25], [2.0 / 0.6, 1.25 / 0.8]),
+    # mean l / (2l - 1) + 1 / log((1 - l) / l), variance l (l - 1) / (1 - 2l)^2 + 1 / log((1 - l) / l)^2
+    (lambda: D.ContinuousBernoulli(probs=t(0.2, 0.5)), [0.2 / -0.6 + 1 / math.log(4), 0.5],
+     [0.2 * -0.8 / 0.36 + 1 / math.log(4) ** 2, 1 / 12]),
     (lambda: D.InverseGamma(t(5.0, 7.0), t(2.0, 3.0)), [0.5, 0.5], [0.25 / 3, 0.25 / 5]),
     (lambda: D.Kumaraswamy(t(2.0, 0.5), t(3.0, 0.5)), [_kumaraswamy_moment(2, 3, 1), _kumaraswamy_moment(0.5, 0.5, 1)],
      [_kumaraswamy_moment(2, 3, 2) - _kumaraswamy_moment(2, 3, 1) ** 2,

@@ -201,6 +201,8 @@ def _pairs(torch):
         ("HalfNormal", lambda m, a, b: (m.HalfNormal(a), m.HalfNormal(b)), [positive(3), positive(3)]),
         ("Pareto", lambda m, a, b, c, d: (m.Pareto(a, b), m.Pareto(c, d)), [positive(3) + 1, positive(3),
                                                                            positive(3) * 0.3, positive(3)]),
+        ("ContinuousBernoulli", lambda m, a, b: (m.ContinuousBernoulli(probs=a), m.ContinuousBernoulli(probs=b)),
+         [unit(3), unit(3)]),
         ("Normal-Uniform (inf)", lambda m, a, b, c: (m.Normal(a, b), m.Uniform(c, c + 1)), [real(3), positive(3),
                                                                                             real(3)]),
     ]

@@ -9,7 +9,7 @@ import warnings
 
 import deepdive
 from ._linalg import batch_mahalanobis, solve_triangular
-from .bernoulli import Bernoulli
+from .bernoulli import Bernoulli, ContinuousBernoulli
 from .categorical import Categorical, OneHotCategorical
 from .dirichlet import Beta, Dirichlet
 from .discrete import Binomial, Geometric, Poisson
@@ -150,6 +150,14 @@ def _kl_categorical_categorical(p, q):
     t = deepdive.where((q.probs == 0).expand_as(t), math.inf, t)
     t = deepdive.where((p.probs == 0).expand_as(t), 0.0, t)
     return t.sum(-1)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + deepdive.log1p(-p.probs)
+    t3 = -q._cont_bern_log_norm() - deepdive.log1p(-q.probs)
+    return t1 + t2 + t3
 
 
 @register_kl(Dirichlet, Dirichlet)
