@@ -56,6 +56,7 @@ SCALAR_FAMILIES = {
     "FisherSnedecor": lambda: ([positive(3) * 3 + 2, positive(3) * 3 + 5], positive(4, 3)),
     # probabilities on both sides of, and inside, the Taylor region around 1/2
     "ContinuousBernoulli": lambda: ([np.array([0.2, 0.4995, 0.8], np.float32)], unit(4, 3)),
+    "VonMises": lambda: ([real(3), np.array([0.5, 2.0, 6.0], np.float32)], real(4, 3)),
 }
 METHODS = ["log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf"]
 
@@ -362,7 +363,7 @@ def test_module_paths_as_programs_import_them():
     assert out.stdout.strip() == "Normal 0.0"
     torch = require_torch()
     for name in torch.distributions.__all__:
-        if name in ("GeneralizedPareto", "LKJCholesky", "VonMises", "Wishart",
+        if name in ("GeneralizedPareto", "LKJCholesky", "Wishart",
                     "ExponentialFamily",
                     "CumulativeDistributionTransform", "CatTransform",
                     "StackTransform", "CorrCholeskyTransform", "PositiveDefiniteTransform"):

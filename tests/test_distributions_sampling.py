@@ -47,6 +47,8 @@ MOMENTS = [
      [math.gamma(2) - math.gamma(1.5) ** 2, 4 * (math.gamma(5 / 3) - math.gamma(4 / 3) ** 2)]),
     (lambda: D.NegativeBinomial(t(3.0, 5.0), probs=t(0.4, 0.2)), [2.0, 1.25], [2.0 / 0.6, 1.25 / 0.8]),
     # mean l / (2l - 1) + 1 / log((1 - l) / l), variance l (l - 1) / (1 - 2l)^2 + 1 / log((1 - l) / l)^2
+    # the linear variance E[(x - loc)^2] (no wrap-around at these concentrations), by quadrature
+    (lambda: D.VonMises(t(0.5, -1.0), t(8.0, 20.0)), [0.5, -1.0], [0.1341741786, 0.0513238467]),
     (lambda: D.ContinuousBernoulli(probs=t(0.2, 0.5)), [0.2 / -0.6 + 1 / math.log(4), 0.5],
      [0.2 * -0.8 / 0.36 + 1 / math.log(4) ** 2, 1 / 12]),
     (lambda: D.InverseGamma(t(5.0, 7.0), t(2.0, 3.0)), [0.5, 0.5], [0.25 / 3, 0.25 / 5]),
