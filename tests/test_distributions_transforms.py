@@ -39,7 +39,21 @@ TRANSFORMS = {
     "Independent": (lambda m: m.IndependentTransform(m.ExpTransform(), 1), lambda: real(2, 3)),
     "Reshape": (lambda m: m.ReshapeTransform((2, 3), (6,)), lambda: real(4, 2, 3)),
     "Inverse": (lambda m: m.ExpTransform().inv, lambda: positive(2, 3)),
+    "Cat": (lambda m: m.CatTransform([m.ExpTransform(), m.AffineTransform(1.0, 2.0)], dim=1, lengths=[1, 2]),
+            lambda: real(2, 3)),
+    "Stack": (lambda m: m.StackTransform([m.ExpTransform(), m.SigmoidTransform(), m.TanhTransform()], dim=1),
+              lambda: real(2, 3)),
+    "CorrCholesky": (lambda m: m.CorrCholeskyTransform(), lambda: real(2, 6)),
+    "PositiveDefinite": (lambda m: m.PositiveDefiniteTransform(), lambda: real(2, 3, 3)),
+    "CumulativeDistribution": (lambda m: m.CumulativeDistributionTransform(_cdf_base(m)), lambda: real(2, 3)),
 }
+
+
+def _cdf_base(transforms_module):
+    """A Normal from the same library as ``transforms_module``."""
+    import torch
+    dists = D if transforms_module is DT else torch.distributions
+    return dists.Normal(0.5, 2.0)
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
@@ -52,12 +66,13 @@ def test_transform_parity(name):
     y = tt(torch.tensor(x)).detach().numpy()
     if name not in ("SoftmaxTransform",):       # softmax's inverse is one of many preimages; both give log y
         check_parity(lambda v: dd.inv(v), lambda v: tt.inv(v), [y], rtol=1e-3, atol=1e-4)
-    if name not in ("SoftmaxTransform", "LowerCholeskyTransform"):     # torch defines no log-Jacobian there
+    if name not in ("SoftmaxTransform", "LowerCholeskyTransform", "PositiveDefinite"):   # torch defines none there
         check_parity(lambda v: dd.log_abs_det_jacobian(v, dd(v)), lambda v: tt.log_abs_det_jacobian(v, tt(v)),
                      [x], rtol=1e-4, atol=1e-4)
     assert tuple(dd.forward_shape(x.shape)) == tuple(tt.forward_shape(torch.Size(x.shape)))
-    assert dd.bijective == tt.bijective and dd.domain.event_dim == tt.domain.event_dim
-    assert dd.codomain.event_dim == tt.codomain.event_dim
+    assert dd.bijective == tt.bijective
+    if name not in ("Cat", "Stack"):
+        assert dd.domain.event_dim == tt.domain.event_dim and dd.codomain.event_dim == tt.codomain.event_dim
 
 
 @pytest.mark.parametrize("name", ["TanhTransform", "SigmoidTransform", "StickBreakingTransform", "Compose"])
