@@ -53,3 +53,15 @@ def test_integer_input_promotes_to_float():
 def test_polygamma_higher_order_is_a_clear_error():
     with pytest.raises(NotImplementedError, match="polygamma"):
         deepdive.polygamma(2, deepdive.tensor([1.0]))
+
+
+@pytest.mark.parametrize("p", [1, 2, 4])
+def test_mvlgamma(p):
+    torch = require_torch()
+    a = rng.uniform((p - 1) / 2 + 0.1, 6.0, (3, 4))
+    check_parity(lambda t: deepdive.mvlgamma(t, p), lambda t: torch.mvlgamma(t, p), [a])
+    check_parity(lambda t: t.mvlgamma(p), lambda t: t.mvlgamma(p), [a.astype(np.float32)])
+    gradcheck(lambda t: deepdive.mvlgamma(t, p), a)
+    check_parity(lambda t: deepdive.mvlgamma(t, 3), lambda t: torch.mvlgamma(t, 3), [np.array([0.1, 0.6, 1.2])])
+    with pytest.raises(RuntimeError, match="p has to be greater than or equal to 1"):
+        deepdive.mvlgamma(deepdive.tensor([0.1]), 0)

@@ -12,8 +12,8 @@ import numpy as np
 from ..autograd.function import Function
 from .elementwise import _erf, _to_float
 
-__all__ = ["lgamma", "digamma", "polygamma", "erfinv"]
-METHODS = ["lgamma", "digamma", "polygamma", "erfinv"]
+__all__ = ["lgamma", "digamma", "polygamma", "erfinv", "mvlgamma"]
+METHODS = ["lgamma", "digamma", "polygamma", "erfinv", "mvlgamma"]
 
 _LANCZOS_G = 7.0
 _LANCZOS = np.array([0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
@@ -190,3 +190,17 @@ def polygamma(n, input):
 def erfinv(input):
     """The inverse error function (``torch.erfinv``): erf(erfinv(x)) = x on (-1, 1)."""
     return Erfinv.apply(_floating(input))
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma: ln Gamma_p(a) = p (p - 1)/4 ln pi + sum_{j=1..p} lgamma(a + (1 - j)/2)
+    (``torch.mvlgamma``), composed from lgamma so that it is differentiable."""
+    import math
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    x = _floating(input)       # NOTE: like PyTorch 2.13, no domain check: below (p - 1)/2 it is ln|Gamma| terms
+    total = lgamma(x)
+    for j in range(2, p + 1):
+        total = total + lgamma(x + (1 - j) / 2)
+    return total + p * (p - 1) / 4 * math.log(math.pi)
+
