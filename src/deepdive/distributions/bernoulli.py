@@ -4,7 +4,7 @@ import numbers
 
 import deepdive
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Bernoulli", "ContinuousBernoulli"]
@@ -15,7 +15,7 @@ def _bce_with_logits(logits, target):
     return binary_cross_entropy_with_logits(logits, target, reduction="none")
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     r"""P(x) = p^x (1 - p)^(1 - x), x in {0, 1};  p = ``probs`` = sigmoid(``logits``).
 
     log_prob(x) = -BCEWithLogits(logits, x) (the stable form);  entropy = BCEWithLogits(logits, p).
@@ -23,6 +23,7 @@ class Bernoulli(Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -87,12 +88,19 @@ class Bernoulli(Distribution):
     def entropy(self):
         return _bce_with_logits(self.logits, self.probs)
 
+    @property
+    def _natural_params(self):
+        return (deepdive.log(self.probs) - deepdive.log1p(-self.probs),)
+
+    def _log_normalizer(self, x):
+        return deepdive.log1p(deepdive.exp(x))
+
     def enumerate_support(self, expand=True):
         values = deepdive.arange(2, dtype=self._param.dtype).reshape((-1,) + (1,) * len(self._batch_shape))
         return values.expand((-1,) + tuple(self._batch_shape)) if expand else values
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     r"""p(x) = C(lambda) lambda^x (1 - lambda)^(1 - x) on [0, 1] (Loaiza-Ganem & Cunningham 2019), the
     likelihood for [0, 1]-valued pixels in VAEs;  C(lambda) = 2 atanh(1 - 2 lambda) / (1 - 2 lambda).
 
@@ -102,6 +110,7 @@ class ContinuousBernoulli(Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
         if (probs is None) == (logits is None):
@@ -215,3 +224,15 @@ class ContinuousBernoulli(Distribution):
     def entropy(self):
         log_probs0, log_probs1 = deepdive.log1p(-self.probs), deepdive.log(self.probs)
         return self.mean * (log_probs0 - log_probs1) - self._cont_bern_log_norm() - log_probs0
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """log((e^x - 1) / x), with its Taylor series x/2 + x^2/24 - x^4/2880 near 0."""
+        outside = (x <= self._lims[0] - 0.5) | (x > self._lims[1] - 0.5)
+        cut = deepdive.where(outside, x, (self._lims[0] - 0.5) * deepdive.ones_like(x))
+        log_norm = deepdive.log(deepdive.abs(deepdive.expm1(cut))) - deepdive.log(deepdive.abs(cut))
+        taylor = 0.5 * x + x.pow(2) / 24.0 - x.pow(4) / 2880.0
+        return deepdive.where(outside, log_norm, taylor)

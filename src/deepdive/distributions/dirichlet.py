@@ -3,14 +3,14 @@ import numbers
 
 import deepdive
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma import _standard_gamma
 from .utils import broadcast_all
 
 __all__ = ["Dirichlet", "Beta"]
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     r"""p(x) = Gamma(a_0) / prod_i Gamma(a_i) * prod_i x_i^(a_i - 1) on the simplex, a_0 = sum_i a_i.
 
     rsample: x = g / sum(g), g_i ~ Gamma(a_i, 1) reparameterised (gradients reach the concentration).
@@ -67,8 +67,15 @@ class Dirichlet(Distribution):
         return (deepdive.lgamma(self.concentration).sum(-1) - deepdive.lgamma(a0) - (k - a0) * deepdive.digamma(a0)
                 - ((self.concentration - 1.0) * deepdive.digamma(self.concentration)).sum(-1))
 
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
 
-class Beta(Distribution):
+    def _log_normalizer(self, x):
+        return x.lgamma().sum(-1) - deepdive.lgamma(x.sum(-1))
+
+
+class Beta(ExponentialFamily):
     r"""p(x) = x^(a - 1) (1 - x)^(b - 1) / B(a, b) on [0, 1],  a = ``concentration1``, b = ``concentration0``.
 
     Computed as Dirichlet([a, b]) on (x, 1 - x), as PyTorch does.
@@ -124,3 +131,10 @@ class Beta(Distribution):
 
     def entropy(self):
         return self._dirichlet.entropy()
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return deepdive.lgamma(x) + deepdive.lgamma(y) - deepdive.lgamma(x + y)

@@ -8,6 +8,7 @@ from ..ops.special import _lgamma_np
 from ..random import get_generator
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Poisson", "Binomial", "Geometric"]
@@ -55,7 +56,7 @@ def _sample_binomial(total_count, probs):
     return _inverse_cdf_draw(log_pmf, k).reshape(np.shape(probs))
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     r"""P(k) = rate^k e^(-rate) / k!.   log_prob = k log rate - rate - lgamma(k + 1)."""
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
@@ -93,6 +94,13 @@ class Poisson(Distribution):
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
         return value.xlogy(rate) - rate - (value + 1).lgamma()
+
+    @property
+    def _natural_params(self):
+        return (deepdive.log(self.rate),)
+
+    def _log_normalizer(self, x):
+        return deepdive.exp(x)
 
 
 class Binomial(Distribution):

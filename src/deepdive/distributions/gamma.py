@@ -11,6 +11,7 @@ from ..ops.special import _lgamma_np
 from ..random import get_generator
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Gamma", "Chi2", "FisherSnedecor"]
@@ -141,7 +142,7 @@ def _standard_gamma(concentration):
     return StandardGamma.apply(concentration)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     r"""p(x) = rate^alpha x^(alpha - 1) e^(-rate x) / Gamma(alpha),  alpha = ``concentration``.
 
     Entropy: alpha - ln rate + lgamma(alpha) + (1 - alpha) digamma(alpha).
@@ -150,6 +151,7 @@ class Gamma(Distribution):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -196,6 +198,13 @@ class Gamma(Distribution):
     def entropy(self):
         return (self.concentration - deepdive.log(self.rate) + deepdive.lgamma(self.concentration)
                 + (1.0 - self.concentration) * deepdive.digamma(self.concentration))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return deepdive.lgamma(x + 1) + (x + 1) * deepdive.log(-y.reciprocal())
 
 
 class Chi2(Gamma):

@@ -14,6 +14,7 @@ from .categorical import Categorical, OneHotCategorical
 from .dirichlet import Beta, Dirichlet
 from .discrete import Binomial, Geometric, Poisson
 from .distribution import Distribution
+from .exp_family import ExponentialFamily, _check_no_graph_needed
 from .gamma import Gamma
 from .independent import Independent
 from .lowrank_multivariate_normal import LowRankMultivariateNormal, _lowrank_logdet, _lowrank_mahalanobis
@@ -175,6 +176,25 @@ def _kl_dirichlet_dirichlet(p, q):
 def _kl_exponential_exponential(p, q):
     rate_ratio = q.rate / p.rate
     return -rate_ratio.log() + rate_ratio - 1
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """KL(p || q) = F(theta_q) - F(theta_p) - <theta_q - theta_p, grad F(theta_p)> (a Bregman divergence);
+    values only (needs no graph), as every built-in pair has its own closed form."""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot be "
+                                  "computed using Bregman divergences")
+    _check_no_graph_needed(list(p._natural_params) + list(q._natural_params))
+    p_nparams = [n.detach().requires_grad_() for n in p._natural_params]
+    q_nparams = [n.detach() for n in q._natural_params]
+    with deepdive.enable_grad():
+        lg_normal = p._log_normalizer(*p_nparams)
+        gradients = deepdive.autograd.grad(lg_normal.sum(), p_nparams)
+    result = q._log_normalizer(*q_nparams) - lg_normal.detach()
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
+        result = result - _sum_rightmost((qnp - pnp.detach()) * g, len(q.event_shape))
+    return result
 
 
 @register_kl(Gamma, Gamma)

@@ -4,13 +4,13 @@ import numbers
 
 import deepdive
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     r"""p(x) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi)),  mu = ``loc``, sigma = ``scale``.
 
     rsample: x = mu + sigma * eps with eps ~ N(0, 1) (the reparameterisation trick).
@@ -23,6 +23,7 @@ class Normal(Distribution):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
@@ -74,3 +75,10 @@ class Normal(Distribution):
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + deepdive.log(self.scale)
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * deepdive.log(-math.pi / y)

@@ -5,6 +5,7 @@ import numbers
 import deepdive
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma import Chi2
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
@@ -38,11 +39,12 @@ class _LocScale(Distribution):
         return new
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     r"""p(x) = rate e^(-rate x), x >= 0.   rsample: x = -log(1 - u) / rate.   Entropy: 1 - ln rate."""
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, rate, validate_args=None):
         (self.rate,) = broadcast_all(rate)
@@ -90,6 +92,13 @@ class Exponential(Distribution):
 
     def entropy(self):
         return 1.0 - deepdive.log(self.rate)
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -deepdive.log(-x)
 
 
 class Laplace(_LocScale):
