@@ -45,7 +45,17 @@ def test_cholesky_inverse_parity():
     check_parity(_linalg.cholesky_inverse, torch.cholesky_inverse, [lower])
 
 
+@pytest.mark.parametrize("shapes", [((4, 4), (4, 2)), ((3, 4, 4), (3, 4, 1)), ((4, 4), (2, 4, 3))])
+def test_cholesky_solve_parity(shapes):
+    torch = require_torch()
+    lower = np.linalg.cholesky(spd(*shapes[0][:-2]))
+    b = rng.standard_normal(shapes[1])
+    check_parity(_linalg.cholesky_solve, torch.cholesky_solve, [b, lower])
+
+
 def test_gradcheck():
+    gradcheck(lambda b, lower: _linalg.cholesky_solve(b, lower.tril()), rng.standard_normal((4, 2)),
+              np.linalg.cholesky(spd()))
     gradcheck(lambda a: _linalg.cholesky(_sym(a)), spd(2))
     gradcheck(lambda a, b: _linalg.solve_triangular(a, b, upper=False), np.tril(rng.standard_normal((4, 4))) +
               4 * np.eye(4), rng.standard_normal((4, 3)))

@@ -99,6 +99,9 @@ def test_vector_sample_moments():
     x = mix.sample((N,)).numpy()
     np.testing.assert_allclose(x.mean(), mix.mean.item(), atol=0.05)
     np.testing.assert_allclose(x.var(), mix.variance.item(), atol=0.1)
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]], np.float32)
+    x = D.Wishart(deepdive.tensor(5.0), covariance_matrix=deepdive.tensor(cov)).sample((N,)).numpy()
+    np.testing.assert_allclose(x.mean(0), 5 * cov, rtol=0.03)               # E[X] = df * Sigma
     relaxed = D.RelaxedOneHotCategorical(t(0.5), probs=t(0.2, 0.8)).rsample((N,)).numpy()
     np.testing.assert_allclose(relaxed.sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_allclose((relaxed.argmax(-1) == 1).mean(), 0.8, atol=0.01)   # Gumbel-max: argmax ~ probs

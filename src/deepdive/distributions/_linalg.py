@@ -105,6 +105,36 @@ class CholeskyInverse(Function):
         return -(p @ (grad + _mH(grad)) @ p) @ lower
 
 
+class CholeskySolve(Function):
+    """X = (L L^T)^-1 B from a lower Cholesky factor L (``torch.cholesky_solve``).
+
+    Backward: gB = (L L^T)^-1 g,  C = gB X^T + X gB^T,  gL = -C L   (the full matrix, as PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, b, lower):
+        lower_t = np.tril(lower)
+        a = lower_t @ _mH(lower_t)
+        x = _solve(a, b)
+        ctx.save_for_backward(a, lower, x)
+        ctx.b_shape, ctx.lower_shape = b.shape, lower.shape
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, lower, x = ctx.saved_tensors
+        grad_b = _solve(a, grad)
+        common = grad_b @ _mH(x)
+        grad_lower = -(common + _mH(common)) @ lower
+        return (_unbroadcast_matrix(grad_b, ctx.b_shape) if ctx.needs_input_grad[0] else None,
+                _unbroadcast_matrix(grad_lower, ctx.lower_shape) if ctx.needs_input_grad[1] else None)
+
+
+def cholesky_solve(b, lower):
+    """(L L^T)^-1 B for lower triangular L (batched, broadcasting)."""
+    return CholeskySolve.apply(b, lower)
+
+
 def cholesky_inverse(lower):
     """(L L^T)^-1 for lower triangular L (batched)."""
     return CholeskyInverse.apply(lower)
