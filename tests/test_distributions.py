@@ -57,6 +57,9 @@ SCALAR_FAMILIES = {
     # probabilities on both sides of, and inside, the Taylor region around 1/2
     "ContinuousBernoulli": lambda: ([np.array([0.2, 0.4995, 0.8], np.float32)], unit(4, 3)),
     "VonMises": lambda: ([real(3), np.array([0.5, 2.0, 6.0], np.float32)], real(4, 3)),
+    # concentration < 0 (bounded support), 0 (the exponential branch) and > 0
+    "GeneralizedPareto": lambda: ([np.zeros(3, np.float32), positive(3), np.array([-0.2, 0.0, 0.3], np.float32)],
+                                  unit(4, 3)),
 }
 METHODS = ["log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf"]
 
@@ -102,7 +105,9 @@ def test_scalar_family_parity(name, method):
                  grad=not (name in ("Poisson", "NegativeBinomial") and method == "mode"))
 
 
-@pytest.mark.parametrize("name", sorted(SCALAR_FAMILIES))
+# NOTE: torch 2.13's GeneralizedPareto.log_prob compares a float64 concentration with a float32 zero
+# (torch.isclose raises "Double did not match Float"), so it has no float64 oracle.
+@pytest.mark.parametrize("name", sorted(set(SCALAR_FAMILIES) - {"GeneralizedPareto"}))
 def test_scalar_family_float64(name):
     torch = require_torch()
     params, value = SCALAR_FAMILIES[name]()
@@ -398,9 +403,7 @@ def test_module_paths_as_programs_import_them():
     assert out.stdout.strip() == "Normal 0.0"
     torch = require_torch()
     for name in torch.distributions.__all__:
-        if name in ("GeneralizedPareto",):
-            continue        # not part of this issue (listed in the README as missing)
-        assert hasattr(D, name), name
+        assert hasattr(D, name), name           # every public name of torch.distributions
     assert importlib.import_module("deepdive.distributions") is D
 
 
