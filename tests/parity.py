@@ -28,7 +28,8 @@ def require_torch():
     if torch is None:
         if REQUIRE_TORCH:
             pytest.fail("PyTorch is required (DEEPDIVE_REQUIRE_TORCH=1) but not installed: pip install -e '.[test]'")
-        pytest.skip("PyTorch not installed (parity tests need the [test] extra)")
+        pytest.skip("PyTorch is not installed, and this test compares deepdive with it: "
+                    "pip install -e \".[test]\" installs PyTorch 2.13")
     return torch
 
 

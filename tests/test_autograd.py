@@ -59,7 +59,8 @@ def test_retain_grad_on_non_leaf():
         (h ** 2).sum().backward()
         np.testing.assert_allclose(h.grad.numpy(), [4.0, -8.0, 12.0])
     x = deepdive.tensor([1.0], requires_grad=True)
-    assert (x * 2).grad is None          # not retained: no .grad on a non-leaf
+    with pytest.warns(UserWarning, match="not a leaf Tensor is being accessed"):      # as torch warns
+        assert (x * 2).grad is None      # not retained: no .grad on a non-leaf
 
 
 def test_tensor_hooks_leaf_and_non_leaf_modify_and_remove():

@@ -1,6 +1,7 @@
 """Callbacks: hook order, EarlyStopping (restores the best weights, by value), ModelCheckpoint (only
 improvements), ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TerminateOnNaN, LambdaCallback."""
 import csv
+import functools
 import math
 import os
 
@@ -193,7 +194,7 @@ def test_csv_logger(tmp_path):
     history = _model().fit(x, y, epochs=3, validation_data=(xv, yv), verbose=0, callbacks=[CSVLogger(path)])
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]              # numbered as printed
     assert set(rows[0]) == {"epoch", "loss", "val_loss", "lr"}
     np.testing.assert_allclose([float(r["val_loss"]) for r in rows], history.history["val_loss"], rtol=1e-6)
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(path, append=True)])
@@ -205,7 +206,8 @@ def test_terminate_on_nan(capsys):
     x, y, _, _ = _diverging_problem()
     y = y.copy()
     y[0] = np.nan
-    history = _model().fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
+    with pytest.warns(RuntimeWarning, match="batch's targets contain NaN"):
+        history = _model().fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
     assert len(history.epoch) == 1 and math.isnan(history.history["loss"][0])
     assert "invalid loss" in capsys.readouterr().out
 
@@ -236,3 +238,51 @@ def test_one_argument_schedule_and_checkpoint_key_errors(tmp_path):
     ckpt = ModelCheckpoint(os.path.join(tmp_path, "m-{val_loss:.2f}.safetensors"))
     with pytest.raises(KeyError, match="uses 'val_loss', which is not in the logs"):
         _model().fit(x, y, epochs=1, verbose=0, callbacks=[ckpt])
+
+
+# ------------------------------------------------ non-finite losses: a warning by default, TerminateOnNaN in time
+def _params_finite(model):
+    return all(np.isfinite(p._data).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("where", ["inputs", "targets"])
+def test_fit_warns_at_the_first_nonfinite_loss_naming_epoch_batch_and_data(where):
+    x, y, _, _ = _diverging_problem()
+    x, y = x.copy(), y.copy()
+    (x if where == "inputs" else y)[20] = np.nan            # sample 20: the third batch of 8
+    with pytest.warns(RuntimeWarning) as record:
+        _model().fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    messages = [str(w.message) for w in record if "loss is nan" in str(w.message)]
+    assert len(messages) == 1, messages                     # once, at the first one
+    assert "at epoch 1, batch 3 of" in messages[0] and f"batch's {where} contain NaN" in messages[0]
+    assert "TerminateOnNaN" in messages[0]
+
+
+def test_fit_warns_when_the_model_itself_diverges():
+    x, y, _, _ = _diverging_problem()
+    model = _model()
+    model.compile(optimizer=functools.partial(deepdive.optim.SGD, lr=1e6), loss="mse")
+    with pytest.warns(RuntimeWarning, match="inputs and targets are finite, so the model diverged: lower the "
+                                            "learning rate"):
+        model.fit(x, y * 1e3, epochs=3, batch_size=8, verbose=0)
+
+
+def test_terminate_on_nan_stops_before_the_update_that_would_corrupt_the_weights(capsys):
+    x, y, _, _ = _diverging_problem()
+    x = x.copy()
+    x[20] = np.nan
+    model = _model()
+    with pytest.warns(RuntimeWarning, match="epoch 1, batch 3"):
+        history = model.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0, callbacks=[TerminateOnNaN()])
+    assert len(history.epoch) == 1 and _params_finite(model)
+    assert "invalid loss" in capsys.readouterr().out
+
+
+def test_terminate_on_nan_keeps_weights_finite_when_the_learning_rate_blows_up(capsys):
+    x, y, _, _ = _diverging_problem()
+    model = _model()
+    model.compile(optimizer=functools.partial(deepdive.optim.SGD, lr=1e6), loss="mse")
+    with pytest.warns(RuntimeWarning):
+        model.fit(x, y * 1e3, epochs=20, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
+    assert _params_finite(model)
+    assert "terminating training" in capsys.readouterr().out

@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 
 
 def test_cnn_digits_learns():
-    pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed (it bundles the digits): pip install -e \".[data]\"")
     import cnn_digits
     accuracy = cnn_digits.main(epochs=4, verbose=False)
     assert accuracy > 0.8, f"test accuracy {accuracy:.2%} after 4 epochs (chance is 10%; ~90% expected)"

@@ -118,7 +118,8 @@ class Broken(Dataset):
 
 
 def test_worker_error_reaches_the_main_process():
-    with pytest.raises(RuntimeError, match="sample 2 is corrupt"):
+    # as in PyTorch: the worker's exception type, its traceback in the message
+    with pytest.raises(ValueError, match="(?s)Caught ValueError in DataLoader worker process 0.*sample 2 is corrupt"):
         list(DataLoader(Broken(), batch_size=2, num_workers=1))
 
 
@@ -156,3 +157,79 @@ def test_random_sampler_replacement():
     s = RandomSampler(range(5), replacement=True, num_samples=50, generator=deepdive.Generator().manual_seed(0))
     values = list(s)
     assert len(values) == 50 and set(values) <= set(range(5))
+
+
+# ---------------------------------------------------------------- lazy samplers (an "infinite" loader)
+@pytest.mark.parametrize("num_samples", [1, 31, 70_000])        # one chunk, and several
+def test_lazy_samplers_with_replacement_draw_what_pytorchs_draw(num_samples):
+    from parity import require_torch
+    from deepdive.utils.data import WeightedRandomSampler
+    torch = require_torch()
+    ours = RandomSampler(range(7), True, num_samples, deepdive.Generator().manual_seed(3))
+    theirs = torch.utils.data.RandomSampler(range(7), True, num_samples, torch.Generator().manual_seed(3))
+    assert list(ours) == list(theirs)
+    weights = np.arange(1.0, 8)
+    ours = WeightedRandomSampler(weights, num_samples, generator=deepdive.Generator().manual_seed(3))
+    theirs = torch.utils.data.WeightedRandomSampler(weights, num_samples, generator=torch.Generator().manual_seed(3))
+    assert list(ours) == list(theirs)
+
+
+def test_random_sampler_draws_interleave_with_other_draws_as_in_pytorch():
+    """The sampler's draws sit where PyTorch's sit in the default generator's stream (its seed is drawn at
+    the first index), so a seeded loop that also draws (dropout, augmentation) matches PyTorch's."""
+    from parity import require_torch
+    torch = require_torch()
+    results = []
+    for lib in (deepdive, torch):
+        lib.manual_seed(0)
+        it = iter(lib.utils.data.RandomSampler(range(9), replacement=True, num_samples=40))
+        before = lib.rand(3).tolist()
+        first = next(it)
+        middle = lib.rand(2).tolist()
+        results.append((before, first, middle, list(it), lib.rand(2).tolist()))
+    assert results[0] == results[1]
+
+
+def test_random_sampler_without_replacement_repeats_permutations():
+    values = list(RandomSampler(range(4), num_samples=10, generator=deepdive.Generator().manual_seed(1)))
+    assert len(values) == 10 and sorted(values[:4]) == [0, 1, 2, 3] and sorted(values[4:8]) == [0, 1, 2, 3]
+    assert set(values[8:]) <= set(range(4)) and len(set(values[8:])) == 2
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_infinite_loader_runs_in_constant_memory(weighted):
+    """GPT trainers sample with RandomSampler(replacement=True, num_samples=int(1e10)): it must not build
+    1e10 indices up front (74.5 GiB), and a few thousand batches must not grow memory."""
+    import itertools
+    import tracemalloc
+    from deepdive.utils.data import WeightedRandomSampler
+    data = TensorDataset(deepdive.arange(64, dtype=deepdive.float32).reshape(32, 2))
+    sampler = (WeightedRandomSampler(deepdive.ones(32), num_samples=int(1e10)) if weighted else
+               RandomSampler(data, replacement=True, num_samples=int(1e10)))
+    loader = DataLoader(data, batch_size=8, sampler=sampler)
+    assert len(loader) == int(1e10) // 8
+    tracemalloc.start()
+    try:
+        batches = iter(loader)
+        for (x,) in itertools.islice(batches, 200):
+            assert tuple(x.shape) == (8, 2)
+        tracemalloc.reset_peak()
+        warm, _ = tracemalloc.get_traced_memory()
+        for (x,) in itertools.islice(batches, 4000):        # 32,000 samples: crosses a chunk boundary
+            assert tuple(x.shape) == (8, 2)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # one chunk of 2**15 Python ints is ~1 MiB; 1e10 of them would be ~300 GiB
+    assert peak - warm < 8 * 2 ** 20 and current - warm < 4 * 2 ** 20
+
+
+def test_weighted_sampler_checks_its_arguments_as_torch():
+    from deepdive.utils.data import WeightedRandomSampler
+    for kwargs, message in [({"num_samples": 0}, "num_samples should be a positive integer value"),
+                            ({"num_samples": 2.5}, "num_samples should be a positive integer value"),
+                            ({"num_samples": 2, "replacement": 1}, "replacement should be a boolean value"),
+                            ({"num_samples": 2, "weights": [[1.0, 2.0]]}, r"weights should be a 1d sequence but "
+                                                                           r"given weights have shape \(1, 2\)")]:
+        with pytest.raises(ValueError, match=message):
+            WeightedRandomSampler(**{"weights": [1.0, 2.0], **kwargs})

@@ -1,5 +1,6 @@
 """compile / fit / evaluate / predict / summary, and the one engine serving PyTorch-style code too."""
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -83,6 +84,7 @@ def test_engine_fit_trains_plain_nn_module_with_dataloaders_like_a_hand_loop():
             opt.step()
             total += loss.item() * len(yb)
         losses_seen.append(total / 40)
+        iter(DataLoader(data, batch_size=16))    # fit's validation pass: each iterator draws a base seed, as in PyTorch
     np.testing.assert_allclose(history.history["loss"], losses_seen, rtol=1e-6)
     for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
         np.testing.assert_allclose(a._data, b._data, rtol=1e-6, atol=1e-7, err_msg=name)
@@ -150,7 +152,7 @@ def test_subclassed_model_with_forward_and_dataset_input():
 
 def test_fit_continues_training_and_initial_epoch():
     x, y = _blobs(32)
-    model = Sequential([L.Dense(3)])
+    model = Sequential([L.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, verbose=0)
     opt = model.optimizer
@@ -303,15 +305,15 @@ def test_keras_style_loss_function_gets_y_true_first():
 
 # ------------------------------------------------------------------ summary
 def test_summary_table():
-    model = Sequential([L.Conv2D(4, 3, input_shape=(1, 8, 8)), L.BatchNormalization(), L.MaxPooling2D(),
+    model = Sequential([L.Conv2D(4, 3, input_shape=(8, 8, 1)), L.BatchNormalization(), L.MaxPooling2D(),
                         L.Flatten(), L.Dense(10, activation="softmax")], name="cnn")
     text = model.summary(print_fn=None)
     lines = text.splitlines()
     assert lines[0] == 'Model: "cnn"'
     conv_params, bn_params, dense_params = 4 * 9 + 4, 4 * 4, 4 * 3 * 3 * 10 + 10
-    assert any("(Conv2D)" in l and "(None, 4, 6, 6)" in l and l.rstrip().endswith(str(conv_params)) for l in lines)
+    assert any("(Conv2D)" in l and "(None, 6, 6, 4)" in l and l.rstrip().endswith(str(conv_params)) for l in lines)
     assert any("(BatchNormalization)" in l and l.rstrip().endswith(str(bn_params)) for l in lines)
-    assert any("(MaxPooling2D)" in l and "(None, 4, 3, 3)" in l for l in lines)
+    assert any("(MaxPooling2D)" in l and "(None, 3, 3, 4)" in l for l in lines)
     assert any("(Flatten)" in l and "(None, 36)" in l for l in lines)
     assert any("(Dense)" in l and "(None, 10)" in l and l.rstrip().endswith(str(dense_params)) for l in lines)
     total = conv_params + bn_params + dense_params
@@ -331,7 +333,7 @@ def test_summary_prints_and_needs_a_built_model(capsys):
 # ------------------------------------------------------------------ progress output
 def test_verbose_levels(capsys):
     x, y = _blobs(16)
-    model = Sequential([L.Dense(3)])
+    model = Sequential([L.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, verbose=0)
     assert capsys.readouterr().out == ""
@@ -404,10 +406,10 @@ class _TTY:
 
 
 def test_progress_bar_on_a_terminal_uses_tqdm():
-    pytest.importorskip("tqdm")
+    pytest.importorskip("tqdm", reason="tqdm is not installed (progress bars): pip install -e \".[viz]\"")
     from deepdive.training import ProgressBar
     x, y = _blobs(40)
-    model = Sequential([L.Dense(3)])
+    model = Sequential([L.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stream = _TTY()
     model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_data=(x, y),
@@ -421,13 +423,13 @@ def test_progress_without_tqdm_prints_lines_and_a_hint_once(monkeypatch):
     monkeypatch.setattr(progress, "_tqdm", lambda: None)
     monkeypatch.setattr(progress, "_HINT_SHOWN", [False])
     x, y = _blobs(20)
-    model = Sequential([L.Dense(3)])
+    model = Sequential([L.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     stream = _TTY()
     for _ in range(2):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[ProgressBar(verbose=1, stream=stream)])
     out = stream.text()
-    assert out.count("pip install deepdive[viz]") == 1 and out.count("Epoch 2/2 - ") == 2
+    assert out.count("install deepdive[viz]") == 1 and 'pip install -e ".[viz]"' in out and out.count("Epoch 2/2 - ") == 2
 
 
 def test_sequential_input_add_pop_and_indexing():
@@ -491,3 +493,57 @@ def test_nn_loss_module_is_not_a_layer_of_the_model_and_nn_modules_mix_in_sequen
     assert "0 (Linear)" in text and "(None, 8)" in text and "Total params: 58" in text
     history = model.fit(*_blobs(16, classes=2), epochs=1, verbose=0)
     assert len(history.history["loss"]) == 1
+
+
+# ------------------------------------------------------------------ probability losses given logits
+def _digits_logits_model(activation=None):
+    deepdive.manual_seed(0)
+    return Sequential([L.Dense(32, activation="relu"), L.Dense(10, activation=activation)])
+
+
+def test_sparse_categorical_crossentropy_warns_on_outputs_that_are_not_probabilities():
+    from deepdive.datasets.vision import load_digits
+    images, labels = load_digits()
+    x, y = images[:300].reshape(300, -1), labels[:300]
+    model = _digits_logits_model()                          # no softmax: raw scores
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match=r"sparse_categorical_crossentropy: from_logits=False expects "
+                                         r"probabilities.*outside \[0, 1\].*from_logits=True"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # the right choices are quiet
+        model = _digits_logits_model()
+        model.compile(optimizer=functools.partial(optim.Adam, lr=0.01),
+                      loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        logits = model.fit(x, y, epochs=5, verbose=0).history["accuracy"][-1]
+        model = _digits_logits_model("softmax")
+        model.compile(optimizer=functools.partial(optim.Adam, lr=0.01), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        probs = model.fit(x, y, epochs=5, verbose=0).history["accuracy"][-1]
+    assert logits > 0.7 and probs > 0.7
+
+
+@pytest.mark.parametrize("name,target", [("categorical_crossentropy", np.eye(3, dtype=np.float32)[[0, 2, 1, 0]]),
+                                         ("binary_crossentropy", np.array([[1.], [0.], [1.], [0.]], np.float32))])
+def test_other_probability_losses_warn_on_scores(name, target):
+    scores = deepdive.tensor(np.random.default_rng(0).standard_normal(target.shape).astype(np.float32) * 3)
+    with pytest.warns(UserWarning, match=f"{name}: from_logits=False expects probabilities"):
+        losses.get(name)(deepdive.tensor(target), scores)
+
+
+def test_sparse_categorical_crossentropy_function_from_logits_matches_torch():
+    torch = require_torch()
+    scores = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    target = np.array([0, 3, 1, 1, 2])
+    per_sample = losses.sparse_categorical_crossentropy(deepdive.tensor(target), deepdive.tensor(scores),
+                                                        from_logits=True)
+    assert tuple(per_sample.shape) == (5,)
+    assert_close(per_sample, torch.nn.functional.cross_entropy(torch.tensor(scores), torch.tensor(target),
+                                                               reduction="none"))
+    probs = torch.softmax(torch.tensor(scores), 1)
+    assert_close(losses.sparse_categorical_crossentropy(deepdive.tensor(target), deepdive.tensor(probs.numpy())),
+                 -probs[torch.arange(5), torch.tensor(target)].log(), rtol=1e-5, atol=1e-6)
+    model = Sequential([L.Dense(4)])                        # compile accepts the function (Keras's order)
+    model.compile(optimizer="sgd", loss=lambda yt, yp: losses.sparse_categorical_crossentropy(yt, yp, True))
+    assert np.isfinite(model.evaluate(scores, target))

@@ -249,8 +249,49 @@ def test_channel_dropout_zeroes_whole_channels(cls, shape):
     per_channel = y.reshape(shape[:2] + (-1,)) if batched else y.reshape(shape[:1] + (-1,))
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert (per_channel == 0).any() and (per_channel == 2).any()
-    with pytest.raises(RuntimeError, match="Expected"):
-        cls(0.5)(deepdive.ones(2))
+    if cls is nn.Dropout1d:        # Dropout2d/3d only warn on other ranks (see the test below)
+        with pytest.raises(RuntimeError, match="Expected"):
+            cls(0.5)(deepdive.ones(2))
+
+
+# (input shape, shape of the mask PyTorch 2.13 draws: one value shared along the 1-dims)
+_DROPOUT2D_RANKS = [((6, 7), (6, 7)), ((4, 6, 5), (4, 6, 1)), ((3, 4, 5, 6, 2), (3, 4, 1, 1, 1))]
+_DROPOUT3D_RANKS = [((40,), (40,)), ((6, 7), (6, 1)), ((6, 4, 5), (6, 1, 1)), ((5, 3, 2, 2), (5, 1, 1, 1)),
+                    ((12, 4, 2, 2, 2, 2), (12, 1, 1, 1, 1, 1))]
+
+
+@pytest.mark.parametrize("name,shape,mask_shape", [("Dropout2d",) + c for c in _DROPOUT2D_RANKS] +
+                         [("Dropout3d",) + c for c in _DROPOUT3D_RANKS])
+def test_dropout2d_3d_other_ranks_warn_as_torch(name, shape, mask_shape):
+    """An MNIST RNN puts Dropout2d on (N, features): PyTorch warns and drops per (i, j), it does not raise."""
+    import warnings
+    torch = require_torch()
+
+    def run(module, x):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = module(x)
+        return y, [str(w.message) for w in caught]
+
+    deepdive.manual_seed(0)
+    y, messages = run(getattr(nn, name)(0.5), deepdive.ones(*shape))
+    _, torch_messages = run(getattr(torch.nn, name)(0.5), torch.ones(*shape))
+    assert messages == torch_messages
+    y = y._data
+    assert y.shape == shape and set(np.unique(y)) <= {0.0, 2.0}
+    # constant along the mask's broadcast dims, and varying across the rest
+    reduced = tuple(d for d, n in enumerate(mask_shape) if n == 1)
+    first = y[tuple(slice(0, 1) if d in reduced else slice(None) for d in range(len(shape)))]
+    np.testing.assert_array_equal(y, np.broadcast_to(first, shape))
+    assert (first == 0).any() and (first == 2).any()
+
+
+def test_dropout2d_needs_two_dims_and_eval_is_identity():
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"), pytest.warns(UserWarning, match="1-D input"):
+        nn.Dropout2d(0.5)(deepdive.ones(3))
+    x = deepdive.ones(4, 5)
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        assert nn.Dropout2d(0.5).eval()(x) is x
 
 
 def test_alpha_dropout_keeps_mean_and_variance():

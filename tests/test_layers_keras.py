@@ -9,6 +9,7 @@ import pytest
 import deepdive
 import deepdive.layers as L
 from deepdive import nn
+from deepdive.training import Sequential
 from parity import assert_close, require_torch
 
 rng = np.random.default_rng(0)
@@ -171,7 +172,7 @@ def test_activations_by_name_match_torch(name, torch_fn):
 def test_conv2d_matches_torch(dtype, kwargs):
     torch = require_torch()
     x = rng.standard_normal((2, 3, 9, 8))
-    layer = _built(L.Conv2D(4, **kwargs), x, dtype)
+    layer = _built(L.Conv2D(4, data_format="channels_first", **kwargs), x, dtype)
     k = layer.kernel._data
     assert k.shape[:2] == (4, 3)                                   # PyTorch's (out, in, kh, kw) layout
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
@@ -200,13 +201,14 @@ def test_conv2d_matches_torch(dtype, kwargs):
 
 def test_conv2d_equals_nn_conv2d_and_channels_last():
     x = deepdive.randn(2, 3, 6, 6)
-    layer = L.Conv2D(5, 3, padding="same")
+    layer = L.Conv2D(5, 3, padding="same", data_format="channels_first")
     out = layer(x)
     conv = nn.Conv2d(3, 5, 3, padding=1)
     conv.weight._data[...] = layer.kernel._data
     conv.bias._data[...] = layer.bias._data
     assert_close(out, conv(x), what="Conv2D vs nn.Conv2d")
-    last = L.Conv2D(5, 3, padding="same", data_format="channels_last")
+    last = L.Conv2D(5, 3, padding="same")                          # Keras's default layout: channels_last
+    assert last.data_format == "channels_last" == L.Conv2D(5, 3, data_format=None).data_format
     last(x.permute(0, 2, 3, 1))
     last.kernel._data[...] = layer.kernel._data
     last.bias._data[...] = layer.bias._data
@@ -220,17 +222,31 @@ def test_conv2d_errors():
         L.Conv2D(2, 3, padding="full")
     with pytest.raises(ValueError, match="data_format"):
         L.Conv2D(2, 3, data_format="NCHW")
+    # PyTorch-layout images given to the Keras-default layer: the message says how they were read and the fix
+    with pytest.raises(ValueError, match=r"input of shape \[2, 1, 8, 8\] is read as \(batch, \*spatial, channels\).*"
+                                         r"pass data_format='channels_first'"):
+        L.Conv2D(2, 3)(deepdive.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"MaxPooling2D .*smaller than the window \[2, 2\]"):
+        L.MaxPooling2D()(deepdive.zeros(2, 1, 8, 8))
 
 
 def test_pooling_layers_match_torch():
     torch = require_torch()
     x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
     tx = torch.tensor(x)
-    assert_close(L.MaxPooling2D()(deepdive.tensor(x)), torch.nn.functional.max_pool2d(tx, 2))
-    assert_close(L.AveragePooling2D(3, strides=2)(deepdive.tensor(x)), torch.nn.functional.avg_pool2d(tx, 3, 2))
-    assert_close(L.GlobalAveragePooling2D()(deepdive.tensor(x)), tx.mean((2, 3)))
-    assert_close(L.GlobalMaxPooling2D()(deepdive.tensor(x)), tx.amax((2, 3)))
-    same = L.MaxPooling2D(2, padding="same")(deepdive.tensor(x))
+    first = dict(data_format="channels_first")
+    assert_close(L.MaxPooling2D(**first)(deepdive.tensor(x)), torch.nn.functional.max_pool2d(tx, 2))
+    assert_close(L.AveragePooling2D(3, strides=2, **first)(deepdive.tensor(x)),
+                 torch.nn.functional.avg_pool2d(tx, 3, 2))
+    assert_close(L.GlobalAveragePooling2D(**first)(deepdive.tensor(x)), tx.mean((2, 3)))
+    assert_close(L.GlobalMaxPooling2D(**first)(deepdive.tensor(x)), tx.amax((2, 3)))
+    # the default is Keras's channels_last: (N, H, W, C) in and out
+    last = deepdive.tensor(x).permute(0, 2, 3, 1)
+    assert_close(L.MaxPooling2D()(last), torch.nn.functional.max_pool2d(tx, 2).permute(0, 2, 3, 1))
+    assert_close(L.AveragePooling2D(3, strides=2)(last), torch.nn.functional.avg_pool2d(tx, 3, 2).permute(0, 2, 3, 1))
+    assert_close(L.GlobalAveragePooling2D()(last), tx.mean((2, 3)))
+    assert_close(L.GlobalMaxPooling2D()(last), tx.amax((2, 3)))
+    same = L.MaxPooling2D(2, padding="same", **first)(deepdive.tensor(x))
     assert tuple(same.shape) == (2, 3, 4, 3)
     expected = torch.nn.functional.max_pool2d(torch.nn.functional.pad(tx, (0, 0, 0, 1), value=-float("inf")), 2)
     assert_close(same, expected, what="same max pooling")
@@ -241,7 +257,7 @@ def test_pooling_layers_match_torch():
 def test_batch_normalization_matches_torch_train_and_eval(dtype):
     torch = require_torch()
     x = rng.standard_normal((4, 3, 5, 5)) * 2 + 1
-    layer = _built(L.BatchNormalization(), x, dtype)
+    layer = _built(L.BatchNormalization(axis=1), x, dtype)
     layer.moving_mean._data[...] = 0
     layer.moving_variance._data[...] = 1
     layer.gamma._data[...] = rng.uniform(0.5, 1.5, 3)
@@ -264,9 +280,12 @@ def test_batch_normalization_matches_torch_train_and_eval(dtype):
 
 def test_batch_normalization_channels_last_axis():
     x = deepdive.randn(4, 5, 3)
-    out = L.BatchNormalization(axis=-1)(x)
+    layer = L.BatchNormalization()                  # Keras's default axis=-1: the channels of NHWC
+    assert layer.axis == -1
+    out = layer(x, training=True)
     flat = out._data.reshape(-1, 3)
     np.testing.assert_allclose(flat.mean(0), 0, atol=1e-5)
+    assert layer.gamma.shape == (3,)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -495,12 +514,16 @@ def test_dense_function_gradcheck(shape, bias):
 def test_conv1d_and_simple_rnn_match_torch():
     torch = require_torch()
     x = rng.standard_normal((2, 3, 10)).astype(np.float32)
-    conv = L.Conv1D(4, 3, strides=2, padding="same")
+    conv = L.Conv1D(4, 3, strides=2, padding="same", data_format="channels_first")
     out = conv(deepdive.tensor(x))
     tx = torch.tensor(x)
     expected = torch.nn.functional.conv1d(torch.nn.functional.pad(tx, (0, 1)), torch.tensor(conv.kernel._data),
                                           torch.tensor(conv.bias._data), stride=2)
     assert_close(out, expected, what="Conv1D same/stride 2")
+    keras = L.Conv1D(4, 3, strides=2, padding="same")            # default channels_last: (N, L, C)
+    keras(deepdive.tensor(x).transpose(1, 2))
+    keras.kernel._data[...], keras.bias._data[...] = conv.kernel._data, conv.bias._data
+    assert_close(keras(deepdive.tensor(x).transpose(1, 2)), expected.transpose(1, 2), what="Conv1D channels_last")
     seq = rng.standard_normal((2, 5, 3)).astype(np.float32)
     rnn = L.SimpleRNN(4, return_sequences=True)
     out = rnn(deepdive.tensor(seq))
@@ -516,3 +539,38 @@ def test_layer_dtype_sets_the_weight_dtype():
     out = layer(deepdive.ones(1, 3, dtype=deepdive.float64))
     assert layer.kernel.dtype == deepdive.float64 and out.dtype == deepdive.float64
     assert L.Dense(2)(deepdive.ones(1, 3)).dtype == deepdive.float32
+
+
+# ------------------------------------------------------------------ Keras's channels_last layout end to end
+def test_keras_layout_cnn_matches_its_torch_twin():
+    torch = require_torch()
+    x = rng.standard_normal((4, 8, 8, 2)).astype(np.float32)           # (N, H, W, C), as Keras users hold images
+    model = Sequential([L.Conv2D(3, 3, padding="same", activation="relu"), L.BatchNormalization(),
+                        L.MaxPooling2D(), L.Flatten(), L.Dense(5)])
+    out = model(deepdive.tensor(x), training=True)
+    conv, bn, dense = model.layers[0], model.layers[1], model.layers[4]
+    tconv = torch.nn.Conv2d(2, 3, 3, padding=1)
+    tbn = torch.nn.BatchNorm2d(3, eps=1e-3, momentum=0.01)
+    tdense = torch.nn.Linear(4 * 4 * 3, 5)
+    with torch.no_grad():
+        tconv.weight.copy_(torch.tensor(conv.kernel._data))
+        tconv.bias.copy_(torch.tensor(conv.bias._data))
+        tdense.weight.copy_(torch.tensor(dense.kernel._data.T))
+        tdense.bias.copy_(torch.tensor(dense.bias._data))
+    tx = torch.tensor(x).permute(0, 3, 1, 2)
+    h = torch.nn.functional.max_pool2d(tbn(torch.relu(tconv(tx))), 2)
+    expected = tdense(h.permute(0, 2, 3, 1).reshape(4, -1))             # Flatten in (H, W, C) order
+    assert_close(out, expected.detach(), what="channels_last Conv2D/BatchNormalization/MaxPooling2D/Flatten/Dense")
+
+
+def test_keras_layout_data_trains_through_conv2d():
+    from deepdive.datasets.vision import load_digits
+    images, labels = load_digits()
+    x = images[:600].permute(0, 2, 3, 1)                                # (600, 8, 8, 1): Keras's layout
+    deepdive.manual_seed(0)
+    model = Sequential([L.Input(shape=(8, 8, 1)), L.Conv2D(8, 3, padding="same", activation="relu"),
+                        L.MaxPooling2D(), L.BatchNormalization(), L.Flatten(), L.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, labels[:600], epochs=6, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8, history.history
+    assert tuple(model.predict(x[:3]).shape) == (3, 10)

@@ -257,8 +257,10 @@ def test_errors_name_expected_and_actual():
         nn.GRU(3, 4, 2, dropout=1.5)
     with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
         nn.LSTM(3, 0)
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        nn.LSTM(3, 4, proj_size=-1)
 
 
 def test_cell_errors():

@@ -23,7 +23,7 @@ def _write_idx(filename, array):
 
 
 def test_load_digits_shapes_dtypes_and_content():
-    pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed (it bundles the digits): pip install -e \".[data]\"")
     images, labels = load_digits()
     assert tuple(images.shape) == (1797, 1, 8, 8) and images.dtype == deepdive.float32
     assert tuple(labels.shape) == (1797,) and labels.dtype == deepdive.int64
@@ -40,8 +40,10 @@ def test_load_digits_shapes_dtypes_and_content():
 def test_load_digits_without_sklearn_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install deepdive\[data\]"):
+    with pytest.raises(ImportError, match=r"install deepdive\[data\]") as error:
         load_digits()
+    # the checkout form too, as the [viz] message gives it: most newcomers run from a clone
+    assert 'pip install -e ".[data]" in a checkout' in str(error.value)
 
 
 @pytest.mark.parametrize("gz", [False, True])

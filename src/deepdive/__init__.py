@@ -35,9 +35,28 @@ from .ops.special import *  # noqa: F401,F403   (lgamma, digamma, polygamma, erf
 from . import autograd
 from .serialization import save, load
 from ._compat import *  # noqa: F401,F403
+# torch.linalg and the old top-level names of its functions (torch.inverse, torch.svd ...)
+from . import linalg  # noqa: E402
+from .ops.linalg_legacy import *  # noqa: F401,F403,E402
+# distances, counting/bucketing, diff/logcumsumexp/kron
+from .ops.distance import cdist, pdist, pairwise_distance, cosine_similarity  # noqa: F401,E402
+from .ops.bucketing import *  # noqa: F401,F403,E402
+from .ops.scan import *  # noqa: F401,F403,E402
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401,E402
+from .ops.conv3d import conv3d, conv_transpose3d  # noqa: F401,E402
+from .ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d  # noqa: F401,E402
 from . import utils
 from . import nn
 from . import optim
+# Sparse COO tensors (torch.sparse) and memory layouts
+from . import sparse
+from .sparse import sparse_coo_tensor, spmm
+from ._layout import layout, strided, sparse_coo
+# Module paths PyTorch scripts import in their headers (torch.backends, torch._utils, ...)
+from . import backends, multiprocessing, _utils, accelerator, hub, version  # noqa: F401
+from . import amp  # noqa: F401  (autocast, GradScaler)
+from .amp import autocast, bfloat16, is_autocast_enabled, get_autocast_dtype  # noqa: F401
+from ._compile import compile  # noqa: F401,A001
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos", "distributions")

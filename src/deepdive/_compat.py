@@ -1,6 +1,6 @@
 """Names PyTorch scripts use in their headers, so those scripts run unchanged on the CPU.
 
-``backends`` (cudnn/mps flags), the legacy ``FloatTensor``-style constructors
+The legacy ``FloatTensor``-style constructors
 (also usable with ``isinstance``), memory-format sentinels, ``set_printoptions``
 and ``set_num_threads`` (which really sets the threads of NumPy's bundled
 OpenBLAS when it can find it).
@@ -8,28 +8,16 @@ OpenBLAS when it can find it).
 import ctypes
 import glob
 import os
-import types
 
 import numpy as np
 
 from . import _dtype
 from .tensor import Tensor
 
-__all__ = ["backends", "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+__all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
            "CharTensor", "ByteTensor", "BoolTensor", "channels_last", "contiguous_format", "preserve_format",
            "set_printoptions", "set_num_threads", "get_num_threads", "set_num_interop_threads",
            "get_num_interop_threads", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled"]
-
-backends = types.SimpleNamespace(
-    cudnn=types.SimpleNamespace(benchmark=False, deterministic=False, enabled=False, allow_tf32=False,
-                                is_available=lambda: False),
-    mps=types.SimpleNamespace(is_available=lambda: False, is_built=lambda: False),
-    cuda=types.SimpleNamespace(is_built=lambda: False,
-                               matmul=types.SimpleNamespace(allow_tf32=False)),
-    mkldnn=types.SimpleNamespace(enabled=False, is_available=lambda: False),
-    openmp=types.SimpleNamespace(is_available=lambda: False),
-)
-
 
 class _LegacyTensorType(type):
     """``deepdive.FloatTensor([1, 2])`` builds a float32 tensor; ``isinstance(t, FloatTensor)`` checks the dtype."""

@@ -41,16 +41,21 @@ def main(argv=None):
         parser.print_help()
         return 0 if args.command is None else 2
     from .demos import run
+    from .demos.run_folder import RunFolderError
     kwargs = {"seed": args.seed, "out": args.out, "verbose": 0 if args.quiet else 1}
     if args.epochs is not None:
         if args.epochs < 1:
             parser.error("--epochs must be at least 1")
         kwargs["epochs"] = args.epochs
-    result = run(args.model, **kwargs)
-    print(f"\nRun folder: {result.folder}")
-    for key in ("report", "curves", "history_csv", "weights", "graph_svg"):
-        if key in result.files:
-            print(f"  {key:<12} {result.files[key]}")
+    try:
+        result = run(args.model, **kwargs)
+    except (ImportError, PermissionError) as e:        # found before training: nothing was lost
+        print(f"deepdive demo: {e}", file=sys.stderr)
+        return 1
+    except RunFolderError as e:                        # after training: the folder and its files are kept
+        print(f"deepdive demo: {e}", file=sys.stderr)
+        return 1
+    print("\n" + result.summary())
     return 0
 
 

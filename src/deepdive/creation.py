@@ -15,7 +15,8 @@ from .ops._util import shape_arg
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
            "logspace", "eye", "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like",
-           "empty_like", "rand_like", "randn_like", "randint_like", "multinomial", "bernoulli", "normal", "scalar_tensor"]
+           "empty_like", "rand_like", "randn_like", "randint_like", "multinomial", "bernoulli", "poisson", "normal",
+           "scalar_tensor"]
 METHODS = ["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"]
 
 
@@ -67,6 +68,16 @@ def scalar_tensor(value, dtype=None, device=None, requires_grad=False):
     return _finish(np.asarray(value, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
+def _size(size_args, size, op):
+    """The shape given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or as ``zeros(size=(2, 3))``."""
+    if size is None:
+        return size_args
+    if size_args:
+        raise TypeError(f"{op}() received an invalid combination of arguments: the size was given both "
+                        f"positionally {size_args} and as size={size}")
+    return (size,) if isinstance(size, (tuple, list)) else (int(size),)
+
+
 def _filled(fill, size, dtype, device, requires_grad, default=None):
     shape = shape_arg(size)
     if any(s < 0 for s in shape):
@@ -75,17 +86,18 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
     return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad, device)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(0, size, dtype, device, requires_grad)
+def zeros(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(0, _size(size_args, size, "zeros"), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(1, size, dtype, device, requires_grad)
+def ones(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(1, _size(size_args, size, "ones"), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          memory_format=None):
     """Like PyTorch's ``empty``, but zero-filled (uninitialised memory helps nobody learn)."""
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, _size(size_args, size, "empty"), dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -125,11 +137,11 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples from [0, 1)."""
     _check_float(dtype, "rand")
-    shape = shape_arg(size)
-    return _finish(get_generator(generator).random(shape).astype(_float_dtype(dtype)), requires_grad, device)
+    shape = shape_arg(_size(size_args, size, "rand"))
+    return _finish(get_generator(generator).random(shape, _float_dtype(dtype)), requires_grad, device)
 
 
 def _check_float(dtype, op):
@@ -137,11 +149,11 @@ def _check_float(dtype, op):
         raise NotImplementedError(f"{op}: sampling is only implemented for floating dtypes, not {to_dtype(dtype)}")
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
     _check_float(dtype, "randn")
-    shape = shape_arg(size)
-    return _finish(get_generator(generator).standard_normal(shape).astype(_float_dtype(dtype)), requires_grad, device)
+    shape = shape_arg(_size(size_args, size, "randn"))
+    return _finish(get_generator(generator).standard_normal(shape, _float_dtype(dtype)), requires_grad, device)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -153,7 +165,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     elif high is None:
         low, high = 0, low
     np_dtype = to_dtype(dtype).np if dtype is not None else np.int64
-    return _finish(get_generator(generator).integers(low, high, tuple(size)).astype(np_dtype), requires_grad, device)
+    return _finish(get_generator(generator).integers(low, high, tuple(size), np_dtype), requires_grad, device)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -173,24 +185,50 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement and num_samples > rows.shape[-1]:
         raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    gen = get_generator(generator)
-    out = np.stack([gen.choice(rows.shape[-1], num_samples, replacement, r / r.sum()) for r in rows])
-    return _wrap((out[0] if probs.ndim == 1 else out).astype(np.int64))
+    from ._sampling import multinomial_rows
+    rows = input._data[None] if input._data.ndim == 1 else input._data     # drawn in the input's dtype
+    out = multinomial_rows(get_generator(generator), rows, int(num_samples), replacement)
+    return _wrap(out[0] if probs.ndim == 1 else out)
 
 
 def bernoulli(input, p=None, *, generator=None):
-    probs = input._data if p is None else np.full(input._data.shape, p)
-    return _wrap((get_generator(generator).random(probs.shape) < probs).astype(input._data.dtype))
+    """0/1 samples with probabilities ``input`` (or the scalar ``p``), in ``input``'s dtype."""
+    probs = input._data if p is None else float(p)
+    return _wrap(get_generator(generator).bernoulli(probs, input._data.shape, input._data.dtype))
 
 
-def normal(mean, std=1.0, size=None, *, generator=None):
+def poisson(input, generator=None):
+    """One Poisson(rate) draw per element of ``input`` (PyTorch's CPU algorithm), in ``input``'s dtype."""
+    from ._sampling import poisson as _poisson
+    if (input._data < 0).any():
+        raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
+    return _wrap(_poisson(get_generator(generator), input._data).astype(input._data.dtype))
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None):
+    """N(mean, std^2) samples; mean and/or std may be tensors (broadcast), else ``size`` gives the shape.
+
+    As PyTorch draws them: N(0, 1) (or N(0, std) for a scalar std) into the
+    output, then ``* std`` and ``+ mean`` as separate float ops.
+    """
+    gen = get_generator(generator)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         m = mean._data if isinstance(mean, Tensor) else mean
         s = std._data if isinstance(std, Tensor) else std
+        if np.any(np.asarray(s) < 0):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         dt = (mean if isinstance(mean, Tensor) else std)._data.dtype
-        return _wrap((get_generator(generator).normal(0, 1, shape) * s + m).astype(dt))
-    return _wrap(get_generator(generator).normal(mean, std, tuple(size)).astype(get_default_dtype().np))
+        if isinstance(std, Tensor):
+            out = gen.normal(0.0, 1.0, shape, dt) * s
+            return _wrap((out + np.asarray(m, dtype=dt)).astype(dt))
+        return _wrap((gen.normal(0.0, std, shape, dt) + m).astype(dt))
+    if size is None:
+        raise TypeError("normal() received an invalid combination of arguments: with float mean and std, "
+                        "size is required")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return _wrap(gen.normal(mean, std, tuple(size), _float_dtype(dtype)))
 
 
 def _like(factory):

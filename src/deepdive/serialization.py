@@ -16,12 +16,18 @@ header's ``__metadata__`` as JSON whose tensor leaves point at stored names.
 
 Writes are atomic: a temporary file in the same folder is written, flushed and
 fsync'ed, then renamed over the target, so a crash mid-save leaves the previous
-checkpoint intact.
+checkpoint intact; the next save of that checkpoint removes the temporary file a
+killed writer left behind.
+
+Loading checks the file as strictly as the safetensors library does (exact byte
+layout, types of every header field, no duplicate keys), recognises PyTorch's own
+``.pt`` files and says how to convert them.
 """
 import collections
 import io
 import json
 import os
+import socket
 import struct
 import tempfile
 
@@ -124,7 +130,11 @@ def save(obj, f, **kwargs):
         return
     path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"deepdive.save: cannot write {path!r}: the folder {os.path.dirname(path) or folder!r} "
+                                "does not exist (create it first, e.g. os.makedirs(folder, exist_ok=True))")
+    _remove_stale_temporaries(folder, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(os.path.basename(path)), suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a checkpoint gets the usual file mode
         with os.fdopen(fd, "wb") as out:
@@ -148,6 +158,40 @@ def save(obj, f, **kwargs):
         pass
 
 
+# A temporary file is named <checkpoint>.<host>.<pid>.<random>.tmp, so that a later save can tell the
+# leftovers of a writer that was killed mid-save (SIGKILL, power cut: no ``except`` ever ran) from the
+# file of a writer that is still busy: on this host, a temporary whose process is gone is stale.
+def _temporary_prefix(basename):
+    return f"{basename}.{socket.gethostname()}.{os.getpid()}."
+
+
+def _remove_stale_temporaries(folder, basename):
+    prefix = f"{basename}.{socket.gethostname()}."
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for n in names:
+        pid = n[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, n))
+            except OSError:
+                pass
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True                     # another thread of ours may be saving it right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:                     # e.g. PermissionError: the process exists under another user
+        return True
+    return True
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -157,8 +201,10 @@ def _umask():
 def load(f, map_location=None, weights_only=True, **kwargs):
     """Load what ``save`` wrote (or any safetensors file, e.g. from ``safetensors.torch.save_file``).
 
-    Only JSON is parsed and numbers copied: no code from the file ever runs.
-    ``map_location`` and ``weights_only`` are accepted for PyTorch compatibility.
+    Only JSON is parsed and numbers copied: no code from the file ever runs. The file is checked as
+    strictly as the safetensors library checks it (see ``_parse``); a PyTorch ``.pt`` file is recognised
+    and the error says how to convert it. ``map_location`` and ``weights_only`` are accepted for PyTorch
+    compatibility.
     """
     if hasattr(f, "read"):
         blob, name = f.read(), getattr(f, "name", "<file object>")
@@ -176,47 +222,142 @@ def _bad(name, why):
                         "truncated or corrupted, or not written by deepdive.save / safetensors")
 
 
-def _parse(blob, name):
+# The safetensors library's own limit on the JSON header, so a corrupt length cannot make us read gigabytes.
+_MAX_HEADER_BYTES = 100_000_000
+_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "I32": 4, "I64": 8, "F16": 2, "BF16": 2, "F32": 4, "F64": 8,
+          "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
+_TORCH_CONVERT = ("deepdive never unpickles (a pickle can run any code). Convert it once with PyTorch:\n"
+                  "    import torch; from safetensors.torch import save_file\n"
+                  "    state = torch.load({name!r}, weights_only=True)      # a state dict\n"
+                  "    save_file({{k: v.contiguous() for k, v in state.items()}}, 'model.safetensors')\n"
+                  "then deepdive.load('model.safetensors')")
+
+
+def _foreign(blob, name):
+    """A clear error for files that are not safetensors at all, or None if the file may be one."""
+    if blob[8:9] == b"{":
+        return None             # shaped like safetensors (whose length field may well begin b"\x80\x02")
+    if blob[:4] == b"PK\x03\x04":
+        return RuntimeError(f"deepdive.load: {name!r} is a PyTorch checkpoint (a zip archive of pickles written "
+                            "by torch.save), not a safetensors file. " + _TORCH_CONVERT.format(name=name))
+    if blob[:1] == b"\x80" and blob[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return RuntimeError(f"deepdive.load: {name!r} is a Python pickle (a legacy torch.save file or pickle.dump), "
+                            "not a safetensors file. " + _TORCH_CONVERT.format(name=name))
+    if len(blob) >= 9:
+        text = _text_prefix(blob[:40])
+        if text is not None:
+            return RuntimeError(f"deepdive.load: {name!r} is not a safetensors file: it starts with text "
+                                f"({text[:24]!r}), not with an 8-byte header length and a JSON header")
+        return RuntimeError(f"deepdive.load: {name!r} is not a safetensors file: after the 8-byte header length "
+                            "a JSON header starting with '{' must follow")
+    return None
+
+
+def _text_prefix(sample):
+    """The sample as text if it reads as text (UTF-8, printable or whitespace), else None."""
+    for cut in range(4):                    # the sample may end inside a multi-byte character
+        try:
+            text = sample[:len(sample) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return text if all(c.isprintable() or c in "\n\r\t" for c in text) else None
+    return None
+
+
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        duplicated = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"duplicate key {duplicated[0]!r} in the header")
+    return dict(pairs)
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _read_header(blob, name):
+    """The header as a dict, with every field type-checked. Raises the clean error for anything else."""
     if len(blob) < 8:
         raise _bad(name, f"only {len(blob)} bytes, shorter than the 8-byte header length")
+    foreign = _foreign(blob, name)
+    if foreign is not None:
+        raise foreign
     (n,) = struct.unpack("<Q", blob[:8])
+    if n > _MAX_HEADER_BYTES:
+        raise _bad(name, f"header length field says {n} bytes, more than safetensors' limit of {_MAX_HEADER_BYTES}")
     if n > len(blob) - 8:
         raise _bad(name, f"header says {n} bytes but the file has only {len(blob) - 8} after the length field")
     try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
+        header = json.loads(blob[8:8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _bad(name, f"header is not valid JSON: {e}") from None
+    except ValueError as e:                       # duplicate keys
+        raise _bad(name, str(e)) from None
+    except RecursionError:
+        raise _bad(name, "header nests too deeply") from None
     if not isinstance(header, dict):
         raise _bad(name, "header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _bad(name, "__metadata__ must map strings to strings")
+    for key, info in header.items():
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise _bad(name, f"entry {key!r} must have exactly dtype, shape and data_offsets")
+        if not isinstance(info["dtype"], str):
+            raise _bad(name, f"entry {key!r} has a dtype that is not a string: {info['dtype']!r}")
+        if not isinstance(info["shape"], list) or not all(_is_count(d) for d in info["shape"]):
+            raise _bad(name, f"entry {key!r} has a shape that is not a list of non-negative integers: {info['shape']!r}")
+        offsets = info["data_offsets"]
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+            raise _bad(name, f"entry {key!r} has data_offsets that are not two non-negative integers: {offsets!r}")
+    return n, header, metadata
+
+
+def _parse(blob, name):
+    """Check the file as the safetensors library does, then copy the tensors out.
+
+    As in safetensors: tensors sorted by offset must tile the data section exactly, with no hole, no
+    overlap and nothing after the last one, and each must hold exactly prod(shape) * itemsize bytes.
+    """
+    n, header, metadata = _read_header(blob, name)
     data = memoryview(blob)[8 + n:]
-    tensors = collections.OrderedDict()
-    entries = sorted(header.items(), key=lambda kv: kv[1].get("data_offsets", [0])[0] if isinstance(kv[1], dict) else 0)
+    entries = sorted(header.items(), key=lambda kv: tuple(kv[1]["data_offsets"]))
+    expected_begin = 0
     for key, info in entries:
-        try:
-            code, shape, (begin, end) = info["dtype"], [int(s) for s in info["shape"]], info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise _bad(name, f"entry {key!r} lacks dtype/shape/data_offsets") from None
-        if not 0 <= begin <= end <= len(data):
-            raise _bad(name, f"tensor {key!r} needs bytes {begin}..{end} but the data section has {len(data)}")
+        begin, end = info["data_offsets"]
+        if begin != expected_begin or end < begin:
+            what = "overlaps the previous tensor" if begin < expected_begin else "leaves a hole before it"
+            raise _bad(name, f"tensor {key!r} at bytes {begin}..{end} {what} (expected it to start at {expected_begin})")
+        if info["dtype"] not in _SIZES:
+            raise _bad(name, f"tensor {key!r} has unknown dtype {info['dtype']!r}")
+        count = 1
+        for d in info["shape"]:
+            count *= d                            # Python ints: a huge shape cannot overflow silently
+        if count * _SIZES[info["dtype"]] != end - begin:
+            raise _bad(name, f"tensor {key!r} of shape {info['shape']} and dtype {info['dtype']} needs "
+                             f"{count * _SIZES[info['dtype']]} bytes, its offsets give {end - begin}")
+        expected_begin = end
+    if expected_begin != len(data):
+        raise _bad(name, f"the tensors cover {expected_begin} bytes but the data section has {len(data)}")
+    tensors = collections.OrderedDict()
+    for key, info in entries:
+        code, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
         raw = data[begin:end]
         if code == "BF16":                 # NumPy has no bfloat16: widen to float32 (exact)
             bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             array = bits.view(np.float32)
         elif code in _FROM_CODE:
-            dtype = _FROM_CODE[code].newbyteorder("<")
-            count = int(np.prod(shape)) if shape else 1
-            if len(raw) != count * dtype.itemsize:
-                raise _bad(name, f"tensor {key!r} of shape {shape} and dtype {code} needs {count * dtype.itemsize} "
-                                 f"bytes, found {len(raw)}")
-            array = np.frombuffer(raw, dtype=dtype).astype(_FROM_CODE[code], copy=True)
+            array = np.frombuffer(raw, dtype=_FROM_CODE[code].newbyteorder("<")).astype(_FROM_CODE[code], copy=True)
         else:
-            raise _bad(name, f"tensor {key!r} has unsupported dtype {code!r}")
+            raise _bad(name, f"tensor {key!r} has dtype {code!r}, which deepdive cannot hold")
         tensors[key] = _wrap(array.reshape(shape))
     structure = metadata.get(_STRUCTURE_KEY)
     if structure is None:
         return tensors
     try:
         return _decode(json.loads(structure), tensors)
-    except (KeyError, ValueError, TypeError) as e:
-        raise _bad(name, f"structure metadata is inconsistent: {e}") from None
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError) as e:
+        raise _bad(name, f"structure metadata is inconsistent: {type(e).__name__}: {e}") from None

@@ -8,13 +8,23 @@
 No math lives here: operators and methods route to the ops in ``deepdive.ops``,
 which are attached as methods at the bottom of this file.
 """
+import warnings
+
 import numpy as np
 
 from . import _dtype
 from ._dtype import get_default_dtype, to_dtype, from_numpy_dtype
+from ._layout import strided as _strided
 
 _TENSOR_TYPES = set()     # Tensor and its subclasses: a set lookup is faster than isinstance on the hot path
 _new = object.__new__
+
+# torch's text (TensorBody.h), so a user sees the same advice
+_NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                  "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                  "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+                  "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+                  "for more information.")
 
 
 def _wrap(array, requires_grad=False, grad_fn=None, output_nr=0):
@@ -24,7 +34,7 @@ def _wrap(array, requires_grad=False, grad_fn=None, output_nr=0):
     t = _new(Tensor)
     t._data = array
     t.requires_grad = requires_grad
-    t.grad = None
+    t._grad = None
     t.grad_fn = grad_fn
     t._output_nr = output_nr
     t._version_counter = [0]
@@ -72,7 +82,7 @@ class Tensor:
     ``deepdive.Tensor(data)`` builds a float32 tensor like ``torch.Tensor``;
     ``deepdive.tensor(data)`` infers the dtype (float32 for floats, int64 for ints).
     """
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_output_nr", "_version_counter", "_hooks",
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_output_nr", "_version_counter", "_hooks",
                  "__weakref__", "__dict__")
 
     def __init_subclass__(cls, **kwargs):
@@ -88,13 +98,24 @@ class Tensor:
             arr = np.zeros(tuple(int(a) for a in args), dtype=to_dtype(dtype or _dtype.float32).np)
         self._data = arr
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._output_nr = 0
         self._version_counter = [0]
         self._hooks = None
 
     # ----------------------------------------------------------------- metadata
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (leaves, and non-leaves after ``retain_grad()``)."""
+        grad = self._grad
+        if grad is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
     @property
     def shape(self):
         return Size(self._data.shape)
@@ -116,7 +137,9 @@ class Tensor:
     is_sparse = False
     is_quantized = False
     is_meta = False
-    layout = "strided"
+    layout = _strided
+    is_xpu = False
+    is_mps = False
 
     @property
     def ndim(self):
@@ -175,10 +198,14 @@ class Tensor:
 
     @property
     def data(self):
-        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``)."""
-        t = _wrap(self._data)
-        t._version_counter = self._version_counter
-        return t
+        """A tensor sharing this one's values but detached from the graph (PyTorch's ``.data``).
+
+        NOTE: unlike ``detach()`` it gets its own version counter, as in PyTorch: an in-place change
+        through ``.data`` is invisible to autograd (no "modified by an inplace operation" error), which
+        is why old optimizer code could write ``p.data.add_(...)`` (and why it can silently give wrong
+        gradients when a saved value is changed).
+        """
+        return _wrap(self._data)
 
     @data.setter
     def data(self, value):
@@ -198,6 +225,19 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
+
+    def apply_(self, callable):
+        """Replace each element ``x`` by ``callable(x)`` (a Python float/int), in place; slow, for CPU tensors.
+
+        As in PyTorch, not allowed on a tensor that requires grad, and the version counter is left alone.
+        """
+        if self.requires_grad:
+            raise RuntimeError("Can't call apply_() on Variable that requires grad. Use var.detach().apply_() "
+                               "instead.")
+        flat = self._data.reshape(-1)
+        values = [callable(v) for v in flat.tolist()]
+        self._data[...] = np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape)
+        return self
 
     def tolist(self):
         return self._data.tolist()
@@ -250,7 +290,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new._data = self._data.copy()
         new.requires_grad = self.requires_grad
-        new.grad = None if self.grad is None else _wrap(self.grad._data.copy())
+        new._grad = None if self._grad is None else _wrap(self._grad._data.copy())
         new.grad_fn = None
         new._output_nr = 0
         new._version_counter = [0]
@@ -513,4 +553,8 @@ from .ops import install_methods as _install  # noqa: E402
 from .ops.dtype_ops import cast as _cast      # noqa: E402
 
 _install(Tensor)
+
+# Sparse COO tensors (deepdive.sparse): dense.to_sparse(), and to_dense() as the identity on a dense tensor.
+from .sparse.coo import to_sparse as _to_sparse, dense_to_dense as _to_dense  # noqa: E402
+Tensor.to_sparse, Tensor.to_dense = _to_sparse, _to_dense
 from .autograd import engine as _engine  # noqa: E402

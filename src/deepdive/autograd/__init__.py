@@ -5,6 +5,7 @@ from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode, i
 from .gradcheck import gradcheck, GradcheckError
 from .anomaly_mode import detect_anomaly, set_detect_anomaly, is_anomaly_enabled, is_anomaly_check_nan_enabled
 from . import function  # noqa: F401
+from .variable import Variable  # noqa: F401  (legacy API)
 
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "gradcheck", "GradcheckError"]
+           "is_grad_enabled", "gradcheck", "GradcheckError", "Variable"]

@@ -68,12 +68,12 @@ def _store_grad(leaf, grad):
     """Add ``grad`` into ``leaf.grad`` (created on first use), then run post-accumulate hooks."""
     if grad.dtype != leaf._data.dtype:
         grad = grad.astype(leaf._data.dtype)
-    if leaf.grad is None:
+    if leaf._grad is None:
         # NOTE: copy, because one array can flow to several leaves (a + b hands
         # the same gradient to both) and users modify .grad in place.
         leaf.grad = _wrap(np.array(grad, copy=True))
     else:
-        leaf.grad._data += grad
+        leaf._grad._data += grad
     if POST_ACCUMULATE_HOOKS and id(leaf) in POST_ACCUMULATE_HOOKS:
         for hook in list(POST_ACCUMULATE_HOOKS[id(leaf)].values()):
             hook(leaf)
@@ -134,8 +134,8 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
             if node._retained:
                 for nr, tensor in node._retained.items():
                     if grads[nr] is not None and captured is None:
-                        tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor.grad is None \
-                            else _wrap(tensor.grad._data + grads[nr])
+                        tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor._grad is None \
+                            else _wrap(tensor._grad._data + grads[nr])
             if captured is not None:
                 for nr in range(node._n_outputs):
                     key = (id(node), nr)
@@ -203,9 +203,18 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             _store_grad(t, g)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         materialize_grads=False):
-    """``deepdive.autograd.grad``: d(outputs)/d(inputs) returned as a tuple, ``.grad`` untouched."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, materialize_grads=False):
+    """``deepdive.autograd.grad``: d(outputs)/d(inputs) returned as a tuple, ``.grad`` untouched.
+
+    ``only_inputs`` is the legacy argument (WGAN-GP code passes ``only_inputs=True``): ignored, and
+    ``False`` gives PyTorch's FutureWarning.
+    """
+    if not only_inputs:
+        import warnings
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use torch.autograd.backward.",
+                      FutureWarning, stacklevel=2)
     if create_graph:
         raise NotImplementedError("autograd.grad(create_graph=True): higher-order gradients are not supported")
     outputs = [outputs] if outputs.__class__ in _TENSOR_TYPES else list(outputs)

@@ -58,6 +58,7 @@ class Function:
     _retained = None        # non-leaf tensors that called retain_grad()
     _out_shape = None
     _trace_output = None
+    _trace_inputs = None    # inside viz.trace(): the call's arguments, so graphs can draw the data inputs
 
     def save_for_backward(self, *arrays):
         """Keep what backward needs; checked against in-place changes later."""
@@ -147,7 +148,7 @@ class Function:
             ctx._out_meta = [(o.shape, o.dtype) for o in out]
             outs = tuple(_wrap(o, True, ctx, i) for i, o in enumerate(out))
             if TRACE.on:
-                ctx._trace_output = out
+                ctx._trace_output, ctx._trace_inputs = out, args
             if saved:
                 for i, t in enumerate(outs):
                     versions = _track_output(saved, t, i, versions)
@@ -156,7 +157,7 @@ class Function:
         result = _wrap(out, True, ctx, 0)
         ctx._out_shape = out.shape          # for graph views (deepdive.viz); one attribute store
         if TRACE.on:
-            ctx._trace_output = out
+            ctx._trace_output, ctx._trace_inputs = out, args
         if saved:
             ctx._saved_versions = _track_output(saved, result, 0, versions)
         return result

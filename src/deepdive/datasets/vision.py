@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .._optional import missing_extra
 from ..tensor import _wrap
 
 __all__ = ["load_digits", "load_mnist", "read_idx"]
@@ -25,8 +26,8 @@ def load_digits(scale=True):
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
-        raise ImportError("load_digits needs scikit-learn, which bundles the digits data set: "
-                          "pip install deepdive[data]  (or: pip install scikit-learn)") from None
+        # scikit-learn bundles the digits data set, so nothing is downloaded
+        raise missing_extra("load_digits", "data", "scikit-learn") from None
     bunch = sklearn_digits()
     images = bunch.images.astype(np.float32)[:, None, :, :]
     if scale:

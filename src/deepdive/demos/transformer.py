@@ -11,6 +11,7 @@ import deepdive.nn as nn
 import deepdive.nn.functional as F
 from ..tensor import _wrap
 from ..utils.data import DataLoader, TensorDataset
+from . import run_folder
 from ._common import train_and_report
 
 N_DIGITS, SEP, VOCAB = 6, 10, 11
@@ -64,6 +65,7 @@ def sequence_loss(logits, targets):
 
 
 def run(epochs=6, batch_size=64, lr=3e-3, seed=0, out="runs", verbose=1, n_train=3000):
+    folder = run_folder.prepare(out, "demo-transformer")          # before any training
     deepdive.manual_seed(seed)
     x_train, y_train = sorting_data(n_train, seed)
     x_val, y_val = sorting_data(500, seed + 1)
@@ -78,9 +80,22 @@ def run(epochs=6, batch_size=64, lr=3e-3, seed=0, out="runs", verbose=1, n_train
         out = model.generate(prompt, N_DIGITS, top_k=1)[:, N_DIGITS + 1:]
         truth = np.sort(x_val[:200, :N_DIGITS].numpy(), 1)
         return {"sequences sorted exactly (greedy)": float(np.mean(np.all(out.numpy() == truth, 1)))}
+    def what_it_learned(folder, files):
+        model.eval()
+        prompt = x_val[:12, :N_DIGITS + 1]
+        outputs = model.generate(prompt, N_DIGITS, top_k=1)[:, N_DIGITS + 1:].numpy()
+        rows = []
+        for digits, answer in zip(prompt.numpy()[:, :N_DIGITS], outputs):
+            right = np.array_equal(answer, np.sort(digits))
+            rows.append((" ".join(map(str, digits)), " ".join(map(str, answer)), " ".join(map(str, np.sort(digits))),
+                         "yes" if right else "no"))
+        return [("What the Transformer learned: held-out inputs and its sorted outputs", "table",
+                 (["input digits", "model's output (greedy)", "sorted (truth)", "right"], rows), None)]
+
     intro = (f"A 2-layer decoder-only Transformer (d_model 64, 4 heads, causal mask) trained with AdamW(lr={lr}) "
              f"for {epochs} epochs on {n_train} generated sequences: 6 digits, a separator, then the digits sorted. "
              "Only the sorted half is scored. Afterwards it sorts held-out sequences by greedy decoding.")
     return train_and_report("transformer", "deepdive demo: a tiny GPT that sorts", "causal self-attention, pre-norm",
                             model, sequence_loss, deepdive.optim.AdamW(model.parameters(), lr=lr), train, val, epochs,
-                            None, (x_val[:1], y_val[:1]), intro, out, verbose, extra_metrics=sorted_correctly)
+                            None, (x_val[:1], y_val[:1]), intro, out, verbose, extra_metrics=sorted_correctly,
+                            model_sections=what_it_learned, folder=folder)

@@ -5,8 +5,9 @@ Every layer is an ``nn.Module``: ``__init__`` stores configuration,
 math. Combine them with ``deepdive.training.Sequential`` / ``Model`` and
 ``compile``/``fit``, or use them inside any ``nn.Module`` and a hand-written loop.
 
-NOTE: convolution / pooling layers take channels-first (N, C, H, W) input by
-default, as PyTorch does (``data_format='channels_last'`` for Keras's NHWC).
+NOTE: convolution / pooling layers take channels-last (N, H, W, C) input by
+default, as Keras does, and BatchNormalization normalises the last axis
+(``data_format='channels_first'`` / ``axis=1`` for PyTorch's NCHW).
 """
 from . import activations, initializers, regularizers
 from .layer import Layer, InputLayer, Input

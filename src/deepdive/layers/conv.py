@@ -1,11 +1,12 @@
 """Convolution and pooling layers, Keras-style, on ``deepdive.nn.functional``'s conv/pool ops.
 
-NOTE on layout: these layers take PyTorch's channels-first input by default,
-``(batch, channels, height, width)`` (``data_format='channels_first'``), so they
-mix with ``nn.Conv2d`` / ``nn.MaxPool2d`` code and data loaders without
-transposes. Keras's own default is channels-last; pass
-``data_format='channels_last'`` for ``(batch, height, width, channels)`` input
-(transposed in and out around the channels-first op).
+NOTE on layout: as in Keras, these layers take channels-last input by default,
+``(batch, height, width, channels)`` (``data_format='channels_last'``, or None),
+so Keras programs and their image arrays work unchanged; the input is
+transposed in and out around the channels-first op. Pass
+``data_format='channels_first'`` for PyTorch's ``(batch, channels, height,
+width)``, to mix with ``nn.Conv2d`` / ``nn.MaxPool2d`` code and data loaders
+without transposes.
 
 The kernel is stored in PyTorch's layout ``(filters, in_channels, kh, kw)``
 (``nn.Conv2d.weight``'s), so ``call`` is one ``F.conv2d``.
@@ -41,10 +42,27 @@ def _check_padding(padding, cls):
 
 
 def _check_format(data_format, cls):
+    if data_format is None:             # Keras: keras.config.image_data_format(), 'channels_last' unless changed
+        return "channels_last"
     if data_format not in ("channels_first", "channels_last"):
-        raise ValueError(f"{cls}: data_format must be 'channels_first' (N, C, H, W; the default, as PyTorch) "
-                         f"or 'channels_last' (N, H, W, C; Keras's default), got {data_format!r}")
+        raise ValueError(f"{cls}: data_format must be 'channels_last' (N, H, W, C; the default, as Keras) or "
+                         f"'channels_first' (N, C, H, W; PyTorch's layout), got {data_format!r}")
     return data_format
+
+
+def _check_window_fits(layer, input_shape, window, dilation):
+    """A 'valid' window larger than the input: say how the input was read, the usual cause being data in the
+    other layout (PyTorch's (N, C, H, W) given to a channels_last layer, or the reverse)."""
+    spatial = input_shape[1:-1] if layer.data_format == "channels_last" else input_shape[2:]
+    extents = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
+    if all(size >= extent for size, extent in zip(spatial, extents)):
+        return
+    read = "(batch, *spatial, channels)" if layer.data_format == "channels_last" else "(batch, channels, *spatial)"
+    other = "channels_first" if layer.data_format == "channels_last" else "channels_last"
+    raise ValueError(f"{type(layer).__name__} '{layer.name}': input of shape {list(input_shape)} is read as {read} "
+                     f"(data_format='{layer.data_format}'), so its spatial size {list(spatial)} is smaller than the "
+                     f"window {extents}. If the data is laid out the other way, pass data_format='{other}' "
+                     f"(or transpose it: channels last is x.permute(0, 2, 3, 1) for images).")
 
 
 def _same_padding(sizes, kernel, strides, dilation):
@@ -69,20 +87,21 @@ def _pad_input(x, pads, value=0.0):
 class Conv2D(Layer):
     """2-D convolution: y = activation(conv2d(x, kernel) + bias).
 
-    Shape (channels_first): (N, C_in, H, W) -> (N, filters, H_out, W_out), with
+    Shape: (N, H, W, C_in) -> (N, H_out, W_out, filters) (channels_last, the default);
+    (N, C_in, H, W) -> (N, filters, H_out, W_out) with channels_first. Here
     H_out = floor((H + pad - dilation * (kh - 1) - 1) / stride) + 1 ('valid': pad = 0;
     'same': H_out = ceil(H / stride)).
 
     Args:
         filters: output channels.  kernel_size, strides, dilation_rate: int or pair.
         padding: 'valid' (none) or 'same'.  groups: grouped convolution (depthwise when = C_in).
-        data_format: 'channels_first' (default, PyTorch's NCHW) or 'channels_last' (NHWC).
+        data_format: 'channels_last' (default, Keras's NHWC; None means the same) or 'channels_first' (NCHW).
         activation, use_bias, kernel_initializer ('glorot_uniform'), bias_initializer ('zeros'),
         kernel_regularizer, bias_regularizer: as ``Dense``.
     """
     rank = 2
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_first",
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
@@ -106,8 +125,10 @@ class Conv2D(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected {self.rank + 2}-D input "
-                             f"(batch, channels, *spatial), got shape {list(input_shape)}")
+            layout = "(batch, channels, *spatial)" if self.data_format == "channels_first" else \
+                "(batch, *spatial, channels)"
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected {self.rank + 2}-D input {layout} "
+                             f"(data_format='{self.data_format}'), got shape {list(input_shape)}")
         in_channels = input_shape[self._channels_axis()]
         if in_channels % self.groups:
             raise ValueError(f"{type(self).__name__}: input channels ({in_channels}) must be divisible by "
@@ -125,6 +146,8 @@ class Conv2D(Layer):
 
     def call(self, inputs):
         x = inputs
+        if self.padding == "valid":
+            _check_window_fits(self, tuple(x.shape), self.kernel_size, self.dilation_rate)
         if self.data_format == "channels_last":
             x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
         padding = 0
@@ -145,7 +168,7 @@ class Conv2D(Layer):
 
 
 class Conv1D(Conv2D):
-    """1-D convolution over (N, C_in, L) (channels_first, default) or (N, L, C_in)."""
+    """1-D convolution over (N, L, C_in) (channels_last, default) or (N, C_in, L) (channels_first)."""
     rank = 1
 
 
@@ -156,7 +179,7 @@ class _Pooling(Layer):
     rank = 2
     op = "max"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format="channels_first", **kwargs):
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.pool_size = _tuple(pool_size, self.rank, f"{cls}: pool_size")
@@ -167,6 +190,8 @@ class _Pooling(Layer):
     def call(self, inputs):
         F = _functional()
         x = inputs
+        if self.padding == "valid":
+            _check_window_fits(self, tuple(x.shape), self.pool_size, (1,) * self.rank)
         if self.data_format == "channels_last":
             x = x.permute(0, self.rank + 1, *range(1, self.rank + 1))
         if self.padding == "same":
@@ -185,7 +210,8 @@ class _Pooling(Layer):
 
 
 class MaxPooling2D(_Pooling):
-    """Max over pool_size windows (default 2x2, stride = pool_size): (N, C, H, W) -> (N, C, H', W')."""
+    """Max over pool_size windows (default 2x2, stride = pool_size): (N, H, W, C) -> (N, H', W', C)
+    (channels_first: (N, C, H, W) -> (N, C, H', W'))."""
 
 
 class AveragePooling2D(_Pooling):
@@ -194,7 +220,7 @@ class AveragePooling2D(_Pooling):
 
 
 class MaxPooling1D(_Pooling):
-    """Max over windows of a (N, C, L) input."""
+    """Max over windows of a (N, L, C) input ((N, C, L) with channels_first)."""
     rank = 1
 
 
@@ -202,9 +228,9 @@ MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
 
 
 class GlobalAveragePooling2D(Layer):
-    """Mean over the spatial dims: (N, C, H, W) -> (N, C) (channels_first) or (N, H, W, C) -> (N, C)."""
+    """Mean over the spatial dims: (N, H, W, C) -> (N, C) (channels_last, default) or (N, C, H, W) -> (N, C)."""
 
-    def __init__(self, data_format="channels_first", keepdims=False, **kwargs):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _check_format(data_format, type(self).__name__)
         self.keepdims = keepdims
@@ -217,7 +243,7 @@ class GlobalAveragePooling2D(Layer):
 
 
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
-    """Max over the spatial dims: (N, C, H, W) -> (N, C)."""
+    """Max over the spatial dims: (N, H, W, C) -> (N, C) (channels_first: (N, C, H, W) -> (N, C))."""
 
     def call(self, inputs):
         return inputs.amax(dim=self._dims(), keepdim=self.keepdims)

@@ -107,9 +107,21 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...).
+
+    ``data_format='channels_first'`` (Keras's argument) moves the channel axis last before flattening, so
+    the features come in the same order as from a channels-last model; the default keeps the input's order.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+        self.data_format = data_format
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = inputs.movedim(1, -1)
         return inputs.reshape(inputs.shape[0], -1)
 
 

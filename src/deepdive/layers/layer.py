@@ -130,6 +130,8 @@ class Layer(Module):
     def __call__(self, inputs, *args, **kwargs):
         if inputs.__class__ is not Tensor and not isinstance(inputs, (Tensor, list, tuple, dict)):
             inputs = to_tensor(inputs)
+        if args:                        # Keras takes arrays for every input (attention's value, key ...)
+            args = tuple(to_tensor(a) if a.__class__ is np.ndarray else a for a in args)
         if not self.built:
             self._maybe_build(inputs)
         training = kwargs.pop("training", None) if kwargs else None

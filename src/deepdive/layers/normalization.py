@@ -6,9 +6,10 @@ BatchNormalization: in training, mean/var are the batch statistics over every
 axis but ``axis``, and the moving averages are updated as
 ``moving = momentum * moving + (1 - momentum) * batch`` (Keras's momentum,
 default 0.99; PyTorch's ``momentum`` is ``1 - `` this one). At inference the
-moving averages are used. NOTE: ``axis`` defaults to 1, the channel axis of
-PyTorch's channels-first layout (Keras defaults to -1, channels-last); for
-(batch, features) input both are the same axis. The moving variance is updated
+moving averages are used. ``axis`` defaults to -1, the channel axis of Keras's
+channels-last layout (what ``layers.Conv2D`` outputs by default); pass
+``axis=1`` after channels-first convolutions. For (batch, features) input both
+are the same axis. The moving variance is updated
 with the unbiased batch variance, as PyTorch's BatchNorm does (Keras uses the
 biased one; the difference is a factor n / (n - 1)).
 
@@ -31,16 +32,16 @@ def _functional():
 class BatchNormalization(Layer):
     """Normalise each channel with batch statistics (training) or moving averages (inference).
 
-    Shape: any (N, C, ...) with the channels on ``axis`` (default 1); output has the same shape.
+    Shape: any (N, ..., C) with the channels on ``axis`` (default -1); output has the same shape.
 
     Args:
-        axis: the channel axis (default 1, channels-first; see the module docstring).
+        axis: the channel axis (default -1, channels-last as Keras; 1 for channels-first).
         momentum: Keras's momentum for the moving averages (0.99).
         epsilon: added to the variance (1e-3, Keras's default; PyTorch's is 1e-5).
         center / scale: learn ``beta`` / ``gamma``.
     """
 
-    def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):
         super().__init__(**kwargs)

@@ -27,3 +27,12 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
 from .loss import (PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,  # noqa: F401
                    MultiLabelSoftMarginLoss, CosineEmbeddingLoss, TripletMarginLoss)
 from .loss import TripletMarginWithDistanceLoss, MultiMarginLoss  # noqa: F401
+# torch.nn.parallel (DataParallel passthrough, DistributedDataParallel's import path)
+from . import parallel  # noqa: F401
+from .parallel import DataParallel  # noqa: F401
+from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
+from .conv import Conv3d, ConvTranspose3d  # noqa: F401
+from .pooling import MaxPool3d, AvgPool3d, AdaptiveAvgPool3d  # noqa: F401
+from .embedding_bag import EmbeddingBag  # noqa: F401
+from .loss import CTCLoss  # noqa: F401

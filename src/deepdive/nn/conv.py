@@ -242,3 +242,36 @@ class Fold(Module):
     def extra_repr(self):
         return ("output_size={output_size}, kernel_size={kernel_size}, dilation={dilation}, padding={padding}, "
                 "stride={stride}").format(**self.__dict__)
+
+
+# 3-D convolutions (ops/conv3d.py)
+from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: E402
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution (cross-correlation): (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).
+
+    D_out = floor((D + 2*padding[0] - dilation[0]*(kernel_size[0] - 1) - 1) / stride[0]) + 1 (likewise H, W).
+    Args: as Conv2d, with ints or triples.
+    """
+    _n = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups,
+                         bias, padding_mode, device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias, conv3d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
+    D_out = (D - 1)*stride[0] - 2*padding[0] + dilation[0]*(kernel_size[0] - 1) + output_padding[0] + 1."""
+    _n = 3
+    _function = staticmethod(conv_transpose3d)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)

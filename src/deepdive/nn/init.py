@@ -1,7 +1,9 @@
 """deepdive.nn.init: fill a tensor in place from a named distribution (PyTorch's formulas).
 
 Every function runs without recording gradients, draws from
-``deepdive.random.get_generator(generator)`` and returns the tensor.
+``deepdive.random.get_generator(generator)`` and returns the tensor. The random
+ones call the tensor's own ``uniform_``/``normal_`` as PyTorch's do, so after
+``manual_seed(s)`` they fill exactly PyTorch's numbers.
 
 The fan-based schemes keep the variance of activations constant across layers:
     Xavier/Glorot (2010):  Var(W) = gain^2 * 2 / (fan_in + fan_out)
@@ -13,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
 from ..random import get_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
@@ -72,31 +75,56 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
-    return _fill(tensor, get_generator(generator).uniform(a, b, tensor._data.shape))
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, get_generator(generator).normal(mean, std, tensor._data.shape))
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) truncated to [a, b] (values outside are redrawn).
+    """Fill with N(mean, std^2) truncated to [a, b], by rejection as PyTorch 2.13 does it.
 
-    NOTE: exact rejection sampling (PyTorch uses the inverse CDF; the distribution is the same).
-    Falls back to clipping only if [a, b] holds almost no mass.
+    When [a, b] holds more than 30% of the mass: draw normals and redraw (a
+    whole tensor's worth) where a value falls outside. Otherwise: propose
+    x ~ U(a, b) and accept when log(u) <= -(x - mean)^2 / (2 std^2) - log_peak.
+    NOTE: the second branch compares against a float32 log; PyTorch's vectorised
+    log can differ in the last bit, which flips an accept only on a near-tie.
     """
-    rng = get_generator(generator)
-    shape = tensor._data.shape
-    values = rng.normal(mean, std, shape).reshape(-1)
-    bad = np.flatnonzero((values < a) | (values > b))
-    for _ in range(100):
-        if bad.size == 0:
-            break
-        values[bad] = rng.normal(mean, std, bad.size)
-        bad = bad[(values[bad] < a) | (values[bad] > b)]
-    np.clip(values, a, b, out=values)
-    return _fill(tensor, values.reshape(shape))
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
+    gen, shape, dtype = get_generator(generator), tensor._data.shape, tensor._data.dtype
+    if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+        low, high = dtype.type(a), dtype.type(b)
+        result = gen.normal(mean, std, shape, dtype)
+        while True:
+            outside = (result < low) | (result > high)
+            if not outside.any():
+                return _fill(tensor, result)
+            result = np.where(outside, gen.normal(mean, std, shape, dtype), result)
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+    def log_pdf(x):       # in the tensor's dtype, one op at a time like PyTorch's in-place chain
+        z = (x - dtype.type(mean)) / dtype.type(std)
+        return z * z * dtype.type(-0.5) - dtype.type(log_peak)
+
+    def rejected(x):
+        with np.errstate(divide="ignore"):
+            return np.log(gen.uniform(0.0, 1.0, shape, dtype)) > log_pdf(x)
+    result = gen.uniform(a, b, shape, dtype)
+    pending = rejected(result)
+    while pending.any():
+        candidates = gen.uniform(a, b, shape, dtype)
+        result = np.where(pending, candidates, result)
+        pending = np.where(pending, rejected(candidates), pending)
+    return _fill(tensor, result)
 
 
 def constant_(tensor, val):
@@ -164,7 +192,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if _empty_warning(tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
-    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std          # in PyTorch's order, so the float32 bound rounds the same
     return uniform_(tensor, -bound, bound, generator)
 
 
@@ -186,7 +215,9 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor._data.shape[0]
     cols = tensor._data.size // rows
-    flat = get_generator(generator).normal(0.0, 1.0, (rows, cols))
+    # NOTE: PyTorch's draws (normal_ on a (rows, cols) tensor of the same dtype); its LAPACK QR
+    # and NumPy's agree to rounding, not to the bit.
+    flat = get_generator(generator).normal(0.0, 1.0, (rows, cols), tensor._data.dtype)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -200,12 +231,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     """Fill a 2-D tensor with N(0, std^2) and zero a ``sparsity`` fraction of each column."""
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    rng = get_generator(generator)
     rows, cols = tensor._data.shape
-    values = rng.normal(0.0, std, (rows, cols))
+    values = get_generator(generator).normal(0.0, std, (rows, cols), tensor._data.dtype)
     num_zeros = int(math.ceil(sparsity * rows))
-    for col in range(cols):
-        values[rng.permutation(rows)[:num_zeros], col] = 0
+    for col in range(cols):         # PyTorch draws these permutations from the default generator
+        values[get_generator().permutation(rows)[:num_zeros], col] = 0
     return _fill(tensor, values)
 
 

@@ -20,7 +20,7 @@ from .module import Module
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
            "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss",
-           "TripletMarginLoss", "TripletMarginWithDistanceLoss", "MultiMarginLoss"]
+           "TripletMarginLoss", "TripletMarginWithDistanceLoss", "MultiMarginLoss", "CTCLoss"]
 
 
 class _Loss(Module):
@@ -300,3 +300,21 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
                                    reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification: -log p(target | input) summed over all alignments (forward-
+    backward in log space, ``deepdive.ops.ctc``).
+
+    Shape: forward(log_probs (T, N, C) from log_softmax, targets (N, S) or 1-D concatenated, input_lengths (N,),
+    target_lengths (N,)) -> scalar ('mean': each loss / its target length, then averaged; 'sum') or (N,) ('none').
+    Args: blank=0, reduction='mean', zero_infinity=False (impossible alignments give 0 and no gradient).
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)

@@ -62,6 +62,22 @@ def _type_name(value):
     return type(value).__name__
 
 
+
+def _not_tensor(module, args, op=None):
+    """PyTorch's message: "linear(): argument 'input' (position 1) must be Tensor, not numpy.ndarray"."""
+    import inspect
+    position = next(i for i, a in enumerate(args) if a.__class__ is np.ndarray)
+    try:
+        names = [p.name for p in inspect.signature(module.forward).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        names = []
+    name = names[position] if position < len(names) else "input"
+    error = TypeError(f"{op or type(module).__name__.lower()}(): argument '{name}' (position {position + 1}) must be "
+                      f"Tensor, not numpy.ndarray (convert it with torch.from_numpy(x) or torch.tensor(x))")
+    error.not_tensor = True             # raised once, at the innermost module; containers pass it on
+    return error
+
 class Module:
     """Base class for all neural network modules; subclass it and define ``forward``.
 
@@ -548,10 +564,20 @@ class Module:
 
     # ------------------------------------------------------------------ call
     def __call__(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks
-                or _global_forward_hooks or _global_forward_pre_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
+        if not self._modules:
+            for arg in args:                    # a leaf op given NumPy data: PyTorch's TypeError, not ours
+                if arg.__class__ is np.ndarray:
+                    raise _not_tensor(self, args)
+        try:
+            if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks
+                    or _global_forward_hooks or _global_forward_pre_hooks):
+                return self.forward(*args, **kwargs)
+            return self._call_with_hooks(args, kwargs)
+        except (AttributeError, TypeError) as error:
+            # a container's forward tripped over a NumPy input before any leaf saw it (x.size(0) ...)
+            if getattr(error, "not_tensor", False) or not any(a.__class__ is np.ndarray for a in args):
+                raise
+            raise _not_tensor(self, args, f"{type(self).__name__}.forward") from error
 
     def _call_with_hooks(self, args, kwargs):
         for hook_id, hook in itertools.chain(_global_forward_pre_hooks.items(), self._forward_pre_hooks.items()):

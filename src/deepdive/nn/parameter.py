@@ -34,7 +34,7 @@ class Parameter(Tensor):
             raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (got {array.dtype})")
         self._data = array
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._output_nr = 0
         self._version_counter = [0]

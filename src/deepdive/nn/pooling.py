@@ -164,3 +164,35 @@ class MaxUnpool2d(_MaxUnpoolNd):
     @staticmethod
     def _tuple(v):
         return P._tuple(v, 2, "kernel_size")
+
+
+# 3-D pooling (ops/pool3d.py)
+from ..ops import pool3d as P3  # noqa: E402
+
+
+class MaxPool3d(_MaxPoolNd):
+    """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out), D_out = floor((D + 2p - d*(k-1) - 1)/s) + 1 (ceil with
+    ceil_mode), likewise H and W."""
+
+    def forward(self, input):
+        return P3.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over sliding (kd, kh, kw) windows: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out).
+
+    Args: kernel_size, stride=None (= kernel_size), padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None.
+    """
+
+    def forward(self, input):
+        return P3.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                             self.count_include_pad, self.divisor_override)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """Average over windows that tile the volume: (N, C, D, H, W) -> (N, C, *output_size) (None keeps a size)."""
+
+    def forward(self, input):
+        return P3.adaptive_avg_pool3d(input, self.output_size)

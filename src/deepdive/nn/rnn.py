@@ -25,10 +25,12 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, _packed_rows, _padded_index, _gather_rows
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 def _empty(*shape, dtype=None):
@@ -48,8 +50,11 @@ class RNNBase(Module):
     the input / state checks, and the loop over layers.
 
     Parameters of layer k (``_reverse`` appended for the backward direction):
-        weight_ih_lk (G*hidden_size, input_size or D*hidden_size), weight_hh_lk (G*hidden_size, hidden_size),
-        bias_ih_lk, bias_hh_lk (G*hidden_size,)       with G gates (1 RNN, 4 LSTM, 3 GRU), D = 2 if bidirectional.
+        weight_ih_lk (G*hidden_size, input_size or D*H_out), weight_hh_lk (G*hidden_size, H_out),
+        bias_ih_lk, bias_hh_lk (G*hidden_size,), and for an LSTM with proj_size > 0 weight_hr_lk (proj_size,
+        hidden_size); G gates (1 RNN, 4 LSTM, 3 GRU), D = 2 if bidirectional, H_out = proj_size or hidden_size.
+
+    Every layer takes a padded tensor or a ``PackedSequence`` (and then returns one).
     """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -72,8 +77,12 @@ class RNNBase(Module):
                 raise ValueError(f"{name} must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
-        if proj_size != 0:
-            raise NotImplementedError("deepdive's recurrent layers do not support proj_size (LSTM projections)")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if mode not in _GATES:
             raise ValueError("Unrecognized RNN mode: " + mode)
         self.mode = mode
@@ -82,16 +91,19 @@ class RNNBase(Module):
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gate_size = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
+        real_hidden_size = proj_size or hidden_size
         self._flat_weights_names, self._all_weights = [], []
         for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * directions
+            layer_input_size = input_size if layer == 0 else real_hidden_size * directions
             for direction in range(directions):
                 suffix = "_reverse" if direction == 1 else ""
                 shapes = {f"weight_ih_l{layer}{suffix}": (gate_size, layer_input_size),
-                          f"weight_hh_l{layer}{suffix}": (gate_size, hidden_size)}
+                          f"weight_hh_l{layer}{suffix}": (gate_size, real_hidden_size)}
                 if bias:
                     shapes[f"bias_ih_l{layer}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{layer}{suffix}"] = (gate_size,)
+                if proj_size:
+                    shapes[f"weight_hr_l{layer}{suffix}"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
                     setattr(self, name, Parameter(_empty(*shape, dtype=dtype)))
                 self._flat_weights_names.extend(shapes)
@@ -114,6 +126,8 @@ class RNNBase(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -136,14 +150,55 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.size(-1)}")
 
-    def get_expected_hidden_size(self, input):
-        """(num_layers * num_directions, batch, hidden_size) for a batched 3-D ``input``."""
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
-        return (self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.hidden_size)
+    def get_expected_hidden_size(self, input, batch_sizes=None):
+        """(num_layers * num_directions, batch, H_out) for a batched 3-D ``input`` (or a packed one's data)."""
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.proj_size or self.hidden_size)
+
+    def _expected_state_sizes(self, input, batch_sizes=None):
+        """The expected size of each state: h (proj_size if any), and for an LSTM c (hidden_size)."""
+        hidden = self.get_expected_hidden_size(input, batch_sizes)
+        return [hidden] if self.mode != "LSTM" else [hidden, hidden[:2] + (self.hidden_size,)]
 
     def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
         if tuple(hx.shape) != expected_hidden_size:
             raise RuntimeError(msg.format(expected_hidden_size, list(hx.shape)))
+
+    def _forward(self, input, states, state_names):
+        """The shared forward: padded (batched or not) or packed input; returns (output, final states)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, states, state_names)
+        x, states, is_batched = self._prepare(input, states, state_names)
+        output, finals = self._run_layers(x, states)
+        return self._finish(output, finals, is_batched)
+
+    def _forward_packed(self, packed, states, state_names):
+        """A PackedSequence in, one out: the layers run over the padded, length-sorted batch, each
+        sequence's rows held past its end (see ``ops.recurrent``), so the final states are those of
+        every sequence's last valid step; states go in and come out in the caller's batch order."""
+        data, batch_sizes = packed.data, packed.batch_sizes._data
+        self.check_input(data)
+        for state, label, expected in zip(states, state_names, self._expected_state_sizes(data, batch_sizes)):
+            if state is not None:
+                if state.dim() != 3:
+                    raise RuntimeError(f"For packed input, {label} should be 3-D but got {state.dim()}-D tensor")
+                self.check_hidden_size(state, expected, "Expected " + label + " size {}, got {}")
+                if state.dtype != data.dtype:
+                    raise RuntimeError(f"Input and hidden tensors are not the same dtype, found input tensor with "
+                                       f"{data.dtype} and {label} tensor with {state.dtype}")
+        if packed.sorted_indices is not None:
+            states = [None if s is None else s[:, packed.sorted_indices] for s in states]
+        x = _gather_rows([data], _padded_index(batch_sizes, batch_sizes.size), 0.0)    # (T, B, I), sorted
+        output, finals = self._run_layers(x, states, batch_sizes)
+        steps, rows = _packed_rows(batch_sizes)
+        output = PackedSequence(output[_wrap(steps), _wrap(rows)], packed.batch_sizes, packed.sorted_indices,
+                                packed.unsorted_indices)
+        if packed.unsorted_indices is not None:
+            finals = tuple(f[:, packed.unsorted_indices] for f in finals)
+        return output, finals
 
     def _prepare(self, input, states, state_names):
         """Check ``input`` and the initial ``states`` (each a tensor or None); return them time-major and batched.
@@ -169,8 +224,7 @@ class RNNBase(Module):
             input = input.unsqueeze(0 if self.batch_first else 1)
             states = [None if s is None else s.unsqueeze(1) for s in states]
         self.check_input(input)
-        expected = self.get_expected_hidden_size(input)
-        for state, label in zip(states, state_names):
+        for state, label, expected in zip(states, state_names, self._expected_state_sizes(input)):
             if state is not None:
                 self.check_hidden_size(state, expected, "Expected " + label + " size {}, got {}")
                 if state.dtype != input.dtype:
@@ -189,10 +243,11 @@ class RNNBase(Module):
         return output, finals
 
     # ------------------------------------------------------------ the layers
-    def _run_layers(self, x, states):
+    def _run_layers(self, x, states, batch_sizes=None):
         """Run every layer and direction over the time-major ``x`` (T, B, I).
 
-        ``states``: the initial states, each (L*D, B, H) or None for zeros.
+        ``states``: the initial states, each (L*D, B, H) or None for zeros; ``batch_sizes``: for a packed
+        batch (sorted, padded to T), the number of sequences running at each step.
         Returns output (T, B, D*H) and the final states, each stacked to (L*D, B, H).
         """
         directions = 2 if self.bidirectional else 1
@@ -202,11 +257,10 @@ class RNNBase(Module):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
-                weights = [getattr(self, name) for name in self._all_weights[index]]
-                if not self.bias:
-                    weights += [None, None]
+                by_kind = {name[:name.rindex("_l")]: getattr(self, name) for name in self._all_weights[index]}
+                weights = [by_kind.get(kind) for kind in _WEIGHT_KINDS]      # None: no bias / no projection
                 s0 = [None if s is None else s[index] for s in initial]
-                output, *last = self._sequence(x, s0, weights, direction == 1)
+                output, *last = self._sequence(x, s0, weights, direction == 1, batch_sizes)
                 outputs.append(output)
                 for collected, state in zip(finals, last):
                     collected.append(state)
@@ -215,8 +269,10 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, True)
         return x, tuple(stack(f, 0) for f in finals)
 
-    def _sequence(self, x, initial_states, weights, reverse):
-        """One layer-direction over the sequence: returns (output, *final_states)."""
+    def _sequence(self, x, initial_states, weights, reverse, batch_sizes):
+        """One layer-direction over the sequence: returns (output, *final_states).
+
+        ``weights``: [weight_ih, weight_hh, bias_ih, bias_hh, weight_hr], None where absent."""
         raise NotImplementedError
 
 
@@ -246,13 +302,11 @@ class RNN(RNNBase):
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
                          bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
 
-    def _sequence(self, x, initial_states, weights, reverse):
-        return RNNSequence.apply(x, initial_states[0], *weights, self.nonlinearity, reverse)
+    def _sequence(self, x, initial_states, weights, reverse, batch_sizes):
+        return RNNSequence.apply(x, initial_states[0], *weights[:4], self.nonlinearity, reverse, batch_sizes)
 
     def forward(self, input, hx=None):
-        x, (h0,), is_batched = self._prepare(input, [hx], ["hidden"])
-        output, (h_n,) = self._run_layers(x, [h0])
-        output, (h_n,) = self._finish(output, (h_n,), is_batched)
+        output, (h_n,) = self._forward(input, [hx], ["hidden"])
         return output, h_n
 
 
@@ -263,11 +317,14 @@ class LSTM(RNNBase):
         g = tanh(W_ig x + b_ig + W_hg h + b_hg)       o = sigma(W_io x + b_io + W_ho h + b_ho)
         c' = f * c + i * g                            h' = o * tanh(c')
 
-    Shape: input (L, N, H_in) / batch_first (N, L, H_in) / unbatched (L, H_in);
-    (h_0, c_0) each (D*num_layers, N, H_out), zeros if omitted.
-    Returns output (L, N, D*H_out) and (h_n, c_n), each (D*num_layers, N, H_out).
+    With ``proj_size`` P > 0 (Sak et al. 2014) the hidden state is projected, h' = W_hr (o * tanh(c')),
+    weight_hr_lk of shape (P, hidden_size), and H_out = P (the cell state keeps hidden_size).
 
-    Args: as ``RNN`` without ``nonlinearity``; ``proj_size`` is not supported.
+    Shape: input (L, N, H_in) / batch_first (N, L, H_in) / unbatched (L, H_in) / a PackedSequence;
+    h_0 (D*num_layers, N, H_out), c_0 (D*num_layers, N, hidden_size), zeros if omitted.
+    Returns output (L, N, D*H_out) (or a PackedSequence) and (h_n, c_n) shaped as (h_0, c_0).
+
+    Args: as ``RNN`` without ``nonlinearity``, and proj_size (int, default 0: no projection).
 
     Example::
 
@@ -280,14 +337,13 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, device=device, dtype=dtype)
 
-    def _sequence(self, x, initial_states, weights, reverse):
-        return LSTMSequence.apply(x, initial_states[0], initial_states[1], *weights, reverse)
+    def _sequence(self, x, initial_states, weights, reverse, batch_sizes):
+        return LSTMSequence.apply(x, initial_states[0], initial_states[1], *weights[:4], reverse, weights[4],
+                                  batch_sizes)
 
     def forward(self, input, hx=None):
         states = [None, None] if hx is None else list(hx)
-        x, states, is_batched = self._prepare(input, states, ["hidden[0]", "hidden[1]"])
-        output, finals = self._run_layers(x, states)
-        output, (h_n, c_n) = self._finish(output, finals, is_batched)
+        output, (h_n, c_n) = self._forward(input, states, ["hidden[0]", "hidden[1]"])
         return output, (h_n, c_n)
 
 
@@ -311,8 +367,8 @@ class GRU(RNNBase):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
-    def _sequence(self, x, initial_states, weights, reverse):
-        return GRUSequence.apply(x, initial_states[0], *weights, reverse)
+    def _sequence(self, x, initial_states, weights, reverse, batch_sizes):
+        return GRUSequence.apply(x, initial_states[0], *weights[:4], reverse, batch_sizes)
 
     forward = RNN.forward
 

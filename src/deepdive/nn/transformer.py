@@ -9,7 +9,6 @@ Module and parameter names, defaults, initialisation and mask handling are PyTor
 so ``torch.nn.Transformer`` state dicts load unchanged.
 """
 import copy
-import warnings
 
 import numpy as np
 
@@ -203,7 +202,8 @@ class TransformerEncoder(Module):
         self.mask_check = mask_check
         why_not = _why_not_nested(encoder_layer)
         if enable_nested_tensor and why_not:
-            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}")
+            # NOTE: torch warns here that its nested-tensor fast path is off; deepdive has no such path (it only
+            # reproduces that path's output), so the warning would mean nothing to a deepdive user.
             self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):

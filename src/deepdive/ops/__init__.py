@@ -6,7 +6,11 @@ methods (``x.exp()`` is ``deepdive.exp(x)``); ``install_methods`` attaches them.
 import importlib
 
 # Modules whose functions become Tensor methods; a new op family adds its name here.
-FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation", "special"]
+FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation"]
+# torch.linalg's old names (x.inverse(), x.det() ...), bincount/histc, diff/logcumsumexp/kron
+FAMILIES += ["linalg_legacy", "bucketing", "scan"]
+# lgamma, digamma, polygamma, erfinv, mvlgamma (for deepdive.distributions)
+FAMILIES += ["special"]
 
 
 def install_methods(tensor_cls):

@@ -470,7 +470,11 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     from ..random import get_generator
-    slope = get_generator().uniform(lower, upper, input._data.shape).astype(input._data.dtype)
+    # PyTorch draws one float64 U(lower, upper) per non-positive element, in order; positive ones keep slope 1
+    negative = input._data <= 0
+    slope = np.ones(input._data.shape, dtype=input._data.dtype)
+    dt = input._data.dtype.type       # the bounds are first rounded to the input's dtype
+    slope[negative] = get_generator().uniform(float(dt(lower)), float(dt(upper)), (int(negative.sum()),), np.float64)
     return _maybe_inplace(input, inplace, "rrelu_", lambda x: _RreluTrain.apply(x, slope))
 
 

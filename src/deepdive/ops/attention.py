@@ -201,8 +201,8 @@ def _dropout_keep(dropout_p, shape, dtype):
     """The dropout multiplier: 0 with probability p, else 1 / (1 - p)."""
     if dropout_p >= 1:
         return np.zeros(shape, dtype=dtype)
-    keep = get_generator().random(shape, dtype=np.float32) >= dropout_p
-    return keep.astype(dtype) * dtype.type(1 / (1 - dropout_p))
+    keep = get_generator().bernoulli(1.0 - dropout_p, shape, dtype)     # as at::dropout draws it
+    return keep / dtype.type(1.0 - dropout_p)
 
 
 def _scores_shape(query, key, mask, blocked):

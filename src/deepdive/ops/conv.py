@@ -331,6 +331,14 @@ def _conv_geometry(name, n, input, weight, bias, stride, padding, dilation, grou
     return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups, out_hw)
 
 
+def _convolution(groups):
+    """The Function for a convolution: grouped and depthwise ones skip im2col (see ops/conv_grouped.py)."""
+    if groups == 1:
+        return Convolution
+    from .conv_grouped import GroupedConvolution
+    return GroupedConvolution
+
+
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation: out[n, o, t] = b[o] + sum_{c, j} W[o, c, j] * x_pad[n, g(o)c, t*s + j*d].
 
@@ -339,7 +347,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Args: stride=1, padding=0 (int, 'valid' or 'same'), dilation=1, groups=1.
     """
     geometry = _conv_geometry("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
-    return Convolution.apply(input, weight, bias, geometry)
+    return _convolution(groups).apply(input, weight, bias, geometry)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -352,7 +360,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Args: stride=1, padding=0 (int, pair, 'valid' or 'same'), dilation=1, groups=1.
     """
     geometry = _conv_geometry("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
-    return Convolution.apply(input, weight, bias, geometry)
+    return _convolution(groups).apply(input, weight, bias, geometry)
 
 
 # ---------------------------------------------------------------- transposed convolution

@@ -5,6 +5,7 @@ mode is the identity. The mask comes from the deepdive generator
 (``deepdive.manual_seed`` makes it reproducible). Channel-wise variants
 (dropout1d/2d/3d) draw one mask value per (sample, channel).
 """
+import math
 import warnings
 
 import numpy as np
@@ -55,11 +56,15 @@ def _check_p(p):
 
 
 def _keep_mask(shape, p, dtype):
-    """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in ``dtype`` (all zeros when p = 1)."""
+    """Bernoulli(1 - p) mask divided by (1 - p), in ``dtype`` (all zeros when p = 1, with no draw).
+
+    As PyTorch's ``_dropout_impl``: ``noise.bernoulli_(1 - p); noise.div_(1 - p)``, so
+    the same seed drops the same units.
+    """
     if p == 1:
         return np.zeros(shape, dtype=dtype)
-    mask = get_generator().random(shape, dtype=np.float32 if dtype != np.float64 else np.float64) >= p
-    return mask.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    keep = get_generator().bernoulli(1.0 - p, shape, dtype)
+    return keep / dtype.type(1.0 - p)
 
 
 def _apply(input, inplace, name, fn):
@@ -106,22 +111,59 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 3, "dropout1d")
 
 
+def _deprecated_dims_warning(name, ndim, spatial):
+    warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated and will result in an error "
+                  f"in a future release. To retain the behavior and silence this warning, please use dropout "
+                  f"instead. Note that {name} exists to provide channel-wise dropout on inputs with {spatial} "
+                  f"spatial dimensions, a channel dimension, and an optional batch dimension (i.e. {spatial + 1}D "
+                  f"or {spatial + 2}D inputs).", stacklevel=3)
+
+
+def _channel_dropout(input, p, training, inplace, name):
+    """PyTorch's feature_dropout: one mask value per input[i, j] of an (s0, s1, *) input."""
+    if input.ndim < 2:
+        raise RuntimeError(f"{name}: Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0:
+        return input
+    mask = _keep_mask(_feature_mask_shape(input, input.ndim), p, input._data.dtype)
+    return _apply(input, inplace, name + "_", lambda x: DropoutMask.apply(x, mask))
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels: input (N, C, H, W) or (C, H, W)."""
+    """Zero whole channels: input (N, C, H, W).
+
+    NOTE: as PyTorch 2.13 (pytorch/pytorch#77081), other ranks only warn: a 3-D input is taken as
+    (N, C, L) (channel-wise 1-D dropout), any other rank >= 2 drops input[i, j] as a whole
+    (so a 2-D (N, C) input gets elementwise dropout).
+    """
+    _check_p(p)
+    if input.ndim not in (3, 4):
+        _deprecated_dims_warning("dropout2d", input.ndim, 2)
     if input.ndim == 3:
-        # PyTorch's historical behaviour: a 3-D input to dropout2d is taken as (N, C, L), i.e. channel-wise 1-D.
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
                       "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
                       "This behavior will change in a future release to interpret the input as one without a "
                       "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
-                      "please switch to using dropout1d instead.")
-        return _feature_dropout(input, p, training, inplace, 3, "dropout2d")
-    return _feature_dropout(input, p, training, inplace, 4, "dropout2d")
+                      "please switch to using dropout1d instead.", stacklevel=2)
+    return _channel_dropout(input, p, training, inplace, "dropout2d")
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels: input (N, C, D, H, W) or (C, D, H, W)."""
-    return _feature_dropout(input, p, training, inplace, 5, "dropout3d")
+    """Zero whole channels: input (N, C, D, H, W) or (C, D, H, W).
+
+    NOTE: as PyTorch 2.13, other ranks only warn; any input that is not 5-D is taken as one
+    without a batch dimension (channels along dim 0), so a 2-D (C, L) input drops its rows.
+    """
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        _deprecated_dims_warning("dropout3d", input.ndim, 3)
+    if input.ndim == 5:
+        return _channel_dropout(input, p, training, inplace, "dropout3d")
+    if not training or p == 0:
+        return input
+    # (C, *) -> mask (C, 1, ...): the channel dim of the unsqueezed (1, C, *) input (elementwise for 1-D)
+    mask = _keep_mask(input._data.shape[:1] + (1,) * (input.ndim - 1), p, input._data.dtype)
+    return _apply(input, inplace, "dropout3d_", lambda x: DropoutMask.apply(x, mask))
 
 
 def feature_dropout(input, p, train):
@@ -142,10 +184,10 @@ def _alpha(input, p, training, inplace, mask_shape, name):
     dtype = input._data.dtype
     if p == 1:
         return input * 0
-    keep = (get_generator().random(mask_shape) >= p).astype(dtype)
-    a = 1.0 / np.sqrt((_SELU_NEG_SATURATION ** 2 * p + 1) * (1 - p))
-    scale = (keep * a).astype(dtype)
-    shift = ((keep - 1) * (_SELU_NEG_SATURATION * a) + _SELU_NEG_SATURATION * a * p).astype(dtype)
+    keep = get_generator().bernoulli(1.0 - p, mask_shape, dtype)       # PyTorch's noise.bernoulli_(1 - p)
+    a = 1.0 / math.sqrt((_SELU_NEG_SATURATION ** 2 * p + 1) * (1 - p))
+    scale = keep * dtype.type(a)
+    shift = (keep - dtype.type(1)) * dtype.type(_SELU_NEG_SATURATION * a) + dtype.type(_SELU_NEG_SATURATION * a * p)
     return _apply(input, inplace, name + "_", lambda x: AffineMask.apply(x, scale, shift))
 
 

@@ -374,7 +374,7 @@ def index_select(input, dim, index):
         raise IndexError(f"index_select(): index {idx.max() if idx.max() >= size else idx.min()} out of range "
                          f"for dimension {d} with size {size}")
     if input._data.ndim == 0:
-        return input.reshape(idx.shape)
+        return input.reshape(idx.shape).clone()      # a copy, as every index_select result is
     return IndexSelect.apply(input, d, idx.reshape(-1))
 
 
@@ -496,7 +496,8 @@ def take(input, index):
     if idx.size and (idx.max() >= size or idx.min() < -size):
         raise IndexError(f"out of range: tried to access index {idx.max() if idx.max() >= size else idx.min()} on "
                          f"a tensor of {size} elements.")
-    return input.reshape(-1)[_wrap(idx)]
+    # NOTE: a 0-d index would be basic indexing (a view of input); a 1-D index is always a copy.
+    return input.reshape(-1)[_wrap(idx.reshape(-1))].reshape(idx.shape)
 
 
 def index_fill(input, dim, index, value):

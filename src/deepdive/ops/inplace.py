@@ -28,6 +28,7 @@ METHODS = ["add_", "sub_", "mul_", "div_", "pow_", "neg_", "abs_", "exp_", "log_
            "bernoulli_", "exponential_", "random_", "__iadd__", "__isub__", "__imul__", "__itruediv__", "lerp_",
            "addcmul_", "addcdiv_", "floor_", "round_", "sqrt_", "reciprocal_", "square_", "fill_diagonal_",
            "requires_grad_", "sign_", "t_", "transpose_", "unsqueeze_", "squeeze_", "resize_"]
+METHODS += ["geometric_", "cauchy_", "log_normal_"]     # the rest of PyTorch's in-place samplers
 METHODS.remove("requires_grad_")   # defined on Tensor itself
 
 
@@ -309,7 +310,17 @@ def masked_fill_(self, mask, value):
 
 
 def _random_fill(self, name, sample):
-    values = sample(self._data.shape).astype(self._data.dtype, copy=False)
+    """Fill ``self`` with ``sample(shape, dtype, contiguous)``, drawn in memory order as PyTorch does.
+
+    PyTorch's kernels walk a strided tensor in the order of its memory (a
+    transposed view takes its draws column by column), so we draw for the
+    axes sorted by stride and write through that view.
+    """
+    data = self._data
+    axes = _memory_order(data)
+    view = data.transpose(axes) if axes else data
+    values = sample(view.shape, data.dtype, data.flags.c_contiguous)
+    values = np.asarray(values).astype(data.dtype, copy=False).transpose(np.argsort(axes)) if axes else values
     if STATE.enabled and self.requires_grad:       # new values, zero gradient to the old ones (as in PyTorch)
         check_inplace(self, name)
         return rebase(self, Overwrite.apply(_history(self), values))
@@ -318,34 +329,91 @@ def _random_fill(self, name, sample):
     return self
 
 
+def _memory_order(array):
+    """The axes of ``array`` from the largest stride to the smallest (C order for a contiguous array)."""
+    return tuple(np.argsort([-abs(st) for st in array.strides], kind="stable")) if array.ndim else ()
+
+
+def _float_only(self, name):
+    if self._data.dtype.kind != "f":
+        raise RuntimeError(f"{name} expects a floating point tensor, but got a tensor of dtype {self.dtype}")
+
+
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     """Fill with samples from U(a, b)."""
     from ..random import get_generator
-    return _random_fill(self, "uniform_", lambda shape: get_generator(generator).uniform(a, b, shape))
+    _float_only(self, "uniform_")
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+    return _random_fill(self, "uniform_", lambda shape, dt, _: get_generator(generator).uniform(a, b, shape, dt))
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with samples from N(mean, std^2)."""
     from ..random import get_generator
-    return _random_fill(self, "normal_", lambda shape: get_generator(generator).normal(mean, std, shape))
+    _float_only(self, "normal_")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return _random_fill(self, "normal_", lambda shape, dt, contiguous: get_generator(generator).normal(
+        mean, std, shape, dt, contiguous))
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
+    """Fill with 1 with probability ``p`` (a float or a tensor of probabilities broadcast to self), else 0."""
     from ..random import get_generator
-    p = p._data if isinstance(p, Tensor) else p
-    return _random_fill(self, "bernoulli_", lambda shape: get_generator(generator).uniform(0, 1, shape) < p)
+    p = p._data if isinstance(p, Tensor) else float(p)
+    if np.any((np.asarray(p) < 0) | (np.asarray(p) > 1)):
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    if np.ndim(p):       # probabilities in the order the draws are made
+        p = np.broadcast_to(p, self._data.shape).transpose(_memory_order(self._data) or None)
+    return _random_fill(self, "bernoulli_", lambda shape, dt, _: get_generator(generator).bernoulli(p, shape, dt))
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
+    """Fill with samples from Exp(lambd): density lambd * exp(-lambd * x)."""
     from ..random import get_generator
-    return _random_fill(self, "exponential_", lambda shape: get_generator(generator).exponential(1 / lambd, shape))
+    _float_only(self, "exponential_")
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return _random_fill(self, "exponential_", lambda shape, dt, _: get_generator(generator).exponential(
+        None, shape, dt, lambd=lambd))
+
+
+def geometric_(self, p, *, generator=None):
+    """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    from ..random import get_generator
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    return _random_fill(self, "geometric_", lambda shape, dt, _: get_generator(generator).geometric(p, shape, dt))
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fill with samples from Cauchy(median, sigma)."""
+    from ..random import get_generator
+    _float_only(self, "cauchy_")
+    return _random_fill(self, "cauchy_", lambda shape, dt, _: get_generator(generator).cauchy(
+        median, sigma, shape, dt))
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fill with exp(N(mean, std^2)) samples."""
+    from ..random import get_generator
+    _float_only(self, "log_normal_")
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return _random_fill(self, "log_normal_", lambda shape, dt, _: get_generator(generator).log_normal(
+        mean, std, shape, dt))
 
 
 def random_(self, low=0, high=None, *, generator=None):
+    """Fill with integers: [0, max] with no bounds (floats: [0, 2^mantissa]), [0, low) or [low, high)."""
     from ..random import get_generator
+    gen = get_generator(generator)
+    if high is None and low == 0:
+        return _random_fill(self, "random_", lambda shape, dt, _: gen.random_bits(shape, dt))
     if high is None:
-        low, high = 0, low if low else 2 ** 24
-    return _random_fill(self, "random_", lambda shape: get_generator(generator).integers(low, high, shape))
+        low, high = 0, low
+    return _random_fill(self, "random_", lambda shape, dt, _: gen.integers(low, high, shape, dt))
 
 
 def fill_diagonal_(self, fill_value, wrap=False):

@@ -76,10 +76,9 @@ def cat(tensors, dim=0, *, out=None):
             if k != d and a != b:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
                                    f"size {b} for tensor number {i} in the list.")
-    kept = _same_dtype(kept)
-    if len(kept) == 1:
-        return kept[0] if not kept[0].requires_grad else Cat.apply(d, kept[0])
-    return Cat.apply(d, *kept)
+    # NOTE: even one tensor is copied (np.concatenate always copies): cat's result never aliases an input,
+    # so an in-place change of it cannot reach the input, as in PyTorch.
+    return Cat.apply(d, *_same_dtype(kept))
 
 
 concat = concatenate = cat
@@ -318,6 +317,15 @@ class Diagonal(Function):
         return dx, None, None, None
 
 
+class DiagonalCopy(Diagonal):
+    """``Diagonal`` into new memory: ``diag`` of a matrix copies in PyTorch (``diagonal`` is the view)."""
+
+    @staticmethod
+    def forward(ctx, x, offset, dim1, dim2):
+        ctx.in_shape, ctx.args = x.shape, (offset, dim1, dim2)
+        return np.diagonal(x, offset, dim1, dim2).copy()
+
+
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of the (dim1, dim2) planes (above it for offset > 0), appended as the last dim."""
     nd = input._data.ndim
@@ -345,7 +353,7 @@ def diag(input, diagonal=0):
     if input._data.ndim == 1:
         return DiagEmbed.apply(input, int(diagonal))
     if input._data.ndim == 2:
-        return Diagonal.apply(input, int(diagonal), 0, 1)
+        return DiagonalCopy.apply(input, int(diagonal), 0, 1)
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
 
 

@@ -102,6 +102,9 @@ def _batch_shape(op, sa, sb):
 
 def matmul(input, other):
     """Matrix product with PyTorch's/NumPy's broadcasting rules (1-D operands promoted, batch dims broadcast)."""
+    if input.is_sparse or getattr(other, "is_sparse", False):      # a sparse COO operand: deepdive.sparse.mm
+        from ..sparse import mm as sparse_mm
+        return sparse_mm(input, other)
     _check_matmul("matmul", input, other)
     try:
         return MatMul.apply(input, other)
@@ -112,6 +115,9 @@ def matmul(input, other):
 
 def mm(input, mat2):
     """2-D matrix product."""
+    if input.is_sparse or getattr(mat2, "is_sparse", False):       # a sparse COO operand: deepdive.sparse.mm
+        from ..sparse import mm as sparse_mm
+        return sparse_mm(input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
     _check_matmul("mm", input, mat2)

@@ -18,6 +18,13 @@ Conventions (all arrays, as ``Function.forward`` receives them):
     b_ih, b_hh (G*H,) biases, or None (``bias=False``)
     reverse           run from t = T-1 down to 0 (the backward direction of a
                       bidirectional layer); outputs stay in time order.
+    batch_sizes       None, or for a packed batch (sequences sorted by decreasing length,
+                      padded to T) the number of sequences still running at each t, as
+                      ``PackedSequence.batch_sizes``. Rows past batch_sizes[t] hold their
+                      state through step t: going forward a finished sequence keeps its last
+                      state (the final state is the last valid step's), in reverse a sequence
+                      keeps h0 until its last valid step comes. Their outputs there are not
+                      valid steps (the caller packs only the valid ones).
 Outputs: ``output`` (T, B, H) with output[t] = h_t, and the final state(s) (B, H).
 
 The hidden states are kept in ``h_seq`` of shape (T+1, B, H): going forward
@@ -75,6 +82,22 @@ def _output_and_prev(seq, reverse):
     return (seq[:-1], seq[1:]) if reverse else (seq[1:], seq[:-1])
 
 
+def _active(batch_sizes, t):
+    """How many leading rows run at step t (None: all of them)."""
+    return None if batch_sizes is None else int(batch_sizes[t])
+
+
+def _hold(new, old, n):
+    """Rows n: of the step's new state keep the previous one (they are past their sequence's end)."""
+    if n is not None:
+        new[n:] = old[n:]
+
+
+def _as_many(ctx, grads):
+    """One gradient per input the op was given: trailing optional arguments may be left out."""
+    return grads[:len(ctx.needs_input_grad)]
+
+
 def _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih):
     """The gradients that sum over all steps, one matmul each.
 
@@ -116,7 +139,7 @@ class RNNSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, batch_sizes=None):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         pre = _input_projection(x, w_ih, b_ih, b_hh)
@@ -131,9 +154,11 @@ class RNNSequence(Function):
                 np.maximum(h, 0, out=h)
             else:
                 np.tanh(h, out=h)
+            _hold(h, h_seq[prev], _active(batch_sizes, t))
         output, _ = _output_and_prev(h_seq, reverse)
         ctx.save_for_backward(x, w_ih, w_hh, h_seq, output)
         ctx.relu, ctx.reverse, ctx.w_index, ctx.has_bias = relu, reverse, 2, b_ih is not None
+        ctx.batch_sizes = batch_sizes
         return output, h_seq[0 if reverse else T].copy()
 
     @staticmethod
@@ -148,10 +173,16 @@ class RNNSequence(Function):
         for t, _, _ in reversed(_slots(T, ctx.reverse)):
             dh += grad_output[t]
             np.multiply(dh, d_act[t], out=d_pre[t])
+            n = _active(ctx.batch_sizes, t)
+            if n is not None:                        # held rows: no step, the gradient passes through
+                d_pre[t, n:] = 0
+                held = dh[n:].copy()
             np.matmul(d_pre[t], w_hh, out=dh)
+            if n is not None:
+                dh[n:] = held
         dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_pre, d_pre, x, h_prev, w_ih)
         dh0 = dh if ctx.needs_input_grad[1] else None
-        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
+        return _as_many(ctx, (dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
 
 
 # ---------------------------------------------------------------- LSTM
@@ -172,14 +203,16 @@ class LSTMSequence(Function):
         [a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
         i = sigma(a_i),  f = sigma(a_f),  g = tanh(a_g),  o = sigma(a_o)
         c_t = f * c_{t-1} + i * g
-        h_t = o * tanh(c_t)
+        m_t = o * tanh(c_t)
+        h_t = m_t,  or with a projection (``proj_size``, Sak et al. 2014)  h_t = W_hr m_t
 
-    Backward through time, with dh_t = dL/dh_t (output + next step) and dc_t likewise:
-        dc_t += dh_t * o * (1 - tanh^2 c_t)
+    Backward through time, with dh_t = dL/dh_t (output + next step), dm_t = dh_t (W_hr), dc_t likewise:
+        dW_hr = sum_t dh_t^T m_t
+        dc_t += dm_t * o * (1 - tanh^2 c_t)
         da_i = dc_t * g * i(1 - i)            da_f = dc_t * c_{t-1} * f(1 - f)
-        da_g = dc_t * i * (1 - g^2)           da_o = dh_t * tanh(c_t) * o(1 - o)
+        da_g = dc_t * i * (1 - g^2)           da_o = dm_t * tanh(c_t) * o(1 - o)
         dc_{t-1} = dc_t * f,                  dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh
-    The factors after dc_t / dh_t depend on the forward only and are computed for all t
+    The factors after dc_t / dm_t depend on the forward only and are computed for all t
     before the loop. Parameter gradients: ``_parameter_grads`` with d_in = d_hid = da.
 
     Internally the gates are kept in the order [i, f, o, g] (see ``_ifog``) and the
@@ -187,9 +220,9 @@ class LSTMSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, w_hr=None, batch_sizes=None):
         T, B, _ = x.shape
-        H = w_hh.shape[1]
+        H = w_ih.shape[0] // 4
         w_ih, w_hh = _ifog(w_ih, H), _ifog(w_hh, H)
         sign = np.ones((4 * H, 1), dtype=x.dtype)
         sign[:3 * H] = -1                                   # i, f, o rows (see _sigmoid_of_negated_)
@@ -200,9 +233,10 @@ class LSTMSequence(Function):
         # runs over contiguous memory (about twice as fast as over slices of a [i, f, o, g] row).
         sigmoids = np.empty((T, B, 3 * H), dtype=x.dtype)          # [i, f, o]
         g_gate = np.empty((T, B, H), dtype=x.dtype)
-        h_seq = _state_buffer(x, H, h0, reverse)
+        h_seq = _state_buffer(x, w_hh.shape[1], h0, reverse)
         c_seq = _state_buffer(x, H, c0, reverse)
         tanh_c = np.empty((T, B, H), dtype=x.dtype)
+        m_seq = None if w_hr is None else np.empty((T, B, H), dtype=x.dtype)
         hidden = np.empty((B, 4 * H), dtype=x.dtype)
         i_times_g = np.empty((B, H), dtype=x.dtype)
         with np.errstate(over="ignore"):
@@ -218,17 +252,25 @@ class LSTMSequence(Function):
                 np.multiply(s[:, :H], g, out=i_times_g)
                 c += i_times_g
                 np.tanh(c, out=tanh_c[t])
-                np.multiply(s[:, 2 * H:], tanh_c[t], out=h_seq[cur])
+                if w_hr is None:
+                    np.multiply(s[:, 2 * H:], tanh_c[t], out=h_seq[cur])
+                else:
+                    np.multiply(s[:, 2 * H:], tanh_c[t], out=m_seq[t])
+                    np.matmul(m_seq[t], w_hr.T, out=h_seq[cur])
+                n = _active(batch_sizes, t)
+                _hold(c, c_seq[prev], n)
+                _hold(h_seq[cur], h_seq[prev], n)
         output, _ = _output_and_prev(h_seq, reverse)
-        ctx.save_for_backward(x, w_ih, w_hh, sigmoids, g_gate, h_seq, c_seq, tanh_c, output)
+        ctx.save_for_backward(x, w_ih, w_hh, sigmoids, g_gate, h_seq, c_seq, tanh_c, w_hr, m_seq)
         ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 3, b_ih is not None
+        ctx.batch_sizes = batch_sizes
         last = 0 if reverse else T
         return output, h_seq[last].copy(), c_seq[last].copy()
 
     @staticmethod
     def backward(ctx, grad_output, grad_hn, grad_cn):
-        x, w_ih, w_hh, sigmoids, g, h_seq, c_seq, tanh_c, output = ctx.saved_tensors
-        T, B, H = output.shape
+        x, w_ih, w_hh, sigmoids, g, h_seq, c_seq, tanh_c, w_hr, m_seq = ctx.saved_tensors
+        T, B, H = tanh_c.shape
         _, h_prev = _output_and_prev(h_seq, ctx.reverse)
         _, c_prev = _output_and_prev(c_seq, ctx.reverse)
         i, f, o = sigmoids[..., :H], sigmoids[..., H:2 * H], sigmoids[..., 2 * H:]
@@ -252,20 +294,38 @@ class LSTMSequence(Function):
         d_gates = np.empty_like(factor)
         d_gates4 = d_gates.reshape(T, B, 4, H)
         dh, dc = grad_hn.copy(), grad_cn.copy()
+        dm = dh if w_hr is None else np.empty((B, H), dtype=dh.dtype)
+        dh_all = None if w_hr is None else np.empty_like(grad_output)      # dh_t of every step, for dW_hr
         scratch = np.empty((B, H), dtype=dh.dtype)
         for t, _, _ in reversed(_slots(T, ctx.reverse)):
             dh += grad_output[t]
-            np.multiply(dh, dh_to_dc[t], out=scratch)
+            n = _active(ctx.batch_sizes, t)
+            if n is not None:                        # held rows: no step, the gradients pass through
+                held_h, held_c = dh[n:].copy(), dc[n:].copy()
+            if w_hr is not None:
+                dh_all[t] = dh
+                if n is not None:
+                    dh_all[t, n:] = 0
+                np.matmul(dh, w_hr, out=dm)
+            np.multiply(dm, dh_to_dc[t], out=scratch)
             dc += scratch
             np.multiply(dc[:, None, :], factor4[t], out=d_gates4[t])    # da_i, da_f, (o below), da_g
-            np.multiply(dh, factor4[t, :, 2], out=d_gates4[t, :, 2])    # da_o
+            np.multiply(dm, factor4[t, :, 2], out=d_gates4[t, :, 2])    # da_o
             dc *= f[t]
+            if n is not None:
+                d_gates[t, n:] = 0
             np.matmul(d_gates[t], w_hh, out=dh)
+            if n is not None:
+                dh[n:], dc[n:] = held_h, held_c
         dx, *weight_grads = _parameter_grads(ctx, d_gates, d_gates, x, h_prev, w_ih)
         # back to PyTorch's [i, f, g, o] rows
         dw_ih, dw_hh, db_ih, db_hh = (None if grad is None else _ifog(grad, H) for grad in weight_grads)
         need = ctx.needs_input_grad
-        return (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh, None)
+        dw_hr = None
+        if w_hr is not None and need[8]:
+            dw_hr = np.matmul(dh_all.reshape(T * B, -1).T, m_seq.reshape(T * B, H))
+        return _as_many(ctx, (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
+                              None, dw_hr, None))
 
 
 # ---------------------------------------------------------------- GRU
@@ -288,7 +348,7 @@ class GRUSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, batch_sizes=None):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         # The r and z rows are negated once per call (see _sigmoid_of_negated_).
@@ -316,9 +376,11 @@ class GRUSequence(Function):
                 np.subtract(h_seq[prev], n, out=scratch)          # h_t = n + z * (h_{t-1} - n)
                 scratch *= s[:, H:]
                 np.add(n, scratch, out=h_seq[cur])
+                _hold(h_seq[cur], h_seq[prev], _active(batch_sizes, t))
         output, _ = _output_and_prev(h_seq, reverse)
         ctx.save_for_backward(x, w_ih, w_hh, rz, n_gate, hidden, h_seq, output)
         ctx.reverse, ctx.w_index, ctx.has_bias = reverse, 2, b_ih is not None
+        ctx.batch_sizes = batch_sizes
         return output, h_seq[0 if reverse else T].copy()
 
     @staticmethod
@@ -345,9 +407,15 @@ class GRUSequence(Function):
             dh_t = dh_all[t]
             np.add(dh, grad_output[t], out=dh_t)
             np.multiply(dh_t[:, None, :], factor_hid3[t], out=d_hid3[t])
+            n = _active(ctx.batch_sizes, t)
+            if n is not None:                        # held rows: no step, the gradient passes through
+                d_hid[t, n:] = 0
             np.matmul(d_hid[t], w_hh, out=dh)
             np.multiply(dh_t, z[t], out=scratch)
             dh += scratch
+            if n is not None:
+                dh[n:] = dh_t[n:]
+                dh_t[n:] = 0                         # and no input-side gradient (d_in below)
         d_in = (dh_all[:, :, None, :] * factor_in.reshape(T, B, 3, H)).reshape(T, B, 3 * H)
         dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih)
-        return dx, dh if ctx.needs_input_grad[1] else None, dw_ih, dw_hh, db_ih, db_hh, None
+        return _as_many(ctx, (dx, dh if ctx.needs_input_grad[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))

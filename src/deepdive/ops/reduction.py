@@ -101,6 +101,8 @@ class Mean(Function):
     def forward(ctx, x, dims, keepdim):
         ctx.in_shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         ctx.count = math.prod([x.shape[d] for d in dims])
+        if ctx.count == 0:      # NOTE: 0 / 0 is nan, as in torch, without NumPy's "Mean of empty slice" warning
+            return np.full_like(x.sum(axis=dims, keepdims=keepdim), np.nan)
         return x.mean(axis=dims, keepdims=keepdim)
 
     @staticmethod
@@ -497,7 +499,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over ``dim`` (all elements if None); ``p='fro'`` is the 2-norm.
 
     Args:
-        p: a number (2, 1, inf, -inf, 0, any real) or ``'fro'``; ``'nuc'`` is not supported
+        p: a number (2, 1, inf, -inf, 0, any real), ``'fro'`` or ``'nuc'`` (nuclear norm of matrices)
         dim: int or tuple of ints (None: all dims)
         keepdim: keep the reduced dims as size 1
         dtype: cast the input to this dtype first
@@ -509,6 +511,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
                            f"Got {_TORCH_NAMES.get(input.dtype.name, input.dtype.name)}")
     if p == "fro" or p is None:
         p = 2
+    elif p == "nuc":                # the sum of singular values, over dim (default: the last two dims)
+        from ..linalg import matrix_norm
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
     elif isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use p='fro', a number, inf or -inf)")
     dims = _dims(dim, input._data.ndim, "norm")

@@ -139,6 +139,13 @@ def _infer_shape(shape, numel, op, in_shape):
     return shape
 
 
+def alias(input):
+    """A new tensor object viewing all of ``input`` (PyTorch's no-op views: ``x.squeeze()`` with no size-1
+    dim, ``x.transpose(0, 0)``, ``x.expand_as(x)``): never ``input`` itself, so an in-place change of the
+    result's shape (``y.unsqueeze_(0)``) leaves ``input`` as it was, while its values stay shared."""
+    return as_view(View.apply(input, input._data.shape), input)
+
+
 def reshape(input, *shape, **kwargs):
     """Same elements in a new shape; one dim may be -1 (inferred). ``shape=`` works as a keyword too."""
     if kwargs:
@@ -195,6 +202,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     start, end = canonical_dim(start_dim, nd, "flatten"), canonical_dim(end_dim, nd, "flatten")
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return input            # nothing to merge: PyTorch returns the input itself
     shape = input.shape
     merged = 1
     for s in shape[start:end + 1]:
@@ -229,7 +238,7 @@ def squeeze(input, dim=None):
     else:
         dims = normalize_dims(dim, max(input.ndim, 1), "squeeze") if input.ndim else ()
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return as_view(Squeeze.apply(input, new), input) if new != tuple(shape) else input
+    return as_view(Squeeze.apply(input, new), input) if new != tuple(shape) else alias(input)
 
 
 def unsqueeze(input, dim):
@@ -260,10 +269,10 @@ def transpose(input, dim0, dim1):
     """Swap two dims."""
     nd = input._data.ndim
     if nd == 0:
-        return input
+        return alias(input)
     d0, d1 = canonical_dim(dim0, nd, "transpose"), canonical_dim(dim1, nd, "transpose")
     if d0 == d1:
-        return input
+        return alias(input)
     dims = list(range(nd))
     dims[d0], dims[d1] = d1, d0
     return as_view(Transpose.apply(input, tuple(dims)), input)
@@ -288,7 +297,7 @@ def t(input):
     """Transpose of a matrix (0-D and 1-D tensors are returned as is)."""
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return as_view(T.apply(input, (1, 0)), input) if input._data.ndim == 2 else input
+    return as_view(T.apply(input, (1, 0)), input) if input._data.ndim == 2 else alias(input)
 
 
 def expand(self, *sizes, **kwargs):
@@ -315,7 +324,7 @@ def expand(self, *sizes, **kwargs):
         target.append(s)
     target = tuple(target)
     if target == tuple(shape):
-        return self
+        return alias(self)
     return as_view(Expand.apply(self, target), self)
 
 
@@ -338,8 +347,9 @@ moveaxis = movedim
 
 
 def ravel(input):
-    """The elements as a 1-D tensor (a view when possible)."""
-    return reshape(input, -1)
+    """The elements as a 1-D tensor: a view of a contiguous input, a copy of any other (as PyTorch's ravel,
+    which is ``contiguous().view(-1)``; NumPy would find a strided view of e.g. ``x[:, ::2]``)."""
+    return reshape(contiguous(input), -1)
 
 
 def broadcast_to(input, size):
@@ -361,7 +371,8 @@ def broadcast_tensors(*tensors):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     shape = broadcast_shapes(*[t.shape for t in tensors])
-    return tuple(expand(t, shape) for t in tensors)
+    # PyTorch hands back a tensor that already has the shape as itself (a no-op, not a new view).
+    return tuple(t if t.shape == shape else expand(t, shape) for t in tensors)
 
 
 def atleast_1d(*tensors):

@@ -17,6 +17,7 @@ from .progress import ProgressBar
 from .engine import Trainer, ArrayBatches, fit, evaluate, predict
 from .model import Model, Sequential
 from .metrics import TopKAccuracy
+from .callbacks import TensorBoard  # noqa: F401  (needs the tensorboard extra when used)
 
 __all__ = ["Model", "Sequential", "Trainer", "ArrayBatches", "fit", "evaluate", "predict", "Callback",
            "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",

@@ -8,7 +8,8 @@
 Every callback sees ``self.model`` (the module being trained), ``self.params``
 (epochs, steps) and ``self.trainer`` (``self.optimizer`` is the trainer's
 optimizer). Setting ``self.model.stop_training = True`` ends training after the
-current batch. Epochs are 0-based in the hooks, as in Keras (printed 1-based).
+current batch. Epochs are 0-based in the hooks, as in Keras; everything a user reads numbers them from 1
+(the progress bar, messages, CSVLogger's file, the overfitting verdict).
 
 Learning-rate callbacks change ``lr`` in every ``optimizer.param_groups``.
 """
@@ -309,7 +310,7 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the log keys, sorted) to a CSV file."""
+    """Append one row per epoch (``epoch``, numbered from 1 as printed, then the log keys, sorted) to a CSV file."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -330,7 +331,7 @@ class CSVLogger(Callback):
             self._writer = self._csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
             if not self._header_written:
                 self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._writer.writerow({"epoch": epoch + 1, **{k: logs.get(k, "NA") for k in self.keys}})
         self._file.flush()
 
     def on_train_end(self, logs=None):
@@ -338,7 +339,12 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    In ``fit`` the trainer sees this callback and checks the loss (and the gradients) BEFORE the optimizer
+    step, so the update that would write NaN into the weights is never made (Keras checks after it). In a
+    hand-written loop that calls ``on_train_batch_end`` it stops after the batch, as Keras does.
+    """
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -366,3 +372,70 @@ def __getattr__(name):
         from .history import History
         return History
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class TensorBoard(Callback):
+    """Log the training run for TensorBoard (Keras's ``TensorBoard`` callback, on deepdive's SummaryWriter).
+
+    As Keras lays the run out: ``<log_dir>/train`` gets ``epoch_loss``, ``epoch_<metric>`` and
+    ``epoch_learning_rate`` at each epoch's end; ``<log_dir>/validation`` gets the ``val_*`` logs
+    under the same tags, so both curves share a chart. With ``update_freq='batch'`` (or an int N,
+    every N batches) the train run also gets ``batch_<name>`` at the global batch step. With
+    ``histogram_freq=N`` the weights are logged as histograms every N epochs, by parameter name.
+
+    Args:
+        log_dir (str, default "logs"): the folder of the run.
+        histogram_freq (int, default 0): epochs between weight histograms (0: none).
+        write_graph (bool): accepted for Keras compatibility; no graph is written (deepdive records a
+            graph from a forward pass, and the callback sees no input before training; call
+            ``SummaryWriter.add_graph(model, x)`` for it).
+        update_freq ('epoch', 'batch' or int, default 'epoch'): how often batch logs are written.
+    Needs the tensorboard package (``pip install deepdive[tensorboard]``).
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch"):
+        super().__init__()
+        if update_freq != "epoch" and update_freq != "batch" and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive int, got {update_freq!r}")
+        self.log_dir, self.histogram_freq, self.write_graph = os.fspath(log_dir), histogram_freq, write_graph
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.writers = {}          # 'train' / 'validation' -> SummaryWriter, opened at train begin
+        self.global_batch = 0
+
+    def _writer(self, run):
+        if run not in self.writers:
+            from ..utils.tensorboard import SummaryWriter
+            self.writers[run] = SummaryWriter(os.path.join(self.log_dir, run))
+        return self.writers[run]
+
+    def on_train_begin(self, logs=None):
+        self._writer("train")
+        self.global_batch = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.global_batch += 1
+        if self.update_freq != "epoch" and self.global_batch % self.update_freq == 0:
+            for key, value in (logs or {}).items():
+                if isinstance(value, (int, float, np.floating, np.integer)):
+                    self._writer("train").add_scalar(f"batch_{key}", float(value), self.global_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if not isinstance(value, (int, float, np.floating, np.integer)):
+                continue
+            run, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            name = "learning_rate" if name == "lr" else name
+            self._writer(run).add_scalar(f"epoch_{name}", float(value), epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for name, p in self.model.named_parameters():
+                self._writer("train").add_histogram(name, p.detach(), epoch)
+        for writer in self.writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
+
+
+__all__ += ["TensorBoard"]

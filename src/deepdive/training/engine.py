@@ -32,13 +32,16 @@ The optimizer may also be a factory ``f(parameters) -> Optimizer``: it is
 called after the first forward pass, so layers that create their weights on
 first call (``deepdive.layers``) are built before the optimizer sees them.
 """
+import math
+import warnings
+
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..random import get_generator
 from ..tensor import Tensor, _wrap
 from . import metrics as metrics_module
-from .callbacks import CallbackList, get_lr
+from .callbacks import CallbackList, TerminateOnNaN, get_lr
 from .history import History
 from .monitor import OverfittingMonitor
 from .progress import ProgressBar, format_logs
@@ -116,6 +119,11 @@ def _inputs_only(batch):
     return (_as_tensor(batch),)
 
 
+def _finite(tensor):
+    data = tensor._data
+    return data.dtype.kind not in "fc" or bool(np.isfinite(data).all())
+
+
 def _count(target):
     return int(target.shape[0]) if target.ndim else 1
 
@@ -149,6 +157,7 @@ class Trainer:
         self.metrics = [metrics_module.get(m, binary_threshold) for m in (metrics or [])]
         self.regularization = regularization
         self._penalties = None
+        self._position, self._nonfinite_seen, self._terminate_on_nan = None, False, False
 
     # ------------------------------------------------------------------ steps
     def _ensure_optimizer(self):
@@ -198,7 +207,8 @@ class Trainer:
         return total
 
     def train_step(self, inputs, target):
-        """One optimisation step on a batch; returns (loss value, output)."""
+        """One optimisation step on a batch; returns (loss value, output). A non-finite loss is reported
+        (``_nonfinite``); with ``TerminateOnNaN`` among the callbacks its update is skipped."""
         if self.optimizer is not None:
             self.optimizer.zero_grad()
         output = self.model(*inputs)
@@ -207,25 +217,63 @@ class Trainer:
         penalty = self.penalty()
         if penalty is not None:
             loss = loss + penalty
+        value = float(loss._data)
+        if not math.isfinite(value) and self._nonfinite(value, inputs, target):
+            return value, output                # no update: the weights stay as they were
         loss.backward()
+        if self._terminate_on_nan and not self._grads_finite():
+            self.model.stop_training = True
+            print(f"Batch {self._position[1] if self._position else 0}: gradients are not finite (loss {value:.4g}), "
+                  "terminating training before the update")
+            return value, output
         self.optimizer.step()
-        return float(loss._data), output
+        return value, output
+
+    def _nonfinite(self, value, inputs, target):
+        """Warn at the first non-finite loss of a fit (naming the epoch, the batch and whether its data was
+        finite); return True when the update must be skipped (``TerminateOnNaN``)."""
+        if not self._nonfinite_seen:
+            self._nonfinite_seen = True
+            where = "" if self._position is None else \
+                f" at epoch {self._position[0] + 1}, batch {self._position[1] + 1}{self._position[2]}"
+            bad = [what for what, tensors in (("inputs", inputs), ("targets", (target,)))
+                   if any(not _finite(t) for t in tensors)]
+            cause = (f"the batch's {' and '.join(bad)} contain NaN or inf: clean the data (e.g. "
+                     "np.nan_to_num, or drop those samples)") if bad else \
+                ("the batch's inputs and targets are finite, so the model diverged: lower the learning rate, "
+                 "clip gradients (nn.utils.clip_grad_norm_) or normalise the inputs")
+            advice = "" if self._terminate_on_nan else \
+                " Training goes on; callbacks=[TerminateOnNaN()] stops before the update that would spread it " \
+                "into the weights."
+            warnings.warn(f"fit: the loss is {value}{where}; {cause}.{advice}", RuntimeWarning,
+                          stacklevel=5)          # the user's fit(...) line
+        if self._terminate_on_nan:
+            self.model.stop_training = True         # TerminateOnNaN prints why at the batch's end
+            return True
+        return False
+
+    def _grads_finite(self):
+        return all(p.grad is None or np.isfinite(p.grad._data).all()
+                   for group in self.optimizer.param_groups for p in group["params"])
 
     # ------------------------------------------------------------------- fit
     def fit(self, train_data, epochs=1, val_data=None, callbacks=None, verbose=1, initial_epoch=0,
-            monitor_overfitting=True, overfitting_patience=3):
+            monitor_overfitting=True, overfitting_patience=5):
         """Train for ``epochs`` (counting from ``initial_epoch``); returns a ``History``."""
         model = self.model
         history = History()
         extra = [ProgressBar(verbose)] if verbose else []
         if val_data is not None and monitor_overfitting:
-            extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose))
+            extra.append(OverfittingMonitor(history, patience=overfitting_patience, verbose=verbose,
+                                            callbacks=callbacks or ()))
         steps = len(train_data) if hasattr(train_data, "__len__") else None
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         cbs = CallbackList([history] + list(callbacks or []) + extra, model, history.params, self)
         was_training = model.training
         model.stop_training = False
         self._penalties = None
+        self._nonfinite_seen = False
+        self._terminate_on_nan = any(isinstance(cb, TerminateOnNaN) for cb in callbacks or ())
         self._build(train_data)
         logs = {}
         cbs.on_train_begin(logs)
@@ -239,6 +287,7 @@ class Trainer:
                 if cbs.active_on_train_batch_begin:
                     cbs.on_train_batch_begin(step, {})
                 inputs, target = _split(batch)
+                self._position = (epoch, step, f" of {steps}" if steps else "")
                 loss_value, output = self.train_step(inputs, target)
                 n = _count(target)
                 loss_sum += loss_value * n
@@ -247,8 +296,8 @@ class Trainer:
                     self._update_metrics(target, output)
                 if cbs.active_on_train_batch_end:       # running logs only when someone listens
                     cbs.on_train_batch_end(step, {"loss": loss_sum / seen, **self._results()})
-                    if model.stop_training:
-                        break
+                if model.stop_training:
+                    break
             if seen == 0:
                 raise ValueError("fit: the training data yielded no batches")
             logs = {"loss": loss_sum / seen, **self._results()}

@@ -14,7 +14,16 @@ sigmoid / softmax and outputs probabilities; they are clipped to
 a large finite loss. With ``from_logits=True`` the model outputs raw scores and
 the loss applies the sigmoid / softmax itself in one stable fused op
 (``F.binary_cross_entropy_with_logits`` / ``F.cross_entropy``) — the better
-choice numerically. Use the classes for that: ``loss=SparseCategoricalCrossentropy(from_logits=True)``.
+choice numerically. Use the classes for that: ``loss=SparseCategoricalCrossentropy(from_logits=True)``,
+or the function forms, which return one loss per sample as Keras's do:
+``losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)``.
+
+NOTE: with ``from_logits=False``, outputs that are not probabilities (a last
+layer without softmax/sigmoid) would train silently to a wrong loss: the
+clipping turns every negative score into the same 1e-7. The probability losses
+warn the first time they see such outputs (values outside [0, 1], or rows
+that do not sum to 1 for the sparse categorical loss), pointing to
+``from_logits=True``.
 
 Argument order: Keras losses are called ``loss(y_true, y_pred)``; PyTorch
 losses ``loss_fn(input, target)``. The classes here follow Keras; the
@@ -22,10 +31,43 @@ training engine itself calls ``loss_fn(output, target)`` (PyTorch's order) and
 ``Model.compile`` adapts (see ``resolve``). Sequence outputs (N, T, C) with
 targets (N, T) are flattened to (N*T, C) for the categorical losses.
 """
+import warnings
+
+import numpy as np
+
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
-           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "resolve", "LOSSES"]
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
+           "get", "resolve", "LOSSES"]
 
 EPSILON = 1e-7      # Keras's backend epsilon, used to clip probabilities before the log
+
+
+def _not_probabilities(y_pred, rows_sum_to_one=False):
+    """A description of why ``y_pred`` is not probabilities, or None when it is (checked on the values)."""
+    data = y_pred._data
+    if data.size == 0:
+        return None
+    low, high = float(data.min()), float(data.max())
+    if low < 0.0 or high > 1.0:
+        return f"its values range from {low:.4g} to {high:.4g}, outside [0, 1]"
+    if rows_sum_to_one:
+        sums = data.reshape(-1, data.shape[-1]).sum(axis=-1)
+        worst = float(sums[np.argmax(np.abs(sums - 1.0))])
+        if abs(worst - 1.0) > 1e-3 * data.shape[-1]:
+            return f"its rows sum to {worst:.4g}, not 1"
+    return None
+
+
+def _warn_if_not_probabilities(loss, y_pred, rows_sum_to_one=False, activation="softmax"):
+    if getattr(loss, "_warned", False):
+        return
+    why = _not_probabilities(y_pred, rows_sum_to_one)
+    if why is not None:
+        loss._warned = True
+        warnings.warn(f"{loss.name}: from_logits=False expects probabilities, but the model's output is not "
+                      f"({why}), so the loss is wrong. If the last layer outputs raw scores (no {activation}), "
+                      f"use loss={type(loss).__name__}(from_logits=True); or give the last layer "
+                      f"activation='{activation}'.", UserWarning, stacklevel=4)
 
 
 def _F():
@@ -95,6 +137,7 @@ class BinaryCrossentropy(Loss):
         y_true = _float_like(y_true, y_pred)
         if self.from_logits:
             return _F().binary_cross_entropy_with_logits(y_pred, y_true)
+        _warn_if_not_probabilities(self, y_pred, activation="sigmoid")
         p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
         return -(y_true * p.log() + (1.0 - y_true) * (1.0 - p).log()).mean()
 
@@ -116,32 +159,46 @@ class CategoricalCrossentropy(Loss):
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
         if self.from_logits:
             return _F().cross_entropy(_flatten_classes(y_pred), _flatten_classes(y_true))
+        _warn_if_not_probabilities(self, y_pred)
         # Keras renormalises the probabilities before clipping, so outputs that do not sum to 1 still work.
         p = (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(EPSILON, 1.0 - EPSILON)
         return -(y_true * p.log()).sum(dim=-1).mean()
 
 
 class SparseCategoricalCrossentropy(Loss):
-    """-mean log p[n, y_n]; targets are class ids (N,) or (N, 1) (sequences: (N, T) with outputs (N, T, C))."""
+    """-mean log p[n, y_n]; targets are class ids (N,) or (N, 1) (sequences: (N, T) with outputs (N, T, C)).
+    ``from_logits=True``: ``y_pred`` are raw scores (softmax applied inside, fused with the log)."""
     name = "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits=False, ignore_class=None):
         self.from_logits, self.ignore_class = from_logits, ignore_class
 
     def call(self, y_true, y_pred):
-        F = _F()
-        target = y_true.reshape(-1)
-        if target._data.dtype.kind != "i":
-            target = target.long()
-        scores = y_pred.reshape(-1, y_pred.shape[-1]) if y_pred.ndim != 2 else y_pred
-        if scores.shape[0] != target.shape[0]:
-            raise ValueError(f"sparse_categorical_crossentropy: {target.shape[0]} class ids for "
-                             f"{scores.shape[0]} predictions (output shape {list(y_pred.shape)}, target shape "
-                             f"{list(y_true.shape)}); targets must be class indices, one per prediction")
-        ignore = -100 if self.ignore_class is None else self.ignore_class
-        if self.from_logits:
-            return F.cross_entropy(scores, target, ignore_index=ignore)
-        return F.nll_loss(scores.clamp(EPSILON, 1.0 - EPSILON).log(), target, ignore_index=ignore)
+        return _sparse_categorical_crossentropy(self, y_true, y_pred, "mean")
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None):
+    """Keras's function form: one loss per prediction, -log p[n, y_n] (shape of ``y_true`` flattened: (N,) or
+    (N*T,)). ``from_logits=True`` for raw scores. ``compile(loss=...)`` averages it, as Keras does."""
+    return _sparse_categorical_crossentropy(SparseCategoricalCrossentropy(from_logits, ignore_class), y_true,
+                                            y_pred, "none")
+
+
+def _sparse_categorical_crossentropy(loss, y_true, y_pred, reduction):
+    F = _F()
+    target = y_true.reshape(-1)
+    if target._data.dtype.kind != "i":
+        target = target.long()
+    scores = y_pred.reshape(-1, y_pred.shape[-1]) if y_pred.ndim != 2 else y_pred
+    if scores.shape[0] != target.shape[0]:
+        raise ValueError(f"sparse_categorical_crossentropy: {target.shape[0]} class ids for "
+                         f"{scores.shape[0]} predictions (output shape {list(y_pred.shape)}, target shape "
+                         f"{list(y_true.shape)}); targets must be class indices, one per prediction")
+    ignore = -100 if loss.ignore_class is None else loss.ignore_class
+    if loss.from_logits:
+        return F.cross_entropy(scores, target, ignore_index=ignore, reduction=reduction)
+    _warn_if_not_probabilities(loss, scores, rows_sum_to_one=True)
+    return F.nll_loss(scores.clamp(EPSILON, 1.0 - EPSILON).log(), target, ignore_index=ignore, reduction=reduction)
 
 
 LOSSES = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
@@ -179,7 +236,8 @@ def resolve(identifier):
         raise TypeError(f"loss must be a name, a Loss, an nn loss module or a callable, got {type(loss).__name__}")
 
     def loss_fn(output, target):
-        return loss(target, output)
+        value = loss(target, output)
+        return value.mean() if value.ndim else value      # per-sample losses (Keras's functions): averaged
 
     loss_fn.keras_loss = loss
     loss_fn.__name__ = getattr(loss, "name", getattr(loss, "__name__", "loss"))

@@ -177,7 +177,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, monitor_overfitting=True, overfitting_patience=3):
+            validation_data=None, shuffle=True, initial_epoch=0, monitor_overfitting=True, overfitting_patience=5):
         """Train the model; returns a ``History`` (also kept as ``model.history``).
 
         Args:
@@ -188,7 +188,8 @@ class Model(Layer):
                 shuffling, as Keras) for validation.
             validation_data: (x_val, y_val) arrays, or a DataLoader / iterable of batches.
             callbacks: ``deepdive.training.callbacks`` objects.  verbose: 0 silent, 1 bar, 2 one line per epoch.
-            monitor_overfitting: report when validation loss rises while training loss falls (needs validation).
+            monitor_overfitting: report when validation loss rises, clearly and for ``overfitting_patience``
+                epochs, while training loss falls (needs validation; see ``training/monitor.py``).
         """
         self._check_compiled("fit")
         if validation_split:

@@ -9,14 +9,20 @@ tqdm is an optional dependency (the ``[viz]`` extra), imported only when a bar
 is wanted; without it the plain lines are printed and a one-time hint says
 ``pip install deepdive[viz]``.
 """
+import shutil
 import sys
+import textwrap
 import time
 
+from .._optional import missing_extra
 from .callbacks import Callback
 
 __all__ = ["ProgressBar", "format_logs"]
 
 _HINT_SHOWN = [False]
+# NOTE: a compact bar (fixed 10-cell bar, no rate) leaves an 80-column terminal room for the running training
+# metrics; validation metrics are printed on their own line at the end of the epoch, so they are never cut off.
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar:10}| {n_fmt}/{total_fmt} {elapsed}{postfix}"
 
 
 def _tqdm():
@@ -56,13 +62,14 @@ class ProgressBar(Callback):
             self._use_bar = self._tqdm is not None
             if self._tqdm is None and not _HINT_SHOWN[0]:
                 _HINT_SHOWN[0] = True
-                print("(install tqdm for live progress bars: pip install deepdive[viz])", file=out)
+                print(f"({missing_extra('a live progress bar', 'viz', 'tqdm')}; printing one line per epoch)", file=out)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
         if self._use_bar:
             self.bar = self._tqdm(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{self.params.get('epochs')}",
-                                  unit="batch", leave=True, file=self._out(), dynamic_ncols=True)
+                                  unit="batch", leave=True, file=self._out(), bar_format=_BAR_FORMAT,
+                                  ncols=shutil.get_terminal_size().columns)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.bar is not None:
@@ -74,9 +81,16 @@ class ProgressBar(Callback):
             return
         text = format_logs(logs or {})
         if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=False)
+            logs = logs or {}
+            self.bar.set_postfix_str(format_logs({k: v for k, v in logs.items() if not k.startswith("val_")}),
+                                     refresh=False)
             self.bar.close()
             self.bar = None
+            validation = format_logs({k: v for k, v in logs.items() if k.startswith("val_")})
+            if validation:
+                width = shutil.get_terminal_size().columns
+                print(textwrap.fill(validation.replace(" - ", "   "), width=width, initial_indent="  ",
+                                    subsequent_indent="  ", break_on_hyphens=False), file=self._out(), flush=True)
             return
         seconds = time.perf_counter() - self._epoch_start
         print(f"Epoch {epoch + 1}/{self.params.get('epochs')} - {seconds:.1f}s - {text}", file=self._out(), flush=True)

@@ -1,4 +1,5 @@
 """Optional dependencies of deepdive.viz, imported only when a plot is asked for."""
+from .._optional import missing_extra
 
 
 def pyplot():
@@ -6,8 +7,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("this plot needs matplotlib, which is optional: install deepdive[viz] "
-                          "(pip install -e \".[viz]\" in a checkout, or pip install matplotlib)") from None
+        raise missing_extra("this plot", "viz", "matplotlib") from None
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         try:
             matplotlib.use("Agg")
@@ -18,12 +18,18 @@ def pyplot():
 
 
 def save_or_return(fig, path):
-    """Write ``fig`` to ``path`` (PNG/SVG/PDF by extension) and close it; without a path return it."""
+    """Write ``fig`` to ``path`` (PNG/SVG/PDF by extension) and close it; without a path return it.
+
+    NOTE: the returned figure is closed in pyplot too. Jupyter's inline backend shows every open figure at
+    the end of a cell *and* displays the cell's returned value, so an open figure was drawn twice; a closed
+    figure still renders as the cell's result (and ``fig.savefig`` still works).
+    """
+    import matplotlib.pyplot as plt
     if path is None:
+        plt.close(fig)
         return fig
     import os
     path = os.fspath(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
     plt.close(fig)
     return path

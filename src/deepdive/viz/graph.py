@@ -6,10 +6,16 @@
     g.to_svg("graph.svg")         # no Graphviz binary needed
 
 Data flows from leaves (parameters, named from ``params``) through op nodes
-(the ``grad_fn`` of each intermediate result) to the output. Inputs that do not
-require grad are not part of the autograd graph and so are not drawn. Run the
-forward (and backward) inside ``deepdive.viz.trace()`` to also see each node's
-value and gradient.
+(the ``grad_fn`` of each intermediate result) to the output. Ops are named as
+users know them (ReLU, Linear, Conv2d, Flatten, LSTM), not by their internal
+``Function`` class. Run the forward (and backward) inside ``deepdive.viz.trace()``
+to also see each node's value and gradient, and the data: tensors that do not
+require grad (the input batch, the target) are not part of the autograd graph,
+so only a trace remembers where they entered; name them with ``inputs=``:
+
+    with deepdive.viz.trace() as t:
+        loss = criterion(model(x), y)
+    deepdive.viz.graph(loss, params=model, trace=t, inputs={"x": x, "target": y})
 """
 import html
 
@@ -42,22 +48,55 @@ def _names(params):
     return {id(p): f"param{i}" for i, p in enumerate(params)}
 
 
+# Internal Function classes -> the names users know from torch.nn (None: computed from the node's shapes).
+_OP_NAMES = {"Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Prelu": "PReLU", "Elu": "ELU", "Gelu": "GELU",
+             "Silu": "SiLU", "Logsigmoid": "LogSigmoid", "Hardsigmoid": "Hardsigmoid", "Hardswish": "Hardswish",
+             "Convolution": None, "ConvolutionTranspose": None, "MaxPool": None, "AvgPool": None, "View": None,
+             "AdaptiveMaxPool": "AdaptiveMaxPool", "LSTMSequence": "LSTM", "GRUSequence": "GRU",
+             "RNNSequence": "RNN", "CrossEntropy": "CrossEntropyLoss", "NLLLoss": "NLLLoss",
+             "BinaryCrossEntropy": "BCELoss", "BinaryCrossEntropyWithLogits": "BCEWithLogitsLoss",
+             "KLDiv": "KLDivLoss", "_DifferenceLoss": "Loss", "GetItem": "Index", "PowScalar": "Pow",
+             "MatMul": "MatMul", "AddMatMul": "Addmm", "ScaledDotProductAttention": "ScaledDotProductAttention",
+             "DropoutMask": "Dropout", "Embedding": "Embedding"}
+
+
 def _op_label(node):
-    return type(node).__name__
+    cls = type(node).__name__
+    name = _OP_NAMES.get(cls, cls)
+    if name is not None:
+        return name
+    out = node._out_shape if node._out_meta is None else node._out_meta[0][0]
+    dims = f"{len(out) - 2}d" if out is not None and len(out) >= 3 else ""
+    if cls == "View":            # reshape/view/flatten: Flatten when it keeps the batch and merges the rest
+        before = getattr(node, "in_shape", None)
+        flat = before is not None and out is not None and len(out) == 2 and len(before) > 2 and before[0] == out[0]
+        return "Flatten" if flat else "Reshape"
+    return {"Convolution": "Conv", "ConvolutionTranspose": "ConvTranspose", "MaxPool": "MaxPool",
+            "AvgPool": "AvgPool"}[cls] + dims
 
 
-def graph(tensor, params=None, trace=None, output_name=None):
+def _is_parameter(tensor, names):
+    from ..nn.parameter import Parameter
+    return id(tensor) in names or isinstance(tensor, Parameter)
+
+
+def graph(tensor, params=None, trace=None, output_name=None, inputs=None):
     """Build the ``Graph`` that produced ``tensor``.
 
     Args:
         tensor: the result to trace back from (e.g. the loss)
-        params: a Module or {name: tensor} used to name leaf tensors
+        params: a Module or {name: tensor} used to name leaf tensors (kind 'param')
         trace: a ``deepdive.viz.trace()`` record to show values and gradients of op nodes
         output_name: label of the output node (default 'output', or 'loss' for a scalar)
+        inputs: {name: tensor} naming the data (e.g. ``{"x": x, "target": y}``); they are drawn as their own
+            nodes (kind 'input'). Tensors that do not require grad are only known to a forward run inside
+            ``viz.trace()``; an input with requires_grad=True is drawn as an input, not as a parameter.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"viz.graph expects a Tensor, got {type(tensor).__name__}")
     names = _names(params)
+    input_names = {id(t): name for name, t in (inputs or {}).items()}
+    input_tensors = {id(t): t for t in (inputs or {}).values()}
     nodes, edges, index = [], [], {}
 
     def add(obj, kind, label, shape, value=None, grad=None):
@@ -67,7 +106,7 @@ def graph(tensor, params=None, trace=None, output_name=None):
         return node
 
     label = output_name or ("loss" if tensor.ndim == 0 else "output")
-    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor.grad is None else tensor.grad._data)
+    out = add(tensor, "output", label, tensor.shape, tensor._data, None if tensor._grad is None else tensor._grad._data)
     root = tensor.grad_fn
     if root is None:
         if tensor.requires_grad:
@@ -84,13 +123,53 @@ def graph(tensor, params=None, trace=None, output_name=None):
             child = edge[0]
             if id(child) not in index:
                 if child.__class__ in _TENSOR_TYPES:
-                    add(child, "param", names.get(id(child), "leaf"), child.shape, child._data,
-                        None if child.grad is None else child.grad._data)
+                    kind = "input" if id(child) in input_names or not _is_parameter(child, names) else "param"
+                    add(child, kind, input_names.get(id(child)) or names.get(id(child), "leaf"), child.shape,
+                        child._data, None if child._grad is None else child._grad._data)
                 else:
                     _add_op(child, add, trace)
                     stack.append(child)
             edges.append((index[id(child)].id, index[id(fn)].id))
+    _add_data_inputs(nodes, edges, index, add, input_names, input_tensors)
     return Graph(nodes, edges)
+
+
+def _add_data_inputs(nodes, edges, index, add, input_names, tensors):
+    """Draw the named tensors that entered an op without requiring grad (known from a trace's record).
+
+    A view of a named tensor (``target.reshape(-1)``, the transpose an LSTM makes of a batch-first input, the
+    index array an embedding receives) is not recorded as an op, so an op argument that shares memory with a
+    named tensor counts as that tensor.
+    """
+    if not input_names:
+        return
+    named = list(tensors.items())
+    found = set()
+    for node in [n for n in nodes if n.kind == "op"]:
+        for arg in getattr(node.ref, "_trace_inputs", None) or ():
+            if arg.__class__ in _TENSOR_TYPES:
+                if arg.requires_grad:
+                    continue
+                data = arg._data
+            elif isinstance(arg, np.ndarray):          # ops such as Embedding take their indices as an array
+                data = arg
+            else:
+                continue
+            key = id(arg) if id(arg) in input_names else next(
+                (k for k, t in named if isinstance(t, Tensor) and np.may_share_memory(data, t._data)), None)
+            if key is None:
+                continue
+            if key not in index:
+                t = tensors[key]
+                add(t, "input", input_names[key], t.shape, t._data)
+            edges.append((index[key].id, node.id))
+            found.add(key)
+    leaves = {id(n.ref) for n in nodes if n.kind == "input"}
+    missing = [name for key, name in input_names.items() if key not in found and key not in leaves]
+    if missing:
+        raise ValueError(f"viz.graph: the inputs {missing} were not found in the graph. Tensors that do not require "
+                         "grad are remembered only when the forward ran inside `with deepdive.viz.trace() as t:` "
+                         "(then pass trace=t); check also that they were used to compute this result.")
 
 
 def _add_op(fn, add, trace):
@@ -114,14 +193,15 @@ def _fmt_values(array, max_elements=4, digits=3):
         return None
     a = np.asarray(array)
     if a.ndim == 0:
-        return f"{float(a):.4g}"
+        return f"{float(a) + 0.0:.4g}"
     flat = a.reshape(-1)
-    items = ", ".join(f"{float(v):.{digits}g}" for v in flat[:max_elements])
+    items = ", ".join(f"{float(v) + 0.0:.{digits}g}" for v in flat[:max_elements])     # + 0.0: no '-0'.
     return "[" + items + (", …" if flat.size > max_elements else "") + "]"
 
 
 class Graph:
-    """Nodes (``GraphNode``: kind 'param' | 'op' | 'output', label, shape, value, grad) and edges (src, dst)."""
+    """Nodes (``GraphNode``: kind 'param' | 'input' | 'op' | 'output', label, shape, value, grad) and edges
+    (src, dst). Parameters are learnable leaves; inputs are the data (the batch, the target)."""
 
     def __init__(self, nodes, edges):
         self.nodes, self.edges = nodes, edges
@@ -129,7 +209,8 @@ class Graph:
     def __repr__(self):
         ops = sum(n.kind == "op" for n in self.nodes)
         params = sum(n.kind == "param" for n in self.nodes)
-        return f"Graph({ops} ops, {params} leaves, {len(self.edges)} edges)"
+        inputs = sum(n.kind == "input" for n in self.nodes)
+        return f"Graph({ops} ops, {params} parameters, {inputs} inputs, {len(self.edges)} edges)"
 
     def lines(self, node, values=True):
         """The text lines drawn in a node's box."""
@@ -143,7 +224,7 @@ class Graph:
     # ---------------------------------------------------------------- Mermaid
     def to_mermaid(self, direction="TD", values=False):
         """Mermaid flowchart text (``graph TD``), the diagram language the post itself uses."""
-        shapes = {"param": ('(["', '"])'), "op": ('["', '"]'), "output": ('[["', '"]]')}
+        shapes = {"param": ('(["', '"])'), "input": ('[/"', '"/]'), "op": ('["', '"]'), "output": ('[["', '"]]')}
         lines = [f"graph {direction}"]
         for n in self.nodes:
             text = "<br/>".join(self.lines(n, values)).replace('"', "#quot;")
@@ -152,8 +233,9 @@ class Graph:
         for src, dst in self.edges:
             lines.append(f"    {src} --> {dst}")
         lines.append("    classDef param fill:#dbeafe,stroke:#2563eb")
+        lines.append("    classDef input fill:#dcfce7,stroke:#16a34a")
         lines.append("    classDef output fill:#fde68a,stroke:#b45309")
-        for kind in ("param", "output"):
+        for kind in ("param", "input", "output"):
             ids = [n.id for n in self.nodes if n.kind == kind]
             if ids:
                 lines.append(f"    class {','.join(ids)} {kind}")
@@ -163,6 +245,7 @@ class Graph:
     def to_dot(self, values=False):
         """Graphviz DOT text (render with ``dot -Tsvg`` if you have Graphviz; ``to_svg`` needs nothing)."""
         style = {"param": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
+                 "input": 'shape=parallelogram, style=filled, fillcolor="#dcfce7"',
                  "op": 'shape=box, style=filled, fillcolor="#f3f4f6"',
                  "output": 'shape=box, style=filled, fillcolor="#fde68a"'}
         out = ["digraph deepdive {", "    rankdir=TB;", '    node [fontname="Helvetica", fontsize=10];']
@@ -225,8 +308,8 @@ class Graph:
         coords = {nid: (20 + (x - min_x) * col + col / 2, 20 + r * row) for nid, (x, r) in positions.items()}
         width = int(20 + (max(xs) - min_x + 1) * col + 20)
         height = int(20 + (max(p[1] for p in positions.values()) + 1) * row)
-        fill = {"param": "#dbeafe", "op": "#f3f4f6", "output": "#fde68a"}
-        stroke = {"param": "#2563eb", "op": "#6b7280", "output": "#b45309"}
+        fill = {"param": "#dbeafe", "input": "#dcfce7", "op": "#f3f4f6", "output": "#fde68a"}
+        stroke = {"param": "#2563eb", "input": "#16a34a", "op": "#6b7280", "output": "#b45309"}
         parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
                  f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11">',
                  '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -254,8 +337,7 @@ class Graph:
                 f.write(svg)
         return svg
 
+    # NOTE: SVG only. Offering Mermaid markdown too made nbconvert/JupyterLab pick the markdown, which needs
+    # mermaid.js from the network, so the cell was blank offline. ``to_mermaid()`` is there for documents.
     def _repr_svg_(self):          # Jupyter shows the drawing
         return self.to_svg()
-
-    def _repr_markdown_(self):
-        return "```mermaid\n" + self.to_mermaid() + "```"

@@ -3,7 +3,8 @@
 ``Report`` collects sections (text, preformatted text, images, SVG, tables) and
 writes one ``report.html`` that opens offline in any browser. A few lines of
 inline JavaScript check on load that every image decoded, and record the result
-in ``<body data-images-ok=...>`` (the browser test reads it).
+in ``<body data-images-ok=...>``, and mark each section's heading ``data-rendered`` (its content has a
+visible size) with its ``data-top`` position (the browser test reads them, and crops its screenshots).
 """
 import base64
 import html
@@ -31,6 +32,19 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-images', String(imgs.length));
   document.body.setAttribute('data-images-ok', ok ? 'true' : 'false');
   document.body.setAttribute('data-errors', String(window.deepdiveErrors.length));
+  // each section is marked rendered when what follows its heading has a visible size (images decoded)
+  Array.prototype.forEach.call(document.querySelectorAll('h2'), function (h) {
+    var el = h.nextElementSibling, shown = 0;
+    for (; el && el.tagName !== 'H2'; el = el.nextElementSibling) {
+      var images = Array.prototype.slice.call(el.querySelectorAll('img'));
+      var decoded = images.every(function (i) { return i.complete && i.naturalWidth > 0 && i.offsetWidth > 0; });
+      if (!decoded) { shown = -1; break; }
+      if (el.offsetHeight > 0) { shown += 1; }
+    }
+    h.setAttribute('data-rendered', shown > 0 ? 'true' : 'false');
+    h.setAttribute('data-top', String(Math.round(h.getBoundingClientRect().top + window.scrollY)));
+  });
+  document.body.setAttribute('data-height', String(document.documentElement.scrollHeight));
 });
 """
 
@@ -40,7 +54,10 @@ class Report:
         self.title, self.subtitle, self.parts = title, subtitle, []
 
     def heading(self, text):
-        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+        slug = "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())[:60]
+        while f'id="{slug}"' in "".join(self.parts):     # unique anchors, for links and screenshots
+            slug += "-2"
+        self.parts.append(f'<h2 id="{slug}">{html.escape(text)}</h2>')
 
     def text(self, text, css=None):
         cls = f' class="{css}"' if css else ""

@@ -79,6 +79,23 @@ def _batch_sizes(sorted_lengths):
     return (sorted_lengths[None, :] > steps[:, None]).sum(axis=1).astype(np.int64)
 
 
+def _packed_rows(batch_sizes):
+    """(time step, position in the sorted batch) of every row of a packed ``data``."""
+    steps = np.repeat(np.arange(batch_sizes.size), batch_sizes)
+    return steps, np.concatenate([np.arange(n) for n in batch_sizes])
+
+
+def _padded_index(batch_sizes, steps):
+    """(steps, B) rows of [data; padding row] that lay a packed batch out padded, time-major, sorted."""
+    batch = int(batch_sizes[0])
+    sorted_lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)   # per sorted position
+    starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+    t = np.arange(steps)[:, None]
+    valid = t < sorted_lengths[None, :]
+    return np.where(valid, starts[np.minimum(t, batch_sizes.size - 1)] + np.arange(batch)[None, :],
+                    int(batch_sizes.sum()))
+
+
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """Pack a padded batch (T, B, *) (or (B, T, *)) whose b-th sequence has ``lengths[b]`` valid steps."""
     lengths = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths).astype(np.int64).reshape(-1)
@@ -97,8 +114,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                            "that is <= 0")
     sorted_lengths = lengths[order]
     batch_sizes = _batch_sizes(sorted_lengths)
-    steps = np.repeat(np.arange(batch_sizes.size), batch_sizes)                  # time step of each packed row
-    members = np.concatenate([order[:n] for n in batch_sizes])                   # original batch index
+    steps, positions = _packed_rows(batch_sizes)
+    members = order[positions]                                                   # original batch index
     index = (members, steps) if batch_first else (steps, members)
     data = input[_wrap(index[0]), _wrap(index[1])]
     return PackedSequence(data, _wrap(batch_sizes), sorted_indices, None)
@@ -115,11 +132,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
                              f"but got total_length={total_length} and max sequence length being {steps}")
         steps = total_length
     sorted_lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)   # per sorted position
-    starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
-    pad_index = int(batch_sizes.sum())
-    t = np.arange(steps)[:, None]
-    valid = t < sorted_lengths[None, :]
-    index = np.where(valid, starts[np.minimum(t, batch_sizes.size - 1)] + np.arange(batch)[None, :], pad_index)
+    index = _padded_index(batch_sizes, steps)
     unsorted = sequence.unsorted_indices
     if unsorted is not None:
         index = index[:, unsorted._data]

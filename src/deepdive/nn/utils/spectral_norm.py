@@ -58,8 +58,8 @@ class SpectralNorm:
         rows, cols = fn._matrix(weight).shape
         rng = get_generator()
         dtype = weight._data.dtype
-        u = _normalize(rng.normal(0.0, 1.0, rows), eps).astype(dtype)
-        v = _normalize(rng.normal(0.0, 1.0, cols), eps).astype(dtype)
+        u = _normalize(rng.normal(0.0, 1.0, rows, dtype), eps).astype(dtype)     # PyTorch's normal_ draws
+        v = _normalize(rng.normal(0.0, 1.0, cols, dtype), eps).astype(dtype)
         del module._parameters[name]
         module.register_parameter(name + "_orig", weight)
         object.__setattr__(module, name, weight.detach())

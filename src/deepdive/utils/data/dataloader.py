@@ -10,6 +10,8 @@ generator with ``base_seed + worker_id`` so random augmentation differs per
 worker, as in PyTorch.
 """
 
+import numpy as np
+
 from ...random import get_generator, default_generator
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
@@ -108,9 +110,12 @@ class DataLoader:
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
     def __iter__(self):
+        # PyTorch draws one int64 base seed from loader.generator per iterator (even without workers),
+        # before the sampler draws: keeping that draw keeps the default stream in step with PyTorch's.
+        base_seed = int(get_generator(self.generator).random_bits((), np.int64))
         if self.num_workers == 0:
             return self._single_process()
-        return _MultiProcessIter(self)
+        return _MultiProcessIter(self, base_seed)
 
     # ----------------------------------------------------------- main process
     def _single_process(self):
@@ -141,32 +146,87 @@ def _iterate_stream(dataset, batch_size, drop_last, collate_fn):
 
 
 # ------------------------------------------------------------- worker side
+# NOTE: how often a blocked side looks at the other: the main process checks that its workers are alive,
+# a worker checks that its parent is. A result that is ready is taken at once; only waiting polls.
+_STATUS_CHECK_SECONDS = 0.2
+
+
+class _WorkerError:
+    """An exception raised in a worker, carried to the main process and raised there as PyTorch does:
+    the same exception type, with the worker's traceback in its message."""
+
+    def __init__(self, exc, worker_id):
+        import traceback
+        self.exc_type = type(exc)
+        self.message = (f"Caught {type(exc).__name__} in DataLoader worker process {worker_id}.\n"
+                        f"Original {traceback.format_exc()}")
+
+    def reraise(self):
+        try:
+            error = self.exc_type(self.message)
+        except Exception:          # an exception type that takes other arguments
+            error = None
+        if not isinstance(error, BaseException):
+            error = RuntimeError(self.message)
+        raise error
+
+
+def _die_with_parent():
+    """Ask Linux to kill this worker if the main process dies (even by SIGKILL, where no cleanup runs)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # 1 = PR_SET_PDEATHSIG
+    except Exception:
+        pass                        # elsewhere the loop below notices a new parent instead
+
+
 def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, worker_id, num_workers, seed,
-                 worker_init_fn, is_iterable, batch_size, drop_last):
+                 worker_init_fn, is_iterable, batch_size, drop_last, parent_pid):
     global _worker_info
+    import os
+    import queue
+    _die_with_parent()
     default_generator.manual_seed(seed)
-    import numpy as np
-    np.random.seed(seed % 2 ** 32)
+    import random
+    random.seed(seed)
+    # NumPy's global generator gets PyTorch's _generate_state(base_seed, worker_id), which is SeedSequence's hash
+    base_seed = seed - worker_id
+    np.random.seed(np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]).generate_state(4))
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     try:
-        if worker_init_fn is not None:
-            worker_init_fn(worker_id)
+        try:
+            if worker_init_fn is not None:
+                worker_init_fn(worker_id)
+        except Exception as e:
+            result_queue.put((_INIT_FAILED, None, _WorkerError(e, worker_id)))
+            return
         if is_iterable:
-            for batch in _iterate_stream(dataset, batch_size, drop_last, collate_fn):
-                result_queue.put((worker_id, batch, None))
+            try:
+                for batch in _iterate_stream(dataset, batch_size, drop_last, collate_fn):
+                    if os.getppid() != parent_pid:
+                        return
+                    result_queue.put((worker_id, batch, None))
+            except Exception as e:
+                result_queue.put((worker_id, None, _WorkerError(e, worker_id)))
+                return
             result_queue.put((worker_id, _StreamEnd, None))
             return
         while True:
-            task = index_queue.get()
+            try:
+                task = index_queue.get(timeout=_STATUS_CHECK_SECONDS)
+            except queue.Empty:
+                if os.getppid() != parent_pid:
+                    return                  # the main process is gone: no orphan keeps running
+                continue
             if task is None:
                 return
             task_id, indices = task
             try:
                 batch = collate_fn([dataset[i] for i in indices]) if auto_collation else collate_fn(dataset[indices])
                 result_queue.put((task_id, batch, None))
-            except Exception as e:      # send the error to the main process, which re-raises it
-                import traceback
-                result_queue.put((task_id, None, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+            except Exception as e:      # send the error to the main process, which re-raises it in turn
+                result_queue.put((task_id, None, _WorkerError(e, worker_id)))
     except KeyboardInterrupt:
         pass
 
@@ -175,16 +235,19 @@ class _StreamEnd:
     pass
 
 
+_INIT_FAILED = "worker_init_fn failed"      # in place of a task id: raised at once, as in PyTorch
+
+
 class _MultiProcessIter:
-    def __init__(self, loader):
+    def __init__(self, loader, base_seed):
         import multiprocessing          # only loaders with workers pay for it
+        import os
         context = loader.multiprocessing_context
         if context is None or isinstance(context, str):
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context(context or ("fork" if "fork" in methods else "spawn"))
         self.loader = loader
         self.timeout = loader.timeout or None
-        base_seed = int(get_generator(loader.generator).integers(0, 2 ** 62, ()))
         self.result_queue = context.Queue()
         self.index_queues = []
         self.workers = []
@@ -193,7 +256,7 @@ class _MultiProcessIter:
             w = context.Process(target=_worker_loop, daemon=True, args=(
                 loader.dataset, iq, self.result_queue, loader.collate_fn, loader._auto_collation, wid,
                 loader.num_workers, base_seed + wid, loader.worker_init_fn, loader._is_iterable, loader.batch_size,
-                loader.drop_last))
+                loader.drop_last, os.getpid()))
             w.start()
             self.index_queues.append(iq)
             self.workers.append(w)
@@ -220,18 +283,47 @@ class _MultiProcessIter:
     def __iter__(self):
         return self
 
+    def _dead_workers(self):
+        # A worker ends on its own only after an IterableDataset's stream (exit code 0), or after sending
+        # the error of its worker_init_fn; any other exit (killed by a signal, the out-of-memory killer,
+        # os._exit) means its batches will never come.
+        if self.is_iterable:
+            return [w for w in self.workers if w.exitcode is not None and w.exitcode != 0]
+        return [w for w in self.workers if w.exitcode is not None]
+
     def _get(self):
         import queue
-        try:
-            return self.result_queue.get(timeout=self.timeout)
-        except queue.Empty:
-            self._shutdown()
-            raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+        import time
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            wait = _STATUS_CHECK_SECONDS if deadline is None else \
+                max(0.0, min(_STATUS_CHECK_SECONDS, deadline - time.monotonic()))
+            try:
+                return self.result_queue.get(timeout=wait)
+            except queue.Empty:
+                pass
+            dead = self._dead_workers()
+            if dead:
+                try:                        # what a worker sent before it died is still delivered
+                    return self.result_queue.get(timeout=_STATUS_CHECK_SECONDS)
+                except queue.Empty:
+                    pass
+                pids = ", ".join(str(w.pid) for w in dead)
+                codes = ", ".join(_describe_exit(w.exitcode) for w in dead)
+                self._shutdown()
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly ({codes}). If it was "
+                                   "killed for memory, use fewer workers or smaller batches.")
+            if deadline is not None and time.monotonic() >= deadline:
+                self._shutdown()
+                raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
 
     def __next__(self):
         if self.is_iterable:
             while self.live_streams:
-                _, batch, _ = self._get()
+                _, batch, error = self._get()
+                if error is not None:
+                    self._shutdown()
+                    error.reraise()
                 if batch is _StreamEnd:
                     self.live_streams -= 1
                     continue
@@ -243,11 +335,15 @@ class _MultiProcessIter:
             raise StopIteration
         while self.received not in self.reorder:
             task_id, batch, error = self._get()
-            if error is not None:
+            if task_id == _INIT_FAILED:        # (a copy of the marker: it came through a pipe)
                 self._shutdown()
-                raise RuntimeError(f"Caught an exception in DataLoader worker process (batch {task_id}):\n{error}")
-            self.reorder[task_id] = batch
-        batch = self.reorder.pop(self.received)
+                error.reraise()
+            self.reorder[task_id] = (batch, error)
+        # NOTE: an error is raised in its turn, so every good batch before it is delivered first.
+        batch, error = self.reorder.pop(self.received)
+        if error is not None:
+            self._shutdown()
+            error.reraise()
         self.received += 1
         self._dispatch()
         return batch
@@ -262,8 +358,19 @@ class _MultiProcessIter:
             w.join(timeout=1)
             if w.is_alive():
                 w.terminate()
+                w.join(timeout=1)
         self.workers = []
 
     def __del__(self):
         if self.workers:
             self._shutdown()
+
+
+def _describe_exit(code):
+    import signal
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,291 @@
+"""Matrix functions and decompositions: solve, inv, det, slogdet, cholesky, qr, svd, eigh, pinv, cross.
+
+One ``Function`` per op whose backward is specific, each with PyTorch's formula
+(``torch/csrc/autograd/FunctionsManual.cpp``) in its docstring. All of them
+work on stacks of matrices (leading batch dims) in float32 and float64; the
+public names (``deepdive.linalg.*`` and the old ``deepdive.inverse``, ``det``,
+``svd``, ...) are in ``deepdive/linalg/__init__.py``.
+
+Notation: ``X^T`` is the transpose of the last two dims, ``g`` / ``gX`` the
+gradient of the loss w.r.t. an output ``X``.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import unbroadcast
+
+
+def mT(x):
+    """The transpose of the last two dims (a view)."""
+    return np.swapaxes(x, -1, -2)
+
+
+def diag_embed(v):
+    """(..., k) -> (..., k, k) with v on the diagonal."""
+    out = np.zeros(v.shape + v.shape[-1:], dtype=v.dtype)
+    np.einsum("...ii->...i", out)[...] = v
+    return out
+
+
+class Solve(Function):
+    """X = A^{-1} B (A square, batch dims broadcast).
+
+    Backward: gB = A^{-T} gX,  gA = -gB X^T.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x = np.linalg.solve(a, b)
+        ctx.save_for_backward(a, x)
+        ctx.shapes = a.shape, b.shape
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        gb = np.linalg.solve(mT(a), grad)
+        ga = unbroadcast(-(gb @ mT(x)), a_shape) if ctx.needs_input_grad[0] else None
+        return ga, unbroadcast(gb, b_shape) if ctx.needs_input_grad[1] else None
+
+
+class Inv(Function):
+    """Y = A^{-1}.   Backward: gA = -Y^T gY Y^T."""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.linalg.inv(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return -(mT(y) @ grad @ mT(y))
+
+
+class Det(Function):
+    """d = det(A).
+
+    Backward: gA = g * adj(A)^T, which is g d A^{-T} when A is invertible.
+    NOTE: the adjugate is taken from the SVD A = U S V^T (adj(A)^T = det(U V^T) U adj(S) V^T,
+    adj(S)_i = prod_{j != i} s_j), so singular matrices get the true, finite gradient, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.asarray(np.linalg.det(a), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        u, s, vh = np.linalg.svd(a)
+        n = s.shape[-1]
+        others = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \
+            else np.ones_like(s)
+        sign = np.linalg.det(u) * np.linalg.det(vh)
+        adj_t = (u * others[..., None, :]) @ vh
+        return (np.asarray(grad * sign)[..., None, None] * adj_t).astype(a.dtype, copy=False)
+
+
+class SlogDet(Function):
+    """(sign, log|det A|).   Backward (through logabsdet only): gA = g A^{-T}; sign has no gradient."""
+
+    @staticmethod
+    def forward(ctx, a):
+        sign, logabsdet = np.linalg.slogdet(a)
+        ctx.save_for_backward(a)
+        return np.asarray(sign, dtype=a.dtype), np.asarray(logabsdet, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_sign, grad_logabsdet):
+        (a,) = ctx.saved_tensors
+        return np.asarray(grad_logabsdet)[..., None, None] * mT(np.linalg.inv(a))
+
+
+class Cholesky(Function):
+    """A = L L^T with L lower triangular (``upper``: A = U^T U, U = L^T); reads A's lower triangle.
+
+    Backward (PyTorch's cholesky_backward): P = tril(L^T gL), P = (P + tril(P, -1)^T) / 2,
+    gA = L^{-T} P L^{-1}  (a symmetric gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, a, upper):
+        low = np.linalg.cholesky(a)
+        ctx.save_for_backward(low)
+        ctx.upper = upper
+        return mT(low).copy() if upper else low
+
+    @staticmethod
+    def backward(ctx, grad):
+        (low,) = ctx.saved_tensors
+        g = mT(grad) if ctx.upper else grad
+        p = np.tril(mT(low) @ g)
+        p = 0.5 * (p + mT(np.tril(p, -1)))
+        low_inv = np.linalg.inv(low)
+        return mT(low_inv) @ p @ low_inv, None
+
+
+def _qr_square_backward(q, r, gq, gr):
+    """gA for A = QR with m >= n:  M = R gR^T - gQ^T Q,  gA = (gQ + Q copyltu(M)) R^{-T},
+    copyltu(M) = tril(M, -1) + tril(M, -1)^T + diag(M) (Liao et al. 2019, as PyTorch)."""
+    m_ = r @ mT(gr) - mT(gq) @ q
+    copyltu = np.tril(m_, -1) + mT(np.tril(m_, -1)) + diag_embed(np.einsum("...ii->...i", m_))
+    rhs = gq + q @ copyltu                   # gA R^T = rhs
+    return mT(np.linalg.solve(r, mT(rhs)))
+
+
+class QR(Function):
+    """A = QR, Q with orthonormal columns, R upper triangular (mode 'reduced', 'complete' or 'r').
+
+    Backward, m >= n: see ``_qr_square_backward``. For m < n, A = [X | Y] and R = [U | V]:
+    gY = Q gV and X = QU gets the square formula with gQ + Y gV^T in place of gQ.
+    Not differentiable for mode='r' (Q is needed) nor mode='complete' with m > n, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, a, mode):
+        q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+        ctx.save_for_backward(a, q, r)
+        ctx.mode = mode
+        return (np.zeros(a.shape[:-2] + (0,), a.dtype), r) if mode == "r" else (q, r)
+
+    @staticmethod
+    def backward(ctx, gq, gr):
+        a, q, r = ctx.saved_tensors
+        m, n = a.shape[-2:]
+        if ctx.mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                               "Please use linalg.qr(A, mode='reduced') if you are going to differentiate through "
+                               "linalg.qr.")
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m >= n:
+            return _qr_square_backward(q, r, gq, gr), None
+        y, gu, gv = a[..., m:], gr[..., :m], gr[..., m:]
+        gx = _qr_square_backward(q, r[..., :m], gq + y @ mT(gv), gu)
+        return np.concatenate([gx, q @ gv], axis=-1), None
+
+
+class SVD(Function):
+    """A = U diag(S) Vh with k = min(m, n) singular values (reduced; ``full_matrices`` for U, Vh square).
+
+    Backward (PyTorch's svd_backward, real case), V = Vh^T, gV = gVh^T, E_ij = S_j^2 - S_i^2 (E_ii = 1),
+    skew(X) = X - X^T:
+        gA = U [ (skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS) ] Vh
+             + (I - U U^T) gU S^{-1} Vh   (m > k)   or   + U S^{-1} gV^T (I - V V^T)   (n > k).
+    Only gS flowing (svdvals, norms): gA = U diag(gS) Vh.
+    """
+
+    @staticmethod
+    def forward(ctx, a, full_matrices):
+        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+        ctx.save_for_backward(u, s, vh)
+        ctx.full_matrices = full_matrices
+        return u, s.astype(a.dtype, copy=False), vh
+
+    @staticmethod
+    def backward(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved_tensors
+        k = s.shape[-1]
+        u_used, vh_used = u[..., :k], vh[..., :k, :]
+        with_vectors = np.any(gu) or np.any(gvh)
+        if ctx.full_matrices and with_vectors and u.shape[-1] != vh.shape[-2]:
+            raise RuntimeError("linalg_svd_backward: The derivative of linalg.svd depends on the singular vectors, "
+                               "which are not unique when full_matrices=True and the matrix is not square. Use "
+                               "full_matrices=False.")
+        if not with_vectors:
+            return (u_used * gs[..., None, :]) @ vh_used, None
+        m, n = u.shape[-2], vh.shape[-1]
+        gu, gv = gu[..., :k], mT(gvh[..., :k, :])
+        v = mT(vh_used)
+        s2 = s * s
+        e = s2[..., None, :] - s2[..., :, None]
+        np.einsum("...ii->...i", e)[...] = 1
+        utgu, vtgv = mT(u_used) @ gu, mT(v) @ gv
+        ga = ((utgu - mT(utgu)) * s[..., None, :] + s[..., :, None] * (vtgv - mT(vtgv))) / e + diag_embed(gs)
+        if m > k:
+            gu_sinv = gu / s[..., None, :]
+            ga = u_used @ ga + gu_sinv - u_used @ (mT(u_used) @ gu_sinv)
+            return ga @ vh_used, None
+        if n > k:
+            sinv_gvt = mT(gv) / s[..., :, None]
+            ga = ga @ vh_used + sinv_gvt - (sinv_gvt @ v) @ vh_used
+            return u_used @ ga, None
+        return u_used @ ga @ vh_used, None
+
+
+class Eigh(Function):
+    """A = V diag(L) V^T for symmetric A (reads the ``UPLO`` triangle), eigenvalues ascending.
+
+    Backward (PyTorch's linalg_eig_backward, symmetric case), E_ij = L_j - L_i (E_ii = 1):
+        gA = V [ (skew(V^T gV) / 2) / E + diag(gL) ] V^T.
+    """
+
+    @staticmethod
+    def forward(ctx, a, uplo):
+        w, v = np.linalg.eigh(a, UPLO=uplo)
+        ctx.save_for_backward(w, v)
+        return w.astype(a.dtype, copy=False), v
+
+    @staticmethod
+    def backward(ctx, gw, gv):
+        w, v = ctx.saved_tensors
+        vtgv = mT(v) @ gv
+        e = w[..., None, :] - w[..., :, None]
+        np.einsum("...ii->...i", e)[...] = 1
+        inner = 0.5 * (vtgv - mT(vtgv)) / e + diag_embed(gw)
+        return v @ inner @ mT(v), None
+
+
+class Pinv(Function):
+    """A^+ from the SVD: singular values below max(atol, rtol * s_max) count as zero.
+
+    Backward (PyTorch's pinv_backward, the derivative at constant rank), P = A^+, for m <= n:
+        K = g^T P,  gA = -(P K)^T + K P^T - A P K P^T + P^T P (g^T - K A);
+    for m > n the transposed arrangement of the same formula.
+    """
+
+    @staticmethod
+    def forward(ctx, a, atol, rtol):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        s_max = s.max(axis=-1, keepdims=True, initial=0)
+        tol = np.maximum(atol, rtol * s_max)
+        with np.errstate(divide="ignore"):
+            s_inv = np.where(s > tol, 1 / np.where(s > tol, s, 1), 0).astype(a.dtype)
+        p = (mT(vh) * s_inv[..., None, :]) @ mT(u)
+        ctx.save_for_backward(a, p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, p = ctx.saved_tensors
+        m, n = a.shape[-2:]
+        ph, gh = mT(p), mT(grad)
+        if m <= n:
+            k = gh @ p
+            k_ph = k @ ph
+            return -mT(p @ k) + k_ph - (a @ p) @ k_ph + (ph @ p) @ (gh - k @ a), None, None
+        k = p @ gh
+        ph_k = ph @ k
+        return -mT(k @ p) + (gh - a @ k) @ p @ ph + ph_k - ph_k @ p @ a, None, None
+
+
+class Cross(Function):
+    """z = a x b along ``dim`` (size 3).   Backward: ga = b x g,  gb = g x a."""
+
+    @staticmethod
+    def forward(ctx, a, b, dim):
+        ctx.save_for_backward(a, b)
+        ctx.dim = dim
+        return np.cross(a, b, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        d = ctx.dim
+        ga = unbroadcast(np.cross(b, grad, axis=d), a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(np.cross(grad, a, axis=d), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
