@@ -210,8 +210,20 @@ def _same_error(dd_call, torch_call, error=ValueError):
     assert _first_line(dd_error.value) == _first_line(torch_error.value)
 
 
-def test_validate_args_errors_match_torch():
+@pytest.fixture
+def validation_on():
+    """Both libraries at their default (validate_args on), whatever an earlier test left."""
     torch = require_torch()
+    before = torch.distributions.Distribution._validate_args, D.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    D.Distribution.set_default_validate_args(True)
+    yield torch
+    torch.distributions.Distribution.set_default_validate_args(before[0])
+    D.Distribution.set_default_validate_args(before[1])
+
+
+def test_validate_args_errors_match_torch(validation_on):
+    torch = validation_on
     T = torch.distributions
     dd, tt = deepdive.tensor, torch.tensor
     _same_error(lambda: D.Normal(dd([0.0, 1.0]), dd([1.0, -1.0])), lambda: T.Normal(tt([0.0, 1.0]), tt([1.0, -1.0])))
@@ -275,3 +287,41 @@ def test_constraints_check_like_torch():
     assert C.independent(C.real, 1).event_dim == 1 and C.simplex.event_dim == 1
     assert D.Normal.arg_constraints.keys() == torch.distributions.Normal.arg_constraints.keys()
     assert D.Categorical(probs=deepdive.tensor([0.5, 0.5])).support.upper_bound == 1
+
+
+def _stream_cases(torch):
+    p = np.array([0.2, 0.5, 0.3], np.float32)
+    eye = np.eye(3, dtype=np.float32)
+
+    def pair(name, *args, method="sample", **kwargs):
+        def build(module, to_tensor):
+            return getattr(module, name)(*[to_tensor(a) for a in args], **{k: to_tensor(v) for k, v in kwargs.items()})
+        return name, method, lambda: build(D, deepdive.tensor), lambda: build(torch.distributions, torch.tensor)
+
+    exact = [pair("Uniform", p * 0, p + 1, method="rsample"), pair("Bernoulli", probs=p), pair("Categorical", probs=p),
+             pair("OneHotCategorical", probs=p), pair("Normal", p, p), pair("Normal", p, p, method="rsample"),
+             pair("Poisson", p * 10), pair("Exponential", p, method="rsample"), pair("Cauchy", p, p, method="rsample"),
+             pair("Geometric", probs=p), pair("HalfNormal", p, method="rsample"),
+             pair("MultivariateNormal", p, eye, method="rsample"),
+             pair("LowRankMultivariateNormal", p, eye[:, :1], p, method="rsample")]
+    # the same uniform / normal draws, then log / exp / pow: NumPy and PyTorch round those within an ulp or two
+    close = [pair("Laplace", p, p, method="rsample"), pair("Gumbel", p, p), pair("LogNormal", p, p, method="rsample"),
+             pair("Pareto", p, p + 1, method="rsample"), pair("Weibull", p + 1, p + 1, method="rsample"),
+             pair("Kumaraswamy", p + 1, p + 1, method="rsample"),
+             pair("ContinuousBernoulli", probs=p, method="rsample")]
+    return exact, close
+
+
+def test_seeded_draws_are_pytorchs():
+    """deepdive's generator reproduces PyTorch's streams, and the families draw through the same calls as
+    torch.distributions (rand, normal_, multinomial, bernoulli, poisson, exponential_, cauchy_, uniform_), so the
+    same seed gives PyTorch's samples."""
+    torch = require_torch()
+    exact, close = _stream_cases(torch)
+    for cases, rtol in ((exact, 0), (close, 1e-5)):
+        for name, method, make_dd, make_torch in cases:
+            deepdive.manual_seed(3)
+            ours = getattr(make_dd(), method)((4,)).detach().numpy()
+            torch.manual_seed(3)
+            theirs = getattr(make_torch(), method)((4,)).detach().numpy()
+            np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=0, err_msg=f"{name}.{method}")

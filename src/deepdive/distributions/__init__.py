@@ -3,7 +3,12 @@
 Every density, entropy and KL is composed from deepdive Tensor ops, so gradients
 flow to the parameters; ``rsample`` reparameterises draws where the family
 allows it. All randomness comes from deepdive's one generator
-(``deepdive.manual_seed`` reproduces the draws).
+(``deepdive.manual_seed`` reproduces the draws). Families that PyTorch draws with
+rand / normal_ / multinomial / bernoulli / poisson / exponential_ / cauchy_ /
+uniform_ draw through the same calls here, so a seed gives PyTorch's samples;
+the Gamma-based families (Gamma, Chi2, Beta, Dirichlet, StudentT, FisherSnedecor,
+InverseGamma, NegativeBinomial, Wishart, LKJCholesky), Binomial and VonMises use
+deepdive's own samplers (same distributions, different streams).
 
 Example (REINFORCE)::
 

@@ -25,22 +25,6 @@ def _inverse_cdf_draw(log_pmf, support, generator=None):
     return np.take_along_axis(support, index[:, None], -1)[:, 0]
 
 
-def _sample_poisson(rate):
-    """Poisson draws by inversion over k in [rate - 12 sqrt(rate) - 12, rate + 12 sqrt(rate) + 12]
-    (the mass outside is below 1e-30)."""
-    lam = np.asarray(rate, dtype=np.float64).reshape(-1)
-    if lam.size == 0:
-        return np.zeros(np.shape(rate))
-    spread = 12 * np.sqrt(lam) + 12
-    low = np.maximum(np.floor(lam - spread), 0)
-    width = int(np.ceil(2 * spread.max())) + 1
-    k = low[:, None] + np.arange(width)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_pmf = np.where(lam[:, None] > 0, k * np.log(lam[:, None]) - lam[:, None] - _lgamma_np(k + 1),
-                           np.where(k == 0, 0.0, -np.inf))
-    return _inverse_cdf_draw(log_pmf, k).reshape(np.shape(rate))
-
-
 def _sample_binomial(total_count, probs):
     """Binomial draws by inversion over k in [0, max(total_count)]."""
     n = np.asarray(total_count, dtype=np.float64).reshape(-1)
@@ -85,9 +69,8 @@ class Poisson(ExponentialFamily):
         return self.rate
 
     def sample(self, sample_shape=()):
-        shape = tuple(self._extended_shape(sample_shape))
-        rate = np.broadcast_to(self.rate._data, shape)
-        return deepdive.tensor(_sample_poisson(rate).astype(self.rate._data.dtype))
+        with deepdive.no_grad():
+            return deepdive.poisson(self.rate.expand(self._extended_shape(sample_shape)))
 
     def log_prob(self, value):
         if self._validate_args:
@@ -257,7 +240,7 @@ class Geometric(Distribution):
         shape = self._extended_shape(sample_shape)
         tiny = deepdive.finfo(self.probs.dtype).tiny
         with deepdive.no_grad():
-            u = deepdive.rand(shape, dtype=self.probs.dtype).clamp(min=tiny)
+            u = deepdive.empty(shape, dtype=self.probs.dtype).uniform_(tiny, 1)
             return (u.log() / (-self.probs).log1p()).floor()
 
     def log_prob(self, value):

@@ -6,7 +6,7 @@ import numpy as np
 import deepdive
 from . import constraints
 from .categorical import Categorical
-from .discrete import Binomial, _sample_poisson
+from .discrete import Binomial
 from .distribution import Distribution
 from .gamma import Gamma
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
@@ -148,7 +148,7 @@ class NegativeBinomial(Distribution):
     def sample(self, sample_shape=()):
         with deepdive.no_grad():
             rate = Gamma(self.total_count, deepdive.exp(-self.logits), validate_args=False).sample(sample_shape)
-            return deepdive.tensor(_sample_poisson(rate._data).astype(rate._data.dtype))
+            return deepdive.poisson(rate)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -16,8 +16,8 @@ __all__ = ["Exponential", "Laplace", "Cauchy", "LogNormal", "StudentT"]
 
 
 def _uniform(shape, low, high, dtype):
-    """U[low, high) draws from deepdive's generator."""
-    return low + deepdive.rand(shape, dtype=dtype) * (high - low)
+    """U[low, high) draws from deepdive's generator, filled as PyTorch's ``new(shape).uniform_(low, high)``."""
+    return deepdive.empty(shape, dtype=dtype).uniform_(low, high)
 
 
 class _LocScale(Distribution):
@@ -74,8 +74,8 @@ class Exponential(ExponentialFamily):
         return self.rate.pow(-2)
 
     def rsample(self, sample_shape=()):
-        u = deepdive.rand(self._extended_shape(sample_shape), dtype=self.rate.dtype)
-        return -deepdive.log1p(-u) / self.rate
+        # Exponential(1) draws / rate, drawn as PyTorch's ``new(shape).exponential_()``
+        return deepdive.empty(self._extended_shape(sample_shape), dtype=self.rate.dtype).exponential_() / self.rate
 
     def log_prob(self, value):
         if self._validate_args:
@@ -165,8 +165,8 @@ class Cauchy(_LocScale):
         return deepdive.full(self._extended_shape(), math.inf, dtype=self.loc.dtype)
 
     def rsample(self, sample_shape=()):
-        u = deepdive.rand(self._extended_shape(sample_shape), dtype=self.loc.dtype)
-        return self.loc + deepdive.tan(math.pi * (u - 0.5)) * self.scale
+        eps = deepdive.empty(self._extended_shape(sample_shape), dtype=self.loc.dtype).cauchy_()    # tan(pi (u - 1/2))
+        return self.loc + eps * self.scale
 
     def log_prob(self, value):
         if self._validate_args:
