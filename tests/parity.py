@@ -41,7 +41,7 @@ def to_numpy(x):
     if isinstance(x, deepdive.Tensor):
         return x._data
     if torch is not None and isinstance(x, torch.Tensor):
-        return x.detach().numpy()
+        return x.detach().numpy(force=True)       # force: torch's ZeroTensor (a zero second derivative)
     return np.asarray(x)
 
 
@@ -117,3 +117,64 @@ def gradcheck(fn, *arrays, **kwargs):
     tensors = [deepdive.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
                if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays]
     assert deepdive.autograd.gradcheck(fn, tensors, **kwargs)
+
+
+def check_second_order(dd_fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0):
+    """Second derivatives against PyTorch's (``torch.autograd.grad`` twice).
+
+    First g_k = d sum(out * w)/d x_k with create_graph=True (w random), compared with torch's;
+    then d sum_k sum(g_k * v_k)/d x (a Hessian-vector product), also compared. ``inputs`` as in
+    ``check_parity``. Returns the deepdive first-order gradients.
+    """
+    t = require_torch()
+    dd_inputs, torch_inputs, pairs = [], [], []
+    for item in inputs:
+        if isinstance(item, np.ndarray) and item.dtype.kind == "f":
+            a, b = deepdive.tensor(item.copy(), requires_grad=True), t.tensor(item.copy(), requires_grad=True)
+            pairs.append((a, b))
+        elif isinstance(item, np.ndarray):
+            a, b = deepdive.tensor(item.copy()), t.tensor(item.copy())
+        else:
+            a = b = item
+        dd_inputs.append(a)
+        torch_inputs.append(b)
+    rng = np.random.default_rng(seed)
+    dd_out, torch_out = _as_tuple(dd_fn(*dd_inputs)), _as_tuple(torch_fn(*torch_inputs))
+    dd_loss = torch_loss = 0
+    for o, r in zip(dd_out, torch_out):
+        if isinstance(r, t.Tensor) and r.requires_grad:
+            w = rng.standard_normal(tuple(r.shape)).astype(to_numpy(o).dtype)
+            dd_loss = dd_loss + (o * deepdive.tensor(w)).sum()
+            torch_loss = torch_loss + (r * t.tensor(w)).sum()
+    dd_x, torch_x = [a for a, _ in pairs], [b for _, b in pairs]
+    dd_g = deepdive.autograd.grad(dd_loss, dd_x, create_graph=True, allow_unused=True)
+    torch_g = t.autograd.grad(torch_loss, torch_x, create_graph=True, allow_unused=True)
+    dd_total = torch_total = 0
+    for k, (a, b) in enumerate(zip(dd_g, torch_g)):
+        if b is None:
+            assert a is None or not np.any(a._data), f"input {k}: torch has no gradient but deepdive does"
+            continue
+        assert_close(a, b, rtol=rtol, atol=atol, what=f"first-order grad of input {k}")
+        assert a.dtype == dd_x[k].dtype, f"grad of input {k}: dtype {a.dtype} != input's {dd_x[k].dtype}"
+        if b.requires_grad:
+            v = rng.standard_normal(tuple(b.shape)).astype(to_numpy(a).dtype)
+            dd_total = dd_total + (a * deepdive.tensor(v)).sum()
+            torch_total = torch_total + (b * t.tensor(v)).sum()
+    if not isinstance(torch_total, t.Tensor) or not torch_total.requires_grad:
+        return dd_g             # torch's gradient is constant: nothing more to compare
+    dd_h = deepdive.autograd.grad(dd_total, dd_x, allow_unused=True)
+    torch_h = t.autograd.grad(torch_total, torch_x, allow_unused=True)
+    for k, (a, b) in enumerate(zip(dd_h, torch_h)):
+        if b is None:
+            assert a is None or not np.any(a._data), f"input {k}: torch has no second derivative but deepdive does"
+            continue
+        assert a is not None, f"input {k}: deepdive computed no second derivative"
+        assert_close(a, b, rtol=rtol, atol=atol, what=f"second-order grad of input {k}")
+    return dd_g
+
+
+def gradgradcheck(fn, *arrays, **kwargs):
+    """deepdive's own gradgradcheck on float64 copies of ``arrays`` (all requiring grad)."""
+    tensors = [deepdive.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+               if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays]
+    assert deepdive.autograd.gradgradcheck(fn, tensors, **kwargs)

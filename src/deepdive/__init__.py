@@ -55,11 +55,15 @@ from ._layout import layout, strided, sparse_coo
 # Module paths PyTorch scripts import in their headers (torch.backends, torch._utils, ...)
 from . import backends, multiprocessing, _utils, accelerator, hub, version  # noqa: F401
 from . import amp  # noqa: F401  (autocast, GradScaler)
+# torch.distributed on MPI (mpi4py is imported only when a process group is made)
+from . import distributed  # noqa: F401
 from .amp import autocast, bfloat16, is_autocast_enabled, get_autocast_dtype  # noqa: F401
 from ._compile import compile  # noqa: F401,A001
 
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
-_LAZY = ("layers", "training", "viz", "datasets", "demos", "distributions")
+_LAZY = ("layers", "training", "viz", "datasets", "demos")
+_LAZY += ("func",)       # torch.func: function transforms (higher-order gradients)
+_LAZY += ("distributions",)     # torch.distributions
 
 
 def __getattr__(name):

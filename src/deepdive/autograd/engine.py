@@ -19,6 +19,19 @@ from .grad_mode import STATE as _GRAD
 POST_ACCUMULATE_HOOKS = {}
 # Callables observe(node, grad_outputs, grad_inputs) run after each node's backward (used by deepdive.viz).
 OBSERVERS = []
+# Callables queued during a backward pass, run once when it ends (torch's Engine.queue_callback; used by
+# DistributedDataParallel to wait for its gradient all-reduces).
+QUEUED_CALLBACKS = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once, when the backward pass now running has finished."""
+    QUEUED_CALLBACKS.append(callback)
+
+
+def _run_queued_callbacks():
+    while QUEUED_CALLBACKS:
+        QUEUED_CALLBACKS.pop(0)()
 
 
 def _collect(roots):
@@ -87,12 +100,18 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
+def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_graph=False):
     """Backpropagate from ``tensors`` seeded with ``grad_tensors`` (NumPy arrays).
 
     With ``inputs`` (a list of Tensors) the gradients are returned instead of
-    accumulated into ``.grad`` (this is ``autograd.grad``).
+    accumulated into ``.grad`` (this is ``autograd.grad``). With ``create_graph``
+    the pass runs on Tensors and records its own graph (see ``_graph.py``).
     """
+    if create_graph:
+        result = run_backward_graph(tensors, grad_tensors, retain_graph, inputs)
+        if inputs is None:
+            _run_queued_callbacks()     # e.g. DistributedDataParallel's gradient averaging
+        return result
     captured = None
     if inputs is not None:
         captured = {}
@@ -174,8 +193,13 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
                 dependencies[child] -= 1
                 if dependencies[child] == 0:
                     ready.append(child)
+    except BaseException:
+        QUEUED_CALLBACKS.clear()       # a failed backward leaves nothing to finish
+        raise
     finally:
         _GRAD.enabled = prev_mode
+    if captured is None:
+        _run_queued_callbacks()
     if captured is not None:
         return [captured[("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)]
                 for t in inputs]
@@ -184,23 +208,24 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """``deepdive.autograd.backward``: accumulate d(sum of tensors)/d(leaf) into leaves' ``.grad``."""
-    if create_graph:
-        raise NotImplementedError("backward(create_graph=True): deepdive does not record the backward pass "
-                                  "(higher-order gradients are not supported)")
+    if retain_graph is None:
+        retain_graph = create_graph         # as in PyTorch
     tensors = [tensors] if tensors.__class__ in _TENSOR_TYPES else list(tensors)
     if grad_tensors is None or grad_tensors.__class__ in _TENSOR_TYPES:
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
-    seeds = [_seed(t, g) for t, g in zip(tensors, grad_tensors)]
+    seeds = [_seed(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
     if inputs is None:
-        run_backward(tensors, seeds, retain_graph=bool(retain_graph))
+        run_backward(tensors, seeds, retain_graph=bool(retain_graph), create_graph=create_graph)
         return
     # backward(inputs=[...]): only these tensors (leaves or not) get .grad accumulated
     inputs = [inputs] if inputs.__class__ in _TENSOR_TYPES else list(inputs)
     if not inputs:
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    for t, g in zip(inputs, run_backward(tensors, seeds, retain_graph=bool(retain_graph), inputs=inputs)):
+    for t, g in zip(inputs, run_backward(tensors, seeds, retain_graph=bool(retain_graph), inputs=inputs,
+                                         create_graph=create_graph)):
         if g is not None:
-            _store_grad(t, g)
+            (store_grad_graph if create_graph else _store_grad)(t, g)
+    _run_queued_callbacks()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -215,8 +240,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
                       "gradient for other parts of the graph, please use torch.autograd.backward.",
                       FutureWarning, stacklevel=2)
-    if create_graph:
-        raise NotImplementedError("autograd.grad(create_graph=True): higher-order gradients are not supported")
+    if retain_graph is None:
+        retain_graph = create_graph
     outputs = [outputs] if outputs.__class__ in _TENSOR_TYPES else list(outputs)
     single = inputs.__class__ in _TENSOR_TYPES
     inputs = [inputs] if single else list(inputs)
@@ -225,8 +250,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
     if grad_outputs is None or grad_outputs.__class__ in _TENSOR_TYPES:
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
-    seeds = [_seed(t, g) for t, g in zip(outputs, grad_outputs)]
-    results = run_backward(outputs, seeds, retain_graph=bool(retain_graph), inputs=inputs)
+    seeds = [_seed(t, g, create_graph) for t, g in zip(outputs, grad_outputs)]
+    results = run_backward(outputs, seeds, retain_graph=bool(retain_graph), inputs=inputs, create_graph=create_graph)
     out = []
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None:
@@ -235,21 +260,31 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have been used "
                                    "in the graph. Set allow_unused=True if this is the desired behavior.")
-        out.append(None if g is None else _wrap(g.astype(t._data.dtype, copy=False)))
+        if g is None:
+            out.append(None)
+        elif g.__class__ in _TENSOR_TYPES:      # create_graph: the gradient keeps its own graph
+            out.append(g if g._data.dtype == t._data.dtype else g.to(t.dtype))
+        else:
+            out.append(_wrap(g.astype(t._data.dtype, copy=False)))
     return tuple(out)
 
 
-def _seed(t, g):
+def _seed(t, g, create_graph=False):
     if g is None:
         if t._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                f"(got a tensor of shape {tuple(t.shape)}; pass gradient=...)")
-        return np.ones(t._data.shape, t._data.dtype)
-    g = g._data if g.__class__ in _TENSOR_TYPES else np.asarray(g, dtype=t._data.dtype)
-    if g.shape != t._data.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
+        g = np.ones(t._data.shape, t._data.dtype)
+        return _wrap(g) if create_graph else g
+    if create_graph and g.__class__ in _TENSOR_TYPES:
+        array = g._data                     # a grad_output that requires grad is differentiated through
+    else:
+        array = g = g._data if g.__class__ in _TENSOR_TYPES else np.asarray(g, dtype=t._data.dtype)
+    if array.shape != t._data.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(array.shape)} and output[0] "
                            f"has a shape of {tuple(t._data.shape)}.")
-    return g
+    return _wrap(g) if create_graph and g.__class__ not in _TENSOR_TYPES else g
 
 
 from ..tensor import _wrap, _TENSOR_TYPES  # noqa: E402
+from ._graph import run_backward_graph, store_grad_graph  # noqa: E402

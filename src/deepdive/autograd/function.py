@@ -59,6 +59,9 @@ class Function:
     _out_shape = None
     _trace_output = None
     _trace_inputs = None    # inside viz.trace(): the call's arguments, so graphs can draw the data inputs
+    # create_graph=True: None (an op that can't record its backward yet: differentiating its gradient raises),
+    # ``backward`` itself when that code runs on Tensors too, or a Tensor-level backward (see _graph.py).
+    graph_backward = None
 
     def save_for_backward(self, *arrays):
         """Keep what backward needs; checked against in-place changes later."""
@@ -243,6 +246,9 @@ class TensorFunction(Function):
             (a.grad_fn or a, a._output_nr) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
         ctx._n_outputs = len(outs)
         ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+        saved = ctx._saved
+        if saved:       # saved outputs: create_graph links them back to this node (see _run_backward_graph)
+            ctx._saved_outputs = [(p, i) for p, s in enumerate(saved) for i, o in enumerate(outs) if s is o]
         wrapped = []
         for i, o in enumerate(outs):
             if isinstance(o, Tensor) and any(o is t for t in ctx._non_differentiable):
@@ -260,10 +266,46 @@ class TensorFunction(Function):
             result = (result,)
         return tuple(r._data if isinstance(r, Tensor) else r for r in result)
 
+    def _run_backward_graph(self, grads):
+        """create_graph=True: backward sees Tensors linked to the graph (a saved output points at this node)."""
+        saved = self._saved
+        if getattr(self, "_saved_outputs", None):
+            linked = list(saved)
+            for position, index in self._saved_outputs:
+                linked[position] = _wrap(saved[position]._data, True, self, index)
+            self._saved = tuple(linked)
+        try:
+            result = self.backward(self, *grads)
+        finally:
+            self._saved = saved
+        return result if isinstance(result, tuple) else (result,)
 
-class once_differentiable:  # pragma: no cover - accepted for PyTorch compatibility
-    def __new__(cls, fn):
-        return fn
+
+def once_differentiable(fn):
+    """Mark a custom backward as not differentiable: its gradients raise if differentiated again.
+
+    The backward runs with grad recording off. Under create_graph=True, when a gradient or a saved
+    tensor requires grad, the results get a node that raises PyTorch's error when reached.
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        prev = _GRAD.enabled
+        _GRAD.enabled = False
+        try:
+            outputs = fn(ctx, *grads)
+        finally:
+            _GRAD.enabled = prev
+        if not prev:
+            return outputs
+        if not any(isinstance(t, Tensor) and t.requires_grad for t in tuple(grads) + tuple(ctx._saved or ())):
+            return outputs
+        from ._graph import delayed_error, ONCE_DIFFERENTIABLE
+        multi = isinstance(outputs, tuple)
+        wrapped = delayed_error(ONCE_DIFFERENTIABLE, outputs if multi else (outputs,))
+        return wrapped if multi else wrapped[0]
+    return wrapper
 
 
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES  # noqa: E402  (tensor.py imports this module first)

@@ -82,3 +82,31 @@ def _fail(message, raise_exception):
 
 class GradcheckError(RuntimeError):
     pass
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
+    """Check second derivatives: ``gradcheck`` of the first derivative, itself computed with create_graph=True.
+
+    The first derivative is the vector-Jacobian product of ``fn``'s outputs with ``grad_outputs``
+    (random float64 tensors that require grad by default), as a function of the inputs *and* of
+    ``grad_outputs``; its Jacobian, checked by central differences, holds every second derivative.
+    """
+    from .grad_mode import enable_grad
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    n = len(inputs)
+    outputs = [o for o in _outputs(fn, inputs) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(1)
+        grad_outputs = [_wrap(rng.standard_normal(o.shape).astype(o._data.dtype), True) for o in outputs]
+    grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
+
+    def first_derivative(*args):
+        ins, seeds = args[:n], args[n:]
+        with enable_grad():
+            outs = [o for o in _outputs(fn, ins) if o.requires_grad]
+            targets = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
+            grads = autograd_grad(outs, targets, grad_outputs=list(seeds), create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

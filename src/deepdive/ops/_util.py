@@ -23,6 +23,8 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape:
         return grad
+    if grad.__class__ in _TENSOR_TYPES:      # create_graph=True: the same sums, recorded
+        return _unbroadcast_tensor(grad, tuple(shape))
     extra = grad.ndim - len(shape)
     if extra:
         # NOTE: np.add.reduce, not ndarray.sum: same result without NumPy's Python-level wrapper.
@@ -30,6 +32,16 @@ def unbroadcast(grad, shape):
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
     if axes:
         grad = _add_reduce(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def _unbroadcast_tensor(grad, shape):
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(dim=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
     return grad
 
 
@@ -126,3 +138,51 @@ def broadcast_error(op, a_shape, b_shape):
                                 f"at non-singleton dimension {i} "
                                 f"(shapes {list(a_shape)} and {list(b_shape)})")
     return RuntimeError(f"{op}: shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast together")
+
+
+class _LinearAdjoint:
+    """Built lazily (``Function`` imports tensor.py, which imports this module)."""
+    cls = None
+
+
+def linear_backward(ctx, grad, forward, index=0):
+    """create_graph=True for an op that is linear in its input (reshape, indexing, padding, cat ...).
+
+    Its backward g -> J^T g doesn't depend on the input, only on g; so the recorded backward is one
+    node of its own, ``AdjointBackward``: forward = the op's NumPy backward on g, backward = the op
+    itself applied to gg (``forward``: a Tensor -> Tensor call of the op, e.g. ``lambda t: t[key]``),
+    which makes every order work. Returns input ``index``'s gradient as a Tensor.
+    """
+    if _LinearAdjoint.cls is None:
+        from ..autograd.function import Function
+
+        class AdjointBackward(Function):
+            """z = J^T g (the backward of a linear op).   Backward: dg = J gg (the op applied to gg)."""
+
+            @staticmethod
+            def forward(node, g, op_ctx, op_forward, op_index):
+                node.op_forward = op_forward
+                linked = op_ctx._saved
+                op_ctx._saved = op_ctx.__dict__.get("_raw_saved", linked)     # the arrays, not their Tensors
+                try:
+                    result = op_ctx.backward(op_ctx, g)
+                finally:
+                    op_ctx._saved = linked
+                return result[op_index] if result.__class__ is tuple else result
+
+            @staticmethod
+            def backward(node, gg):
+                from ..autograd.grad_mode import no_grad
+                with no_grad():
+                    return node.op_forward(_wrap(gg))._data, None, None, None
+
+            @staticmethod
+            def graph_backward(node, gg):
+                return node.op_forward(gg), None, None, None
+
+            @classmethod
+            def name(cls):
+                return "AdjointBackward0"
+
+        _LinearAdjoint.cls = AdjointBackward
+    return _LinearAdjoint.cls.apply(grad, ctx, forward, index)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from .elementwise import _erf
 from .inplace import rebase, check_inplace
 
@@ -46,6 +46,11 @@ def _sigmoid_fast(x):
     return _select(x >= 0, s, e)
 
 
+def _const(mask):
+    """A constant Tensor (a mask or a piecewise-constant factor) inside a recorded backward."""
+    return _wrap(mask)
+
+
 def _inplace(input, fn, name):
     """Compute ``fn(input)`` and write it back into ``input`` (autograd-safe, like the ops in ``inplace.py``)."""
     if input.requires_grad and STATE.enabled:
@@ -71,6 +76,13 @@ class Hardtanh(Function):
         return grad * ((x > lo) & (x < hi)), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        return grad * _const((x._data > lo) & (x._data < hi)), None, None
+
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x.   Backward: dx = g if x > 0 else slope * g  (slope at 0)."""
 
@@ -93,6 +105,12 @@ class LeakyRelu(Function):
         return factor, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _const(np.where(x._data > 0, 1, ctx.slope).astype(x._data.dtype)), None
+
 class Threshold(Function):
     """y = x if x > threshold else value.   Backward: dx = g where x > threshold."""
 
@@ -107,6 +125,12 @@ class Threshold(Function):
         (x,) = ctx.saved_tensors
         return grad * (x > ctx.threshold), None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _const(x._data > ctx.threshold), None, None
 
 class Shrink(Function):
     """Hardshrink: y = x if |x| > l else 0;  softshrink: y = x - l*sign(x) if |x| > l else 0.
@@ -126,6 +150,9 @@ class Shrink(Function):
         return grad * mask, None, None
 
 
+
+    graph_backward = backward     # operators only: runs on Tensors too (create_graph)
+
 class Prelu(Function):
     """y = x if x > 0 else a * x, with a learnt per channel (dim 1) or shared.
 
@@ -137,7 +164,7 @@ class Prelu(Function):
         w = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
         if weight.size > 1 and x.ndim == 1:
             w = weight
-        ctx.save_for_backward(x, w)
+        ctx.save_for_backward(x, w, weight)      # weight: for create_graph
         ctx.w_shape = weight.shape
         y = np.minimum(x, 0)
         y *= w
@@ -146,7 +173,7 @@ class Prelu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, w = ctx.saved_tensors
+        x, w, _ = ctx.saved_tensors
         positive = x > 0
         dx = grad * (w + positive * (1 - w))
         dw = None
@@ -161,6 +188,24 @@ class Prelu(Function):
                 dw = contrib.sum(axis=axes).reshape(ctx.w_shape)
         return dx, dw
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, w, weight = ctx.saved_tensors
+        w = weight.reshape(w.shape)
+        positive = _const(x._data > 0)
+        dx = grad * (w + positive * (1 - w))
+        dw = None
+        if ctx.needs_input_grad[1]:
+            contrib = grad * x * _const(x._data < 0)       # g * min(x, 0)
+            if w.ndim == 0:
+                dw = contrib.sum().reshape(ctx.w_shape)
+            elif x.ndim == 1:
+                dw = contrib.reshape(ctx.w_shape)
+            else:
+                dw = contrib.sum(dim=(0,) + tuple(range(2, x.ndim))).reshape(ctx.w_shape)
+        return dx, dw
 
 _ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
 
@@ -180,6 +225,12 @@ class Hardsigmoid(Function):
         return grad * ((x > -3) & (x < 3)) * _ONE_SIXTH_F32
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _const((x._data > -3) & (x._data < 3)) * _ONE_SIXTH_F32
+
 class Hardswish(Function):
     """y = x * relu6(x + 3) / 6.   Backward: 0 for x <= -3, g * (x/3 + 1/2) for -3 < x < 3, g for x >= 3."""
 
@@ -197,6 +248,13 @@ class Hardswish(Function):
         factor *= grad
         return factor
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        middle, top = _const((x._data > -3) & (x._data < 3)), _const(x._data >= 3)
+        return grad * ((x / 3 + 0.5) * middle + top)
 
 # ------------------------------------------------------------ exponential family
 class Elu(Function):
@@ -226,6 +284,16 @@ class Elu(Function):
         return factor, None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, _ = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.params
+        negative_exp = (x.clamp(max=0) * input_scale).exp()
+        positive = _const(x._data > 0)
+        return grad * (positive * scale + (1 - positive) * negative_exp * (alpha * scale * input_scale)), \
+            None, None, None
+
 class Softplus(Function):
     """y = log(1 + exp(beta x)) / beta, and y = x where beta x > threshold (for stability).
 
@@ -235,7 +303,7 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, x, beta, threshold):
         z = x * beta
-        ctx.save_for_backward(z)
+        ctx.save_for_backward(z, x)         # x: for create_graph
         ctx.params = (beta, threshold)
         # NOTE: log1p(exp(-|z|)) + max(z, 0) is log(1 + e^z) without overflow.
         soft = (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)) / beta
@@ -243,12 +311,20 @@ class Softplus(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (z,) = ctx.saved_tensors
+        z, _ = ctx.saved_tensors
         _, threshold = ctx.params
         factor = _select(z > threshold, np.ones((), z.dtype), _sigmoid_fast(z))
         factor *= grad
         return factor, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        z, x = ctx.saved_tensors
+        beta, threshold = ctx.params
+        above = _const(z._data > threshold)
+        return grad * (above + (1 - above) * (x * beta).sigmoid()), None, None
 
 class Logsigmoid(Function):
     """y = log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)).   Backward: dx = g * sigmoid(-x)."""
@@ -263,6 +339,12 @@ class Logsigmoid(Function):
         (x,) = ctx.saved_tensors
         return grad * _sigmoid_fast(-x)
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (-x).sigmoid()
 
 # ------------------------------------------------------------ smooth gates
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -325,6 +407,18 @@ class Gelu(Function):
         return grad * (saved + x * pdf), None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, _ = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = (_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh()
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner), None
+        cdf = 0.5 * (1 + (x * _INV_SQRT_2).erf())
+        pdf = (-0.5 * x * x).exp() * _INV_SQRT_2PI
+        return grad * (cdf + x * pdf), None
+
 class Silu(Function):
     """y = x * sigmoid(x).   Backward: dx = g * s * (1 + x (1 - s)),  s = sigmoid(x)."""
 
@@ -339,6 +433,13 @@ class Silu(Function):
         x, s = ctx.saved_tensors
         return grad * s * (1 + x * (1 - s))
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, _ = ctx.saved_tensors
+        s = x.sigmoid()
+        return grad * s * (1 + x * (1 - s))
 
 class Mish(Function):
     """y = x * tanh(softplus(x)).   Backward: dx = g * (t + x * sigmoid(x) * (1 - t^2)),  t = tanh(softplus(x))."""
@@ -355,20 +456,34 @@ class Mish(Function):
         return grad * (t + x * _sigmoid_fast(x) * (1 - t * t))
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, _ = ctx.saved_tensors
+        t = Softplus.apply(x, 1.0, 20.0).tanh()
+        return grad * (t + x * x.sigmoid() * (1 - t * t))
+
 class Softsign(Function):
     """y = x / (1 + |x|).   Backward: dx = g / (1 + |x|)^2."""
 
     @staticmethod
     def forward(ctx, x):
         d = 1 + np.abs(x)
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(d, x)         # x: for create_graph
         return x / d
 
     @staticmethod
     def backward(ctx, grad):
-        (d,) = ctx.saved_tensors
+        d, _ = ctx.saved_tensors
         return grad / (d * d)
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, x = ctx.saved_tensors
+        d = 1 + x.abs()
+        return grad / (d * d)
 
 class Tanhshrink(Function):
     """y = x - tanh(x).   Backward: dx = g * tanh(x)^2."""
@@ -376,14 +491,21 @@ class Tanhshrink(Function):
     @staticmethod
     def forward(ctx, x):
         t = np.tanh(x)
-        ctx.save_for_backward(t)
+        ctx.save_for_backward(t, x)         # x: for create_graph
         return x - t
 
     @staticmethod
     def backward(ctx, grad):
-        (t,) = ctx.saved_tensors
+        t, _ = ctx.saved_tensors
         return grad * t * t
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, x = ctx.saved_tensors
+        t = x.tanh()
+        return grad * t * t
 
 class Glu(Function):
     """y = a * sigmoid(b), (a, b) the two halves of x along dim.
@@ -393,15 +515,24 @@ class Glu(Function):
     def forward(ctx, x, dim):
         a, b = np.split(x, 2, axis=dim)
         s = _sigmoid_fast(b)
-        ctx.save_for_backward(a, s)
+        ctx.save_for_backward(a, s, x)      # x: for create_graph
         ctx.dim = dim
         return a * s
 
     @staticmethod
     def backward(ctx, grad):
-        a, s = ctx.saved_tensors
+        a, s, _ = ctx.saved_tensors
         return np.concatenate([grad * s, grad * a * s * (1 - s)], axis=ctx.dim), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, _, x = ctx.saved_tensors
+        half = x.shape[ctx.dim] // 2
+        a, s = x.narrow(ctx.dim, 0, half), x.narrow(ctx.dim, half, half).sigmoid()
+        from .joining import cat
+        return cat([grad * s, grad * a * s * (1 - s)], ctx.dim), None
 
 # ------------------------------------------------------------ public functions
 def _float(input, name):
@@ -492,6 +623,9 @@ class _RreluTrain(Function):
         (slope,) = ctx.saved_tensors
         return grad * slope, None
 
+
+
+    graph_backward = backward     # operators only: runs on Tensors too (create_graph)
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""

@@ -12,6 +12,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..random import get_generator
+from ..autograd._graph import linked_input
+from ..tensor import _wrap
 from ._util import unbroadcast
 
 __all__ = []          # torch has no top-level attention function; it lives in nn.functional
@@ -91,6 +93,38 @@ class ScaledDotProductAttention(Function):
         return dq, dk, dv, dmask, None, None, None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad, grad_weights=None):
+        q, k, v, probs, _, keep, _ = ctx.saved_tensors
+        p = probs._data
+        if not np.isfinite(p).all() or (p.sum(axis=-1) == 0).any():
+            return NotImplemented             # rows with every key blocked: not recorded yet
+        need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
+        # P rebuilt as softmax(S) on Tensors, S = scale Q K^T + M. The mask's values are not kept, but
+        # softmax is shift-invariant per row: M's stand-in log P - scale Q K^T (linked to the mask input)
+        # gives S = log P + const, hence the same P, and dS/dM = 1 as it should.
+        scores = (q * ctx.scale) @ k.transpose(-1, -2)
+        if ctx.mask_shape is not None or p.min() == 0:
+            with np.errstate(divide="ignore"):
+                stand_in = np.log(p) - scores._data
+            if ctx.mask_shape is not None:
+                scores = scores + linked_input(ctx, 3, stand_in.astype(p.dtype), ctx.mask_shape)
+            else:                              # blocked positions only: a constant -inf where P == 0
+                scores = scores.masked_fill(_wrap(p == 0), float("-inf"))
+        probs = scores.softmax(-1)
+        attn = probs if keep is None else probs * keep
+        dv = unbroadcast(attn.transpose(-1, -2) @ grad, v.shape) if need_v else None
+        d_attn = grad @ v.transpose(-1, -2)
+        if grad_weights is not None:
+            d_attn = d_attn + grad_weights
+        d_probs = d_attn if keep is None else d_attn * keep
+        d_scores = probs * (d_probs - (d_probs * probs).sum(dim=-1, keepdim=True))
+        dq = unbroadcast(d_scores @ k * ctx.scale, q.shape) if need_q else None
+        dk = unbroadcast(d_scores.transpose(-1, -2) @ q * ctx.scale, k.shape) if need_k else None
+        dmask = unbroadcast(d_scores, ctx.mask_shape) if need_mask else None
+        return dq, dk, dv, dmask, None, None, None, None, None
+
 # NOTE: one node instead of reshape + permute + ``parts`` slices (each slice's backward would allocate a
 # full-size zero array); it splits the packed q/k/v projection of MultiheadAttention.
 class SplitHeads(Function):
@@ -120,6 +154,13 @@ class SplitHeads(Function):
         return out.reshape(ctx.in_shape), None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        from .joining import stack
+        to_input = (0, 2, 1, 3) if ctx.axes[1] == 0 else (2, 0, 1, 3)
+        return stack([g.permute(to_input) for g in grads], 2).reshape(ctx.in_shape), None, None, None
+
 class MergeHeads(Function):
     """(N, H, L, D) -> (A, B, H * D), (A, B) = (N, L) if ``batch_first`` else (L, N): the inverse of SplitHeads.
 
@@ -138,6 +179,11 @@ class MergeHeads(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.split_shape).transpose(ctx.back_axes), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return grad.reshape(ctx.split_shape).permute(ctx.back_axes), None
 
 def split_heads(x, parts, heads, batch_first):
     """Packed projections (A, B, parts * E) as ``parts`` head-major tensors (N, H, L, E / H)."""

@@ -250,12 +250,12 @@ class Convolution(Function):
         # NOTE: keeping the columns saves an im2col in backward but holds kh*kw copies of the input;
         # past SAVED_COLUMNS_BYTES (large images) the input is kept and the columns rebuilt.
         ctx.columns_saved = cols.nbytes <= SAVED_COLUMNS_BYTES
-        ctx.save_for_backward(weight, cols if ctx.columns_saved else x)
+        ctx.save_for_backward(weight, cols if ctx.columns_saved else x, x)    # x again: for create_graph
         return result.reshape(out_shape)
 
     @staticmethod
     def backward(ctx, grad, *_):
-        weight, cols = ctx.saved_tensors
+        weight, cols, _ = ctx.saved_tensors
         x_shape4, w_shape4, _, stride, padding, dilation, groups, (oh, ow) = ctx.geometry
         x_shape, w_shape, batch_last = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -282,7 +282,78 @@ class Convolution(Function):
         return dx, dw, db, None
 
 
+    @staticmethod
+    def graph_backward(ctx, grad, *_):
+        weight, _, x = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx, dw = ConvolutionGrad.apply(grad, weight, x, ctx.geometry, need_x, need_w)
+        n, o = ctx.geometry[0][0], ctx.geometry[1][0]
+        db = grad.reshape(n, o, -1).sum(dim=(0, 2)) if need_b else None
+        return dx if need_x else None, dw if need_w else None, db, None
+
+
 SAVED_COLUMNS_BYTES = 256 << 20
+
+
+def _conv_vjp(grad, weight, x, geometry, need_x, need_w):
+    """(dx, dW) of conv(x, W) for output gradient ``grad``, through Convolution's own NumPy backward."""
+    ctx = object.__new__(Convolution)
+    ctx.needs_input_grad = (need_x, need_w, False)
+    Convolution.forward(ctx, x, weight, None, geometry)
+    dx, dw, _, _ = Convolution.backward(ctx, grad)
+    return dx, dw
+
+
+class ConvolutionGrad(Function):
+    """(dx, dW) = the vector-Jacobian products of out = conv(x, W) at output gradient g.
+
+    conv is bilinear, so both are bilinear too, and their own backward is conv again
+    (gg_x, gg_W the gradients arriving at dx, dW):
+        dg = conv(gg_x, W) + conv(x, gg_W),   dW' = dW-product of conv at (gg_x, g),
+        dx' = dx-product of conv at (gg_W, g)
+    which makes every order of derivative of a convolution a convolution (create_graph=True).
+    """
+
+    @staticmethod
+    def forward(ctx, grad, weight, x, geometry, need_x, need_w):
+        ctx.save_for_backward(grad, weight, x)
+        ctx.geometry = geometry
+        dx, dw = _conv_vjp(grad, weight, x, geometry, need_x, need_w)
+        return (np.zeros(x.shape, grad.dtype) if dx is None else dx,
+                np.zeros(weight.shape, grad.dtype) if dw is None else dw)
+
+    @staticmethod
+    def backward(ctx, gg_x, gg_w):
+        grad, weight, x = ctx.saved_tensors
+        geometry = ctx.geometry
+        need_g, need_w, need_x = ctx.needs_input_grad[:3]
+        d_grad = d_weight = d_x = None
+        if need_g:
+            d_grad = _conv_forward(gg_x, weight, geometry) + _conv_forward(x, gg_w, geometry)
+        if need_w:
+            d_weight = _conv_vjp(grad, weight, gg_x, geometry, False, True)[1]
+        if need_x:
+            d_x = _conv_vjp(grad, gg_w, x, geometry, True, False)[0]
+        return d_grad, d_weight, d_x, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, gg_x, gg_w):
+        grad, weight, x = ctx.saved_tensors
+        geometry = ctx.geometry
+        need_g, need_w, need_x = ctx.needs_input_grad[:3]
+        d_grad = d_weight = d_x = None
+        if need_g:
+            d_grad = Convolution.apply(gg_x, weight, None, geometry) + Convolution.apply(x, gg_w, None, geometry)
+        if need_w:
+            d_weight = ConvolutionGrad.apply(grad, weight, gg_x, geometry, False, True)[1]
+        if need_x:
+            d_x = ConvolutionGrad.apply(grad, gg_w, x, geometry, True, False)[0]
+        return d_grad, d_weight, d_x, None, None, None
+
+
+def _conv_forward(x, weight, geometry):
+    ctx = object.__new__(Convolution)
+    return Convolution.forward(ctx, x, weight, None, geometry)
 
 
 def _conv_columns(x, geometry, batch_last):

@@ -17,6 +17,11 @@ class Cast(Function):
         return grad.astype(ctx.in_dtype, copy=False), None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return Cast.apply(grad, ctx.in_dtype), None
+
 def cast(x, dtype):
     """``x.to(dtype)``; integer and bool results carry no gradient."""
     if dtype.is_floating_point and x._data.dtype.kind == "f":

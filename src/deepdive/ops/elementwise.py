@@ -40,6 +40,9 @@ class Add(Function):
                 unbroadcast(grad, ctx.y_shape) if need_y else None)
 
 
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 class Sub(Function):
     """z = x - y.   Backward: dx = g,  dy = -g."""
 
@@ -54,6 +57,9 @@ class Sub(Function):
         return (unbroadcast(grad, ctx.x_shape) if need_x else None,
                 unbroadcast(-grad, ctx.y_shape) if need_y else None)
 
+
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 class Mul(Function):
     """z = x * y.   Backward: dx = g * y,  dy = g * x."""
@@ -78,6 +84,9 @@ class Mul(Function):
                 unbroadcast(grad * x, np.shape(y)) if need_y else None)
 
 
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 class Div(Function):
     """z = x / y.   Backward: dx = g / y,  dy = -g * x / y^2."""
 
@@ -95,6 +104,9 @@ class Div(Function):
                 unbroadcast(-grad * x / (y * y), np.shape(y)) if need_y else None)
 
 
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 class Neg(Function):
     """y = -x.   Backward: dx = -g."""
 
@@ -106,6 +118,9 @@ class Neg(Function):
     def backward(ctx, grad):
         return -grad
 
+
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 class PowScalar(Function):
     """y = x^p (p a number).   Backward: dx = g * p * x^(p-1)   (0 where p == 0)."""
@@ -126,6 +141,9 @@ class PowScalar(Function):
             return grad * 2 * x, None
         return grad * (p * x ** (p - 1)), None
 
+
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 class Pow(Function):
     """z = x^y (tensors).   Backward: dx = g * y * x^(y-1),  dy = g * x^y * ln(x)   (dy = 0 where x == 0 and y >= 0)."""
@@ -150,6 +168,16 @@ class Pow(Function):
         return dx, dy
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y, z = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        zero = _wrap(np.zeros((), grad._data.dtype))
+        dx = unbroadcast(where(y == 0, zero, grad * y * x ** (y - 1)), x.shape) if need_x else None
+        dy = unbroadcast(where((x == 0) & (y >= 0), zero, grad * z * log(x)), y.shape) if need_y else None
+        return dx, dy
+
 class RPowScalar(Function):
     """y = c^x (c a number).   Backward: dx = g * y * ln(c)."""
 
@@ -165,6 +193,12 @@ class RPowScalar(Function):
         (y,) = ctx.saved_tensors
         return (grad * y * ctx.log_base).astype(grad.dtype, copy=False), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y * float(ctx.log_base), None
 
 def _binary(function, name, a, b):
     # NOTE: the common case (two tensors of one dtype) skips binary_operands: this is the hot path of every
@@ -342,13 +376,14 @@ def __rpow__(self, base):
 
 
 # ------------------------------------------------------------ unary math
-def _unary(forward, backward, name, doc, saves="x", quiet=False):
+def _unary(forward, backward, name, doc, saves="x", quiet=False, graph=None):
     """Build a one-input Function from its forward and its local derivative.
 
     ``backward(x, y, grad)`` gets the input, the output and g; ``saves`` says
     which of x / y the derivative needs (only those are kept alive). ``quiet``
     silences NumPy's warnings for results PyTorch gives silently (log(0) = -inf,
-    sqrt(-1) = nan). NOTE: not for exp-like ops, which are hot: np.errstate costs
+    sqrt(-1) = nan). ``graph`` is the derivative on Tensors for create_graph=True
+    (True: ``backward`` itself, which then uses operators only). NOTE: not for exp-like ops, which are hot: np.errstate costs
     ~1.4 µs, and their overflow warning only fires on extreme inputs.
     """
     def fwd(ctx, x):
@@ -364,7 +399,12 @@ def _unary(forward, backward, name, doc, saves="x", quiet=False):
         (saved,) = ctx.saved_tensors
         return backward(saved, grad)
 
+    def graph_bwd(ctx, grad):
+        (saved,) = ctx.saved_tensors
+        return (backward if graph is True else graph)(saved, grad)
+
     return type(name, (Function,), {"__doc__": doc, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
+                                    "graph_backward": staticmethod(graph_bwd) if graph else None,
                                     "__module__": __name__})
 
 
@@ -377,33 +417,56 @@ def _sigmoid(x):
         return np.reciprocal(y, out=y)
 
 
-Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y")
-Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y")
-Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y")
-Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.", quiet=True)
-Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).", quiet=True)
-Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).", quiet=True)
-Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).", quiet=True)
-Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y", quiet=True)
+Exp = _unary(np.exp, lambda y, g: g * y, "Exp", "y = e^x.   Backward: dx = g * y.", saves="y",
+             graph=True)
+Exp2 = _unary(np.exp2, lambda y, g: g * y * np.log(2).astype(y.dtype), "Exp2", "y = 2^x.   Backward: dx = g * y * ln 2.", saves="y",
+              graph=lambda y, g: g * y * float(np.log(2)))
+Expm1 = _unary(np.expm1, lambda y, g: g * (y + 1), "Expm1", "y = e^x - 1.   Backward: dx = g * (y + 1).", saves="y",
+               graph=True)
+Log = _unary(np.log, lambda x, g: g / x, "Log", "y = ln x.   Backward: dx = g / x.", quiet=True,
+             graph=True)
+Log2 = _unary(np.log2, lambda x, g: g / (x * np.log(2).astype(x.dtype)), "Log2", "y = log2 x.   Backward: dx = g / (x ln 2).", quiet=True,
+              graph=lambda x, g: g / (x * float(np.log(2))))
+Log10 = _unary(np.log10, lambda x, g: g / (x * np.log(10).astype(x.dtype)), "Log10", "y = log10 x.   Backward: dx = g / (x ln 10).", quiet=True,
+               graph=lambda x, g: g / (x * float(np.log(10))))
+Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Backward: dx = g / (1 + x).", quiet=True,
+               graph=True)
+Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y", quiet=True,
+              graph=True)
 Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsqrt",
-               "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y", quiet=True)
-Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.")
+               "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y", quiet=True,
+               graph=True)
+Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.",
+                graph=True)
 # NOTE: d|x|/dx at 0 is taken as 0 (sign(0) = 0), as PyTorch does.
-Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).")
-Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.")
-Cos = _unary(np.cos, lambda x, g: -g * np.sin(x), "Cos", "y = cos x.   Backward: dx = -g * sin x.")
-Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y")
-Asin = _unary(np.arcsin, lambda x, g: g / np.sqrt(1 - x * x), "Asin", "y = asin x.   Backward: dx = g / sqrt(1 - x^2).", quiet=True)
-Acos = _unary(np.arccos, lambda x, g: -g / np.sqrt(1 - x * x), "Acos", "y = acos x.   Backward: dx = -g / sqrt(1 - x^2).", quiet=True)
-Atan = _unary(np.arctan, lambda x, g: g / (1 + x * x), "Atan", "y = atan x.   Backward: dx = g / (1 + x^2).")
-Sinh = _unary(np.sinh, lambda x, g: g * np.cosh(x), "Sinh", "y = sinh x.   Backward: dx = g * cosh x.")
-Cosh = _unary(np.cosh, lambda x, g: g * np.sinh(x), "Cosh", "y = cosh x.   Backward: dx = g * sinh x.")
-Tanh = _unary(np.tanh, lambda y, g: g * (1 - y * y), "Tanh", "y = tanh x.   Backward: dx = g * (1 - y^2).", saves="y")
+Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).",
+             graph=lambda x, g: g * sign(x))
+Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.",
+             graph=lambda x, g: g * cos(x))
+Cos = _unary(np.cos, lambda x, g: -g * np.sin(x), "Cos", "y = cos x.   Backward: dx = -g * sin x.",
+             graph=lambda x, g: -g * sin(x))
+Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y",
+             graph=True)
+Asin = _unary(np.arcsin, lambda x, g: g / np.sqrt(1 - x * x), "Asin", "y = asin x.   Backward: dx = g / sqrt(1 - x^2).", quiet=True,
+              graph=lambda x, g: g / sqrt(1 - x * x))
+Acos = _unary(np.arccos, lambda x, g: -g / np.sqrt(1 - x * x), "Acos", "y = acos x.   Backward: dx = -g / sqrt(1 - x^2).", quiet=True,
+              graph=lambda x, g: -g / sqrt(1 - x * x))
+Atan = _unary(np.arctan, lambda x, g: g / (1 + x * x), "Atan", "y = atan x.   Backward: dx = g / (1 + x^2).",
+              graph=True)
+Sinh = _unary(np.sinh, lambda x, g: g * np.cosh(x), "Sinh", "y = sinh x.   Backward: dx = g * cosh x.",
+              graph=lambda x, g: g * cosh(x))
+Cosh = _unary(np.cosh, lambda x, g: g * np.sinh(x), "Cosh", "y = cosh x.   Backward: dx = g * sinh x.",
+              graph=lambda x, g: g * sinh(x))
+Tanh = _unary(np.tanh, lambda y, g: g * (1 - y * y), "Tanh", "y = tanh x.   Backward: dx = g * (1 - y^2).", saves="y",
+              graph=True)
 Sigmoid = _unary(_sigmoid, lambda y, g: g * y * (1 - y), "Sigmoid",
-                 "y = 1 / (1 + e^-x)  (stable form).   Backward: dx = g * y * (1 - y).", saves="y")
-Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y", quiet=True)
+                 "y = 1 / (1 + e^-x)  (stable form).   Backward: dx = g * y * (1 - y).", saves="y",
+                 graph=True)
+Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y", quiet=True,
+                    graph=True)
 Erf = _unary(lambda x: _erf(x), lambda x, g: g * (2 / np.sqrt(np.pi)) * np.exp(-x * x).astype(x.dtype), "Erf",
-             "y = erf(x).   Backward: dx = g * 2/sqrt(pi) * e^(-x^2).")
+             "y = erf(x).   Backward: dx = g * 2/sqrt(pi) * e^(-x^2).",
+             graph=lambda x, g: g * (2 / np.sqrt(np.pi)) * exp(-x * x))
 
 
 class Relu(Function):
@@ -423,6 +486,9 @@ class Relu(Function):
         (y,) = ctx.saved_tensors
         return grad * (y > 0)
 
+
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 def _erf(x):
     try:
@@ -555,12 +621,22 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        mask = np.ones(x.shape, dtype=bool)
-        if ctx.lo is not None:
-            mask &= x >= ctx.lo
-        if ctx.hi is not None:
-            mask &= x <= ctx.hi
-        return grad * mask, None, None
+        return grad * _clamp_mask(ctx, x), None, None
+
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _wrap(_clamp_mask(ctx, x._data)), None, None
+
+def _clamp_mask(ctx, x):
+    mask = np.ones(x.shape, dtype=bool)
+    if ctx.lo is not None:
+        mask &= x >= ctx.lo
+    if ctx.hi is not None:
+        mask &= x <= ctx.hi
+    return mask
 
 
 def clamp(input, min=None, max=None):
@@ -602,6 +678,15 @@ class Maximum(Function):
                 unbroadcast(share * (y >= x), y.shape) if ctx.needs_input_grad[1] else None)
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xa, ya = x._data, y._data
+        share = grad * _wrap(np.where(xa == ya, 0.5, 1.0).astype(grad._data.dtype))
+        return (unbroadcast(share * _wrap(xa >= ya), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * _wrap(ya >= xa), y.shape) if ctx.needs_input_grad[1] else None)
+
 class Minimum(Function):
     """z = min(x, y).   Backward: g goes to the smaller input; on ties it is split in half."""
 
@@ -617,6 +702,15 @@ class Minimum(Function):
         return (unbroadcast(share * (x <= y), x.shape) if ctx.needs_input_grad[0] else None,
                 unbroadcast(share * (y <= x), y.shape) if ctx.needs_input_grad[1] else None)
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xa, ya = x._data, y._data
+        share = grad * _wrap(np.where(xa == ya, 0.5, 1.0).astype(grad._data.dtype))
+        return (unbroadcast(share * _wrap(xa <= ya), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * _wrap(ya <= xa), y.shape) if ctx.needs_input_grad[1] else None)
 
 def maximum(input, other):
     return _binary(Maximum, "maximum", input, as_tensor_arg(other, input))
@@ -643,6 +737,15 @@ class Where(Function):
                 unbroadcast(np.where(cond, grad, zero), ctx.x_shape) if ctx.needs_input_grad[1] else None,
                 unbroadcast(np.where(cond, zero, grad), ctx.y_shape) if ctx.needs_input_grad[2] else None)
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        cond = _wrap(ctx.cond)
+        zero = _wrap(np.zeros((), dtype=grad._data.dtype))
+        return (None,
+                unbroadcast(where(cond, grad, zero), ctx.x_shape) if ctx.needs_input_grad[1] else None,
+                unbroadcast(where(cond, zero, grad), ctx.y_shape) if ctx.needs_input_grad[2] else None)
 
 def where(condition, input=None, other=None):
     """``where(cond, x, y)`` picks x where cond is True, else y (numbers allowed).
@@ -706,6 +809,9 @@ class Atan2(Function):
         denom = x * x + y * y
         return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
 
+
+
+    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 def xlogy(input, other):
     """x * log(y), with 0 where x == 0 (even if y == 0)."""

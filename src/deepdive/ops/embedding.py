@@ -7,6 +7,7 @@
 import numpy as np
 
 from ..autograd.function import Function
+from ._util import linear_backward
 from ..autograd.grad_mode import no_grad
 
 __all__ = []     # torch.embedding takes (weight, indices): only nn.functional.embedding(input, weight) is offered
@@ -54,6 +55,16 @@ class Embedding(Function):
             dw[padding_idx] = 0
         return dw, None, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        _, _, padding_idx, scale_grad_by_freq = ctx.info
+        if padding_idx is not None or scale_grad_by_freq:
+            return NotImplemented        # not recorded yet: differentiating this gradient raises
+        indices = indices._data
+        return linear_backward(ctx, grad, lambda g: Embedding.apply(g, indices, None, False)), None, None, None
 
 def _renorm_rows(weight, indices, max_norm, norm_type):
     """Rescale in place (no gradient) the looked-up rows whose norm exceeds ``max_norm`` (PyTorch's embedding_renorm_)."""

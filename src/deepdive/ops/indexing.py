@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
-from ._util import canonical_dim, unbroadcast
+from ._util import canonical_dim, unbroadcast, linear_backward
 from .shape import as_view
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_fill",
@@ -80,6 +80,11 @@ class GetItem(Function):
             np.add.at(dx, index, grad)
         return dx, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: type(ctx).apply(g, ctx.index, ctx.advanced)), None, None
 
 class Index(GetItem):
     """``GetItem`` with integer-array or mask indices (PyTorch's IndexBackward0)."""
@@ -231,6 +236,11 @@ class Gather(Function):
         return _scatter_add_into(dx, ctx.dim, ctx.index, grad), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: Gather.apply(g, ctx.dim, ctx.index)), None, None
+
 def _check_gather_shapes(op, input, dim, index, src_shape=None):
     if index.ndim != input._data.ndim and not (index.ndim <= 1 and input._data.ndim <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -363,6 +373,11 @@ class IndexSelect(Function):
         return index_add_along(dx, ctx.dim, ctx.index, grad), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: IndexSelect.apply(g, ctx.dim, ctx.index)), None, None
+
 def index_select(input, dim, index):
     """The entries at the 1-D ``index`` along ``dim``."""
     idx = _index_array(index, "index_select")
@@ -420,6 +435,15 @@ class MaskedFill(Function):
         return dx, None, dvalue
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        mask = _wrap(ctx.mask)
+        zero = _wrap(np.zeros((), dtype=grad._data.dtype))
+        dx = unbroadcast(grad.where(~mask, zero), ctx.x_shape) if ctx.needs_input_grad[0] else None
+        dvalue = zero.where(~mask, grad).sum() if ctx.needs_input_grad[2] else None
+        return dx, None, dvalue
+
 def _bool_mask(mask, op):
     arr = mask._data if mask.__class__ in _TENSOR_TYPES else np.asarray(mask)
     if arr.dtype != np.bool_:
@@ -463,6 +487,11 @@ class MaskedSelect(Function):
         dx[ctx.mask] = grad
         return unbroadcast(dx, ctx.x_shape), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: MaskedSelect.apply(g, ctx.mask)), None
 
 def masked_select(input, mask):
     """The elements where ``mask`` (broadcast with input) is True, as a 1-D tensor."""

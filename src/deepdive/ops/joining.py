@@ -13,7 +13,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap
-from ._util import canonical_dim, shape_arg, normalize_dims
+from ._util import canonical_dim, shape_arg, normalize_dims, linear_backward
 from .shape import as_view
 from .indexing import _index_array
 
@@ -40,6 +40,12 @@ class Cat(Function):
     def backward(ctx, grad):
         return (None,) + tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        edges = [0] + list(ctx.bounds) + [grad.shape[ctx.dim]]
+        return (None,) + tuple(grad.narrow(ctx.dim, a, b - a) for a, b in zip(edges, edges[1:]))
 
 def _same_dtype(tensors):
     """PyTorch promotes the inputs of cat/stack to one dtype."""
@@ -97,6 +103,11 @@ class Stack(Function):
         return (None,) + tuple(np.moveaxis(grad, ctx.dim, 0))
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return (None,) + tuple(grad.select(ctx.dim, i) for i in range(grad.shape[ctx.dim]))
+
 def stack(tensors, dim=0, *, out=None):
     """Join equal-shaped tensors along a new dim."""
     tensors = list(tensors)
@@ -147,6 +158,11 @@ class Split(Function):
         return np.concatenate(grads, axis=ctx.dim), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        return cat(grads, ctx.dim), None, None
+
 class SplitWithSizes(Split):
     """``split`` with a list of sizes (PyTorch names its node apart)."""
 
@@ -164,6 +180,11 @@ class Unbind(Function):
     def backward(ctx, *grads):
         return np.stack(grads, axis=ctx.dim), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        return stack(grads, ctx.dim), None
 
 def split(tensor, split_size_or_sections, dim=0):
     """Cut into pieces of ``split_size`` (the last may be smaller) or of the listed sizes."""
@@ -215,6 +236,13 @@ class Narrow(Function):
         return dx, None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dim, piece = len(ctx.key) - 1, ctx.key[-1]
+        return linear_backward(ctx, grad, lambda g: Narrow.apply(g, dim, piece.start, piece.stop - piece.start)), \
+            None, None, None
+
 def narrow(input, dim, start, length):
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     d = canonical_dim(dim, input._data.ndim, "narrow")
@@ -243,6 +271,12 @@ class Select(Function):
         return dx, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dim, index = len(ctx.key) - 2, ctx.key[-2]
+        return linear_backward(ctx, grad, lambda g: Select.apply(g, dim, index)), None, None
+
 def select(input, dim, index):
     """The slice at ``index`` along ``dim``, with that dim removed: ``x.select(1, 0)`` is ``x[:, 0]``."""
     d = canonical_dim(dim, input._data.ndim, "select")
@@ -268,6 +302,11 @@ class Tril(Function):
         return np.tril(grad, ctx.diagonal), None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return Tril.apply(grad, ctx.diagonal), None
+
 class Triu(Function):
     """y = x with entries below the ``diagonal`` zeroed (last two dims).   Backward: dx = triu(g)."""
 
@@ -280,6 +319,11 @@ class Triu(Function):
     def backward(ctx, grad):
         return np.triu(grad, ctx.diagonal), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return Triu.apply(grad, ctx.diagonal), None
 
 def tril(input, diagonal=0):
     """Lower triangle of the last two dims (``diagonal`` > 0 keeps more above the main diagonal)."""
@@ -371,6 +415,11 @@ class Flip(Function):
         return np.flip(grad, ctx.dims), None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return Flip.apply(grad, ctx.dims), None
+
 def flip(input, *dims, **kwargs):
     """Reverse the order of elements along ``dims`` (positional or ``dims=``)."""
     if kwargs:
@@ -407,6 +456,12 @@ class Roll(Function):
         return np.roll(grad, back, ctx.dims), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        back = -ctx.shifts if isinstance(ctx.shifts, int) else tuple(-s for s in ctx.shifts)
+        return Roll.apply(grad, back, ctx.dims), None, None
+
 def roll(input, shifts, dims=None):
     """Shift elements cyclically along ``dims`` (the flattened tensor when ``dims`` is None)."""
     if dims is None:
@@ -437,6 +492,13 @@ class Repeat(Function):
         dx = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return dx.reshape(ctx.in_shape), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        shape = (1,) * (len(ctx.repeats) - len(ctx.in_shape)) + tuple(ctx.in_shape)
+        split = [n for pair in zip(ctx.repeats, shape) for n in pair]
+        return grad.reshape(split).sum(dim=tuple(range(0, len(split), 2))).reshape(ctx.in_shape), None
 
 def repeat(self, *sizes, **kwargs):
     """Tile the tensor: ``x.repeat(2, 3)`` repeats dim 0 twice and dim 1 three times (like ``numpy.tile``)."""

@@ -59,6 +59,22 @@ class MatMul(Function):
         return dx, dy
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        x2 = x.unsqueeze(0) if x.ndim == 1 else x
+        y2 = y.unsqueeze(-1) if y.ndim == 1 else y
+        g = grad
+        if y.ndim == 1:
+            g = g.unsqueeze(-1)
+        if x.ndim == 1:
+            g = g.unsqueeze(-2)
+        dx = unbroadcast(g @ y2.transpose(-1, -2), x2.shape).reshape(x.shape) if need_x else None
+        dy = unbroadcast(x2.transpose(-1, -2) @ g, y2.shape).reshape(y.shape) if need_y else None
+        return dx, dy
+
 _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
 
@@ -232,6 +248,21 @@ class AddMatMul(Function):
             dy = np.matmul(np.swapaxes(x, -1, -2), g) if need_y else None
         return dc, dx, dy, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_c, need_x, need_y = ctx.needs_input_grad[:3]
+        g = grad if ctx.alpha == 1 else grad * ctx.alpha
+        dc = unbroadcast(grad * ctx.beta, ctx.c_shape) if need_c else None
+        if y.ndim == 1:
+            dx = g.unsqueeze(-1) * y if need_x else None
+            dy = x.t() @ g if need_y else None
+        else:
+            dx = g @ y.transpose(-1, -2) if need_x else None
+            dy = x.transpose(-1, -2) @ g if need_y else None
+        return dc, dx, dy, None, None
 
 def _add_matmul(op, input, x, y, beta, alpha):
     """Shared checks of addmm/baddbmm/addmv (the product's operands are already checked)."""

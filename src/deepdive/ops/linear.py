@@ -55,6 +55,17 @@ class Linear(Function):
         return dx, dw, db
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = grad @ weight if need_x else None
+        g2 = grad.reshape(-1, grad.shape[-1])
+        dw = g2.t() @ x.reshape(-1, x.shape[-1]) if need_w else None
+        db = g2.sum(0) if need_b else None
+        return dx, dw, db
+
 def linear(input, weight, bias=None):
     """y = x W^T + b over the last dim of ``input``.
 

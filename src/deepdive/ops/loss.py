@@ -17,7 +17,8 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import Tensor, _wrap
+from ..autograd._graph import linked_input, composite_backward
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast
 from .activation import softplus, logsigmoid
 from .elementwise import where
@@ -100,6 +101,20 @@ class _DifferenceLoss(Function):
                 unbroadcast(-dd, ctx.shapes[1]) if need_y else None, None, None)
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (d,) = ctx.saved_tensors
+        d = d._data
+        # d = x - y rebuilt on Tensors: stand-ins holding d and 0 carry the gradient to x and y
+        d = linked_input(ctx, 0, d, ctx.shapes[0]) - linked_input(ctx, 1, np.zeros_like(d), ctx.shapes[1])
+        dd = ctx.graph_slope(d, ctx.param) * _per_element(grad, ctx.reduction, d._data.size)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        return (unbroadcast(dd, ctx.shapes[0]) if need_x else None,
+                unbroadcast(-dd, ctx.shapes[1]) if need_y else None, None, None)
+
+    graph_slope = None
+
 class MSELoss(_DifferenceLoss):
     """l = d^2.   Backward: l'(d) = 2 d."""
 
@@ -112,6 +127,11 @@ class MSELoss(_DifferenceLoss):
         return 2 * d
 
 
+
+    @staticmethod
+    def graph_slope(d, _):
+        return 2 * d
+
 class L1Loss(_DifferenceLoss):
     """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0, as PyTorch)."""
 
@@ -123,6 +143,11 @@ class L1Loss(_DifferenceLoss):
     def slope(d, _):
         return np.sign(d)
 
+
+
+    @staticmethod
+    def graph_slope(d, _):
+        return d.sign()
 
 class SmoothL1Loss(_DifferenceLoss):
     """l = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta.   Backward: l'(d) = clip(d / beta, -1, 1)."""
@@ -137,6 +162,11 @@ class SmoothL1Loss(_DifferenceLoss):
         return np.clip(d / beta, -1, 1) if beta > 0 else np.sign(d)
 
 
+
+    @staticmethod
+    def graph_slope(d, beta):
+        return (d / beta).clamp(-1, 1) if beta > 0 else d.sign()
+
 class HuberLoss(_DifferenceLoss):
     """l = 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta).   Backward: l'(d) = clip(d, -delta, delta)."""
 
@@ -149,6 +179,11 @@ class HuberLoss(_DifferenceLoss):
     def slope(d, delta):
         return np.clip(d, -delta, delta)
 
+
+
+    @staticmethod
+    def graph_slope(d, delta):
+        return d.clamp(-delta, delta)
 
 def _difference_loss(function, op, input, target, reduction, param=None, weight=None, mean_by_weight=True):
     input, target = _tensor_pair(input, target, op)
@@ -224,7 +259,14 @@ def _classes_back(grad, shape):
         return grad
     if len(shape) == 1:
         return grad.reshape(shape)
+    if grad.__class__ in _TENSOR_TYPES:        # create_graph=True
+        return grad.reshape((shape[0],) + shape[2:] + (shape[1],)).movedim(-1, 1)
     return np.moveaxis(grad.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
+
+
+def _grad_shape(shape):
+    """The layout of a per-sample column (M, 1) in the input's layout: the class dim of size 1."""
+    return shape[:1] + (1,) + shape[2:] if len(shape) > 1 else (1,)
 
 
 def _reduce_class_loss(loss, reduction, total_weight):
@@ -343,6 +385,26 @@ class CrossEntropy(Function):
         return dx, dt, None, None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (logp,) = ctx.saved_tensors
+        if ctx.needs_input_grad[1]:
+            return NotImplemented            # probability targets that require grad: not recorded yet
+        shape = ctx.in_shape
+        # softmax is shift-invariant: log-softmax's rows stand in for the logits, linked to the input
+        x = linked_input(ctx, 0, _classes_back(logp._data, shape))
+        p = x.softmax(1 if len(shape) > 1 else 0)
+        g = _per_sample(grad, ctx.reduction, ctx.count)
+        if ctx.q is None:
+            q = np.zeros(logp.shape, logp._data.dtype)
+            q[ctx.rows, ctx.y] = 1
+            q_sum = 1.0
+        else:
+            q, q_sum = ctx.q, _wrap(_classes_back(ctx.q.sum(axis=1, keepdims=True), _grad_shape(shape)))
+        dx = (p * q_sum - _wrap(_classes_back(q, shape))) * (_classes_back(g, _grad_shape(shape)) if g.ndim else g)
+        return dx, None, None, None, None, None
+
 class NLLLoss(Function):
     """loss_i = -sum_c q_ic x_ic = -w[y_i] x_{i, y_i}   (x: log-probabilities).   Backward: dx_i = -g_i q_i."""
 
@@ -361,6 +423,13 @@ class NLLLoss(Function):
         g = _per_sample(grad, ctx.reduction, ctx.count)
         return _classes_back(-ctx.q * g, ctx.in_shape), None, None, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        g = _per_sample(grad, ctx.reduction, ctx.count)
+        q = _wrap(-ctx.q)
+        return _classes_back(q * g, ctx.in_shape), None, None, None, None
 
 def _check_class_target(input, target, op, allow_probabilities):
     """Validate shapes/dtypes of a class loss; True when ``target`` holds class probabilities."""
@@ -471,6 +540,19 @@ class BinaryCrossEntropy(Function):
                 None, None)
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        g = _per_element(grad, ctx.reduction, ctx.count)
+        if ctx.weight is not None:
+            g = g * _wrap(ctx.weight)
+        need_x, need_y = ctx.needs_input_grad[:2]
+        dx = g * (x - y) / (x * (1 - x)).clamp(min=1e-12) if need_x else None
+        dy = g * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100)) if need_y else None
+        return (None if dx is None else unbroadcast(dx, x.shape), None if dy is None else unbroadcast(dy, y.shape),
+                None, None)
+
 class BinaryCrossEntropyWithLogits(Function):
     """l = w ((1 - y) x + L softplus(-x)),   L = 1 + (pos_weight - 1) y   (L = 1 without pos_weight).
 
@@ -509,6 +591,25 @@ class BinaryCrossEntropyWithLogits(Function):
             dpos = unbroadcast(gw * y * sp, pw.shape)
         return dx, dy, dweight, dpos, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if need[2] or (len(need) > 3 and need[3]):
+            return NotImplemented            # weights that require grad: not recorded yet
+        w, pw = ctx.weight, ctx.pos_weight
+        g = _per_element(grad, ctx.reduction, ctx.count)
+        gw = g if w is None else g * _wrap(w)
+        sp = (-x).clamp(min=0) + (-x.abs()).exp().log1p()        # softplus(-x), stable
+        dx = dy = None
+        if need[0]:
+            dx = unbroadcast(gw * (x.sigmoid() - y if pw is None else (1 + (_wrap(pw) - 1) * y) * x.sigmoid()
+                                   - _wrap(pw) * y), x.shape)
+        if need[1]:
+            dy = unbroadcast(gw * (-x if pw is None else (_wrap(pw) - 1) * sp - x), y.shape)
+        return dx, dy, None, None, None
 
 def _check_same_size(input, target, message):
     if input._data.shape != target._data.shape:
@@ -789,6 +890,14 @@ class Normalize(Function):
         dnorm = np.where(norm > ctx.eps, dnorm, 0).astype(x.dtype, copy=False)
         return grad / denom - dot / (denom * denom) * dnorm, None, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return composite_backward(
+            ctx, (grad,), lambda x, *_: (x / x.norm(p=ctx.p, dim=ctx.dim, keepdim=True).clamp(min=ctx.eps),),
+            (x._data, None, None, None))
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """Scale each slice along ``dim`` to unit ``p``-norm: x / max(||x||_p, eps)."""

@@ -12,6 +12,8 @@ keep ~6 full-size temporaries alive; the closed form needs x_hat and invstd only
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import _wrap
+from ..autograd._graph import composite_backward
 
 # torch.batch_norm / torch.instance_norm take their arguments in another order: only nn.functional has them here.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
@@ -54,13 +56,13 @@ class BatchNorm(Function):
                 y += bias[:, None]
         else:
             y = x_hat + bias[:, None] if bias is not None else x_hat.copy()
-        ctx.save_for_backward(x_hat, invstd, weight)
-        ctx.info = (x.shape, count, training)
+        ctx.save_for_backward(x_hat, invstd, weight, x)      # x: for create_graph
+        ctx.info, ctx.eps = (x.shape, count, training), eps
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        x_hat, invstd, weight = ctx.saved_tensors
+        x_hat, invstd, weight, _ = ctx.saved_tensors
         shape, count, training = ctx.info
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad.reshape(x_hat.shape)
@@ -78,6 +80,39 @@ class BatchNorm(Function):
                 dx = g * scale[:, None]
             dx = dx.reshape(shape)
         return (dx, sum_g_xhat if need_w else None, sum_g if need_b else None, None, None, None, None, None)
+
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, invstd, weight, x = ctx.saved_tensors
+        shape, count, training = ctx.info
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x3 = x.reshape(shape[0], shape[1], -1)
+        if training:        # the batch statistics rebuilt on Tensors: they depend on x
+            centered = x3 - x3.mean(dim=(0, 2), keepdim=True)
+            invstd = ((centered * centered).mean(dim=(0, 2), keepdim=True) + ctx.eps).rsqrt()
+        else:               # the running statistics are constants
+            centered = x3 - _wrap(x3._data - (x_hat_of(ctx)))
+            invstd = invstd.reshape(1, -1, 1)
+        x_hat = centered * invstd
+        g = grad.reshape(x3.shape)
+        dw = (g * x_hat).sum(dim=(0, 2)) if need_w else None
+        db = g.sum(dim=(0, 2)) if need_b else None
+        dx = None
+        if need_x:
+            scale = invstd * weight.reshape(1, -1, 1) if weight is not None else invstd
+            if training:
+                dx = (g - g.mean(dim=(0, 2), keepdim=True) - x_hat * (g * x_hat).mean(dim=(0, 2), keepdim=True)) * scale
+            else:
+                dx = g * scale
+            dx = dx.reshape(shape)
+        return dx, dw, db, None, None, None, None, None
+
+def x_hat_of(ctx):
+    """x - running_mean (eval mode), from the saved normalised input: x_hat / invstd."""
+    x_hat, invstd = ctx._raw_saved[0], ctx._raw_saved[1]
+    return x_hat / invstd[:, None]
 
 
 def _array_or_none(t):
@@ -132,13 +167,14 @@ class LayerNorm(Function):
                 y += bias.reshape(-1)
         else:
             y = x_hat + bias.reshape(-1) if bias is not None else x_hat.copy()
-        ctx.save_for_backward(x_hat, invstd, weight)
+        ctx.save_for_backward(x_hat, invstd, weight, x)      # x: for create_graph
         ctx.shapes = (x.shape, features, None if bias is None else bias.shape)
+        ctx.eps = eps
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        x_hat, invstd, weight = ctx.saved_tensors
+        x_hat, invstd, weight, _ = ctx.saved_tensors
         shape, features, bias_shape = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad.reshape(-1, features)
@@ -158,6 +194,26 @@ class LayerNorm(Function):
             dx = dx.reshape(shape)
         return dx, dw, db, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, _, weight, x = ctx.saved_tensors
+        shape, features, bias_shape = ctx.shapes
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x2 = x.reshape(-1, features)
+        centered = x2 - x2.mean(dim=1, keepdim=True)
+        invstd = ((centered * centered).mean(dim=1, keepdim=True) + ctx.eps).rsqrt()
+        x_hat = centered * invstd
+        g = grad.reshape(-1, features)
+        dw = (g * x_hat).sum(dim=0).reshape(weight.shape) if need_w else None
+        db = g.sum(dim=0).reshape(bias_shape) if need_b else None
+        dx = None
+        if need_x:
+            gx = g * weight.reshape(-1) if weight is not None else g
+            dx = (invstd * (gx - gx.mean(dim=1, keepdim=True) - x_hat * (gx * x_hat).mean(dim=1, keepdim=True)))
+            dx = dx.reshape(shape)
+        return dx, dw, db, None, None
 
 def _normalized_shape(normalized_shape):
     if isinstance(normalized_shape, int):
@@ -204,6 +260,7 @@ class GroupNorm(Function):
             y = x_hat + bias.reshape(groups, -1)[:, :, None] if bias is not None else x_hat.copy()
         ctx.save_for_backward(x_hat, invstd, weight)
         ctx.info = (x.shape, count)
+        ctx.inputs, ctx.groups, ctx.eps = (x, weight, bias), groups, eps       # for create_graph
         return y.reshape(x.shape)
 
     @staticmethod
@@ -230,6 +287,20 @@ class GroupNorm(Function):
         return dx, dw, db, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        def group_norm(x, weight, bias):
+            n, c = x.shape[:2]
+            x3 = x.reshape(n, ctx.groups, -1)
+            centered = x3 - x3.mean(dim=2, keepdim=True)
+            y = (centered * ((centered * centered).mean(dim=2, keepdim=True) + ctx.eps).rsqrt()).reshape(x.shape)
+            affine = (1, c) + (1,) * (x.ndim - 2)
+            if weight is not None:
+                y = y * weight.reshape(affine)
+            return ((y + bias.reshape(affine)) if bias is not None else y,)
+        return composite_backward(ctx, (grad,), group_norm, ctx.inputs)
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of ``C / num_groups`` channels of each sample (N, C, *)."""
     if input.ndim < 2:
@@ -254,6 +325,7 @@ class RMSNorm(Function):
         y0 = x * r
         ctx.save_for_backward(y0, r, weight)
         ctx.axes = axes
+        ctx.inputs, ctx.eps = (x, weight), eps       # for create_graph
         return y0 * weight if weight is not None else y0
 
     @staticmethod
@@ -269,6 +341,14 @@ class RMSNorm(Function):
             dx = r * (gy - y0 * (gy * y0).mean(axis=axes, keepdims=True))
         return dx, dw, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        def rms_norm(x, weight):
+            y = x * ((x * x).mean(dim=ctx.axes, keepdim=True) + ctx.eps).rsqrt()
+            return (y * weight if weight is not None else y,)
+        return composite_backward(ctx, (grad,), rms_norm, ctx.inputs)
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` dims

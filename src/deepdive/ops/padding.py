@@ -13,6 +13,7 @@ gradient back with the same map (a one-hot matrix product per axis).
 import numpy as np
 
 from ..autograd.function import Function
+from ._util import linear_backward
 
 __all__ = ["constant_pad_nd"]
 METHODS = []
@@ -26,7 +27,7 @@ class ConstantPad(Function):
         out_shape, src, dst = _constant_geometry(x.shape, pairs)
         out = np.full(out_shape, value, dtype=x.dtype)
         out[dst] = x[src]
-        ctx.geometry = (x.shape, src, dst)
+        ctx.geometry, ctx.pairs = (x.shape, src, dst), pairs
         return out
 
     @staticmethod
@@ -38,6 +39,11 @@ class ConstantPad(Function):
         dx[src] = grad[dst]
         return dx, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: ConstantPad.apply(g, ctx.pairs, 0)), None, None
 
 def _constant_geometry(shape, pairs):
     """Output shape and the (source, destination) slices for per-axis (before, after) pads."""

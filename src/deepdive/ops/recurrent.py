@@ -34,6 +34,8 @@ So ``output`` and "the previous state of every step" are both plain slices.
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd._graph import composite_backward
+from ..tensor import _wrap
 
 __all__ = []
 METHODS = []
@@ -126,6 +128,36 @@ def _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
+# ------------------------------------------------- composites (create_graph=True)
+def _affine(x, h, w_ih, w_hh, b_ih, b_hh):
+    """x W_ih^T + b_ih (+ h W_hh^T + b_hh when W_hh is given) on Tensors."""
+    a = x @ w_ih.t()
+    if b_ih is not None:
+        a = a + b_ih
+    if w_hh is not None:
+        a = a + h @ w_hh.t()
+        if b_hh is not None:
+            a = a + b_hh
+    return a
+
+
+def _unrolled(step, reverse, tensors, n_states):
+    """The sequence op step by step on Tensors: (output, *final states), as the fused forward returns them.
+
+    NOTE: the fused NumPy forward/backward stay the first-order path; this slower unrolled form exists
+    only so that create_graph=True can record (and differentiate) the backward through time.
+    """
+    from .joining import stack
+    x, states, weights = tensors[0], list(tensors[1:1 + n_states]), tensors[1 + n_states:]
+    T, B, H = x.shape[0], x.shape[1], weights[1].shape[1]
+    states = [_wrap(np.zeros((B, H), x._data.dtype)) if s is None else s for s in states]     # h0 = c0 = 0
+    outputs = [None] * T
+    for t in (reversed(range(T)) if reverse else range(T)):
+        states = list(step(x[t], *states, *weights))
+        outputs[t] = states[0]
+    return (stack(outputs),) + tuple(states)
+
+
 # ---------------------------------------------------------------- Elman RNN
 class RNNSequence(Function):
     """One layer-direction of ``nn.RNN`` over a whole sequence.
@@ -140,6 +172,8 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, batch_sizes=None):
+        # for create_graph (references, no copies); packed batches: not recorded yet
+        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh) if batch_sizes is None else None
         T, B, _ = x.shape
         H = w_hh.shape[1]
         pre = _input_projection(x, w_ih, b_ih, b_hh)
@@ -185,6 +219,16 @@ class RNNSequence(Function):
         return _as_many(ctx, (dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
 
 
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        def step(x, h, w_ih, w_hh, b_ih, b_hh):
+            a = _affine(x, h, w_ih, w_hh, b_ih, b_hh)
+            return (a.relu() if ctx.relu else a.tanh(),)
+        if ctx.inputs is None:
+            return NotImplemented
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1), ctx.inputs)
+
 # ---------------------------------------------------------------- LSTM
 _IFOG = [0, 1, 3, 2]
 
@@ -221,6 +265,8 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, w_hr=None, batch_sizes=None):
+        # for create_graph (references, no copies); projections and packed batches: not recorded yet
+        ctx.inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if w_hr is None and batch_sizes is None else None
         T, B, _ = x.shape
         H = w_ih.shape[0] // 4
         w_ih, w_hh = _ifog(w_ih, H), _ifog(w_hh, H)
@@ -328,6 +374,17 @@ class LSTMSequence(Function):
                               None, dw_hr, None))
 
 
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        def step(x, h, c, w_ih, w_hh, b_ih, b_hh):
+            i, f, g, o = _affine(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=-1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            return o.sigmoid() * c.tanh(), c
+        if ctx.inputs is None:
+            return NotImplemented
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 2), ctx.inputs)
+
 # ---------------------------------------------------------------- GRU
 class GRUSequence(Function):
     """One layer-direction of ``nn.GRU`` over a whole sequence (PyTorch's gate order r, z, n).
@@ -349,6 +406,8 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, batch_sizes=None):
+        # for create_graph (references, no copies); packed batches: not recorded yet
+        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh) if batch_sizes is None else None
         T, B, _ = x.shape
         H = w_hh.shape[1]
         # The r and z rows are negated once per call (see _sigmoid_of_negated_).
@@ -419,3 +478,16 @@ class GRUSequence(Function):
         d_in = (dh_all[:, :, None, :] * factor_in.reshape(T, B, 3, H)).reshape(T, B, 3 * H)
         dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_grads(ctx, d_in, d_hid, x, h_prev, w_ih)
         return _as_many(ctx, (dx, dh if ctx.needs_input_grad[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))
+
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        def step(x, h, w_ih, w_hh, b_ih, b_hh):
+            xr, xz, xn = _affine(x, None, w_ih, None, b_ih, None).chunk(3, dim=-1)
+            hr, hz, hn = _affine(h, None, w_hh, None, b_hh, None).chunk(3, dim=-1)
+            r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
+            n = (xn + r * hn).tanh()
+            return ((1 - z) * n + z * h,)
+        if ctx.inputs is None:
+            return NotImplemented
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1), ctx.inputs)
+

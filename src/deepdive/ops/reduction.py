@@ -14,8 +14,9 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd.function import Function
-from ..tensor import Tensor, _wrap
-from ._util import normalize_dims, canonical_dim
+from ..tensor import Tensor, _wrap, _TENSOR_TYPES
+from ..autograd._graph import linked_output
+from ._util import linear_backward, normalize_dims, canonical_dim
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin", "logsumexp", "prod",
            "norm", "cumsum", "cumprod", "cummax", "cummin", "argmax", "argmin", "all", "any", "count_nonzero",
@@ -43,6 +44,8 @@ def _expand_back(grad, in_shape, dims, keepdim):
     """The adjoint of a reduction's shape change: put reduced axes back as size 1, then broadcast."""
     if not keepdim:
         grad = grad.reshape([1 if i in dims else s for i, s in enumerate(in_shape)])
+    if grad.__class__ in _TENSOR_TYPES:        # create_graph=True
+        return grad.expand(in_shape)
     # NOTE: a fresh array (not np.broadcast_to's read-only view): two C calls, cheaper than the view's Python path.
     out = np.empty(in_shape, dtype=grad.dtype)
     out[...] = grad
@@ -94,6 +97,9 @@ class Sum(Function):
         return _expand_back(grad, ctx.in_shape, ctx.dims, ctx.keepdim), None, None
 
 
+
+    graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
+
 class Mean(Function):
     """y = mean of x over dims (N elements each).   Backward: dx = g / N broadcast back."""
 
@@ -108,6 +114,10 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         return _expand_back(grad / ctx.count, ctx.in_shape, ctx.dims, ctx.keepdim), None, None
+
+
+
+    graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
@@ -141,16 +151,22 @@ class Var(Function):
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
         centered = x - x.mean(axis=dims, keepdims=True)
-        ctx.save_for_backward(centered)
-        ctx.keepdim, ctx.dof = keepdim, _dof(x.shape, dims, correction)
+        ctx.save_for_backward(centered, x)        # x: for create_graph, where centered is recomputed on Tensors
+        ctx.keepdim, ctx.dof, ctx.dims = keepdim, _dof(x.shape, dims, correction), dims
         y = _sum_of_squares(centered, dims)
         ctx.kept_shape = y.shape
         return _keep(_divide(y, ctx.dof), dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        (centered,) = ctx.saved_tensors
+        centered, _ = ctx.saved_tensors
         return _divide(_kept(grad, ctx) * (2 * centered), ctx.dof), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, x = ctx.saved_tensors
+        centered = x - x.mean(dim=ctx.dims, keepdim=True)
+        return _kept(grad, ctx) * (2 * centered) * _inverse(ctx.dof), None, None, None
 
 
 class Std(Function):
@@ -165,17 +181,34 @@ class Std(Function):
         centered = x - x.mean(axis=dims, keepdims=True)
         ctx.keepdim, ctx.dof = keepdim, _dof(x.shape, dims, correction)
         y = np.sqrt(_divide(_sum_of_squares(centered, dims), ctx.dof))
-        ctx.save_for_backward(centered, y)
+        ctx.save_for_backward(centered, y, x)     # x: for create_graph
+        ctx.dims = dims
         ctx.kept_shape = y.shape
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        centered, y = ctx.saved_tensors
+        centered, y, _ = ctx.saved_tensors
         denominator = ctx.dof * y
         if not y.all():              # y == 0: dividing by inf gives the 0 gradient, without a warning
             denominator = np.where(denominator == 0, np.inf, denominator).astype(y.dtype, copy=False)
         return _kept(grad, ctx) / denominator * centered, None, None, None
+
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        _, y, x = ctx.saved_tensors
+        y = linked_output(ctx, y._data)          # saved in keepdims form: link it to the output
+        centered = x - x.mean(dim=ctx.dims, keepdim=True)
+        zero = _wrap(y._data == 0)
+        safe = y.masked_fill(zero, 1.0) if zero._data.any() else y
+        scale = (_kept(grad, ctx) / (ctx.dof * safe)).masked_fill(zero, 0.0) if zero._data.any() \
+            else _kept(grad, ctx) / (ctx.dof * y)
+        return scale * centered, None, None, None
+
+def _inverse(dof):
+    return 1.0 / dof if dof else float("inf")
 
 
 def _sum_of_squares(centered, dims):
@@ -268,6 +301,15 @@ class ReduceExtreme(Function):
         return mask * (_kept(grad, ctx) / count), None, None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        x, y = x._data, y._data
+        mask = np.isnan(x) if ctx.nan_ties and np.isnan(y).any() else x == y
+        count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad._data.dtype)
+        return _wrap(mask) * (_kept(grad, ctx) / _wrap(count)), None, None, None, None
+
 class SelectAlong(Function):
     """y = x at ``index`` along ``dim`` (the values of max/min/sort/topk/median with a dim).
 
@@ -280,6 +322,7 @@ class SelectAlong(Function):
         where = along(index, dim)
         y = x[where]
         ctx.in_shape, ctx.where, ctx.keepdim, ctx.kept_shape = x.shape, where, keepdim, y.shape
+        ctx.index, ctx.dim = index, dim
         return y if keepdim else y.squeeze(dim)
 
     @staticmethod
@@ -288,6 +331,12 @@ class SelectAlong(Function):
         dx[ctx.where] = _kept(grad, ctx)       # the indices of one slice are distinct: no accumulation needed
         return dx, None, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: SelectAlong.apply(g, ctx.index, ctx.dim, ctx.keepdim)), \
+            None, None, None
 
 def along(index, dim):
     """A fancy index equivalent to ``take_along_axis(x, index, dim)``: ``x[along(index, dim)]``.
@@ -386,6 +435,12 @@ class LogSumExp(Function):
         return _kept(grad, ctx) * np.exp(x - y), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return _kept(grad, ctx) * (x - linked_output(ctx, y._data)).exp(), None, None
+
 def logsumexp(input, dim=None, keepdim=False):
     """log(sum(exp(input), dim)) without overflow: the max is taken out first.
 
@@ -422,6 +477,14 @@ class Prod(Function):
             return g * y / x, None, None
         return g * _prod_of_others(x, ctx.dims), None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        if not x._data.all():
+            return NotImplemented        # zeros in x: not recorded yet (its gradient raises if differentiated)
+        return _kept(grad, ctx) * linked_output(ctx, y._data) / x, None, None
 
 def _prod_of_others(x, dims):
     """prod_{j != i} x_j over ``dims`` for every i, by exclusive cumprods (exact with zeros)."""
@@ -495,6 +558,26 @@ class Norm(Function):
         return np.where(y == 0, 0, g * scale).astype(x.dtype, copy=False), None, None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        y = linked_output(ctx, y._data)
+        p = ctx.p
+        g = _kept(grad, ctx)
+        if p == 0:
+            return x * 0, None, None, None
+        if p == 1:
+            return g * x.sign(), None, None, None
+        if p in (np.inf, -np.inf):
+            mask = np.abs(x._data) == y._data
+            share = g / _wrap(mask.sum(axis=ctx.dims, keepdims=True).astype(x._data.dtype))
+            return share * x.sign() * _wrap(mask), None, None, None
+        zero = _wrap(y._data == 0)
+        safe_y = y.masked_fill(zero, 1.0)          # 0 where y == 0, PyTorch's choice, without 0/0 in the graph
+        scale = x / safe_y if p == 2 else x.sign() * x.abs() ** (p - 1) / safe_y ** (p - 1)
+        return (g * scale).masked_fill(zero, 0.0), None, None, None
+
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over ``dim`` (all elements if None); ``p='fro'`` is the 2-norm.
 
@@ -536,6 +619,11 @@ class CumSum(Function):
     def backward(ctx, grad):
         return _reverse_cumsum(grad, ctx.dim), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return grad.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
 
 def _reverse_cumsum(a, dim):
     return np.flip(np.cumsum(np.flip(a, dim), axis=dim), dim)
@@ -607,7 +695,7 @@ class ScatterAddAlong(Function):
 
     @staticmethod
     def forward(ctx, x, index, dim):
-        ctx.in_shape, ctx.where = x.shape, along(index, dim)
+        ctx.in_shape, ctx.where, ctx.index, ctx.dim = x.shape, along(index, dim), index, dim
         return x[ctx.where]
 
     @staticmethod
@@ -616,6 +704,11 @@ class ScatterAddAlong(Function):
         np.add.at(dx, ctx.where, grad)
         return dx, None, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: ScatterAddAlong.apply(g, ctx.index, ctx.dim)), None, None
 
 def _running_extreme(op, largest, result_type, input, dim):
     """(values, indices) of the running max/min; on ties the index moves to the latest element, and a NaN
@@ -671,6 +764,9 @@ class NanSum(Function):
     def backward(ctx, grad):
         return _kept(grad, ctx) * ctx.mask, None, None
 
+
+
+    graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` treating NaN as 0 (so NaNs get no gradient). Integers sum as int64."""

@@ -32,6 +32,9 @@ class View(Function):
         return grad.reshape(ctx.in_shape), None
 
 
+
+    graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
+
 class Unsqueeze(View):
     """``View`` adding a dim of size 1 (PyTorch names the node apart)."""
 
@@ -56,6 +59,11 @@ class Permute(Function):
     def backward(ctx, grad):
         return np.transpose(grad, ctx.inverse), None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return grad.permute(ctx.inverse), None
 
 class Transpose(Permute):
     """``Permute`` swapping two dims (a swap is its own inverse, so backward swaps back with the same dims)."""
@@ -84,6 +92,9 @@ class Expand(Function):
         return unbroadcast(grad, ctx.in_shape), None
 
 
+
+    graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
+
 class Clone(Function):
     """y = a copy of x.   Backward: dx = g."""
 
@@ -95,6 +106,9 @@ class Clone(Function):
     def backward(ctx, grad):
         return grad
 
+
+
+    graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
 
 def as_view(out, input):
     """Mark ``out`` as a view of ``input`` when NumPy gave it the same memory: the two then share

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.function import Function
+from ._util import linear_backward
 
 __all__ = []
 METHODS = []
@@ -45,6 +46,11 @@ class Resample2d(Function):
         return np.matmul(grad, ctx.cols.astype(grad.dtype, copy=False)), None, None
 
 
+
+    @staticmethod
+    def graph_backward(ctx, grad):       # linear in x: the recorded backward is one adjoint node
+        return linear_backward(ctx, grad, lambda g: Resample2d.apply(g, ctx.rows, ctx.cols)), None, None
+
 class Interpolate(Function):
     """Separable taps per spatial axis (see the module docstring): gather forward, segment sums backward."""
 
@@ -61,6 +67,11 @@ class Interpolate(Function):
             grad = _adjoint_taps(grad, tap, axis, ctx.x_shape[axis])
         return grad, None
 
+
+
+    @staticmethod
+    def graph_backward(ctx, grad):       # linear in x: the recorded backward is one adjoint node
+        return linear_backward(ctx, grad, lambda g: Interpolate.apply(g, ctx.taps)), None
 
 def _along(values, axis, ndim, dtype):
     """A 1-D per-position array shaped to broadcast along ``axis``."""

@@ -1,17 +1,252 @@
-"""DistributedDataParallel: importable, but deepdive has no process groups yet."""
+"""DistributedDataParallel: every rank trains a replica; gradients are averaged over ranks during backward.
+
+Each rank runs the module on its own part of the batch. When backward computes a parameter's gradient
+(its post-accumulate-grad hook), the parameter is marked ready; when every parameter of a bucket is ready,
+the bucket's gradients are flattened into one buffer and a non-blocking MPI all-reduce is started, while
+backward goes on with the layers below. When backward ends (a callback queued on the engine, as PyTorch's
+reducer does), the all-reduces are waited for and each gradient becomes the mean over ranks:
+
+    grad_p = (1 / world_size) * sum_r grad_p(rank r)
+
+which, for a loss that is a mean over equal per-rank batches, is the gradient of the mean loss over the
+concatenated batch: one optimizer step on every rank then keeps the replicas identical.
+"""
+import contextlib
+
+import numpy as np
+
 from ..module import Module
 
 
+# NOTE: PyTorch's defaults: the first bucket is small (1 MB) so that the first all-reduce starts early in
+# backward; the others are capped at bucket_cap_mb (25 MB).
+_DEFAULT_FIRST_BUCKET_BYTES = 1024 * 1024
+_DEFAULT_BUCKET_CAP_MB = 25
+
+_UNUSED_MESSAGE = ("Expected to have finished reduction in the prior iteration before starting a new one. This "
+                   "error indicates that your module has parameters that were not used in producing loss. You can "
+                   "enable unused parameter detection by passing the keyword argument `find_unused_parameters=True` "
+                   "to `torch.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function "
+                   "outputs participate in calculating loss. Parameter indices which did not receive grad for rank "
+                   "{rank}: {indices}")
+
+
+class _Bucket:
+    """Parameters whose gradients travel in one all-reduce: their flat buffer and what is in flight."""
+
+    def __init__(self, indices, params):
+        self.indices = indices                    # indices into DDP's list of parameters
+        self.params = params
+        self.sizes = [p._data.size for p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.buffer = np.empty(int(self.offsets[-1]), params[0]._data.dtype)
+        self.reset()
+
+    def reset(self):
+        self.pending = set(self.indices)          # parameters whose gradient has not arrived yet
+        self.request = None
+        self.dirty = False                        # a gradient grew after its all-reduce had started
+
+    def flatten(self):
+        for p, a, b in zip(self.params, self.offsets[:-1], self.offsets[1:]):
+            self.buffer[a:b] = 0 if p.grad is None else p.grad._data.reshape(-1)
+
+
+def _buckets(params, first_bytes, cap_bytes):
+    """Parameters in reverse order (roughly the order backward produces their gradients), split by dtype and
+    by size: a bucket closes once it holds ``cap`` bytes."""
+    buckets, open_ = [], {}
+    for i in reversed(range(len(params))):
+        p = params[i]
+        entry = open_.setdefault(p._data.dtype, [[], 0])
+        entry[0].append(i)
+        entry[1] += p._data.nbytes
+        if entry[1] >= (first_bytes if not buckets else cap_bytes):
+            buckets.append(_Bucket(entry[0], [params[j] for j in entry[0]]))
+            del open_[p._data.dtype]
+    for indices, _ in open_.values():
+        buckets.append(_Bucket(indices, [params[j] for j in indices]))
+    return buckets
+
+
+def _wait(request):
+    """``request.Wait()``, yielding the CPU between polls.
+
+    NOTE: MPICH waits by spinning. When ranks share cores with other work (more processes than cores, as
+    on a laptop or a shared CI machine), a spinning rank takes the core the rank it waits for needs;
+    sched_yield hands it over, and costs nothing measurable when every rank has a core of its own.
+    """
+    import os
+    while not request.Test():
+        os.sched_yield()
+
+
 class DistributedDataParallel(Module):
-    """``DistributedDataParallel(module, ...)`` needs a default process group
-    (``torch.distributed.init_process_group``). deepdive has no distributed
-    backend yet, so no group can be initialised and construction raises the
-    ValueError PyTorch raises when the group is missing. The class exists so
-    that ``from torch.nn.parallel import DistributedDataParallel`` in a script's
-    header works and single-process code paths (``if distributed: ...``) run.
+    """``DistributedDataParallel(module, ...)``: data-parallel training over the ranks of a process group.
+
+    At construction rank 0's parameters and buffers are broadcast to every rank (and their shapes checked to
+    agree). In each training step ``ddp(x)`` runs ``module(x)`` and the following ``loss.backward()`` leaves
+    in every parameter's ``.grad`` the mean of the ranks' gradients.
+
+    Args:
+        module: the module to replicate; registered as ``self.module`` (state-dict keys get the ``module.``
+            prefix, as in PyTorch).
+        device_ids, output_device, dim: accepted for compatibility (CPU tensors only).
+        broadcast_buffers: broadcast rank 0's buffers (BatchNorm statistics) before each forward. Default True.
+        init_sync: broadcast rank 0's parameters and buffers at construction. Default True.
+        process_group: the group to average over (default: the default group).
+        bucket_cap_mb: a bucket's size in MB (default 25; the first is 1 MB).
+        find_unused_parameters: allow parameters that get no gradient in a step (their gradient is the mean
+            over the ranks that used them, zeros elsewhere; unused everywhere: ``.grad`` stays as it was).
+            Without it such a parameter raises PyTorch's error.
+        The other arguments of PyTorch's signature (static_graph, gradient_as_bucket_view, mixed_precision ...)
+        are accepted and change nothing here.
     """
 
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
-                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, **kwargs):
-        raise ValueError("Default process group has not been initialized, please make sure to call "
-                         "init_process_group.")
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=None, init_sync=True,
+                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
+                 gradient_as_bucket_view=False, static_graph=False, delay_all_reduce_named_params=None,
+                 param_to_hook_all_reduce=None, mixed_precision=None, device_mesh=None,
+                 skip_all_reduce_unused_params=False, bucket_cap_mb_list=None, batched_grad_copy=False,
+                 forward_sync_buffers=None):
+        super().__init__()
+        from ...distributed.process_group import _group
+        group = _group(process_group, "DistributedDataParallel")
+        self.module = module
+        self.process_group = group
+        self.broadcast_buffers = True if broadcast_buffers is None else broadcast_buffers
+        self.find_unused_parameters = find_unused_parameters
+        self.require_backward_grad_sync = True
+        self.require_forward_param_sync = True
+        self.bucket_bytes_cap = int((_DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb) * 2**20)
+        self._params = [p for p in module.parameters() if p.requires_grad]
+        self._verify_shapes()
+        if init_sync:
+            self._sync_module_states()
+        self._buckets = _buckets(self._params, min(_DEFAULT_FIRST_BUCKET_BYTES, self.bucket_bytes_cap),
+                                 self.bucket_bytes_cap)
+        self._bucket_of = {i: b for b in self._buckets for i in b.indices}
+        self._syncing = False        # a forward with gradient sync ran; its backward has not ended yet
+        self._queued = False
+        self._hook_handles = [p.register_post_accumulate_grad_hook(self._make_hook(i))
+                              for i, p in enumerate(self._params)]
+
+    # ------------------------------------------------------------------ construction
+    def _verify_shapes(self):
+        """Every rank must hold the same parameters: compare the (name, shape, dtype) lists with rank 0's."""
+        mine = [(n, tuple(p.shape), str(p._data.dtype)) for n, p in self.module.named_parameters()]
+        everyone = self.process_group.comm.allgather(mine)
+        for r, theirs in enumerate(everyone):
+            if theirs != everyone[0]:
+                diff = next(((a, b) for a, b in zip(everyone[0], theirs) if a != b), (len(everyone[0]), len(theirs)))
+                raise RuntimeError(f"DistributedDataParallel: rank {self.process_group.ranks[r]}'s module differs from "
+                                   f"rank {self.process_group.ranks[0]}'s: {diff[1]} vs {diff[0]} (every rank must "
+                                   "build the same model)")
+
+    def _broadcast_arrays(self, arrays):
+        """Rank 0's values into ``arrays`` (in place), one MPI broadcast per dtype."""
+        by_dtype = {}
+        for a in arrays:
+            by_dtype.setdefault(a.dtype, []).append(a)
+        for group in by_dtype.values():
+            flat = np.concatenate([a.reshape(-1) for a in group])
+            self.process_group.comm.Bcast(flat, 0)
+            offset = 0
+            for a in group:
+                a[...] = flat[offset:offset + a.size].reshape(a.shape)
+                offset += a.size
+
+    def _sync_module_states(self):
+        self._broadcast_arrays([p._data for p in self.module.parameters()] +
+                               [b._data for b in self.module.buffers()])
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, *inputs, **kwargs):
+        from ...autograd.grad_mode import is_grad_enabled
+        if self.broadcast_buffers and self.require_forward_param_sync:
+            buffers = [b._data for b in self.module.buffers()]
+            if buffers:
+                self._broadcast_arrays(buffers)
+        self._syncing = is_grad_enabled() and self.require_backward_grad_sync
+        if self._syncing:
+            for b in self._buckets:
+                b.reset()
+            self._queued = False
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Forwards (and their backwards) inside keep their gradients local: accumulate several micro-batches,
+        then the first backward outside averages the accumulated ``.grad``."""
+        previous = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = previous
+
+    # ------------------------------------------------------------------ backward: buckets
+    def _make_hook(self, index):
+        def hook(param):
+            if self._syncing:
+                self._grad_ready(index)
+        return hook
+
+    def _grad_ready(self, index):
+        from ...autograd.engine import queue_callback
+        if not self._queued:
+            queue_callback(self._finish_reduction)
+            self._queued = True
+        bucket = self._bucket_of[index]
+        if bucket.request is not None:          # a parameter used twice got more gradient after the launch
+            bucket.dirty = True
+            return
+        bucket.pending.discard(index)
+        if not bucket.pending:
+            self._launch(bucket)
+
+    def _launch(self, bucket):
+        from ...distributed._mpi import mpi
+        MPI = mpi()
+        bucket.flatten()
+        bucket.request = self.process_group.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, MPI.SUM)
+        # NOTE: MPICH progresses non-blocking collectives inside MPI calls; testing the earlier requests
+        # lets them advance while backward computes the next layers.
+        for b in self._buckets:
+            if b.request is not None and b is not bucket:
+                b.request.Test()
+
+    def _finish_reduction(self):
+        """End of backward: wait for every bucket, reduce those that never launched, write the means back."""
+        from ...distributed._mpi import mpi
+        MPI = mpi()
+        self._syncing = False
+        comm, world = self.process_group.comm, self.process_group.size()
+        for bucket in self._buckets:
+            if bucket.request is not None:
+                _wait(bucket.request)
+            if bucket.request is not None and not bucket.dirty:
+                bucket.buffer /= world
+                self._write_back(bucket, None)
+                continue
+            # unused parameters (or a gradient that grew after launch): reduce now, with a used-mask
+            used = np.array([0 if i in bucket.pending else 1 for i in bucket.indices], np.int64)
+            if bucket.pending and not self.find_unused_parameters:
+                raise RuntimeError(_UNUSED_MESSAGE.format(rank=self.process_group.rank(),
+                                                          indices=sorted(bucket.pending)))
+            bucket.flatten()
+            comm.Allreduce(MPI.IN_PLACE, bucket.buffer, MPI.SUM)
+            comm.Allreduce(MPI.IN_PLACE, used, MPI.SUM)
+            bucket.buffer /= world
+            self._write_back(bucket, used)
+
+    def _write_back(self, bucket, used):
+        from ...tensor import _wrap
+        for k, (p, a, b) in enumerate(zip(bucket.params, bucket.offsets[:-1], bucket.offsets[1:])):
+            if used is not None and used[k] == 0:
+                continue                         # no rank computed a gradient for it: leave .grad as it is
+            mean = bucket.buffer[a:b].reshape(p._data.shape)
+            if p.grad is None:
+                p.grad = _wrap(mean.copy())
+            else:
+                p.grad._data[...] = mean
