@@ -8,17 +8,17 @@ __all__ = ["ExponentialFamily"]
 def _check_no_graph_needed(params):
     if deepdive.is_grad_enabled() and any(p.requires_grad for p in params):
         raise NotImplementedError(
-            "ExponentialFamily's generic entropy / KL (Bregman divergence of the log normalizer) needs "
-            "autograd.grad(create_graph=True) to be differentiable, which deepdive does not support; define "
-            "entropy() / register_kl in closed form, or call it under torch.no_grad()")
+            "ExponentialFamily's generic entropy / KL (Bregman divergence of the log normalizer) is computed as "
+            "values only here (a differentiable one would need autograd.grad(create_graph=True) through the log "
+            "normalizer); define entropy() / register_kl in closed form, or call it under torch.no_grad()")
 
 
 class ExponentialFamily(Distribution):
     r"""theta = ``_natural_params``, F = ``_log_normalizer``, E[k(x)] = ``_mean_carrier_measure``.
 
     The generic entropy is the Bregman identity H = F(theta) - <theta, grad F(theta)> - E[k(x)]
-    (Nielsen & Nock); every built-in family overrides it with its closed form. NOTE: deepdive has no
-    higher-order gradients, so the generic form gives values only (it says so if a gradient is wanted).
+    (Nielsen & Nock); every built-in family overrides it with its closed form. NOTE: the generic form gives
+    values only (it says so if a gradient is wanted): lgamma/digamma here have no double backward.
     """
 
     @property
