@@ -31,6 +31,7 @@ from .ops.activation import *  # noqa: F401,F403
 from .ops.dropout import *  # noqa: F401,F403
 from .ops.normalization import *  # noqa: F401,F403
 from .ops.embedding import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403   (lgamma, digamma, polygamma, erfinv: for distributions)
 from . import autograd
 from .serialization import save, load
 from ._compat import *  # noqa: F401,F403
@@ -62,6 +63,7 @@ from ._compile import compile  # noqa: F401,A001
 # Loaded on first use (PEP 562), so `import deepdive` costs little more than NumPy's own import.
 _LAZY = ("layers", "training", "viz", "datasets", "demos")
 _LAZY += ("func",)       # torch.func: function transforms (higher-order gradients)
+_LAZY += ("distributions",)     # torch.distributions
 
 
 def __getattr__(name):

@@ -9,6 +9,8 @@ import importlib
 FAMILIES = ["..creation", "dtype_ops", "elementwise", "comparison", "reduction", "shape", "indexing", "linalg", "inplace", "joining", "softmax", "sorting", "activation"]
 # torch.linalg's old names (x.inverse(), x.det() ...), bincount/histc, diff/logcumsumexp/kron
 FAMILIES += ["linalg_legacy", "bucketing", "scan"]
+# lgamma, digamma, polygamma, erfinv, mvlgamma (for deepdive.distributions)
+FAMILIES += ["special"]
 
 
 def install_methods(tensor_cls):

@@ -119,8 +119,11 @@ class Mean(Function):
 
     graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
-    """Sum over ``dim`` (all dims if None). Integer and bool inputs sum as int64, like PyTorch."""
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    """Sum over ``dim`` (all dims if None). Integer and bool inputs sum as int64, like PyTorch.
+    ``axis`` is PyTorch's NumPy-style alias of ``dim`` (Spinning Up's SAC writes ``.sum(axis=-1)``)."""
+    dim = axis if axis is not None else dim
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind in "biu":
@@ -129,8 +132,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return Sum.apply(input, dims, keepdim)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
-    """Arithmetic mean over ``dim`` (floating tensors only, as in PyTorch)."""
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    """Arithmetic mean over ``dim`` (floating tensors only, as in PyTorch); ``axis`` aliases ``dim``."""
+    dim = axis if axis is not None else dim
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
