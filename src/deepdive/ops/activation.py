@@ -75,13 +75,12 @@ class Hardtanh(Function):
         lo, hi = ctx.bounds
         return grad * ((x > lo) & (x < hi)), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (x,) = ctx.saved_tensors
         lo, hi = ctx.bounds
         return grad * _const((x._data > lo) & (x._data < hi)), None, None
+
 
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x.   Backward: dx = g if x > 0 else slope * g  (slope at 0)."""
@@ -104,12 +103,11 @@ class LeakyRelu(Function):
         factor *= grad
         return factor, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _const(np.where(x._data > 0, 1, ctx.slope).astype(x._data.dtype)), None
+
 
 class Threshold(Function):
     """y = x if x > threshold else value.   Backward: dx = g where x > threshold."""
@@ -125,12 +123,11 @@ class Threshold(Function):
         (x,) = ctx.saved_tensors
         return grad * (x > ctx.threshold), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _const(x._data > ctx.threshold), None, None
+
 
 class Shrink(Function):
     """Hardshrink: y = x if |x| > l else 0;  softshrink: y = x - l*sign(x) if |x| > l else 0.
@@ -188,8 +185,6 @@ class Prelu(Function):
                 dw = contrib.sum(axis=axes).reshape(ctx.w_shape)
         return dx, dw
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, w, weight = ctx.saved_tensors
@@ -224,12 +219,11 @@ class Hardsigmoid(Function):
         # NOTE: PyTorch's kernel uses the float32 constant 1.0f/6.0f even for float64; we match it bit for bit.
         return grad * ((x > -3) & (x < 3)) * _ONE_SIXTH_F32
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _const((x._data > -3) & (x._data < 3)) * _ONE_SIXTH_F32
+
 
 class Hardswish(Function):
     """y = x * relu6(x + 3) / 6.   Backward: 0 for x <= -3, g * (x/3 + 1/2) for -3 < x < 3, g for x >= 3."""
@@ -247,8 +241,6 @@ class Hardswish(Function):
         factor += x >= 3
         factor *= grad
         return factor
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -283,8 +275,6 @@ class Elu(Function):
         factor *= grad
         return factor, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, _ = ctx.saved_tensors
@@ -317,14 +307,13 @@ class Softplus(Function):
         factor *= grad
         return factor, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         z, x = ctx.saved_tensors
         beta, threshold = ctx.params
         above = _const(z._data > threshold)
         return grad * (above + (1 - above) * (x * beta).sigmoid()), None, None
+
 
 class Logsigmoid(Function):
     """y = log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)).   Backward: dx = g * sigmoid(-x)."""
@@ -338,8 +327,6 @@ class Logsigmoid(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _sigmoid_fast(-x)
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -426,8 +413,6 @@ class Gelu(Function):
         pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return grad * (saved + x * pdf), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, _ = ctx.saved_tensors
@@ -438,6 +423,7 @@ class Gelu(Function):
         cdf = 0.5 * (1 + (x * _INV_SQRT_2).erf())
         pdf = (-0.5 * x * x).exp() * _INV_SQRT_2PI
         return grad * (cdf + x * pdf), None
+
 
 class Silu(Function):
     """y = x * sigmoid(x).   Backward: dx = g * s * (1 + x (1 - s)),  s = sigmoid(x)."""
@@ -453,13 +439,12 @@ class Silu(Function):
         x, s = ctx.saved_tensors
         return grad * s * (1 + x * (1 - s))
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, _ = ctx.saved_tensors
         s = x.sigmoid()
         return grad * s * (1 + x * (1 - s))
+
 
 class Mish(Function):
     """y = x * tanh(softplus(x)).   Backward: dx = g * (t + x * sigmoid(x) * (1 - t^2)),  t = tanh(softplus(x))."""
@@ -475,13 +460,12 @@ class Mish(Function):
         x, t = ctx.saved_tensors
         return grad * (t + x * _sigmoid_fast(x) * (1 - t * t))
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, _ = ctx.saved_tensors
         t = Softplus.apply(x, 1.0, 20.0).tanh()
         return grad * (t + x * x.sigmoid() * (1 - t * t))
+
 
 class Softsign(Function):
     """y = x / (1 + |x|).   Backward: dx = g / (1 + |x|)^2."""
@@ -497,13 +481,12 @@ class Softsign(Function):
         d, _ = ctx.saved_tensors
         return grad / (d * d)
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         _, x = ctx.saved_tensors
         d = 1 + x.abs()
         return grad / (d * d)
+
 
 class Tanhshrink(Function):
     """y = x - tanh(x).   Backward: dx = g * tanh(x)^2."""
@@ -519,13 +502,12 @@ class Tanhshrink(Function):
         t, _ = ctx.saved_tensors
         return grad * t * t
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         _, x = ctx.saved_tensors
         t = x.tanh()
         return grad * t * t
+
 
 class Glu(Function):
     """y = a * sigmoid(b), (a, b) the two halves of x along dim.
@@ -543,8 +525,6 @@ class Glu(Function):
     def backward(ctx, grad):
         a, s, _ = ctx.saved_tensors
         return np.concatenate([grad * s, grad * a * s * (1 - s)], axis=ctx.dim), None
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):

@@ -92,8 +92,6 @@ class ScaledDotProductAttention(Function):
             dmask = unbroadcast(d_scores, ctx.mask_shape)
         return dq, dk, dv, dmask, None, None, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad, grad_weights=None):
         q, k, v, probs, _, keep, _ = ctx.saved_tensors
@@ -153,13 +151,12 @@ class SplitHeads(Function):
             np.copyto(out[:, :, i], g.transpose(to_input))
         return out.reshape(ctx.in_shape), None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, *grads):
         from .joining import stack
         to_input = (0, 2, 1, 3) if ctx.axes[1] == 0 else (2, 0, 1, 3)
         return stack([g.permute(to_input) for g in grads], 2).reshape(ctx.in_shape), None, None, None
+
 
 class MergeHeads(Function):
     """(N, H, L, D) -> (A, B, H * D), (A, B) = (N, L) if ``batch_first`` else (L, N): the inverse of SplitHeads.
@@ -179,11 +176,10 @@ class MergeHeads(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.split_shape).transpose(ctx.back_axes), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return grad.reshape(ctx.split_shape).permute(ctx.back_axes), None
+
 
 def split_heads(x, parts, heads, batch_first):
     """Packed projections (A, B, parts * E) as ``parts`` head-major tensors (N, H, L, E / H)."""

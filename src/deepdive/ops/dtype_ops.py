@@ -16,11 +16,10 @@ class Cast(Function):
     def backward(ctx, grad):
         return grad.astype(ctx.in_dtype, copy=False), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return Cast.apply(grad, ctx.in_dtype), None
+
 
 def cast(x, dtype):
     """``x.to(dtype)``; integer and bool results carry no gradient."""

@@ -167,8 +167,6 @@ class Pow(Function):
                 dy = unbroadcast(dy, np.shape(y))
         return dx, dy
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y, z = ctx.saved_tensors
@@ -177,6 +175,7 @@ class Pow(Function):
         dx = unbroadcast(where(y == 0, zero, grad * y * x ** (y - 1)), x.shape) if need_x else None
         dy = unbroadcast(where((x == 0) & (y >= 0), zero, grad * z * log(x)), y.shape) if need_y else None
         return dx, dy
+
 
 class RPowScalar(Function):
     """y = c^x (c a number).   Backward: dx = g * y * ln(c)."""
@@ -193,12 +192,11 @@ class RPowScalar(Function):
         (y,) = ctx.saved_tensors
         return (grad * y * ctx.log_base).astype(grad.dtype, copy=False), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (y,) = ctx.saved_tensors
         return grad * y * float(ctx.log_base), None
+
 
 def _binary(function, name, a, b):
     # NOTE: the common case (two tensors of one dtype) skips binary_operands: this is the hot path of every
@@ -623,12 +621,11 @@ class Clamp(Function):
         (x,) = ctx.saved_tensors
         return grad * _clamp_mask(ctx, x), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _wrap(_clamp_mask(ctx, x._data)), None, None
+
 
 def _clamp_mask(ctx, x):
     mask = np.ones(x.shape, dtype=bool)
@@ -677,8 +674,6 @@ class Maximum(Function):
         return (unbroadcast(share * (x >= y), x.shape) if ctx.needs_input_grad[0] else None,
                 unbroadcast(share * (y >= x), y.shape) if ctx.needs_input_grad[1] else None)
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -701,8 +696,6 @@ class Minimum(Function):
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
         return (unbroadcast(share * (x <= y), x.shape) if ctx.needs_input_grad[0] else None,
                 unbroadcast(share * (y <= x), y.shape) if ctx.needs_input_grad[1] else None)
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -736,8 +729,6 @@ class Where(Function):
         return (None,
                 unbroadcast(np.where(cond, grad, zero), ctx.x_shape) if ctx.needs_input_grad[1] else None,
                 unbroadcast(np.where(cond, zero, grad), ctx.y_shape) if ctx.needs_input_grad[2] else None)
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):

@@ -55,8 +55,6 @@ class Embedding(Function):
             dw[padding_idx] = 0
         return dw, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (indices,) = ctx.saved_tensors
@@ -65,6 +63,7 @@ class Embedding(Function):
             return NotImplemented        # not recorded yet: differentiating this gradient raises
         indices = indices._data
         return linear_backward(ctx, grad, lambda g: Embedding.apply(g, indices, None, False)), None, None, None
+
 
 def _renorm_rows(weight, indices, max_norm, norm_type):
     """Rescale in place (no gradient) the looked-up rows whose norm exceeds ``max_norm`` (PyTorch's embedding_renorm_)."""

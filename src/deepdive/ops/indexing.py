@@ -80,11 +80,10 @@ class GetItem(Function):
             np.add.at(dx, index, grad)
         return dx, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: type(ctx).apply(g, ctx.index, ctx.advanced)), None, None
+
 
 class Index(GetItem):
     """``GetItem`` with integer-array or mask indices (PyTorch's IndexBackward0)."""
@@ -235,11 +234,10 @@ class Gather(Function):
         dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
         return _scatter_add_into(dx, ctx.dim, ctx.index, grad), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: Gather.apply(g, ctx.dim, ctx.index)), None, None
+
 
 def _check_gather_shapes(op, input, dim, index, src_shape=None):
     if index.ndim != input._data.ndim and not (index.ndim <= 1 and input._data.ndim <= 1):
@@ -372,11 +370,10 @@ class IndexSelect(Function):
         dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
         return index_add_along(dx, ctx.dim, ctx.index, grad), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: IndexSelect.apply(g, ctx.dim, ctx.index)), None, None
+
 
 def index_select(input, dim, index):
     """The entries at the 1-D ``index`` along ``dim``."""
@@ -434,8 +431,6 @@ class MaskedFill(Function):
         dvalue = np.where(ctx.mask, grad, zero).sum() if ctx.needs_input_grad[2] else None
         return dx, None, dvalue
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         mask = _wrap(ctx.mask)
@@ -443,6 +438,7 @@ class MaskedFill(Function):
         dx = unbroadcast(grad.where(~mask, zero), ctx.x_shape) if ctx.needs_input_grad[0] else None
         dvalue = zero.where(~mask, grad).sum() if ctx.needs_input_grad[2] else None
         return dx, None, dvalue
+
 
 def _bool_mask(mask, op):
     arr = mask._data if mask.__class__ in _TENSOR_TYPES else np.asarray(mask)
@@ -487,11 +483,10 @@ class MaskedSelect(Function):
         dx[ctx.mask] = grad
         return unbroadcast(dx, ctx.x_shape), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: MaskedSelect.apply(g, ctx.mask)), None
+
 
 def masked_select(input, mask):
     """The elements where ``mask`` (broadcast with input) is True, as a 1-D tensor."""

@@ -40,12 +40,11 @@ class Cat(Function):
     def backward(ctx, grad):
         return (None,) + tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         edges = [0] + list(ctx.bounds) + [grad.shape[ctx.dim]]
         return (None,) + tuple(grad.narrow(ctx.dim, a, b - a) for a, b in zip(edges, edges[1:]))
+
 
 def _same_dtype(tensors):
     """PyTorch promotes the inputs of cat/stack to one dtype."""
@@ -102,11 +101,10 @@ class Stack(Function):
     def backward(ctx, grad):
         return (None,) + tuple(np.moveaxis(grad, ctx.dim, 0))
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return (None,) + tuple(grad.select(ctx.dim, i) for i in range(grad.shape[ctx.dim]))
+
 
 def stack(tensors, dim=0, *, out=None):
     """Join equal-shaped tensors along a new dim."""
@@ -157,11 +155,10 @@ class Split(Function):
     def backward(ctx, *grads):
         return np.concatenate(grads, axis=ctx.dim), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, *grads):
         return cat(grads, ctx.dim), None, None
+
 
 class SplitWithSizes(Split):
     """``split`` with a list of sizes (PyTorch names its node apart)."""
@@ -180,11 +177,10 @@ class Unbind(Function):
     def backward(ctx, *grads):
         return np.stack(grads, axis=ctx.dim), None
 
-
-
     @staticmethod
     def graph_backward(ctx, *grads):
         return stack(grads, ctx.dim), None
+
 
 def split(tensor, split_size_or_sections, dim=0):
     """Cut into pieces of ``split_size`` (the last may be smaller) or of the listed sizes."""
@@ -235,8 +231,6 @@ class Narrow(Function):
         dx[ctx.key] = grad
         return dx, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         dim, piece = len(ctx.key) - 1, ctx.key[-1]
@@ -270,12 +264,11 @@ class Select(Function):
         dx[ctx.key] = grad
         return dx, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         dim, index = len(ctx.key) - 2, ctx.key[-2]
         return linear_backward(ctx, grad, lambda g: Select.apply(g, dim, index)), None, None
+
 
 def select(input, dim, index):
     """The slice at ``index`` along ``dim``, with that dim removed: ``x.select(1, 0)`` is ``x[:, 0]``."""
@@ -301,11 +294,10 @@ class Tril(Function):
     def backward(ctx, grad):
         return np.tril(grad, ctx.diagonal), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return Tril.apply(grad, ctx.diagonal), None
+
 
 class Triu(Function):
     """y = x with entries below the ``diagonal`` zeroed (last two dims).   Backward: dx = triu(g)."""
@@ -319,11 +311,10 @@ class Triu(Function):
     def backward(ctx, grad):
         return np.triu(grad, ctx.diagonal), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return Triu.apply(grad, ctx.diagonal), None
+
 
 def tril(input, diagonal=0):
     """Lower triangle of the last two dims (``diagonal`` > 0 keeps more above the main diagonal)."""
@@ -414,11 +405,10 @@ class Flip(Function):
     def backward(ctx, grad):
         return np.flip(grad, ctx.dims), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return Flip.apply(grad, ctx.dims), None
+
 
 def flip(input, *dims, **kwargs):
     """Reverse the order of elements along ``dims`` (positional or ``dims=``)."""
@@ -455,12 +445,11 @@ class Roll(Function):
         back = -ctx.shifts if isinstance(ctx.shifts, int) else tuple(-s for s in ctx.shifts)
         return np.roll(grad, back, ctx.dims), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         back = -ctx.shifts if isinstance(ctx.shifts, int) else tuple(-s for s in ctx.shifts)
         return Roll.apply(grad, back, ctx.dims), None, None
+
 
 def roll(input, shifts, dims=None):
     """Shift elements cyclically along ``dims`` (the flattened tensor when ``dims`` is None)."""
@@ -492,13 +481,12 @@ class Repeat(Function):
         dx = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return dx.reshape(ctx.in_shape), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         shape = (1,) * (len(ctx.repeats) - len(ctx.in_shape)) + tuple(ctx.in_shape)
         split = [n for pair in zip(ctx.repeats, shape) for n in pair]
         return grad.reshape(split).sum(dim=tuple(range(0, len(split), 2))).reshape(ctx.in_shape), None
+
 
 def repeat(self, *sizes, **kwargs):
     """Tile the tensor: ``x.repeat(2, 3)`` repeats dim 0 twice and dim 1 three times (like ``numpy.tile``)."""

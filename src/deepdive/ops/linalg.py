@@ -58,8 +58,6 @@ class MatMul(Function):
                 dy = dy.reshape(y.shape)
         return dx, dy
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -248,8 +246,6 @@ class AddMatMul(Function):
             dy = np.matmul(np.swapaxes(x, -1, -2), g) if need_y else None
         return dc, dx, dy, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -263,6 +259,7 @@ class AddMatMul(Function):
             dx = g @ y.transpose(-1, -2) if need_x else None
             dy = x.transpose(-1, -2) @ g if need_y else None
         return dc, dx, dy, None, None
+
 
 def _add_matmul(op, input, x, y, beta, alpha):
     """Shared checks of addmm/baddbmm/addmv (the product's operands are already checked)."""

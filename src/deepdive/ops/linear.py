@@ -54,8 +54,6 @@ class Linear(Function):
                 db = g2.sum(axis=0)
         return dx, dw, db
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, weight = ctx.saved_tensors
@@ -65,6 +63,7 @@ class Linear(Function):
         dw = g2.t() @ x.reshape(-1, x.shape[-1]) if need_w else None
         db = g2.sum(0) if need_b else None
         return dx, dw, db
+
 
 def linear(input, weight, bias=None):
     """y = x W^T + b over the last dim of ``input``.

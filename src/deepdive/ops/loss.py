@@ -100,8 +100,6 @@ class _DifferenceLoss(Function):
         return (unbroadcast(dd, ctx.shapes[0]) if need_x else None,
                 unbroadcast(-dd, ctx.shapes[1]) if need_y else None, None, None)
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (d,) = ctx.saved_tensors
@@ -132,6 +130,7 @@ class MSELoss(_DifferenceLoss):
     def graph_slope(d, _):
         return 2 * d
 
+
 class L1Loss(_DifferenceLoss):
     """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0, as PyTorch)."""
 
@@ -148,6 +147,7 @@ class L1Loss(_DifferenceLoss):
     @staticmethod
     def graph_slope(d, _):
         return d.sign()
+
 
 class SmoothL1Loss(_DifferenceLoss):
     """l = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta.   Backward: l'(d) = clip(d / beta, -1, 1)."""
@@ -167,6 +167,7 @@ class SmoothL1Loss(_DifferenceLoss):
     def graph_slope(d, beta):
         return (d / beta).clamp(-1, 1) if beta > 0 else d.sign()
 
+
 class HuberLoss(_DifferenceLoss):
     """l = 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta).   Backward: l'(d) = clip(d, -delta, delta)."""
 
@@ -184,6 +185,7 @@ class HuberLoss(_DifferenceLoss):
     @staticmethod
     def graph_slope(d, delta):
         return d.clamp(-delta, delta)
+
 
 def _difference_loss(function, op, input, target, reduction, param=None, weight=None, mean_by_weight=True):
     input, target = _tensor_pair(input, target, op)
@@ -384,8 +386,6 @@ class CrossEntropy(Function):
             dt = _classes_back(dt, ctx.in_shape)
         return dx, dt, None, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (logp,) = ctx.saved_tensors
@@ -405,6 +405,7 @@ class CrossEntropy(Function):
         dx = (p * q_sum - _wrap(_classes_back(q, shape))) * (_classes_back(g, _grad_shape(shape)) if g.ndim else g)
         return dx, None, None, None, None, None
 
+
 class NLLLoss(Function):
     """loss_i = -sum_c q_ic x_ic = -w[y_i] x_{i, y_i}   (x: log-probabilities).   Backward: dx_i = -g_i q_i."""
 
@@ -423,13 +424,12 @@ class NLLLoss(Function):
         g = _per_sample(grad, ctx.reduction, ctx.count)
         return _classes_back(-ctx.q * g, ctx.in_shape), None, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         g = _per_sample(grad, ctx.reduction, ctx.count)
         q = _wrap(-ctx.q)
         return _classes_back(q * g, ctx.in_shape), None, None, None, None
+
 
 def _check_class_target(input, target, op, allow_probabilities):
     """Validate shapes/dtypes of a class loss; True when ``target`` holds class probabilities."""
@@ -540,8 +540,6 @@ class BinaryCrossEntropy(Function):
         return (None if dx is None else unbroadcast(dx, x.shape), None if dy is None else unbroadcast(dy, y.shape),
                 None, None)
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -592,8 +590,6 @@ class BinaryCrossEntropyWithLogits(Function):
             dpos = unbroadcast(gw * y * sp, pw.shape)
         return dx, dy, dweight, dpos, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -611,6 +607,7 @@ class BinaryCrossEntropyWithLogits(Function):
         if need[1]:
             dy = unbroadcast(gw * (-x if pw is None else (_wrap(pw) - 1) * sp - x), y.shape)
         return dx, dy, None, None, None
+
 
 def _check_same_size(input, target, message):
     if input._data.shape != target._data.shape:
@@ -890,8 +887,6 @@ class Normalize(Function):
             dnorm = x / norm if p == 2 else np.sign(x) * np.abs(x) ** (p - 1) / norm ** (p - 1)
         dnorm = np.where(norm > ctx.eps, dnorm, 0).astype(x.dtype, copy=False)
         return grad / denom - dot / (denom * denom) * dnorm, None, None, None
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):

@@ -81,8 +81,6 @@ class BatchNorm(Function):
             dx = dx.reshape(shape)
         return (dx, sum_g_xhat if need_w else None, sum_g if need_b else None, None, None, None, None, None)
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         _, invstd, weight, x = ctx.saved_tensors
@@ -108,6 +106,7 @@ class BatchNorm(Function):
                 dx = g * scale
             dx = dx.reshape(shape)
         return dx, dw, db, None, None, None, None, None
+
 
 def x_hat_of(ctx):
     """x - running_mean (eval mode), from the saved normalised input: x_hat / invstd."""
@@ -194,8 +193,6 @@ class LayerNorm(Function):
             dx = dx.reshape(shape)
         return dx, dw, db, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         _, _, weight, x = ctx.saved_tensors
@@ -214,6 +211,7 @@ class LayerNorm(Function):
             dx = (invstd * (gx - gx.mean(dim=1, keepdim=True) - x_hat * (gx * x_hat).mean(dim=1, keepdim=True)))
             dx = dx.reshape(shape)
         return dx, dw, db, None, None
+
 
 def _normalized_shape(normalized_shape):
     if isinstance(normalized_shape, int):
@@ -286,8 +284,6 @@ class GroupNorm(Function):
         db = sum_g.sum(axis=0).reshape(-1) if need_b else None
         return dx, dw, db, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         def group_norm(x, weight, bias):
@@ -300,6 +296,7 @@ class GroupNorm(Function):
                 y = y * weight.reshape(affine)
             return ((y + bias.reshape(affine)) if bias is not None else y,)
         return composite_backward(ctx, (grad,), group_norm, ctx.inputs)
+
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of ``C / num_groups`` channels of each sample (N, C, *)."""
@@ -341,14 +338,13 @@ class RMSNorm(Function):
             dx = r * (gy - y0 * (gy * y0).mean(axis=axes, keepdims=True))
         return dx, dw, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         def rms_norm(x, weight):
             y = x * ((x * x).mean(dim=ctx.axes, keepdim=True) + ctx.eps).rsqrt()
             return (y * weight if weight is not None else y,)
         return composite_backward(ctx, (grad,), rms_norm, ctx.inputs)
+
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` dims

@@ -39,11 +39,10 @@ class ConstantPad(Function):
         dx[src] = grad[dst]
         return dx, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: ConstantPad.apply(g, ctx.pairs, 0)), None, None
+
 
 def _constant_geometry(shape, pairs):
     """Output shape and the (source, destination) slices for per-axis (before, after) pads."""

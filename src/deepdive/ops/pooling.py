@@ -109,8 +109,6 @@ class MaxPool(Function):
             dx = np.bincount(target.reshape(-1), weights=grad.reshape(-1), minlength=M * HW).astype(grad.dtype)
         return dx.reshape(ctx.x_shape), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad, *_):
         # linear in g with the argmax fixed: its adjoint picks each window's maximum out of gg
@@ -118,6 +116,7 @@ class MaxPool(Function):
         M, HW = x_shape4[0], x_shape4[2] * x_shape4[3]
         target = _flat_indices(table, ctx.first.reshape(M, table.shape[0])) + (np.arange(M) * HW)[:, None]
         return linear_backward(ctx, grad, lambda g: g.reshape(-1)[target.reshape(-1)].reshape(out_shape)), None, None
+
 
 def _flat_indices(table, first):
     """table[p, first[m, p]] for every window: the flat H*W index of each window's maximum."""
@@ -270,11 +269,10 @@ class AvgPool(Function):
         dx = crop2d(col2im(cols, padded, stride, (1, 1)), pads, x_shape4[2:])
         return dx.reshape(x_shape), None, None, None, None, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return (linear_backward(ctx, grad, lambda g: AvgPool.apply(g, *ctx.call)),) + (None,) * 7
+
 
 def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
     """Per-output window size along one axis: with padding (clipped to input + pad) or valid pixels only."""

@@ -218,8 +218,6 @@ class RNNSequence(Function):
         dh0 = dh if ctx.needs_input_grad[1] else None
         return _as_many(ctx, (dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
 
-
-
     @staticmethod
     def graph_backward(ctx, *grads):
         def step(x, h, w_ih, w_hh, b_ih, b_hh):
@@ -372,8 +370,6 @@ class LSTMSequence(Function):
             dw_hr = np.matmul(dh_all.reshape(T * B, -1).T, m_seq.reshape(T * B, H))
         return _as_many(ctx, (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
                               None, dw_hr, None))
-
-
 
     @staticmethod
     def graph_backward(ctx, *grads):

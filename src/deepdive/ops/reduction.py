@@ -194,8 +194,6 @@ class Std(Function):
             denominator = np.where(denominator == 0, np.inf, denominator).astype(y.dtype, copy=False)
         return _kept(grad, ctx) / denominator * centered, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         _, y, x = ctx.saved_tensors
@@ -206,6 +204,7 @@ class Std(Function):
         scale = (_kept(grad, ctx) / (ctx.dof * safe)).masked_fill(zero, 0.0) if zero._data.any() \
             else _kept(grad, ctx) / (ctx.dof * y)
         return scale * centered, None, None, None
+
 
 def _inverse(dof):
     return 1.0 / dof if dof else float("inf")
@@ -300,8 +299,6 @@ class ReduceExtreme(Function):
         count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad.dtype)
         return mask * (_kept(grad, ctx) / count), None, None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -309,6 +306,7 @@ class ReduceExtreme(Function):
         mask = np.isnan(x) if ctx.nan_ties and np.isnan(y).any() else x == y
         count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad._data.dtype)
         return _wrap(mask) * (_kept(grad, ctx) / _wrap(count)), None, None, None, None
+
 
 class SelectAlong(Function):
     """y = x at ``index`` along ``dim`` (the values of max/min/sort/topk/median with a dim).
@@ -330,8 +328,6 @@ class SelectAlong(Function):
         dx = np.zeros(ctx.in_shape, dtype=grad.dtype)
         dx[ctx.where] = _kept(grad, ctx)       # the indices of one slice are distinct: no accumulation needed
         return dx, None, None, None
-
-
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -434,12 +430,11 @@ class LogSumExp(Function):
         x, y = ctx.saved_tensors
         return _kept(grad, ctx) * np.exp(x - y), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
         return _kept(grad, ctx) * (x - linked_output(ctx, y._data)).exp(), None, None
+
 
 def logsumexp(input, dim=None, keepdim=False):
     """log(sum(exp(input), dim)) without overflow: the max is taken out first.
@@ -477,14 +472,13 @@ class Prod(Function):
             return g * y / x, None, None
         return g * _prod_of_others(x, ctx.dims), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
         if not x._data.all():
             return NotImplemented        # zeros in x: not recorded yet (its gradient raises if differentiated)
         return _kept(grad, ctx) * linked_output(ctx, y._data) / x, None, None
+
 
 def _prod_of_others(x, dims):
     """prod_{j != i} x_j over ``dims`` for every i, by exclusive cumprods (exact with zeros)."""
@@ -557,8 +551,6 @@ class Norm(Function):
                 scale = np.sign(x) * np.abs(x) ** (p - 1) / y ** (p - 1)
         return np.where(y == 0, 0, g * scale).astype(x.dtype, copy=False), None, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -577,6 +569,7 @@ class Norm(Function):
         safe_y = y.masked_fill(zero, 1.0)          # 0 where y == 0, PyTorch's choice, without 0/0 in the graph
         scale = x / safe_y if p == 2 else x.sign() * x.abs() ** (p - 1) / safe_y ** (p - 1)
         return (g * scale).masked_fill(zero, 0.0), None, None, None
+
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over ``dim`` (all elements if None); ``p='fro'`` is the 2-norm.
@@ -619,11 +612,10 @@ class CumSum(Function):
     def backward(ctx, grad):
         return _reverse_cumsum(grad, ctx.dim), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return grad.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
+
 
 def _reverse_cumsum(a, dim):
     return np.flip(np.cumsum(np.flip(a, dim), axis=dim), dim)
@@ -704,11 +696,10 @@ class ScatterAddAlong(Function):
         np.add.at(dx, ctx.where, grad)
         return dx, None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return linear_backward(ctx, grad, lambda g: ScatterAddAlong.apply(g, ctx.index, ctx.dim)), None, None
+
 
 def _running_extreme(op, largest, result_type, input, dim):
     """(values, indices) of the running max/min; on ties the index moves to the latest element, and a NaN

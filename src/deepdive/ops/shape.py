@@ -59,11 +59,10 @@ class Permute(Function):
     def backward(ctx, grad):
         return np.transpose(grad, ctx.inverse), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         return grad.permute(ctx.inverse), None
+
 
 class Transpose(Permute):
     """``Permute`` swapping two dims (a swap is its own inverse, so backward swaps back with the same dims)."""

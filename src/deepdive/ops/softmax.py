@@ -39,13 +39,12 @@ class Softmax(Function):
         gy -= y * gy.sum(axis=ctx.dim, keepdims=True)
         return gy, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (y,) = ctx.saved_tensors
         gy = grad * y
         return gy - y * gy.sum(dim=ctx.dim, keepdim=True), None
+
 
 class LogSoftmax(Function):
     """y = log_softmax(x) along dim.   Backward: dx = g - exp(y) * sum(g, dim)."""
@@ -66,12 +65,11 @@ class LogSoftmax(Function):
         (y,) = ctx.saved_tensors
         return grad - np.exp(y) * grad.sum(axis=ctx.dim, keepdims=True), None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):
         (y,) = ctx.saved_tensors
         return grad - y.exp() * grad.sum(dim=ctx.dim, keepdim=True), None
+
 
 def _shifted(x, dim):
     """x - max(x, dim): a new array whose largest entry per slice is 0."""

@@ -45,11 +45,10 @@ class Resample2d(Function):
             grad = np.matmul(ctx.rows.T.astype(grad.dtype, copy=False), grad)
         return np.matmul(grad, ctx.cols.astype(grad.dtype, copy=False)), None, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):       # linear in x: the recorded backward is one adjoint node
         return linear_backward(ctx, grad, lambda g: Resample2d.apply(g, ctx.rows, ctx.cols)), None, None
+
 
 class Interpolate(Function):
     """Separable taps per spatial axis (see the module docstring): gather forward, segment sums backward."""
@@ -67,11 +66,10 @@ class Interpolate(Function):
             grad = _adjoint_taps(grad, tap, axis, ctx.x_shape[axis])
         return grad, None
 
-
-
     @staticmethod
     def graph_backward(ctx, grad):       # linear in x: the recorded backward is one adjoint node
         return linear_backward(ctx, grad, lambda g: Interpolate.apply(g, ctx.taps)), None
+
 
 def _along(values, axis, ndim, dtype):
     """A 1-D per-position array shaped to broadcast along ``axis``."""
