@@ -1,0 +1,47 @@
+"""The probs | logits parameterisation shared by the two-outcome distributions.
+
+Bernoulli, ContinuousBernoulli, Binomial, Geometric, NegativeBinomial and LogitRelaxedBernoulli all take
+exactly one of ``probs`` or ``logits`` (p = sigmoid(logits)), store the one given, and derive the other lazily
+on first use, as PyTorch does. The constructor check, the broadcast with the other parameters, ``expand``
+copying whichever of the two is set, and the two lazy conversions are the same code in each, so they live here.
+"""
+import numbers
+
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+
+class BinaryProbsLogits:
+    """Mixin: exactly one of ``probs`` / ``logits`` is stored; the other is computed on first use."""
+
+    def _set_probs_or_logits(self, probs, logits, *others):
+        """Store whichever of probs / logits is given, broadcast with ``others``; return the broadcast others.
+
+        ``self._param`` is the stored one (its shape is the batch shape, its dtype the samples'), and
+        ``self._scalar_param`` says whether it was given as a plain number.
+        """
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        name, given = ("probs", probs) if probs is not None else ("logits", logits)
+        *others, param = broadcast_all(*others, given)
+        setattr(self, name, param)
+        self._param = param
+        self._scalar_param = isinstance(given, numbers.Number)
+        return others
+
+    def _expand_probs_or_logits(self, new, batch_shape):
+        """Copy into ``new`` whichever of probs / logits ``self`` has computed, expanded to ``batch_shape``."""
+        # NOTE: both may be in __dict__ once the lazy one has been read; expanding both saves recomputing it.
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(batch_shape)
+            new._param = new.probs
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(batch_shape)
+            new._param = new.logits
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
