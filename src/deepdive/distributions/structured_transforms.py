@@ -5,7 +5,7 @@ import math
 import deepdive
 from . import constraints
 from ._linalg import cholesky
-from .transforms import LowerCholeskyTransform, Transform, _softplus, _sum_rightmost
+from .transforms import LowerCholeskyTransform, Transform, _ParameterFreeTransform, _softplus, _sum_rightmost
 from .utils import lazy_property, tril_matrix_to_vec, vec_to_tril_matrix
 
 __all__ = ["CatTransform", "StackTransform", "CorrCholeskyTransform", "PositiveDefiniteTransform",
@@ -133,17 +133,12 @@ class StackTransform(Transform):
         return constraints.stack([t.codomain for t in self.transforms], self.dim)
 
 
-class CorrCholeskyTransform(Transform):
+class CorrCholeskyTransform(_ParameterFreeTransform):
     """R^(D(D-1)/2) -> Cholesky factors of D x D correlation matrices (LKJ, Lewandowski et al. 2009):
     tanh onto (-1, 1), then stick breaking of each row so that its squared norm is 1."""
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
-
-    def __eq__(self, other):
-        return isinstance(other, CorrCholeskyTransform)
-
-    __hash__ = object.__hash__
 
     def _call(self, x):
         from ..nn.functional import pad
@@ -186,15 +181,10 @@ class CorrCholeskyTransform(Transform):
         return deepdive.Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
 
 
-class PositiveDefiniteTransform(Transform):
+class PositiveDefiniteTransform(_ParameterFreeTransform):
     """Unconstrained square matrix -> L L^T with L = LowerCholeskyTransform(x)."""
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.positive_definite
-
-    def __eq__(self, other):
-        return isinstance(other, PositiveDefiniteTransform)
-
-    __hash__ = object.__hash__
 
     def _call(self, x):
         lower = LowerCholeskyTransform()(x)
