@@ -1,9 +1,10 @@
-"""The probs | logits parameterisation shared by the two-outcome distributions.
+"""The probs | logits parameterisations shared by several distributions.
 
 Bernoulli, ContinuousBernoulli, Binomial, Geometric, NegativeBinomial and LogitRelaxedBernoulli all take
 exactly one of ``probs`` or ``logits`` (p = sigmoid(logits)), store the one given, and derive the other lazily
 on first use, as PyTorch does. The constructor check, the broadcast with the other parameters, ``expand``
-copying whichever of the two is set, and the two lazy conversions are the same code in each, so they live here.
+copying whichever of the two is set, and the two lazy conversions are the same code in each: BinaryProbsLogits.
+Multinomial and ExpRelaxedCategorical instead keep a Categorical and read both from it: CategoricalParams.
 """
 import numbers
 
@@ -45,3 +46,20 @@ class BinaryProbsLogits:
     @lazy_property
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
+
+
+class CategoricalParams:
+    """Mixin for the distributions built on a Categorical held as ``self._categorical`` (Multinomial,
+    ExpRelaxedCategorical): their probs / logits, and so their parameter shape, are the Categorical's."""
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape

@@ -5,7 +5,7 @@ import numpy as np
 
 import deepdive
 from . import constraints
-from ._params import BinaryProbsLogits
+from ._params import BinaryProbsLogits, CategoricalParams
 from .categorical import Categorical
 from .discrete import Binomial
 from .distribution import Distribution
@@ -15,7 +15,7 @@ from .utils import broadcast_all
 __all__ = ["Multinomial", "NegativeBinomial"]
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalParams, Distribution):
     r"""Counts of ``total_count`` draws from a Categorical:  P(x) = n! / prod_i x_i! * prod_i p_i^x_i.
 
     log_prob does not need ``total_count`` (any total is scored); sample does.
@@ -43,18 +43,6 @@ class Multinomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     @property
     def mean(self):
