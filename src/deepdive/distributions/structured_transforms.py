@@ -19,16 +19,19 @@ def _check_size(z, dim, length, name):
         raise ValueError(f"{name}.size({dim}) = {z.shape[dim]} must equal {length}")
 
 
+def _checked_parts(tseq, cache_size):
+    """The per-piece transforms of a Cat/StackTransform, each caching as the whole does."""
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise ValueError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
 class CatTransform(Transform):
     """Apply ``tseq[i]`` to the i-th piece (of ``lengths[i]``) of the input along ``dim`` and concatenate."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise ValueError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = _checked_parts(tseq, cache_size)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
         if len(self.lengths) != len(self.transforms):
             raise ValueError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
@@ -90,12 +93,8 @@ class StackTransform(Transform):
     """Apply ``tseq[i]`` to ``x.select(dim, i)`` and stack the results along ``dim``."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise ValueError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = _checked_parts(tseq, cache_size)
         self.dim = dim
 
     def with_cache(self, cache_size=1):
