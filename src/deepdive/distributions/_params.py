@@ -6,8 +6,6 @@ on first use, as PyTorch does. The constructor check, the broadcast with the oth
 copying whichever of the two is set, and the two lazy conversions are the same code in each: BinaryProbsLogits.
 Multinomial and ExpRelaxedCategorical instead keep a Categorical and read both from it: CategoricalParams.
 """
-import numbers
-
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 
@@ -17,8 +15,8 @@ class BinaryProbsLogits:
     def _set_probs_or_logits(self, probs, logits, *others):
         """Store whichever of probs / logits is given, broadcast with ``others``; return the broadcast others.
 
-        ``self._param`` is the stored one (its shape is the batch shape, its dtype the samples'), and
-        ``self._scalar_param`` says whether it was given as a plain number.
+        ``self._param`` is the stored one: its shape is the batch shape (a plain number becomes a 0-d Tensor),
+        its dtype the samples'.
         """
         if (probs is None) == (logits is None):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
@@ -26,7 +24,6 @@ class BinaryProbsLogits:
         *others, param = broadcast_all(*others, given)
         setattr(self, name, param)
         self._param = param
-        self._scalar_param = isinstance(given, numbers.Number)
         return others
 
     def _expand_probs_or_logits(self, new, batch_shape):

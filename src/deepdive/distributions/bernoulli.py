@@ -27,7 +27,7 @@ class Bernoulli(BinaryProbsLogits, ExponentialFamily):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         self._set_probs_or_logits(probs, logits)
-        super().__init__(() if self._scalar_param else self._param.shape, validate_args=validate_args)
+        super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Bernoulli, _instance)
@@ -99,7 +99,7 @@ class ContinuousBernoulli(BinaryProbsLogits, ExponentialFamily):
             # NOTE: probs of exactly 0 or 1 make the normaliser log 0, so they are clamped before use.
             self.probs = self._param = clamp_probs(self.probs)
         self._lims = lims
-        super().__init__(() if self._scalar_param else self._param.shape, validate_args=validate_args)
+        super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(ContinuousBernoulli, _instance)

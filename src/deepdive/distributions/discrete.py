@@ -173,7 +173,7 @@ class Geometric(BinaryProbsLogits, Distribution):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         self._set_probs_or_logits(probs, logits)
-        super().__init__(() if self._scalar_param else self._param.shape, validate_args=validate_args)
+        super().__init__(self._param.shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             valid = self.probs > 0
             if not bool(valid.all()):

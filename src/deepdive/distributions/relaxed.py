@@ -24,7 +24,7 @@ class LogitRelaxedBernoulli(BinaryProbsLogits, Distribution):
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self.temperature = temperature
         self._set_probs_or_logits(probs, logits)
-        super().__init__(() if self._scalar_param else self._param.shape, validate_args=validate_args)
+        super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
