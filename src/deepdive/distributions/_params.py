@@ -4,13 +4,34 @@ Bernoulli, ContinuousBernoulli, Binomial, Geometric, NegativeBinomial and LogitR
 exactly one of ``probs`` or ``logits`` (p = sigmoid(logits)), store the one given, and derive the other lazily
 on first use, as PyTorch does. The constructor check, the broadcast with the other parameters, ``expand``
 copying whichever of the two is set, and the two lazy conversions are the same code in each: BinaryProbsLogits.
-Multinomial and ExpRelaxedCategorical instead keep a Categorical and read both from it: CategoricalParams.
+Categorical shares the check and expand (ProbsOrLogits; its probs are softmax(logits)). Multinomial and
+ExpRelaxedCategorical instead keep a Categorical and read both from it: CategoricalParams.
 """
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 
-class BinaryProbsLogits:
-    """Mixin: exactly one of ``probs`` / ``logits`` is stored; the other is computed on first use."""
+class ProbsOrLogits:
+    """Mixin: exactly one of ``probs`` / ``logits`` is given and stored (as ``self._param`` too); the other is
+    computed on first use, so ``expand`` copies whichever ones exist."""
+
+    @staticmethod
+    def _check_probs_or_logits(probs, logits):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+
+    def _expand_probs_or_logits(self, new, shape):
+        """Copy into ``new`` whichever of probs / logits ``self`` has, expanded to ``shape``."""
+        # NOTE: both may be in __dict__ once the lazy one has been read; expanding both saves recomputing it.
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(shape)
+            new._param = new.probs
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(shape)
+            new._param = new.logits
+
+
+class BinaryProbsLogits(ProbsOrLogits):
+    """ProbsOrLogits for two outcomes, p = sigmoid(logits): the parameters broadcast with any others."""
 
     def _set_probs_or_logits(self, probs, logits, *others):
         """Store whichever of probs / logits is given, broadcast with ``others``; return the broadcast others.
@@ -18,23 +39,12 @@ class BinaryProbsLogits:
         ``self._param`` is the stored one: its shape is the batch shape (a plain number becomes a 0-d Tensor),
         its dtype the samples'.
         """
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        self._check_probs_or_logits(probs, logits)
         name, given = ("probs", probs) if probs is not None else ("logits", logits)
         *others, param = broadcast_all(*others, given)
         setattr(self, name, param)
         self._param = param
         return others
-
-    def _expand_probs_or_logits(self, new, batch_shape):
-        """Copy into ``new`` whichever of probs / logits ``self`` has computed, expanded to ``batch_shape``."""
-        # NOTE: both may be in __dict__ once the lazy one has been read; expanding both saves recomputing it.
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
 
     @lazy_property
     def logits(self):
