@@ -3,13 +3,14 @@ import math
 
 import deepdive
 from . import constraints
+from ._params import ProbsOrLogits
 from .distribution import Distribution
 from .utils import lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
-class Categorical(Distribution):
+class Categorical(ProbsOrLogits, Distribution):
     r"""P(x = k) = p_k,  p = ``probs`` / sum(``probs``) = softmax(``logits``) over the last dim.
 
     log_prob(k) = logits_k - logsumexp(logits);  entropy = -sum_k p_k log p_k.
@@ -24,8 +25,7 @@ class Categorical(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        self._check_probs_or_logits(probs, logits)
         if probs is not None:
             if probs.dim() < 1:
                 raise ValueError("`probs` parameter must be at least one-dimensional.")
@@ -41,13 +41,7 @@ class Categorical(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Categorical, _instance)
-        param_shape = tuple(batch_shape) + (self._num_events,)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(param_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(param_shape)
-            new._param = new.logits
+        self._expand_probs_or_logits(new, tuple(batch_shape) + (self._num_events,))
         new._num_events = self._num_events
         super(Categorical, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args

@@ -30,6 +30,7 @@ __all__ = ["register_kl", "kl_divergence"]
 
 _KL_REGISTRY = {}       # (type_p, type_q) -> function: the rules as registered
 _KL_MEMOIZE = {}        # (type_p, type_q) -> function: lookups already resolved
+_INFINITE_RULES = {}    # (type_p, param) -> its KL = inf rule (see _register_infinite)
 _EULER_GAMMA = 0.57721566490153286060
 
 
@@ -98,6 +99,20 @@ def kl_divergence(p, q):
 
 def _infinite_like(tensor):
     return deepdive.full_like(tensor, math.inf)
+
+
+def _register_infinite(type_p, param, *types_q):
+    """Register KL(p || q) = inf for ``type_p`` against each of ``types_q``: p puts mass where q has none
+    (a real-line p against a bounded q, say), whatever the parameters. The result is shaped like p's
+    parameter ``param`` (its batch shape). One function serves all of a p type's pairs, as in PyTorch,
+    so that _dispatch_kl sees them as the same rule.
+    """
+    if (type_p, param) not in _INFINITE_RULES:
+        def _kl_infinity(p, q):
+            return _infinite_like(getattr(p, param))
+        _INFINITE_RULES[type_p, param] = _kl_infinity
+    for type_q in types_q:
+        register_kl(type_p, type_q)(_INFINITE_RULES[type_p, param])
 
 
 def _x_log_x(tensor):
@@ -394,10 +409,7 @@ def _kl_beta_uniform(p, q):
     return deepdive.where((q.low > 0) | (q.high < 1), math.inf, result)
 
 
-@register_kl(Exponential, Beta)
-@register_kl(Exponential, Uniform)
-def _kl_exponential_infinity(p, q):
-    return _infinite_like(p.rate)
+_register_infinite(Exponential, "rate", Beta, Uniform)
 
 
 @register_kl(Exponential, Gamma)
@@ -415,10 +427,7 @@ def _kl_exponential_normal(p, q):
     return t1 - 1 + (rate_sqr.reciprocal() - q.loc / p.rate + q.loc.pow(2) * 0.5) / var_normal
 
 
-@register_kl(Gamma, Beta)
-@register_kl(Gamma, Uniform)
-def _kl_gamma_infinity(p, q):
-    return _infinite_like(p.concentration)
+_register_infinite(Gamma, "concentration", Beta, Uniform)
 
 
 @register_kl(Gamma, Exponential)
@@ -437,12 +446,7 @@ def _kl_gamma_normal(p, q):
     return t1 + (p.concentration - 1) * p.concentration.digamma() + (t2 - t3 + t4) / var_normal
 
 
-@register_kl(Laplace, Beta)
-@register_kl(Laplace, Exponential)
-@register_kl(Laplace, Gamma)
-@register_kl(Laplace, Uniform)
-def _kl_laplace_infinity(p, q):
-    return _infinite_like(p.loc)
+_register_infinite(Laplace, "loc", Beta, Exponential, Gamma, Uniform)
 
 
 @register_kl(Laplace, Normal)
@@ -456,12 +460,7 @@ def _kl_laplace_normal(p, q):
     return -t1 + scale_sqr_var_ratio + (t2 - t3 + t4) / var_normal - 1
 
 
-@register_kl(Normal, Beta)
-@register_kl(Normal, Exponential)
-@register_kl(Normal, Gamma)
-@register_kl(Normal, Uniform)
-def _kl_normal_infinity(p, q):
-    return _infinite_like(p.loc)
+_register_infinite(Normal, "loc", Beta, Exponential, Gamma, Uniform)
 
 
 @register_kl(Normal, Laplace)
@@ -475,10 +474,7 @@ def _kl_normal_laplace(p, q):
     return -t1 + (t2 + t3) / q.scale - (0.5 * (1 + math.log(0.5 * math.pi)))
 
 
-@register_kl(Poisson, Bernoulli)
-@register_kl(Poisson, Binomial)
-def _kl_poisson_infinity(p, q):
-    return _infinite_like(p.rate)
+_register_infinite(Poisson, "rate", Bernoulli, Binomial)
 
 
 @register_kl(Uniform, Beta)
@@ -522,14 +518,10 @@ def _kl_beta_continuous_bernoulli(p, q):
     return -p.entropy() - p.mean * q.logits - deepdive.log1p(-q.probs) - q._cont_bern_log_norm()
 
 
-@register_kl(Beta, Pareto)
-def _kl_beta_infinity(p, q):
-    return _infinite_like(p.concentration1)
+_register_infinite(Beta, "concentration1", Pareto)
 
 
-@register_kl(ContinuousBernoulli, Pareto)
-def _kl_continuous_bernoulli_infinity(p, q):
-    return _infinite_like(p.probs)
+_register_infinite(ContinuousBernoulli, "probs", Pareto)
 
 
 @register_kl(ContinuousBernoulli, Exponential)
@@ -555,8 +547,7 @@ def _kl_continuous_bernoulli_uniform(p, q):
     return deepdive.where((q.low >= p.support.lower_bound) | (q.high <= p.support.upper_bound), math.inf, result)
 
 
-register_kl(Exponential, ContinuousBernoulli)(_kl_exponential_infinity)
-register_kl(Exponential, Pareto)(_kl_exponential_infinity)
+_register_infinite(Exponential, "rate", ContinuousBernoulli, Pareto)
 
 
 @register_kl(Exponential, Gumbel)
@@ -569,8 +560,7 @@ def _kl_exponential_gumbel(p, q):
     return t1 - loc_scale_ratio + t2 + t3
 
 
-register_kl(Gamma, ContinuousBernoulli)(_kl_gamma_infinity)
-register_kl(Gamma, Pareto)(_kl_gamma_infinity)
+_register_infinite(Gamma, "concentration", ContinuousBernoulli, Pareto)
 
 
 @register_kl(Gamma, Gumbel)
@@ -591,14 +581,7 @@ def _kl_gamma_gumbel(p, q):
     return t1 + t2 + t3
 
 
-@register_kl(Gumbel, Beta)
-@register_kl(Gumbel, ContinuousBernoulli)
-@register_kl(Gumbel, Exponential)
-@register_kl(Gumbel, Gamma)
-@register_kl(Gumbel, Pareto)
-@register_kl(Gumbel, Uniform)
-def _kl_gumbel_infinity(p, q):
-    return _infinite_like(p.loc)
+_register_infinite(Gumbel, "loc", Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform)
 
 
 @register_kl(Gumbel, Normal)
@@ -610,12 +593,10 @@ def _kl_gumbel_normal(p, q):
     return -t1 + t2 + t3 - (_EULER_GAMMA + 1)
 
 
-register_kl(Laplace, ContinuousBernoulli)(_kl_laplace_infinity)
-register_kl(Laplace, Pareto)(_kl_laplace_infinity)
+_register_infinite(Laplace, "loc", ContinuousBernoulli, Pareto)
 
 
-register_kl(Normal, ContinuousBernoulli)(_kl_normal_infinity)
-register_kl(Normal, Pareto)(_kl_normal_infinity)
+_register_infinite(Normal, "loc", ContinuousBernoulli, Pareto)
 
 
 @register_kl(Normal, Gumbel)
@@ -629,11 +610,7 @@ def _kl_normal_gumbel(p, q):
     return -t1 + t2 + t3 - (0.5 * (1 + math.log(2 * math.pi)))
 
 
-@register_kl(Pareto, Beta)
-@register_kl(Pareto, ContinuousBernoulli)
-@register_kl(Pareto, Uniform)
-def _kl_pareto_infinity(p, q):
-    return _infinite_like(p.scale)
+_register_infinite(Pareto, "scale", Beta, ContinuousBernoulli, Uniform)
 
 
 @register_kl(Pareto, Exponential)

@@ -18,7 +18,31 @@ def _precision_to_scale_tril(precision):
     return solve_triangular(l_inv, eye, upper=False)
 
 
-class MultivariateNormal(Distribution):
+def _scale_tril_of(scale_tril, covariance_matrix, precision_matrix):
+    """The Cholesky factor L (Sigma = L L^T) from whichever one of the three parameterisations was given."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return cholesky(covariance_matrix)
+    return _precision_to_scale_tril(precision_matrix)
+
+
+class _ScaleTrilParams:
+    """Mixin for MultivariateNormal and Wishart: both keep the unbroadcast Cholesky factor L of their scale
+    matrix and derive ``scale_tril`` and ``covariance_matrix`` = L L^T from it, lazily, expanded to
+    ``self._matrix_shape()`` (the parameter given is stored as is, so only the others are computed)."""
+
+    @lazy_property
+    def scale_tril(self):
+        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
+
+    @lazy_property
+    def covariance_matrix(self):
+        lower = self._unbroadcasted_scale_tril
+        return (lower @ lower.mT).expand(self._matrix_shape())
+
+
+class MultivariateNormal(_ScaleTrilParams, Distribution):
     r"""p(x) = exp(-|L^-1 (x - mu)|^2 / 2) / ((2 pi)^(n/2) det L),  Sigma = L L^T.
 
     Parameterised by exactly one of ``covariance_matrix`` (Sigma), ``precision_matrix`` (Sigma^-1) or
@@ -45,12 +69,7 @@ class MultivariateNormal(Distribution):
                 setattr(self, name, matrix.expand(batch_shape + (-1, -1)))
         self.loc = loc.expand(batch_shape + (-1,))
         super().__init__(batch_shape, tuple(self.loc.shape[-1:]), validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix, precision_matrix)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(MultivariateNormal, _instance)
@@ -68,15 +87,6 @@ class MultivariateNormal(Distribution):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        lower = self._unbroadcasted_scale_tril
-        return deepdive.matmul(lower, lower.mT).expand(self._matrix_shape())
 
     @lazy_property
     def precision_matrix(self):

@@ -5,7 +5,7 @@ import math
 import deepdive
 from . import constraints
 from ._linalg import cholesky
-from .transforms import LowerCholeskyTransform, Transform, _softplus, _sum_rightmost
+from .transforms import LowerCholeskyTransform, Transform, _ParameterFreeTransform, _softplus, _sum_rightmost
 from .utils import lazy_property, tril_matrix_to_vec, vec_to_tril_matrix
 
 __all__ = ["CatTransform", "StackTransform", "CorrCholeskyTransform", "PositiveDefiniteTransform",
@@ -19,16 +19,19 @@ def _check_size(z, dim, length, name):
         raise ValueError(f"{name}.size({dim}) = {z.shape[dim]} must equal {length}")
 
 
+def _checked_parts(tseq, cache_size):
+    """The per-piece transforms of a Cat/StackTransform, each caching as the whole does."""
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise ValueError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
 class CatTransform(Transform):
     """Apply ``tseq[i]`` to the i-th piece (of ``lengths[i]``) of the input along ``dim`` and concatenate."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise ValueError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = _checked_parts(tseq, cache_size)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
         if len(self.lengths) != len(self.transforms):
             raise ValueError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
@@ -90,12 +93,8 @@ class StackTransform(Transform):
     """Apply ``tseq[i]`` to ``x.select(dim, i)`` and stack the results along ``dim``."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise ValueError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = _checked_parts(tseq, cache_size)
         self.dim = dim
 
     def with_cache(self, cache_size=1):
@@ -133,17 +132,12 @@ class StackTransform(Transform):
         return constraints.stack([t.codomain for t in self.transforms], self.dim)
 
 
-class CorrCholeskyTransform(Transform):
+class CorrCholeskyTransform(_ParameterFreeTransform):
     """R^(D(D-1)/2) -> Cholesky factors of D x D correlation matrices (LKJ, Lewandowski et al. 2009):
     tanh onto (-1, 1), then stick breaking of each row so that its squared norm is 1."""
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
-
-    def __eq__(self, other):
-        return isinstance(other, CorrCholeskyTransform)
-
-    __hash__ = object.__hash__
 
     def _call(self, x):
         from ..nn.functional import pad
@@ -186,15 +180,10 @@ class CorrCholeskyTransform(Transform):
         return deepdive.Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
 
 
-class PositiveDefiniteTransform(Transform):
+class PositiveDefiniteTransform(_ParameterFreeTransform):
     """Unconstrained square matrix -> L L^T with L = LowerCholeskyTransform(x)."""
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.positive_definite
-
-    def __eq__(self, other):
-        return isinstance(other, PositiveDefiniteTransform)
-
-    __hash__ = object.__hash__
 
     def _call(self, x):
         lower = LowerCholeskyTransform()(x)

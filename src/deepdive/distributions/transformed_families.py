@@ -18,11 +18,43 @@ __all__ = ["HalfNormal", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGa
 _EULER_GAMMA = 0.57721566490153286060
 
 
-class HalfNormal(TransformedDistribution):
-    r"""|X| with X ~ Normal(0, scale):  p(x) = 2 N(x; 0, scale), x >= 0."""
+class _FoldedAtZero(TransformedDistribution):
+    r"""|X| for X symmetric about 0 with a ``scale`` (HalfNormal, HalfCauchy): the two halves fold onto x >= 0,
+    so p(x) = 2 p_X(x), F(x) = 2 F_X(x) - 1, F^-1(q) = F_X^-1((q + 1) / 2) and H = H_X - log 2, whatever X is.
+    """
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
+
+    @property
+    def mode(self):
+        return deepdive.zeros_like(self.scale)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        # NOTE: a plain number (allowed when validation is off) is made a Tensor so that value >= 0 is one.
+        value = deepdive.tensor(value, dtype=self.scale.dtype) if not isinstance(value, deepdive.Tensor) else value
+        return deepdive.where(value >= 0, self.base_dist.log_prob(value) + math.log(2), -math.inf)
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return 2 * self.base_dist.cdf(value) - 1
+
+    def icdf(self, prob):
+        return self.base_dist.icdf((prob + 1) / 2)
+
+    def entropy(self):
+        return self.base_dist.entropy() - math.log(2)
+
+
+class HalfNormal(_FoldedAtZero):
+    r"""|X| with X ~ Normal(0, scale):  p(x) = 2 N(x; 0, scale), x >= 0."""
 
     def __init__(self, scale, validate_args=None):
         super().__init__(Normal(0, scale, validate_args=False), AbsTransform(), validate_args=validate_args)
@@ -31,43 +63,16 @@ class HalfNormal(TransformedDistribution):
         return super().expand(batch_shape, _instance=self._get_checked_instance(HalfNormal, _instance))
 
     @property
-    def scale(self):
-        return self.base_dist.scale
-
-    @property
     def mean(self):
         return self.scale * math.sqrt(2 / math.pi)
-
-    @property
-    def mode(self):
-        return deepdive.zeros_like(self.scale)
 
     @property
     def variance(self):
         return self.scale.pow(2) * (1 - 2 / math.pi)
 
-    def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        return deepdive.where(value >= 0, self.base_dist.log_prob(value) + math.log(2), -math.inf)
 
-    def cdf(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        return 2 * self.base_dist.cdf(value) - 1
-
-    def icdf(self, prob):
-        return self.base_dist.icdf((prob + 1) / 2)
-
-    def entropy(self):
-        return self.base_dist.entropy() - math.log(2)
-
-
-class HalfCauchy(TransformedDistribution):
+class HalfCauchy(_FoldedAtZero):
     r"""|X| with X ~ Cauchy(0, scale):  p(x) = 2 Cauchy(x; 0, scale), x >= 0."""
-    arg_constraints = {"scale": constraints.positive}
-    support = constraints.nonnegative
-    has_rsample = True
 
     def __init__(self, scale, validate_args=None):
         super().__init__(Cauchy(0, scale, validate_args=False), AbsTransform(), validate_args=validate_args)
@@ -76,38 +81,12 @@ class HalfCauchy(TransformedDistribution):
         return super().expand(batch_shape, _instance=self._get_checked_instance(HalfCauchy, _instance))
 
     @property
-    def scale(self):
-        return self.base_dist.scale
-
-    @property
     def mean(self):
         return deepdive.full(self._extended_shape(), math.inf, dtype=self.scale.dtype)
 
     @property
-    def mode(self):
-        return deepdive.zeros_like(self.scale)
-
-    @property
     def variance(self):
         return self.base_dist.variance
-
-    def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        value = deepdive.tensor(value, dtype=self.base_dist.scale.dtype) if not isinstance(value, deepdive.Tensor) \
-            else value
-        return deepdive.where(value >= 0, self.base_dist.log_prob(value) + math.log(2), -math.inf)
-
-    def cdf(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        return 2 * self.base_dist.cdf(value) - 1
-
-    def icdf(self, prob):
-        return self.base_dist.icdf((prob + 1) / 2)
-
-    def entropy(self):
-        return self.base_dist.entropy() - math.log(2)
 
 
 class Gumbel(TransformedDistribution):

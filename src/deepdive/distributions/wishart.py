@@ -8,7 +8,7 @@ from . import constraints
 from ._linalg import cholesky, cholesky_solve
 from .exp_family import ExponentialFamily
 from .gamma import Chi2
-from .multivariate_normal import _precision_to_scale_tril
+from .multivariate_normal import _ScaleTrilParams, _scale_tril_of
 from .utils import lazy_property
 
 __all__ = ["Wishart"]
@@ -28,7 +28,7 @@ def _logdet_spd(matrix):
     return 2 * cholesky(matrix).diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
-class Wishart(ExponentialFamily):
+class Wishart(_ScaleTrilParams, ExponentialFamily):
     r"""p(X) ∝ det(X)^((df - p - 1)/2) exp(-tr(Sigma^-1 X) / 2) over p x p positive-definite X.
 
     rsample: Bartlett's decomposition X = (L A)(L A)^T, L = scale_tril, A lower triangular with
@@ -65,12 +65,7 @@ class Wishart(ExponentialFamily):
             warnings.warn("Low df values detected. Singular samples are highly likely to occur for ndim - 1 < df < "
                           "ndim.", stacklevel=2)
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix, precision_matrix)
         self._dist_chi2 = self._chi2(self.df, batch_shape)
 
     def _chi2(self, df, batch_shape):
@@ -94,15 +89,6 @@ class Wishart(ExponentialFamily):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        lower = self._unbroadcasted_scale_tril
-        return (lower @ lower.mT).expand(self._matrix_shape())
 
     @lazy_property
     def precision_matrix(self):
