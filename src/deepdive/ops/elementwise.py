@@ -10,6 +10,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg
+from .piecewise import FLOOR, CEIL, TRUNC, ROUND, SIGN, DIV_ROUNDING, FLOOR_DIVIDE
 
 __all__ = ["add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "neg", "negative", "pow",
            "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "abs", "sin", "cos",
@@ -215,10 +216,8 @@ def div(input, other, *, rounding_mode=None, out=None):
     """input / other (true division: integers give the default float dtype)."""
     if input.__class__ not in _TENSOR_TYPES:
         input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        return trunc(_binary(Div, "div", _to_float(input), other if not isinstance(other, Tensor) else _to_float(other)))
+    if rounding_mode in ("floor", "trunc"):
+        return _rounding_div(input, other, rounding_mode)
     if input._data.dtype.kind != "f":
         input = _to_float(input)
     if isinstance(other, Tensor) and other._data.dtype.kind != "f":
@@ -231,16 +230,47 @@ def _to_float(t):
     return t if t._data.dtype.kind == "f" else t.to(get_default_dtype())
 
 
-def floor_divide(input, other):
-    """floor(input / other); not differentiable (zero gradient in PyTorch)."""
+def _rounding_div(input, other, rounding_mode):
+    """div(rounding_mode='floor' | 'trunc'): integers stay integers (C-style truncation for 'trunc')."""
     a, b = binary_operands(as_tensor_arg(input), other)
-    return _wrap(np.floor_divide(a._data, b._data if isinstance(b, Tensor) else b))
+    if rounding_mode == "floor":
+        fn = np.floor_divide
+    elif a._data.dtype.kind == "f":
+        def fn(x, y):
+            return np.trunc(np.true_divide(x, y)).astype(x.dtype, copy=False)
+    else:
+        def fn(x, y):
+            return _int_trunc_divide(x, y)
+    _check_int_division(a, b, "div")
+    return DIV_ROUNDING.apply(a, b, fn)
+
+
+def _int_trunc_divide(x, y):
+    quotient = np.floor_divide(x, y)
+    # NOTE: floor and trunc differ where the signs differ and the division is inexact.
+    return np.where((np.remainder(x, y) != 0) & ((x < 0) != (np.asarray(y) < 0)), quotient + 1, quotient)
+
+
+def _check_int_division(a, b, op):
+    """Integer division by zero raises in PyTorch (NumPy warns and gives 0)."""
+    if a._data.dtype.kind in "iub":
+        divisor = b._data if isinstance(b, Tensor) else np.asarray(b)
+        if divisor.dtype.kind in "iub" and not np.all(divisor):
+            raise RuntimeError(f"{op}(): ZeroDivisionError (integer division by zero, "
+                               f"shapes {list(a.shape)} and {list(divisor.shape)}, dtype {a.dtype})")
+
+
+def floor_divide(input, other):
+    """floor(input / other); no derivative (as in PyTorch, backward through it raises)."""
+    a, b = binary_operands(as_tensor_arg(input), other)
+    _check_int_division(a, b, "floor_divide")
+    return FLOOR_DIVIDE.apply(a, b, np.floor_divide, "floor_divide")
 
 
 def remainder(input, other):
     """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
     input = as_tensor_arg(input)
-    return sub(input, mul(floor_divide(input, other), other))
+    return sub(input, mul(_rounding_div(input, other, "floor"), other))
 
 
 def fmod(input, other):
@@ -510,26 +540,39 @@ def relu(input, inplace=False):
 
 
 def sign(input):
-    """-1, 0 or 1 (zero gradient, so returned without a graph)."""
-    return _wrap(np.sign(input._data))
+    """-1, 0 or 1, and 0 for NaN as in PyTorch (zero gradient)."""
+    return SIGN.apply(input, _sign)
 
 
-def _no_grad_unary(fn, name):
-    def op(input, *args, **kwargs):
-        return _wrap(fn(input._data, *args, **kwargs).astype(input._data.dtype, copy=False))
+def _sign(x):
+    if x.dtype.kind == "b":
+        return x.copy()
+    return np.nan_to_num(np.sign(x), nan=0.0) if x.dtype.kind == "f" else np.sign(x)
+
+
+def _no_grad_unary(fn, name, node):
+    def keep_dtype(x):
+        return fn(x).astype(x.dtype, copy=False)
+
+    def op(input):
+        return node.apply(input, keep_dtype)
     op.__name__ = name
-    op.__doc__ = f"{name} elementwise (piecewise constant: zero gradient, so no graph is recorded)."
+    op.__doc__ = f"{name} elementwise (piecewise constant: the graph is kept, its gradient is zero)."
     return op
 
 
-floor = _no_grad_unary(np.floor, "floor")
-ceil = _no_grad_unary(np.ceil, "ceil")
-trunc = _no_grad_unary(np.trunc, "trunc")
+floor = _no_grad_unary(np.floor, "floor", FLOOR)
+ceil = _no_grad_unary(np.ceil, "ceil", CEIL)
+trunc = _no_grad_unary(np.trunc, "trunc", TRUNC)
 
 
 def round(input, decimals=0):
     """Round half to even, like PyTorch (zero gradient)."""
-    return _wrap(np.round(input._data, decimals).astype(input._data.dtype, copy=False))
+    return ROUND.apply(input, _round, decimals)
+
+
+def _round(x, decimals):
+    return np.round(x, decimals).astype(x.dtype, copy=False)
 
 
 def frac(input):

@@ -668,10 +668,19 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return ScatterReduce.apply(input, d, idx, src, reduce, bool(include_self))
 
 
+from .piecewise import NotDifferentiable as _NotDifferentiable  # noqa: E402
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient)."""
-    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim)
-    out = [_wrap(values)]
+    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient).
+
+    NaNs are never equal, so each stays its own value, as in PyTorch (NumPy's default merges them).
+    """
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=False)
+    # requires_grad follows the input as in PyTorch; backward through it raises (no derivative)
+    out = [_NotDifferentiable.apply(input, None, lambda x, _: values, "_unique2")
+           if input.requires_grad else _wrap(values)]
     if return_inverse:
         out.append(_wrap(inverse.reshape(input._data.shape if dim is None else -1).astype(np.int64)))
     if return_counts:
