@@ -67,3 +67,69 @@ def test_unique_keeps_each_nan():
 def test_sign_of_nan_is_zero():
     check_parity(deepdive.sign, require_torch().sign if require_torch() else None,
                  [np.array([NAN, -INF, -0.0, 0.0, 2.0], dtype=np.float32)])
+
+
+# ------------------------------------------------ 0-d tensors
+@pytest.mark.parametrize("fn", [lambda T, x: x.sigmoid(), lambda T, x: T.sigmoid(x.sum()), lambda T, x: x.flip(0),
+                                lambda T, x: T.where(x > 0, x, -x), lambda T, x: T.where(x)[0],
+                                lambda T, x: T.nonzero(x, as_tuple=True)[0], lambda T, x: x.flip(-1).exp()])
+def test_zero_dim_tensors(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.array(0.7, dtype=np.float32)])
+
+
+def test_zero_dim_sigmoid_saturates_without_warnings():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert deepdive.tensor(-1000.0).sigmoid().item() == 0.0
+
+
+# ------------------------------------------------ dtypes: bools and integers
+def test_integer_tensor_to_negative_integer_powers():
+    base = np.array([2, -2, 1, -1, -1, 0, 3], dtype=np.int64)
+    exponent = np.array([-1, -2, -3, -3, -2, 2, 2], dtype=np.int64)
+    check_parity(lambda a, b: a ** b, lambda a, b: a ** b, [base, exponent])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: -x, lambda T, x: T.neg(x), lambda T, x: x - x, lambda T, x: 1 - x,
+                                lambda T, x: x - 1, lambda T, x: T.sub(x, x), lambda T, x: x.abs(),
+                                lambda T, x: x.floor(), lambda T, x: x.round(), lambda T, x: T.remainder(x, x),
+                                lambda T, x: x ** x])
+def test_bool_arithmetic_pytorch_refuses(fn):
+    torch = require_torch()
+    x = np.array([True, False])
+    with pytest.raises(Exception) as ref:
+        fn(torch, torch.tensor(x))
+    with pytest.raises(type(ref.value)) as ours:
+        fn(deepdive, deepdive.tensor(x))
+    assert ref.value.args[0].split(" ")[0] in ours.value.args[0] or "not implemented for 'Bool'" in ours.value.args[0]
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: x ** 2, lambda T, x: T.square(x), lambda T, x: x.float() ** 2])
+def test_bool_powers_are_int64(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.array([True, False])])
+
+
+def test_frac_of_integers_raises():
+    with pytest.raises(NotImplementedError, match="frac.*Long"):
+        deepdive.tensor([1, 2]).frac()
+
+
+# ------------------------------------------------ errors: NumPy's, translated in one place
+def test_numpy_errors_inside_an_op_name_the_op_shapes_and_dtypes():
+    from deepdive.autograd.function import Function
+
+    class Fold(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.reshape(4)          # NumPy raises: cannot reshape array of size 6 into shape (4,)
+
+    with pytest.raises(RuntimeError, match=r"^fold\(\): cannot reshape .* \(input shape \[2, 3\], dtype float32\)"):
+        Fold.apply(deepdive.zeros(2, 3))
+    with pytest.raises(ValueError):      # still a ValueError, for code that caught NumPy's
+        Fold.apply(deepdive.zeros(2, 3))
+
+
+def test_errors_raised_by_ops_themselves_pass_unchanged():
+    with pytest.raises(RuntimeError, match=r"^shape '\[4\]' is invalid for input of size 6"):
+        deepdive.zeros(2, 3).reshape(4)

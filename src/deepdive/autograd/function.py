@@ -113,7 +113,13 @@ class Function:
             else:
                 raw.append(a)
         record = record and _GRAD.enabled
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except (ValueError, IndexError, TypeError) as error:     # no raw NumPy error reaches a user
+            from ..ops._errors import from_numpy, is_from_numpy
+            if not is_from_numpy(error):
+                raise
+            raise from_numpy(cls.__name__.lower(), error, raw) from None
         if not record:
             if out.__class__ is tuple:
                 return tuple(_wrap(o) for o in out)

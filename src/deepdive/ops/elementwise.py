@@ -10,6 +10,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg
+from .. import _dtype as _dtype_mod
+from ._errors import not_implemented_for
 from .piecewise import FLOOR, CEIL, TRUNC, ROUND, SIGN, DIV_ROUNDING, FLOOR_DIVIDE
 
 __all__ = ["add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "neg", "negative", "pow",
@@ -128,12 +130,26 @@ class PowScalar(Function):
         return grad * (p * x ** (p - 1)), None
 
 
+def _int_power(x, y):
+    """x ** y for an integer exponent tensor; PyTorch's integer result for negative exponents.
+
+    NOTE: NumPy raises for integers to negative powers; PyTorch gives 1 / x^|y| truncated: 1 for x = 1,
+    (-1)^y for x = -1, and 0 for every other x (0 ** negative included).
+    """
+    negative = y < 0
+    if x.dtype.kind not in "iu" or not negative.any():
+        return x ** y
+    z = x ** np.where(negative, 0, y)
+    unit = np.where(np.remainder(y, 2) == 0, 1, x)        # x^y for x in {1, -1}
+    return np.where(negative, np.where(np.abs(x) == 1, unit, 0), z).astype(z.dtype, copy=False)
+
+
 class Pow(Function):
     """z = x^y (tensors).   Backward: dx = g * y * x^(y-1),  dy = g * x^y * ln(x)   (dy = 0 where x == 0 and y >= 0)."""
 
     @staticmethod
     def forward(ctx, x, y):
-        z = x ** y
+        z = _int_power(x, y) if y.__class__ is np.ndarray and y.dtype.kind in "iu" else x ** y
         ctx.save_for_backward(x, y, z)
         return z
 
@@ -203,6 +219,7 @@ def sub(input, other, *, alpha=1, out=None):
         other = mul(as_tensor_arg(other, input), alpha) if not isinstance(other, numbers.Number) else other * alpha
     if input.__class__ not in _TENSOR_TYPES:
         input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
+    _refuse_bool_sub(input, other)
     return _binary(Sub, "sub", input, other)
 
 
@@ -270,6 +287,8 @@ def floor_divide(input, other):
 def remainder(input, other):
     """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
     input = as_tensor_arg(input)
+    if input._data.dtype.kind == "b" and (not isinstance(other, Tensor) or other._data.dtype.kind == "b"):
+        raise not_implemented_for("remainder", input.dtype)
     return sub(input, mul(_rounding_div(input, other, "floor"), other))
 
 
@@ -281,7 +300,20 @@ def fmod(input, other):
     return sub(input, mul(quotient, other))
 
 
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+             "a mask, use the `~` or `logical_not()` operator instead.")
+_BOOL_NEG = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+             "use the `~` or `logical_not()` operator instead.")
+
+
+def _refuse_bool_sub(a, b):
+    if a._data.dtype.kind == "b" or (b.__class__ in _TENSOR_TYPES and b._data.dtype.kind == "b"):
+        raise RuntimeError(_BOOL_SUB)
+
+
 def neg(input):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError(_BOOL_NEG)
     return Neg.apply(input)
 
 
@@ -298,9 +330,13 @@ def pow(input, exponent):
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
         if isinstance(exponent, float) and input._data.dtype.kind != "f":
             input = _to_float(input)
-        if input._data.dtype.kind in "iu" and exponent < 0:
+        if input._data.dtype.kind in "iub" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if input._data.dtype.kind == "b":
+            input = input.to(_dtype_mod.int64)
         return PowScalar.apply(input, exponent)
+    if input._data.dtype.kind == "b" and isinstance(exponent, Tensor) and exponent._data.dtype.kind == "b":
+        raise not_implemented_for("pow", input.dtype)
     return _binary(Pow, "pow", input, exponent)
 
 
@@ -317,10 +353,12 @@ def __radd__(self, other):
 
 
 def __sub__(self, other):
+    _refuse_bool_sub(self, other)
     return _binary(Sub, "sub", self, other)
 
 
 def __rsub__(self, other):
+    _refuse_bool_sub(self, other)
     return _binary(Sub, "sub", _reflected(self, other), self)
 
 
@@ -356,6 +394,8 @@ def __rmod__(self, other):
 
 
 def __neg__(self):
+    if self._data.dtype.kind == "b":
+        raise RuntimeError(_BOOL_NEG)
     return Neg.apply(self)
 
 
@@ -403,6 +443,8 @@ def _sigmoid(x):
     # so only the overflow warning needs silencing (two passes instead of a where over two branches).
     with np.errstate(over="ignore"):
         y = np.exp(-x)
+        if y.__class__ is not np.ndarray:       # a 0-d input: NumPy returns a scalar, which has no out=
+            return np.asarray(1 / (1 + y))
         y += 1
         return np.reciprocal(y, out=y)
 
@@ -522,10 +564,14 @@ erf = _float_unary(Erf)
 
 
 def square(input):
+    if input._data.dtype.kind == "b":       # PyTorch squares bools as int64 (NumPy would give int8)
+        input = input.to(_dtype_mod.int64)
     return Square.apply(input)
 
 
 def abs(input):
+    if input._data.dtype.kind == "b":
+        raise not_implemented_for("abs", input.dtype)
     return Abs.apply(input)
 
 
@@ -555,6 +601,8 @@ def _no_grad_unary(fn, name, node):
         return fn(x).astype(x.dtype, copy=False)
 
     def op(input):
+        if input._data.dtype.kind == "b":
+            raise not_implemented_for(name, input.dtype)
         return node.apply(input, keep_dtype)
     op.__name__ = name
     op.__doc__ = f"{name} elementwise (piecewise constant: the graph is kept, its gradient is zero)."
@@ -568,6 +616,8 @@ trunc = _no_grad_unary(np.trunc, "trunc", TRUNC)
 
 def round(input, decimals=0):
     """Round half to even, like PyTorch (zero gradient)."""
+    if input._data.dtype.kind == "b" or (decimals and input._data.dtype.kind != "f"):
+        raise not_implemented_for("round", input.dtype)
     return ROUND.apply(input, _round, decimals)
 
 
@@ -577,6 +627,8 @@ def _round(x, decimals):
 
 def frac(input):
     """x - trunc(x).   Backward: dx = g."""
+    if input._data.dtype.kind != "f":
+        raise not_implemented_for("frac", input.dtype)
     return sub(input, trunc(input))
 
 
@@ -692,7 +744,8 @@ def where(condition, input=None, other=None):
     ``where(cond)`` alone returns the indices of True elements, like ``nonzero(as_tuple=True)``."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
-        return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(cond))
+        # a 0-d condition counts as one element, as in PyTorch (NumPy refuses nonzero of 0-d arrays)
+        return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(cond)))
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):

@@ -376,7 +376,9 @@ def flip(input, *dims, **kwargs):
     if kwargs:
         dims = (kwargs.pop("dims"),)
     dims = shape_arg(dims)
-    return Flip.apply(input, normalize_dims(dims, input._data.ndim, "flip") if dims else ())
+    dims = normalize_dims(dims, input._data.ndim, "flip") if dims else ()
+    # a 0-d tensor accepts dim 0 / -1 as in PyTorch, and has no axis to reverse
+    return Flip.apply(input, dims if input._data.ndim else ())
 
 
 def fliplr(input):
