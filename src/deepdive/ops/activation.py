@@ -11,7 +11,9 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
-from ..tensor import Tensor
+from .._dtype import get_default_dtype
+from ..tensor import Tensor, _wrap
+from ._errors import not_implemented_for
 from .elementwise import _erf
 from .inplace import rebase, check_inplace
 
@@ -408,8 +410,17 @@ def _float(input, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f'"{name}" not implemented for \'{str(input.dtype).split(".")[-1].capitalize()}\'')
+        raise not_implemented_for(name, input.dtype)
     return input
+
+
+def _float_or_cast(input, name):
+    """Ops PyTorch composes from others (softsign, tanhshrink): integers give the default float dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input._data.dtype.kind == "b":
+        raise not_implemented_for(name, input.dtype)
+    return input if input._data.dtype.kind == "f" else input.to(get_default_dtype())
 
 
 def _maybe_inplace(input, inplace, name, fn):
@@ -420,9 +431,15 @@ def _maybe_inplace(input, inplace, name, fn):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val)."""
-    _float(input, "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if isinstance(input, Tensor) and input._data.dtype.kind in "iub":
+        if input._data.dtype.kind == "b":
+            raise RuntimeError("Bool inputs not supported for hardtanh")
+        # integers are clamped to integer bounds and stay integers, as in PyTorch (no gradient to record)
+        lo, hi = int(min_val), int(max_val)
+        return _maybe_inplace(input, inplace, "hardtanh_", lambda x: _wrap(np.clip(x._data, lo, hi)))
+    _float(input, "hardtanh")
     return _maybe_inplace(input, inplace, "hardtanh_", lambda x: Hardtanh.apply(x, min_val, max_val))
 
 
@@ -543,12 +560,12 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def softsign(input):
     """x / (1 + |x|)."""
-    return Softsign.apply(_float(input, "softsign"))
+    return Softsign.apply(_float_or_cast(input, "softsign"))
 
 
 def tanhshrink(input):
     """x - tanh(x)."""
-    return Tanhshrink.apply(_float(input, "tanhshrink"))
+    return Tanhshrink.apply(_float_or_cast(input, "tanhshrink"))
 
 
 def logsigmoid(input):

@@ -580,6 +580,8 @@ __abs__ = abs
 
 def relu(input, inplace=False):
     """max(0, x) elementwise (``inplace=True`` as in ``F.relu``: changes ``input`` and returns it)."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     if inplace:
         return input.relu_()
     return Relu.apply(input)
@@ -675,6 +677,9 @@ def clamp(input, min=None, max=None):
         return out
     if input._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         input = _to_float(input)
+    elif input._data.dtype.kind == "b" and any(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                               for v in (min, max)):
+        input = input.to(_dtype_mod.int64)      # bool clamped by integers is int64 in PyTorch
     return Clamp.apply(input, min, max)
 
 
@@ -785,7 +790,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 def atan2(input, other):
     """atan(input / other) in the right quadrant.   Backward: dx = g*o/(x^2+o^2), do = -g*x/(x^2+o^2)."""
-    return Atan2.apply(*binary_operands(input, as_tensor_arg(other, input)))
+    x, y = binary_operands(input, as_tensor_arg(other, input))
+    return Atan2.apply(_to_float(x), _to_float(y))      # integers give the default float dtype, not float64
 
 
 class Atan2(Function):

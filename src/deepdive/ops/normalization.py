@@ -120,7 +120,7 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
         features = int(np.prod(x.shape[x.ndim - k:]))
-        x2 = x.reshape(-1, features)
+        x2 = x.reshape(int(np.prod(x.shape[:x.ndim - k])), features)     # not (-1, features): features may be 0
         ones = np.ones(features, dtype=x.dtype)
         x_hat = x2 - ((x2 @ ones) / features)[:, None]
         var = np.einsum("ij,ij->i", x_hat, x_hat) / features
@@ -141,7 +141,7 @@ class LayerNorm(Function):
         x_hat, invstd, weight = ctx.saved_tensors
         shape, features, bias_shape = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad.reshape(-1, features)
+        g = grad.reshape(x_hat.shape)
         dx = dw = db = None
         if need_w:
             dw = np.einsum("ij,ij->j", g, x_hat).reshape(weight.shape)
@@ -174,7 +174,13 @@ def _check_trailing(op, input, shape):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims of each sample, then scale and shift."""
     shape = _normalized_shape(normalized_shape)
+    if not shape:
+        raise RuntimeError("layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+                           "least one element, but got normalized_shape = []")
     _check_trailing("layer_norm", input, shape)
+    if not all(shape):
+        with np.errstate(invalid="ignore"):     # no features: the means are 0 / 0 of rows that have no elements
+            return LayerNorm.apply(input, weight, bias, len(shape), eps)
     return LayerNorm.apply(input, weight, bias, len(shape), eps)
 
 
