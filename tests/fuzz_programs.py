@@ -265,7 +265,7 @@ OPS = (
         Op("F.smooth_l1_loss", 1, _f(lambda T, x, **p: T.nn.functional.smooth_l1_loss(x, p["target"])),
            _same_shape_params()),
         Op("F.bce_with_logits", 1, _f(lambda T, x, **p: T.nn.functional.binary_cross_entropy_with_logits(
-            x, p["target"])), _same_shape_params()),
+            x, p["target"].to(x.dtype))), _same_shape_params()),
         Op("F.cross_entropy", 1, _f(lambda T, x, **p: T.nn.functional.cross_entropy(x, **p)),
            _cross_entropy_params),
         Op("F.linear", 1, _f(lambda T, x, **p: T.nn.functional.linear(x, **p)), _linear_params),
@@ -408,16 +408,16 @@ def _compare_grads(steps, pools, leaves, torch, deepdive):
             continue
         if b.grad is None:
             if a.grad is not None and np.any(to_numpy(a.grad)):
-                mismatch(op_names, "grad_where_torch_has_none", f"input {k}")
+                mismatch(steps[-1][0], "grad_where_torch_has_none", f"{op_names}: input {k}")
             continue
         if a.grad is None:
             if np.any(to_numpy(b.grad)):
-                mismatch(op_names, "no_grad_where_torch_has_one", f"input {k}")
+                mismatch(steps[-1][0], "no_grad_where_torch_has_one", f"{op_names}: input {k}")
             continue
         try:
             assert_close(a.grad, b.grad, what=f"grad of input {k}")
         except AssertionError as e:
-            mismatch(op_names, "grad", str(e))
+            mismatch(steps[-1][0], "grad", f"{op_names}: {e}")
 
 
 @st.composite

@@ -201,3 +201,39 @@ def test_ignored_rows_with_nan_logits_do_not_poison_the_loss(reduction):
     t = np.array([-100, 1, 0], dtype=np.int64)
     check_parity(lambda a, b: F.cross_entropy(a, b, reduction=reduction),
                  lambda a, b: torch.nn.functional.cross_entropy(a, b, reduction=reduction), [x, t], grad=False)
+
+
+# ------------------------------------------------ indexing
+def test_take_along_dim_wraps_negative_indices():
+    torch = require_torch()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    idx = np.array([[-1, 0], [-3, 2]], dtype=np.int64)
+    check_parity(lambda a, i: deepdive.take_along_dim(a, i, dim=1), lambda a, i: torch.take_along_dim(a, i, dim=1),
+                 [x, idx])
+    with pytest.raises(RuntimeError, match="out of bounds"):      # flattened (dim=None), PyTorch does not wrap
+        torch.take_along_dim(torch.tensor(x), torch.tensor(idx))
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        deepdive.take_along_dim(deepdive.tensor(x), deepdive.tensor(idx))
+    with pytest.raises(IndexError, match="take_along_dim"):
+        deepdive.take_along_dim(deepdive.tensor(x), deepdive.tensor([[-4]]), dim=1)
+    with pytest.raises(IndexError, match="take_along_dim.*no dimensions"):
+        deepdive.take_along_dim(deepdive.tensor(1.0), deepdive.tensor(0), dim=0)
+
+
+def test_index_select_does_not_wrap_negative_indices():
+    with pytest.raises(IndexError, match=r"index_select\(\): index -1 out of range"):
+        deepdive.index_select(deepdive.ones(2, 3), 1, deepdive.tensor([-1]))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_masked_fill_of_integers_with_non_finite_values_raises(value):
+    x = deepdive.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="masked_fill: value .* cannot be converted"):
+        x.masked_fill(x > 1, value)
+    with pytest.raises(RuntimeError, match="masked_fill_: value .* cannot be converted"):
+        x.masked_fill_(x > 1, value)
+
+
+def test_chunk_of_a_zero_dim_tensor_raises():
+    with pytest.raises(RuntimeError, match="chunk expects at least a 1-dimensional tensor"):
+        deepdive.tensor(1.0).chunk(2)

@@ -333,12 +333,24 @@ def scatter_add(input, dim, index, src):
     return ScatterAdd.apply(input, d, idx, src)
 
 
+def _wrap_negative(idx, size):
+    """Indices in [-size, size) with the negative ones counted from the end (take_along_dim wraps, gather not)."""
+    if idx.size and idx.min() < 0:
+        if idx.min() < -size:
+            raise IndexError(f"take_along_dim(): index {idx.min()} is out of bounds for dimension with size {size}")
+        idx = np.where(idx < 0, idx + size, idx)
+    return idx
+
+
 def take_along_dim(input, indices, dim=None):
     """``gather`` with broadcasting of input and indices; with ``dim=None`` both are flattened."""
     idx = _index_array(indices, "take_along_dim")
     if dim is None:
-        return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))
+        return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))     # flattened: no wrapping, as PyTorch
+    if input._data.ndim == 0:
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions")
     d = canonical_dim(dim, input._data.ndim, "take_along_dim")
+    idx = _wrap_negative(idx, input._data.shape[d])
     in_shape, idx_shape = list(input.shape), list(idx.shape)
     in_shape[d] = idx_shape[d] = 1
     common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
@@ -370,7 +382,7 @@ def index_select(input, dim, index):
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = canonical_dim(dim, input._data.ndim, "index_select")
     size = input._data.shape[d] if input._data.ndim else 1
-    if idx.size and (idx.max() >= size or idx.min() < -size):
+    if idx.size and (idx.max() >= size or idx.min() < 0):       # PyTorch's index_select does not wrap -1
         raise IndexError(f"index_select(): index {idx.max() if idx.max() >= size else idx.min()} out of range "
                          f"for dimension {d} with size {size}")
     if input._data.ndim == 0:
@@ -428,6 +440,15 @@ def _bool_mask(mask, op):
     return arr
 
 
+def fill_value(value, input, op):
+    """A Python number as a 0-d array of ``input``'s dtype; inf / nan into integers raise, as in PyTorch."""
+    try:
+        return np.asarray(value, dtype=input._data.dtype)
+    except (OverflowError, ValueError):
+        raise RuntimeError(f"{op}: value {value} cannot be converted to type {input.dtype} without overflow "
+                           f"(input shape {list(input.shape)})") from None
+
+
 def masked_fill(input, mask, value):
     """A copy of ``input`` with ``value`` where ``mask`` is True (mask broadcasts)."""
     m = _bool_mask(mask, "masked_fill_")
@@ -438,7 +459,7 @@ def masked_fill(input, mask, value):
         if value._data.dtype != input._data.dtype:
             value = value.to(input.dtype)
     else:
-        value = np.asarray(value, dtype=input._data.dtype)
+        value = fill_value(value, input, "masked_fill")
     try:
         np.broadcast_shapes(m.shape, input._data.shape)
     except ValueError:

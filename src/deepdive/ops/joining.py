@@ -187,6 +187,8 @@ def chunk(input, chunks, dim=0):
     """Cut into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     size = input._data.shape[canonical_dim(dim, input._data.ndim, "chunk")]
     return split(input, max(-(-size // chunks), 1) if size else 0, dim)
 
