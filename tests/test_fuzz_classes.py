@@ -237,3 +237,34 @@ def test_masked_fill_of_integers_with_non_finite_values_raises(value):
 def test_chunk_of_a_zero_dim_tensor_raises():
     with pytest.raises(RuntimeError, match="chunk expects at least a 1-dimensional tensor"):
         deepdive.tensor(1.0).chunk(2)
+
+
+# ------------------------------------------------ special values: gradients and values at NaN, atan2 at (0, 0)
+@pytest.mark.parametrize("fn", [lambda T, x: x.abs(), lambda T, x: x.relu(), lambda T, x: x.norm(p=1),
+                                lambda T, x: T.clamp(x, 0, 1), lambda T, x: T.nn.functional.hardtanh(x),
+                                lambda T, x: T.nn.functional.relu6(x),
+                                lambda T, x: T.maximum(x, x.detach() * 0), lambda T, x: T.minimum(x, x.detach() * 0),
+                                lambda T, x: T.maximum(x.detach() * 0, x), lambda T, x: T.minimum(x.detach() * 0, x),
+                                lambda T, x: T.nn.functional.threshold(x, 0.0, 5.0), lambda T, x: T.atan2(x, x),
+                                lambda T, x: T.atan2(x, x * 0)])
+def test_special_values(fn):
+    x = np.array([NAN, 0.0, 1.0, -1.0, INF, -INF], dtype=np.float32)
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x])
+
+
+def test_atan2_backward_with_a_bool_operand_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13's atan2 backward with a bool other raises ('Negation, the `-`
+    operator, on a bool tensor is not supported'), an internal error of its derivative formula; deepdive
+    casts the bool to float first and gives the gradient of atan2(x, float(other))."""
+    x = deepdive.tensor([1.0, -2.0], requires_grad=True)
+    deepdive.atan2(x, deepdive.tensor([True, False])).sum().backward()
+    np.testing.assert_allclose(x.grad._data, [0.5, 0.0], atol=1e-7)
+
+
+def test_softmax_of_an_empty_integer_tensor_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13 returns an empty int64 tensor for softmax of an empty int64 tensor
+    (the kernel that would refuse 'Long' never runs on zero elements) and raises for any non-empty one;
+    deepdive refuses integer inputs whatever their size, so the error does not depend on the batch."""
+    for n in (0, 2):
+        with pytest.raises(NotImplementedError, match="softmax.*Long"):
+            deepdive.softmax(deepdive.zeros(n, dtype=deepdive.int64), 0)

@@ -70,7 +70,7 @@ class Hardtanh(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         lo, hi = ctx.bounds
-        return grad * ((x > lo) & (x < hi)), None, None
+        return grad * ~((x <= lo) | (x >= hi)), None, None     # a NaN input passes g, as in PyTorch
 
 
 class LeakyRelu(Function):
@@ -96,18 +96,18 @@ class LeakyRelu(Function):
 
 
 class Threshold(Function):
-    """y = x if x > threshold else value.   Backward: dx = g where x > threshold."""
+    """y = value if x <= threshold else x.   Backward: dx = g where not x <= threshold."""
 
     @staticmethod
     def forward(ctx, x, threshold, value):
         ctx.save_for_backward(x)
         ctx.threshold = threshold
-        return np.where(x > threshold, x, np.asarray(value, dtype=x.dtype))
+        return np.where(x <= threshold, np.asarray(value, dtype=x.dtype), x)     # NaN stays NaN, as in PyTorch
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (x > ctx.threshold), None, None
+        return grad * ~(x <= ctx.threshold), None, None
 
 
 class Shrink(Function):

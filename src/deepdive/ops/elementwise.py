@@ -461,7 +461,7 @@ Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsq
                "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y", quiet=True)
 Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.")
 # NOTE: d|x|/dx at 0 is taken as 0 (sign(0) = 0), as PyTorch does.
-Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).")
+Abs = _unary(np.abs, lambda x, g: g * _sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).")
 Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.")
 Cos = _unary(np.cos, lambda x, g: -g * np.sin(x), "Cos", "y = cos x.   Backward: dx = -g * sin x.")
 Tan = _unary(np.tan, lambda y, g: g * (1 + y * y), "Tan", "y = tan x.   Backward: dx = g * (1 + y^2).", saves="y")
@@ -493,7 +493,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (y > 0)
+        return np.where(y <= 0, 0, grad)        # NOTE: not grad * (y > 0): a NaN input passes g, as in PyTorch
 
 
 def _erf(x):
@@ -698,8 +698,9 @@ class Maximum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * (x >= y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * (y >= x), y.shape) if ctx.needs_input_grad[1] else None)
+        # NOTE: ~(x < y), not x >= y: where one side is NaN both get g, as in PyTorch
+        return (unbroadcast(share * ~(x < y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * ~(y < x), y.shape) if ctx.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
@@ -714,8 +715,8 @@ class Minimum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * (x <= y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * (y <= x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (unbroadcast(share * ~(x > y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * ~(y > x), y.shape) if ctx.needs_input_grad[1] else None)
 
 
 def maximum(input, other):
@@ -806,6 +807,7 @@ class Atan2(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         denom = x * x + y * y
+        denom = np.where(denom == 0, np.inf, denom)        # at (0, 0) the gradient is 0, as in PyTorch
         return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
 
 

@@ -477,7 +477,7 @@ class Norm(Function):
         if p == 0:
             return np.zeros_like(x), None, None, None
         if p == 1:
-            return g * np.sign(x), None, None, None
+            return g * np.nan_to_num(np.sign(x)), None, None, None     # sign(NaN) = 0, as in PyTorch
         if p in (np.inf, -np.inf):
             mask = np.abs(x) == y
             share = g / mask.sum(axis=ctx.dims, keepdims=True)
