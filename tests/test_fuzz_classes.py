@@ -268,3 +268,29 @@ def test_softmax_of_an_empty_integer_tensor_is_a_deliberate_difference():
     for n in (0, 2):
         with pytest.raises(NotImplementedError, match="softmax.*Long"):
             deepdive.softmax(deepdive.zeros(n, dtype=deepdive.int64), 0)
+
+
+# ------------------------------------------------ more dtypes and errors
+@pytest.mark.parametrize("fn", [lambda T, x, y: T.fmod(x, y), lambda T, x, y: T.remainder(x, y),
+                                lambda T, x, y: T.remainder(x, 2), lambda T, x, y: T.fmod(x, 2)])
+def test_modulus_of_a_bool_tensor_promotes_first(fn):
+    check_parity(lambda a, b: fn(deepdive, a, b), lambda a, b: fn(require_torch(), a, b),
+                 [np.array([True, False]), np.array([2.0, -3.0], dtype=np.float32)])
+
+
+@pytest.mark.parametrize("a,b", [((2,), (2,)), ((2, 2), (2, 2))])
+def test_matmul_of_bools_raises(a, b):
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        deepdive.ones(*a, dtype=deepdive.bool) @ deepdive.ones(*b, dtype=deepdive.bool)
+
+
+@pytest.mark.parametrize("p", [float("inf"), -1.0])
+def test_norms_without_identity_on_empty_tensors_raise(p):
+    with pytest.raises(RuntimeError, match="cannot compute the .* norm on an empty tensor"):
+        deepdive.zeros(2, 0).norm(p=p)
+    assert deepdive.zeros(2, 0).norm(p=p, dim=0).shape == (0,)
+
+
+def test_take_along_dim_broadcast_error_names_the_op():
+    with pytest.raises(RuntimeError, match="^take_along_dim: The size of tensor a"):
+        deepdive.take_along_dim(deepdive.zeros(1, 2, 1), deepdive.zeros(0, 3, 1, dtype=deepdive.int64), dim=-1)

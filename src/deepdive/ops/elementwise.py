@@ -286,18 +286,29 @@ def floor_divide(input, other):
 
 def remainder(input, other):
     """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
-    input = as_tensor_arg(input)
-    if input._data.dtype.kind == "b" and (not isinstance(other, Tensor) or other._data.dtype.kind == "b"):
-        raise not_implemented_for("remainder", input.dtype)
+    input, other = _modulus_operands(input, other, "remainder")
     return sub(input, mul(_rounding_div(input, other, "floor"), other))
 
 
 def fmod(input, other):
     """C-style modulus (sign of the dividend). Backward: dx = g."""
-    input = as_tensor_arg(input)
+    input, other = _modulus_operands(input, other, "fmod")
+    _check_int_division(input, other, "fmod")
     quotient = _wrap(np.trunc(np.divide(input._data, other._data if isinstance(other, Tensor) else other))
                      .astype(input._data.dtype))
     return sub(input, mul(quotient, other))
+
+
+def _modulus_operands(input, other, op):
+    """Both operands in the promoted dtype (a bool one too: PyTorch has no bool kernel, but promotes first)."""
+    input = as_tensor_arg(input)
+    if input._data.dtype.kind == "b" and (isinstance(other, bool) or
+                                          (isinstance(other, Tensor) and other._data.dtype.kind == "b")):
+        raise not_implemented_for(op, input.dtype)
+    input, other = binary_operands(input, other)
+    if input._data.dtype.kind == "b":       # a bool tensor with a Python number
+        input = input.to(_dtype_mod.int64)
+    return input, other
 
 
 _BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "

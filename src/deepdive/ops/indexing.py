@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
-from ._util import canonical_dim, unbroadcast
+from ._util import broadcast_error, canonical_dim, unbroadcast
 from .shape import as_view
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_fill",
@@ -353,7 +353,10 @@ def take_along_dim(input, indices, dim=None):
     idx = _wrap_negative(idx, input._data.shape[d])
     in_shape, idx_shape = list(input.shape), list(idx.shape)
     in_shape[d] = idx_shape[d] = 1
-    common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
+    try:
+        common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
+    except ValueError:
+        raise broadcast_error("take_along_dim", input.shape, idx.shape) from None
     in_target, idx_target = common.copy(), common.copy()
     in_target[d], idx_target[d] = input._data.shape[d], idx.shape[d]
     if tuple(in_target) != input._data.shape:

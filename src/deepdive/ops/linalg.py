@@ -106,6 +106,9 @@ def matmul(input, other):
         from ..sparse import mm as sparse_mm
         return sparse_mm(input, other)
     _check_matmul("matmul", input, other)
+    if input._data.dtype.kind == "b" or other._data.dtype.kind == "b":
+        from ._errors import not_implemented_for
+        raise not_implemented_for("dot" if input.ndim == other.ndim == 1 else "addmm_impl_cpu_", input.dtype)
     try:
         return MatMul.apply(input, other)
     except ValueError:

@@ -509,6 +509,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     elif isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use p='fro', a number, inf or -inf)")
     dims = _dims(dim, input._data.ndim, "norm")
+    if float(p) < 0 or p == np.inf:
+        reduced = [input._data.shape[d] for d in dims]
+        if 0 in reduced:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
+                               f"operation does not have an identity (input shape {list(input.shape)})")
     return Norm.apply(input, float(p), dims, keepdim)
 
 
