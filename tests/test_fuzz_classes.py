@@ -294,3 +294,50 @@ def test_norms_without_identity_on_empty_tensors_raise(p):
 def test_take_along_dim_broadcast_error_names_the_op():
     with pytest.raises(RuntimeError, match="^take_along_dim: The size of tensor a"):
         deepdive.take_along_dim(deepdive.zeros(1, 2, 1), deepdive.zeros(0, 3, 1, dtype=deepdive.int64), dim=-1)
+
+
+# ------------------------------------------------ size-0 batches of normalization layers
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.group_norm(x, 2),
+                                lambda T, x: T.nn.functional.batch_norm(x, T.zeros(4), T.ones(4), training=False),
+                                lambda T, x: T.nn.functional.instance_norm(x) if x.shape[0] else x * 1])
+def test_normalization_of_an_empty_batch(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.zeros((0, 4, 2), dtype=np.float32)])
+
+
+# ------------------------------------------------ non-differentiable outputs, xlogy at NaN, 0-d __setitem__
+@pytest.mark.parametrize("pool", ["max_pool1d", "adaptive_max_pool1d"])
+def test_pooling_indices_carry_no_graph(pool):
+    x = deepdive.randn(1, 2, 4, requires_grad=True)
+    values, indices = getattr(deepdive.nn.functional, pool)(x, 2, return_indices=True)
+    assert values.requires_grad and not indices.requires_grad and indices.grad_fn is None
+
+
+def test_xlogy_at_zero_and_nan():
+    """Deliberate difference, in the gradient of y only: at x = 0, y = 0 PyTorch's formula x / y gives NaN;
+    deepdive gives 0, the derivative of xlogy(0, y) = 0 (the value there is 0 for every y)."""
+    x = np.array([0.0, 0.0, 1.0, 0.0, 2.0], dtype=np.float32)
+    y = np.array([0.0, NAN, NAN, -1.0, 3.0], dtype=np.float32)
+    check_parity(deepdive.xlogy, require_torch().xlogy, [x, (y, False)])
+    other = deepdive.tensor(y[:1], requires_grad=True)
+    deepdive.xlogy(deepdive.tensor(x[:1]), other).sum().backward()
+    assert other.grad.item() == 0.0
+
+
+def test_setitem_on_a_zero_dim_tensor_backward():
+    torch = require_torch()
+    results = []
+    for T in (deepdive, torch):
+        x = T.tensor(2.0, requires_grad=True)
+        y = x * 1
+        y[...] = 5.0
+        (y * x).backward()
+        results.append(x.grad.item())
+    assert results[0] == results[1] == 5.0
+
+
+@pytest.mark.parametrize("index", ["0, :, i", "i, 1", "1, i, :, j", ":, i, 0, j", "0, i, 2", "i, :, -1", "i, 0, :, 1"])
+def test_integers_among_advanced_indices_select_first(index):
+    torch = require_torch()
+    x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    code = f"lambda x, i, j: x[{index}]"
+    check_parity(eval(code), eval(code), [x, np.array([0, 1]), np.array([[1], [2]])])

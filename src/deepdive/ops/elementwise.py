@@ -823,11 +823,12 @@ class Atan2(Function):
 
 
 def xlogy(input, other):
-    """x * log(y), with 0 where x == 0 (even if y == 0)."""
+    """x * log(y), with 0 where x == 0 (even if y == 0), and NaN wherever y is NaN, as in PyTorch."""
     input = as_tensor_arg(input)
     other = as_tensor_arg(other, input)
-    safe_other = where(input == 0, _wrap(np.ones((), dtype=other._data.dtype)), other)
-    return where(input == 0, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
+    zero = (input == 0) & ~other.isnan()
+    safe_other = where(zero, _wrap(np.ones((), dtype=other._data.dtype)), other)
+    return where(zero, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):

@@ -52,6 +52,12 @@ def _convert_index(index):
     return tuple(out), advanced
 
 
+def _ints_first(idx):
+    """An advanced index with integers in it, where each item takes one dim (no None, Ellipsis or masks)."""
+    return (any(i.__class__ is int for i in idx)
+            and all(i.__class__ in (int, slice) or (i.__class__ is np.ndarray and i.dtype.kind in "iu") for i in idx))
+
+
 class GetItem(Function):
     """y = x[index].   Backward: dx = zeros with g scattered back into x[index].
 
@@ -103,6 +109,11 @@ def __getitem__(self, index):
         idx, advanced, op = index, False, Slice
     else:
         idx, advanced = _convert_index(index)
+        if advanced and _ints_first(idx):
+            # PyTorch selects integer dims before advanced indexing, so x[0, :, idx] is (C, len(idx)); NumPy
+            # counts the integer as an advanced index separated by a slice, and moves the block first.
+            return self[tuple(i if i.__class__ is int else slice(None) for i in idx)][
+                tuple(i for i in idx if i.__class__ is not int)]
         if advanced:
             op = Index
         elif any(i.__class__ is int for i in idx):
@@ -135,7 +146,7 @@ class SetItem(Function):
         from ._util import unbroadcast
         dx = dv = None
         if ctx.needs_input_grad[0]:
-            dx = grad.copy()
+            dx = np.array(grad)         # an array even for a 0-d grad (a NumPy scalar has no item assignment)
             dx[ctx.index] = 0
         if ctx.needs_input_grad[1]:
             dv = np.asarray(grad[ctx.index])

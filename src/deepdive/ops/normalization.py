@@ -9,6 +9,8 @@ normalised group and gx = g * w, the closed-form backward of the normalisation i
 NOTE: fused because composing mean/sub/var/div/mul would record ~10 nodes and
 keep ~6 full-size temporaries alive; the closed form needs x_hat and invstd only.
 """
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -32,7 +34,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)            # (N, C, L): channel reductions become einsum over n and l
+        x3 = x.reshape(n, c, math.prod(x.shape[2:]))    # (N, C, L), not -1: N may be 0; channel reductions become einsum over n and l
         count = x3.shape[0] * x3.shape[2]
         if training:
             mean = np.einsum("ncl->c", x3) / count
@@ -195,7 +197,7 @@ class GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, groups, eps):
         n, c = x.shape[:2]
-        x4 = x.reshape(n, groups, c // groups, -1)
+        x4 = x.reshape(n, groups, c // groups, math.prod(x.shape[2:]))     # not -1: N may be 0
         count = x4.shape[2] * x4.shape[3]
         mean = np.einsum("ngcl->ng", x4) / count
         x_hat = x4 - mean[:, :, None, None]

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import _wrap
 from .conv import im2col, col2im, pad2d, crop2d, _tuple
 from .upsample import Resample2d, area_matrix
 
@@ -206,7 +207,8 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
     x_shape4 = (math.prod(x.shape[:-n]), 1) + size
     geometry = (x_shape4, kernel, stride, dilation, (padding[0], extra[0], padding[1], extra[1]), out_hw, out_shape,
                 table)
-    return MaxPool.apply(input, geometry, bool(return_indices))
+    out = MaxPool.apply(input, geometry, bool(return_indices))
+    return (out[0], _no_graph(out[1])) if return_indices else out
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -365,7 +367,12 @@ def _adaptive_max(name, n, input, output_size, return_indices):
     out2 = (1,) + out if n == 1 else out
     values, indices = AdaptiveMaxPool.apply(input, adaptive_max_table(size, out2), x.shape[:-n] + out,
                                             size[0] * size[1])
-    return (values, indices) if return_indices else values
+    return (values, _no_graph(indices)) if return_indices else values
+
+
+def _no_graph(indices):
+    """Pooling indices are integers: no grad_fn and requires_grad=False, as in PyTorch."""
+    return _wrap(indices._data) if indices.requires_grad else indices
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
