@@ -341,3 +341,33 @@ def test_integers_among_advanced_indices_select_first(index):
     x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
     code = f"lambda x, i, j: x[{index}]"
     check_parity(eval(code), eval(code), [x, np.array([0, 1]), np.array([[1], [2]])])
+
+
+# ------------------------------------------------ autograd: in-place changes of outputs an op saved
+@pytest.mark.parametrize("fn", [lambda T, x: T.amax(x, 1), lambda T, x: T.max(x), lambda T, x: x.min(),
+                                lambda T, x: x.norm(), lambda T, x: x.norm(dim=1), lambda T, x: T.logsumexp(x, 1),
+                                lambda T, x: x.std(), lambda T, x: T.prod(x), lambda T, x: T.median(x),
+                                lambda T, x: x.exp(), lambda T, x: x.sigmoid()])
+def test_changing_a_saved_output_in_place_is_detected(fn):
+    """These ops save their result (or the array their result is a view of): changing it in place must
+    raise at backward, as in PyTorch, instead of giving silently wrong (often NaN) gradients."""
+    torch = require_torch()
+    for T in (torch, deepdive):
+        x = T.tensor([[0.5, 1.0, 2.0], [1.5, 0.25, 0.75]], requires_grad=True)
+        y = fn(T, x)
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_var_with_correction_at_least_n_is_a_deliberate_difference_in_the_gradient_sign():
+    """Where N - correction = 0 the values agree (inf), and so do the gradients for N - correction < 0
+    (nan / inf as torch). At N - correction = 0 exactly, PyTorch 2.13 gives +inf for every element;
+    deepdive gives the formula's limit 2 (x - mean) / 0, signed by x - mean."""
+    torch = require_torch()
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=np.float32)
+    check_parity(lambda a: deepdive.var(a, dim=1, correction=3), lambda a: torch.var(a, dim=1, correction=3), [x])
+    check_parity(lambda a: deepdive.std(a, dim=0, correction=2), lambda a: torch.std(a, dim=0, correction=2), [x])
+    t = deepdive.tensor(x, requires_grad=True)
+    deepdive.var(t, correction=6).backward()
+    assert np.array_equal(np.sign(t.grad._data), np.sign(x - x.mean())) and np.isinf(t.grad._data).all()

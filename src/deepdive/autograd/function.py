@@ -180,8 +180,10 @@ def _track_output(saved, tensor, index, versions):
     a reference cycle (output -> grad_fn -> output).
     """
     data = tensor._data
+    base = data.base
     for array in saved:
-        if array is data:
+        # NOTE: also when the output is a view of the saved array (max/norm/prod save y, return y squeezed)
+        if array is data or (base is not None and (base is array or base is getattr(array, "base", False))):
             counter = tensor._version_counter
             return (versions or []) + [(counter, counter[0], ("output", index), data)]
     return versions
