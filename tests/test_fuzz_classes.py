@@ -371,3 +371,13 @@ def test_var_with_correction_at_least_n_is_a_deliberate_difference_in_the_gradie
     t = deepdive.tensor(x, requires_grad=True)
     deepdive.var(t, correction=6).backward()
     assert np.array_equal(np.sign(t.grad._data), np.sign(x - x.mean())) and np.isinf(t.grad._data).all()
+
+
+def test_writing_into_an_expanded_tensor_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch's __setitem__ writes through an expand()ed tensor (x[0, 0] = 1 changes
+    every row sharing that memory), while its in-place ops refuse; deepdive refuses both, with PyTorch's message."""
+    x = deepdive.zeros(1, 3).expand(2, 3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x[0, 0] = 1.0
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.add_(1)

@@ -174,6 +174,12 @@ def __setitem__(self, index, value):
     try:
         self._data[idx] = value._data if value_t is not None else value
     except ValueError as e:
+        if not self._data.flags.writeable:
+            # NOTE: PyTorch writes through an expand()ed tensor here, changing every element that shares the
+            # memory (its in-place ops refuse with this same message); deepdive refuses for every write.
+            raise RuntimeError("__setitem__: unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location. Please clone() the tensor before performing "
+                               f"the operation (tensor of shape {list(self.shape)})") from None
         raise RuntimeError(f"__setitem__: shape mismatch: value of shape {list(np.shape(value))} cannot be "
                            f"broadcast to the indexed part of a tensor of shape {list(self.shape)} ({e})") from None
     self._version_counter[0] += 1
