@@ -131,7 +131,7 @@ def test_numpy_errors_inside_an_op_name_the_op_shapes_and_dtypes():
 
 
 def test_errors_raised_by_ops_themselves_pass_unchanged():
-    with pytest.raises(RuntimeError, match=r"^shape '\[4\]' is invalid for input of size 6"):
+    with pytest.raises(RuntimeError, match=r"^reshape: shape '\[4\]' is invalid for input of size 6"):
         deepdive.zeros(2, 3).reshape(4)
 
 

@@ -226,10 +226,10 @@ def index_add_along(out, dim, index, src):
     return out
 
 
-def _check_index_bounds(index, size, dim):
+def _check_index_bounds(index, size, dim, op="gather"):
     if index.size and (index.max() >= size or index.min() < 0):
         bad = index.max() if index.max() >= size else index.min()
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
 # ------------------------------------------------------------------ gather/scatter
@@ -258,7 +258,7 @@ def _check_gather_shapes(op, input, dim, index, src_shape=None):
         if src_shape is not None and s > src_shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be no "
                                f"larger than src {list(src_shape)}")
-    _check_index_bounds(index, input._data.shape[dim] if input._data.ndim else 1, dim)
+    _check_index_bounds(index, input._data.shape[dim] if input._data.ndim else 1, dim, op)
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -366,6 +366,9 @@ def take_along_dim(input, indices, dim=None):
         return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))     # flattened: no wrapping, as PyTorch
     if input._data.ndim == 0:
         raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions")
+    if idx.ndim != input._data.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but got "
+                           f"{input._data.ndim} dimensions for input, and {idx.ndim} dimensions for indices")
     d = canonical_dim(dim, input._data.ndim, "take_along_dim")
     idx = _wrap_negative(idx, input._data.shape[d])
     in_shape, idx_shape = list(input.shape), list(idx.shape)

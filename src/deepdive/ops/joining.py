@@ -62,7 +62,7 @@ def cat(tensors, dim=0, *, out=None):
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if t._data.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+            raise RuntimeError(f"torch.cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
     # PyTorch (legacy) skips 1-D empty tensors when joining higher-dimensional ones.
     positions = [i for i, t in enumerate(tensors) if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or [0]
     kept = [tensors[i] for i in positions]
@@ -71,10 +71,10 @@ def cat(tensors, dim=0, *, out=None):
     for i in positions[1:]:
         shape = tensors[i]._data.shape
         if len(shape) != len(ref):
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
+            raise RuntimeError(f"torch.cat(): Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
         for k, (a, b) in enumerate(zip(ref, shape)):
             if k != d and a != b:
-                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
+                raise RuntimeError(f"torch.cat(): Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
                                    f"size {b} for tensor number {i} in the list.")
     # NOTE: even one tensor is copied (np.concatenate always copies): cat's result never aliases an input,
     # so an in-place change of it cannot reach the input, as in PyTorch.

@@ -85,7 +85,7 @@ def _check_matmul(op, a, b):
         if len(sb) == 1:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{ka}), vec ({kb})")
         if len(sb) == 2:     # PyTorch folds the batch dims of input into rows: (B*n) x k times k x p
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(sb)})")
+            raise RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(sb)})")
         batch = math.prod(_batch_shape(op, sa, sb))
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {ka}] but got: "
                            f"[{batch}, {kb}].")
@@ -137,7 +137,7 @@ def __rmatmul__(self, other):
 
 def _check_bmm(batch1, batch2):
     if batch1.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor")
+        raise RuntimeError("bmm: batch1 must be a 3D tensor")
     if batch2.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
     b, _, m = batch1.shape

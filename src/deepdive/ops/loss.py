@@ -396,7 +396,7 @@ def _check_class_target(input, target, op, allow_probabilities):
                            f"and shape {list(t.shape)} (input shape {list(x.shape)})")
     if t.shape != expected:
         if x.ndim == 2 and t.ndim == 1:
-            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).")
+            raise ValueError(f"{op}: Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).")
         raise RuntimeError(f"{op}: expected target size {list(expected)} for input of size {list(x.shape)}, "
                            f"got {list(t.shape)}")
     return False

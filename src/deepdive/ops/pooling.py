@@ -183,11 +183,11 @@ def _pool_args(name, n, input, kernel_size, stride, padding, dilation):
     return x, kernel, stride, padding, dilation
 
 
-def _check_output(x_shape, n, out_hw):
+def _check_output(x_shape, n, out_hw, name="pool"):
     if min(out_hw) < 1:
         in_desc = "x".join(map(str, x_shape[-n - 1:]))
         out_desc = "x".join(map(str, x_shape[-n - 1:-n] + tuple(out_hw[-n:])))
-        raise RuntimeError(f"Given input size: ({in_desc}). Calculated output size: ({out_desc}). "
+        raise RuntimeError(f"{name}: Given input size: ({in_desc}). Calculated output size: ({out_desc}). "
                            "Output size is too small")
 
 
@@ -199,7 +199,7 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
                                f"kernel_size={k} and dilation={d}")
     size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
     table, out_hw = max_pool_table(size, kernel, stride, padding, dilation, bool(ceil_mode))
-    _check_output(x.shape, n, out_hw)
+    _check_output(x.shape, n, out_hw, name)
     out_shape = x.shape[:-n] + out_hw[-n:]
     # ceil_mode's last window may run past the right padding: pad (with -inf) far enough for it.
     extra = [max(p, (o - 1) * st + d * (k - 1) + 1 - s - p)
@@ -278,7 +278,7 @@ def _avg_pool(name, n, input, kernel_size, stride, padding, ceil_mode, count_inc
             raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p} and kernel_size={k}")
     size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
     out_hw = tuple(pool_output_size(s, k, st, p, 1, ceil_mode) for s, k, st, p in zip(size, kernel, stride, padding))
-    _check_output(x.shape, n, out_hw)
+    _check_output(x.shape, n, out_hw, name)
     if divisor_override:
         divisor = float(divisor_override)
     else:
