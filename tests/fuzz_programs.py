@@ -276,6 +276,15 @@ OPS = (
         Op("F.pad", 1, lambda T, x, **p: T.nn.functional.pad(x, p["pad"]),
            lambda draw, x: {"pad": (draw(st.integers(0, 2)), draw(st.integers(0, 2)))}),
         Op("F.dropout_eval", 1, _f(lambda T, x: T.nn.functional.dropout(x, 0.5, training=False))),
+        Op("xlogy", 2, lambda T, x, y: T.xlogy(x, y)),
+        Op("F.group_norm", 1, _f(lambda T, x: T.nn.functional.group_norm(x, 1))),
+        Op("F.batch_norm_eval", 1, _f(lambda T, x: T.nn.functional.batch_norm(
+            x, T.zeros(x.shape[1]), T.ones(x.shape[1]), training=False) if len(x.shape) >= 2 else x * 1)),
+        Op("F.max_pool1d_indices", 1, _f(lambda T, x: T.nn.functional.max_pool1d(x, 1, return_indices=True)
+                                          if len(x.shape) == 3 else (x * 1, x))),
+        Op("F.adaptive_avg_pool1d", 1, _f(lambda T, x: T.nn.functional.adaptive_avg_pool1d(x, 1)
+                                           if len(x.shape) == 3 else x * 1)),
+        Op("setitem", 1, lambda T, x, **p: _setitem(x * 1, p["v"]), lambda draw, x: {"v": draw(st.sampled_from([0, 2.5]))}),
         Op("float", 1, lambda T, x: x.float()),
         Op("double", 1, lambda T, x: x.double()),
         Op("long", 1, lambda T, x: x.long()),
@@ -283,6 +292,11 @@ OPS = (
     ]
 )
 OPS_BY_NAME = {op.name: op for op in OPS}
+
+
+def _setitem(x, value):
+    x[...] = value
+    return x
 
 
 # ---------------------------------------------------------------- running a program
@@ -368,6 +382,8 @@ def run_program(program, torch, deepdive):
             mismatch(op_name, "raw_numpy_error", f"{type(e).__name__}: {e}")
         if errors.keys() == {"dd", "torch"}:
             continue
+        if _empty_kernel_skip(errors, op, pools, arg_idx, outs, deepdive):
+            continue
         if errors:
             who = next(iter(errors))
             e = errors[who]
@@ -379,6 +395,22 @@ def run_program(program, torch, deepdive):
             pools["dd"].append(dd_t)
             pools["torch"].append(torch_t)
     _compare_grads(steps, pools, leaves, torch, deepdive)
+
+
+def _empty_kernel_skip(errors, op, pools, arg_idx, outs, deepdive):
+    """The documented deliberate difference: deepdive refuses a dtype (NotImplementedError) whatever the size,
+    where PyTorch, running no kernel on zero elements, returns an empty result
+    (test_softmax_of_an_empty_integer_tensor_is_a_deliberate_difference). The program goes on with torch's result."""
+    e = errors.get("dd")
+    if set(errors) != {"dd"} or not isinstance(e, NotImplementedError):
+        return False
+    if any(pools["torch"][i].numel() for i in arg_idx):
+        return False
+    ref = _unwrap(outs["torch"])
+    if hasattr(ref, "detach"):
+        pools["dd"].append(deepdive.tensor(ref.detach().numpy().copy()))
+        pools["torch"].append(ref)
+    return True
 
 
 def _compare_grads(steps, pools, leaves, torch, deepdive):

@@ -381,3 +381,35 @@ def test_writing_into_an_expanded_tensor_is_a_deliberate_difference():
         x[0, 0] = 1.0
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         x.add_(1)
+
+
+# ------------------------------------------------ found at the 1,500-program budget
+def test_softplus_and_hardswish_at_infinities():
+    F, torch = deepdive.nn.functional, require_torch()
+    x = np.array([INF, -INF, 1e-30, 25.0, -4.0], dtype=np.float32)
+    check_parity(F.softplus, torch.nn.functional.softplus, [x])
+    check_parity(F.hardswish, torch.nn.functional.hardswish, [x])
+
+
+def test_cat_promotes_with_skipped_empty_tensors():
+    torch = require_torch()
+    for shapes in [((0,), (0,)), ((2, 2), (0,)), ((2,), (0,))]:
+        check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                     [np.zeros(shapes[0], np.float32), np.zeros(shapes[1], np.float64)])
+
+
+def test_index_select_of_a_zero_dim_tensor():
+    torch = require_torch()
+    check_parity(lambda a, i: deepdive.index_select(a, 0, i), lambda a, i: torch.index_select(a, 0, i),
+                 [np.array(1.5, dtype=np.float32), np.array([0])])
+    with pytest.raises(IndexError, match="Index to scalar can have only 1 value"):
+        deepdive.index_select(deepdive.tensor(1.0), 0, deepdive.tensor([0, 0]))
+
+
+def test_small_dtype_and_error_cases():
+    torch = require_torch()
+    check_parity(lambda a: 2 ** a, lambda a: 2 ** a, [np.array([True, False])])
+    with pytest.raises(RuntimeError, match="argmax.*bool"):
+        deepdive.argmax(deepdive.tensor([True]))
+    with pytest.raises(RuntimeError, match="^fmod: The size of tensor a"):
+        deepdive.fmod(deepdive.zeros(2, 3), deepdive.ones(2))

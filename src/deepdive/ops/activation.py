@@ -193,8 +193,7 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        factor = x / 3 + 0.5
-        factor *= (x > -3) & (x < 3)
+        factor = np.where((x > -3) & (x < 3), x / 3 + 0.5, 0).astype(x.dtype, copy=False)   # where: x may be inf
         factor += x >= 3
         factor *= grad
         return factor
@@ -241,7 +240,9 @@ class Softplus(Function):
         ctx.params = (beta, threshold)
         # NOTE: log1p(exp(-|z|)) + max(z, 0) is log(1 + e^z) without overflow.
         soft = (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)) / beta
-        return _select(z > threshold, x, soft.astype(x.dtype, copy=False))
+        # NOTE: np.where, not _select: x may be +-inf (inf * 0 is NaN), and z > threshold is rarely true,
+        # a predictable mask for which np.where is fast.
+        return np.where(z > threshold, x, soft.astype(x.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, grad):

@@ -294,8 +294,11 @@ def fmod(input, other):
     """C-style modulus (sign of the dividend). Backward: dx = g."""
     input, other = _modulus_operands(input, other, "fmod")
     _check_int_division(input, other, "fmod")
-    quotient = _wrap(np.trunc(np.divide(input._data, other._data if isinstance(other, Tensor) else other))
-                     .astype(input._data.dtype))
+    divisor = other._data if isinstance(other, Tensor) else other
+    try:
+        quotient = _wrap(np.trunc(np.divide(input._data, divisor)).astype(input._data.dtype))
+    except ValueError:
+        raise broadcast_error("fmod", input.shape, np.shape(divisor)) from None
     return sub(input, mul(quotient, other))
 
 
@@ -336,6 +339,8 @@ def pow(input, exponent):
     if input.__class__ not in _TENSOR_TYPES:
         if isinstance(input, numbers.Number):
             exponent = _to_float(exponent) if not isinstance(input, numbers.Integral) else exponent
+            if exponent._data.dtype.kind == "b" and not isinstance(input, bool):
+                exponent = exponent.to(_dtype_mod.int64)        # 2 ** bool_tensor is int64 in PyTorch
             return RPowScalar.apply(exponent, input)
         input = as_tensor_arg(input)
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):

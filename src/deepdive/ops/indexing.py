@@ -408,8 +408,10 @@ def index_select(input, dim, index):
     if idx.size and (idx.max() >= size or idx.min() < 0):       # PyTorch's index_select does not wrap -1
         raise IndexError(f"index_select(): index {idx.max() if idx.max() >= size else idx.min()} out of range "
                          f"for dimension {d} with size {size}")
-    if input._data.ndim == 0:
-        return input.reshape(idx.shape).clone()      # a copy, as every index_select result is
+    if input._data.ndim == 0:       # PyTorch keeps a 0-d input 0-d, for a one-element index only
+        if idx.size != 1:
+            raise IndexError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
+        return input.reshape(()).clone()      # a copy, as every index_select result is
     return IndexSelect.apply(input, d, idx.reshape(-1))
 
 

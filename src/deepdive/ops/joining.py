@@ -78,7 +78,11 @@ def cat(tensors, dim=0, *, out=None):
                                    f"size {b} for tensor number {i} in the list.")
     # NOTE: even one tensor is copied (np.concatenate always copies): cat's result never aliases an input,
     # so an in-place change of it cannot reach the input, as in PyTorch.
-    return Cat.apply(d, *_same_dtype(kept))
+    if len(kept) == len(tensors):
+        return Cat.apply(d, *_same_dtype(kept))
+    # the skipped empty tensors still take part in type promotion, as in PyTorch
+    promoted = _same_dtype(tensors)
+    return Cat.apply(d, *[promoted[i] for i in positions])
 
 
 concat = concatenate = cat

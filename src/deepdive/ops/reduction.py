@@ -708,11 +708,15 @@ def _index_reduction(op, finder, input, dim, keepdim):
 
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest value (first on ties; NaN counts as largest), over the flattened input if dim is None."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("argmax(): does not support bool input")
     return _index_reduction("argmax", np.ndarray.argmax, input, dim, keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest value (first on ties), over the flattened input if dim is None."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("argmin(): does not support bool input")
     return _index_reduction("argmin", np.ndarray.argmin, input, dim, keepdim)
 
 
