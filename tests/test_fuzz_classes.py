@@ -395,7 +395,7 @@ def test_cat_promotes_with_skipped_empty_tensors():
     torch = require_torch()
     for shapes in [((0,), (0,)), ((2, 2), (0,)), ((2,), (0,))]:
         check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
-                     [np.zeros(shapes[0], np.float32), np.zeros(shapes[1], np.float64)])
+                     [np.zeros(shapes[0], np.float32), (np.zeros(shapes[1], np.float64), False)])
 
 
 def test_index_select_of_a_zero_dim_tensor():
