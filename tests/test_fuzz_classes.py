@@ -413,3 +413,24 @@ def test_small_dtype_and_error_cases():
         deepdive.argmax(deepdive.tensor([True]))
     with pytest.raises(RuntimeError, match="^fmod: The size of tensor a"):
         deepdive.fmod(deepdive.zeros(2, 3), deepdive.ones(2))
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.adaptive_avg_pool1d(x[0], 2),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool1d(x[0], 3),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, (2, 2)),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, 1)])
+def test_adaptive_avg_pool_keeps_inf_in_its_window(fn):
+    x = np.array([[[[1.0, INF, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], [0.0, -INF, 0.0, NAN]]]], dtype=np.float32)
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x], grad=False)
+
+
+def test_einsum_with_mixed_dtypes_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13's einsum promotes mixed dtypes only where its contraction has
+    size 0 or 1 (it then multiplies instead of calling bmm) and raises 'expected scalar type Float but found
+    Double' otherwise; deepdive refuses mixed dtypes whatever the shapes."""
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="expected scalar type"):
+        torch.einsum("i,i->", torch.ones(2), torch.ones(2, dtype=torch.float64))
+    for n in (0, 1, 2):
+        with pytest.raises(RuntimeError, match="einsum"):
+            deepdive.einsum("i,i->", deepdive.ones(n), deepdive.ones(n, dtype=deepdive.float64))
