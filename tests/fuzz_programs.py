@@ -281,7 +281,8 @@ OPS = (
         Op("xlogy", 2, lambda T, x, y: T.xlogy(x, y)),
         Op("F.group_norm", 1, _f(lambda T, x: T.nn.functional.group_norm(x, 1))),
         Op("F.batch_norm_eval", 1, _f(lambda T, x: T.nn.functional.batch_norm(
-            x, T.zeros(x.shape[1]), T.ones(x.shape[1]), training=False) if len(x.shape) >= 2 else x * 1)),
+            x, T.zeros(x.shape[1], dtype=x.dtype), T.ones(x.shape[1], dtype=x.dtype), training=False)
+                                        if len(x.shape) >= 2 else x * 1)),
         Op("F.max_pool1d_indices", 1, _f(lambda T, x: T.nn.functional.max_pool1d(x, 1, return_indices=True)
                                           if len(x.shape) == 3 else (x * 1, x))),
         Op("F.adaptive_avg_pool1d", 1, _f(lambda T, x: T.nn.functional.adaptive_avg_pool1d(x, 1)

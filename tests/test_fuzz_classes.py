@@ -434,3 +434,26 @@ def test_einsum_with_mixed_dtypes_is_a_deliberate_difference():
     for n in (0, 1, 2):
         with pytest.raises(RuntimeError, match="einsum"):
             deepdive.einsum("i,i->", deepdive.ones(n), deepdive.ones(n, dtype=deepdive.float64))
+
+
+def test_remainder_at_special_values():
+    torch = require_torch()
+    a = np.array([1.0, 0.0, -1.0, 1.0, 0.0, -1.0, 2.0, 5.0, INF, NAN, 0.0, 1.0, -7.0], dtype=np.float32)
+    b = np.array([-INF, -INF, -INF, INF, INF, INF, 0.0, 3.0, 2.0, 2.0, 1e30, -0.5, 2.0], dtype=np.float32)
+    check_parity(torch_remainder_dd := deepdive.remainder, torch.remainder, [a, b], grad=False)
+    check_parity(deepdive.remainder, torch.remainder, [a[7:8], b[7:8]])
+    check_parity(deepdive.remainder, torch.remainder, [a[-1:], b[-1:]])
+    assert torch_remainder_dd is deepdive.remainder
+
+
+def test_python_bool_operands_of_subtraction_raise():
+    for call in (lambda: True - deepdive.ones(2), lambda: deepdive.ones(2) - True,
+                 lambda: deepdive.sub(deepdive.ones(2), True)):
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+            call()
+
+
+def test_linear_of_empty_inputs_and_a_vector_weight():
+    F, torch = deepdive.nn.functional, require_torch()
+    check_parity(F.linear, torch.nn.functional.linear, [np.zeros((0, 0, 0)), np.zeros(0)])
+    check_parity(F.linear, torch.nn.functional.linear, [np.zeros((4, 2, 0), np.float32), np.zeros((0, 0), np.float32)])

@@ -287,7 +287,31 @@ def floor_divide(input, other):
 def remainder(input, other):
     """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
     input, other = _modulus_operands(input, other, "remainder")
-    return sub(input, mul(_rounding_div(input, other, "floor"), other))
+    _check_int_division(input, other, "remainder")
+    return _binary(Remainder, "remainder", input, other)
+
+
+class Remainder(Function):
+    """z = x - floor(x / y) * y   (np.remainder: exact, and PyTorch's values at inf / NaN / 0).
+
+    Backward: dx = g,  dy = -g * floor(x / y).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dy = unbroadcast((-grad * np.floor_divide(x, y)).astype(grad.dtype, copy=False), np.shape(y))
+        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
 
 
 def fmod(input, other):
@@ -321,8 +345,8 @@ _BOOL_NEG = ("Negation, the `-` operator, on a bool tensor is not supported. If 
 
 
 def _refuse_bool_sub(a, b):
-    if a._data.dtype.kind == "b" or (b.__class__ in _TENSOR_TYPES and b._data.dtype.kind == "b"):
-        raise RuntimeError(_BOOL_SUB)
+    if a._data.dtype.kind == "b" or b.__class__ is bool or (b.__class__ in _TENSOR_TYPES and b._data.dtype.kind == "b"):
+        raise RuntimeError(_BOOL_SUB)       # a Python bool counts as a bool tensor, as in PyTorch
 
 
 def neg(input):
