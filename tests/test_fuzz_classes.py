@@ -440,10 +440,9 @@ def test_remainder_at_special_values():
     torch = require_torch()
     a = np.array([1.0, 0.0, -1.0, 1.0, 0.0, -1.0, 2.0, 5.0, INF, NAN, 0.0, 1.0, -7.0], dtype=np.float32)
     b = np.array([-INF, -INF, -INF, INF, INF, INF, 0.0, 3.0, 2.0, 2.0, 1e30, -0.5, 2.0], dtype=np.float32)
-    check_parity(torch_remainder_dd := deepdive.remainder, torch.remainder, [a, b], grad=False)
-    check_parity(deepdive.remainder, torch.remainder, [a[7:8], b[7:8]])
+    check_parity(deepdive.remainder, torch.remainder, [a, b], grad=False)
+    check_parity(deepdive.remainder, torch.remainder, [a[7:8], b[7:8]])       # gradients where they are finite
     check_parity(deepdive.remainder, torch.remainder, [a[-1:], b[-1:]])
-    assert torch_remainder_dd is deepdive.remainder
 
 
 def test_python_bool_operands_of_subtraction_raise():
