@@ -456,3 +456,29 @@ def test_linear_of_empty_inputs_and_a_vector_weight():
     F, torch = deepdive.nn.functional, require_torch()
     check_parity(F.linear, torch.nn.functional.linear, [np.zeros((0, 0, 0)), np.zeros(0)])
     check_parity(F.linear, torch.nn.functional.linear, [np.zeros((4, 2, 0), np.float32), np.zeros((0, 0), np.float32)])
+
+
+# ------------------------------------------------ found at the 40,000-program budget
+def test_zero_dim_float_operands_promote_before_the_float_cast():
+    torch = require_torch()
+    check_parity(lambda a, b: a / b, lambda a, b: a / b, [np.array([False, True]), (np.array(-2.0), False)])
+    check_parity(deepdive.xlogy, torch.xlogy, [np.array(0.5), np.array([0, 1, 3])])
+
+
+def test_integer_base_to_integer_tensor_powers():
+    check_parity(lambda e: 2 ** e, lambda e: 2 ** e, [np.array([-2, 0, 3])])
+    check_parity(lambda e: (-1) ** e, lambda e: (-1) ** e, [np.array([-3, -2, 5])])
+
+
+def test_integer_division_by_zero_of_an_empty_tensor_is_empty():
+    torch = require_torch()
+    check_parity(lambda a, b: a // b, lambda a, b: a // b, [np.zeros(0, np.int64), np.array(0)])
+    with pytest.raises(NotImplementedError, match="div_trunc_cpu"):
+        deepdive.div(deepdive.tensor([True]), deepdive.tensor([True]), rounding_mode="trunc")
+
+
+def test_out_of_range_float_to_int_is_undefined_in_pytorch():
+    """Deliberate difference (PyTorch undefined): casting a float outside int64's range (1e30, inf) to int64
+    is undefined behaviour in PyTorch's C++ cast (its result varies by platform); deepdive gives NumPy's value."""
+    x = deepdive.tensor([1.5, -2.5])
+    assert x.long().tolist() == [1, -2]        # in range: truncation, the same in both

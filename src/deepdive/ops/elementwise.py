@@ -235,6 +235,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
     if rounding_mode in ("floor", "trunc"):
         return _rounding_div(input, other, rounding_mode)
+    if isinstance(other, Tensor) and other._data.dtype is not input._data.dtype:
+        input, other = binary_operands(input, other)    # PyTorch's promotion (0-d rules) before the float cast
     if input._data.dtype.kind != "f":
         input = _to_float(input)
     if isinstance(other, Tensor) and other._data.dtype.kind != "f":
@@ -250,6 +252,8 @@ def _to_float(t):
 def _rounding_div(input, other, rounding_mode):
     """div(rounding_mode='floor' | 'trunc'): integers stay integers (C-style truncation for 'trunc')."""
     a, b = binary_operands(as_tensor_arg(input), other)
+    if rounding_mode == "trunc" and a._data.dtype.kind == "b":
+        raise not_implemented_for("div_trunc_cpu", a.dtype)
     if rounding_mode == "floor":
         fn = np.floor_divide
     elif a._data.dtype.kind == "f":
@@ -272,7 +276,7 @@ def _check_int_division(a, b, op):
     """Integer division by zero raises in PyTorch (NumPy warns and gives 0)."""
     if a._data.dtype.kind in "iub":
         divisor = b._data if isinstance(b, Tensor) else np.asarray(b)
-        if divisor.dtype.kind in "iub" and not np.all(divisor):
+        if divisor.dtype.kind in "iub" and a._data.size and not np.all(divisor):
             raise RuntimeError(f"{op}(): ZeroDivisionError (integer division by zero, "
                                f"shapes {list(a.shape)} and {list(divisor.shape)}, dtype {a.dtype})")
 
@@ -365,6 +369,9 @@ def pow(input, exponent):
             exponent = _to_float(exponent) if not isinstance(input, numbers.Integral) else exponent
             if exponent._data.dtype.kind == "b" and not isinstance(input, bool):
                 exponent = exponent.to(_dtype_mod.int64)        # 2 ** bool_tensor is int64 in PyTorch
+            if exponent._data.dtype.kind in "iu" and isinstance(input, numbers.Integral):
+                # 2 ** int_tensor: PyTorch's integer powers (0 / +-1 for negative exponents), as tensor ** tensor
+                return _binary(Pow, "pow", _reflected(exponent, input), exponent)
             return RPowScalar.apply(exponent, input)
         input = as_tensor_arg(input)
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
@@ -855,6 +862,8 @@ def xlogy(input, other):
     """x * log(y), with 0 where x == 0 (even if y == 0), and NaN wherever y is NaN, as in PyTorch."""
     input = as_tensor_arg(input)
     other = as_tensor_arg(other, input)
+    input, other = binary_operands(input, other)
+    input, other = _to_float(input), _to_float(other)
     zero = (input == 0) & ~other.isnan()
     safe_other = where(zero, _wrap(np.ones((), dtype=other._data.dtype)), other)
     return where(zero, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
