@@ -273,7 +273,7 @@ def test_wrong_channel_count_message():
     x, w = deepdive.randn(2, 4, 8, 8), deepdive.randn(8, 3, 3, 3)
     with pytest.raises(RuntimeError) as err:
         F.conv2d(x, w)
-    assert str(err.value) == ("Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 8, 8] to have 3 "
+    assert str(err.value) == ("conv2d: Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 8, 8] to have 3 "
                               "channels, but got 4 channels instead")
     with pytest.raises(RuntimeError, match=r"expected input\[2, 4, 8, 8\] to have 3 channels"):
         nn.Conv2d(3, 8, 3)(x)

@@ -121,7 +121,13 @@ class Function:
             else:
                 raw.append(a)
         record = record and _GRAD.enabled
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except (ValueError, IndexError, TypeError) as error:     # no raw NumPy error reaches a user
+            from ..ops._errors import from_numpy, is_from_numpy
+            if not is_from_numpy(error):
+                raise
+            raise from_numpy(cls.__name__.lower(), error, raw) from None
         if not record:
             if out.__class__ is tuple:
                 return tuple(_wrap(o) for o in out)
@@ -196,8 +202,10 @@ def _track_output(saved, tensor, index, versions):
     a reference cycle (output -> grad_fn -> output).
     """
     data = tensor._data
+    base = data.base
     for array in saved:
-        if array is data:
+        # NOTE: also when the output is a view of the saved array (max/norm/prod save y, return y squeezed)
+        if array is data or (base is not None and (base is array or base is getattr(array, "base", False))):
             counter = tensor._version_counter
             return (versions or []) + [(counter, counter[0], ("output", index), data)]
     return versions

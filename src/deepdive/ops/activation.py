@@ -11,7 +11,9 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
+from .._dtype import get_default_dtype
 from ..tensor import Tensor, _wrap
+from ._errors import not_implemented_for
 from .elementwise import _erf
 from .inplace import rebase, check_inplace
 
@@ -73,7 +75,7 @@ class Hardtanh(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         lo, hi = ctx.bounds
-        return grad * ((x > lo) & (x < hi)), None, None
+        return grad * ~((x <= lo) | (x >= hi)), None, None     # a NaN input passes g, as in PyTorch
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -110,18 +112,18 @@ class LeakyRelu(Function):
 
 
 class Threshold(Function):
-    """y = x if x > threshold else value.   Backward: dx = g where x > threshold."""
+    """y = value if x <= threshold else x.   Backward: dx = g where not x <= threshold."""
 
     @staticmethod
     def forward(ctx, x, threshold, value):
         ctx.save_for_backward(x)
         ctx.threshold = threshold
-        return np.where(x > threshold, x, np.asarray(value, dtype=x.dtype))
+        return np.where(x <= threshold, np.asarray(value, dtype=x.dtype), x)     # NaN stays NaN, as in PyTorch
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (x > ctx.threshold), None, None
+        return grad * ~(x <= ctx.threshold), None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -146,9 +148,8 @@ class Shrink(Function):
         (mask,) = ctx.saved_tensors
         return grad * mask, None, None
 
-
-
     graph_backward = backward     # operators only: runs on Tensors too (create_graph)
+
 
 class Prelu(Function):
     """y = x if x > 0 else a * x, with a learnt per channel (dim 1) or shared.
@@ -236,8 +237,7 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        factor = x / 3 + 0.5
-        factor *= (x > -3) & (x < 3)
+        factor = np.where((x > -3) & (x < 3), x / 3 + 0.5, 0).astype(x.dtype, copy=False)   # where: x may be inf
         factor += x >= 3
         factor *= grad
         return factor
@@ -297,7 +297,9 @@ class Softplus(Function):
         ctx.params = (beta, threshold)
         # NOTE: log1p(exp(-|z|)) + max(z, 0) is log(1 + e^z) without overflow.
         soft = (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)) / beta
-        return _select(z > threshold, x, soft.astype(x.dtype, copy=False))
+        # NOTE: np.where, not _select: x may be +-inf (inf * 0 is NaN), and z > threshold is rarely true,
+        # a predictable mask for which np.where is fast.
+        return np.where(z > threshold, x, soft.astype(x.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, grad):
@@ -539,8 +541,17 @@ def _float(input, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f'"{name}" not implemented for \'{str(input.dtype).split(".")[-1].capitalize()}\'')
+        raise not_implemented_for(name, input.dtype)
     return input
+
+
+def _float_or_cast(input, name):
+    """Ops PyTorch composes from others (softsign, tanhshrink): integers give the default float dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input._data.dtype.kind == "b":
+        raise not_implemented_for(name, input.dtype)
+    return input if input._data.dtype.kind == "f" else input.to(get_default_dtype())
 
 
 def _maybe_inplace(input, inplace, name, fn):
@@ -551,9 +562,15 @@ def _maybe_inplace(input, inplace, name, fn):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val)."""
-    _float(input, "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if isinstance(input, Tensor) and input._data.dtype.kind in "iub":
+        if input._data.dtype.kind == "b":
+            raise RuntimeError("Bool inputs not supported for hardtanh")
+        # integers are clamped to integer bounds and stay integers, as in PyTorch (no gradient to record)
+        lo, hi = int(min_val), int(max_val)
+        return _maybe_inplace(input, inplace, "hardtanh_", lambda x: _wrap(np.clip(x._data, lo, hi)))
+    _float(input, "hardtanh")
     return _maybe_inplace(input, inplace, "hardtanh_", lambda x: Hardtanh.apply(x, min_val, max_val))
 
 
@@ -623,9 +640,8 @@ class _RreluTrain(Function):
         (slope,) = ctx.saved_tensors
         return grad * slope, None
 
-
-
     graph_backward = backward     # operators only: runs on Tensors too (create_graph)
+
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
@@ -681,12 +697,12 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def softsign(input):
     """x / (1 + |x|)."""
-    return Softsign.apply(_float(input, "softsign"))
+    return Softsign.apply(_float_or_cast(input, "softsign"))
 
 
 def tanhshrink(input):
     """x - tanh(x)."""
-    return Tanhshrink.apply(_float(input, "tanhshrink"))
+    return Tanhshrink.apply(_float_or_cast(input, "tanhshrink"))
 
 
 def logsigmoid(input):

@@ -195,7 +195,7 @@ def _check_conv(name, n, input, weight, bias, groups, transposed=False):
                                f"but got weight of size {_fmt(w.shape)} instead")
         expected = w.shape[1] * groups
         if channels != expected:
-            raise RuntimeError(f"Given groups={groups}, weight of size {_fmt(w.shape)}, expected input"
+            raise RuntimeError(f"{name}: Given groups={groups}, weight of size {_fmt(w.shape)}, expected input"
                                f"{_fmt(x.shape)} to have {expected} channels, but got {channels} channels instead")
         out_channels = w.shape[0]
     if bias is not None and tuple(bias._data.shape) != (out_channels,):

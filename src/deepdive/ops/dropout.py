@@ -35,9 +35,8 @@ class DropoutMask(Function):
         g = grad * mask
         return g, None
 
-
-
     graph_backward = backward     # operators only: runs on Tensors too (create_graph)
+
 
 class AffineMask(Function):
     """y = x * a + b (alpha dropout: a, b fixed arrays from the mask).   Backward: dx = g * a."""
@@ -52,9 +51,8 @@ class AffineMask(Function):
         (a,) = ctx.saved_tensors
         return grad * a, None, None
 
-
-
     graph_backward = backward     # operators only: runs on Tensors too (create_graph)
+
 
 def _check_p(p):
     if p < 0.0 or p > 1.0:

@@ -10,6 +10,9 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
 from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg
+from .. import _dtype as _dtype_mod
+from ._errors import not_implemented_for
+from .piecewise import FLOOR, CEIL, TRUNC, ROUND, SIGN, DIV_ROUNDING, FLOOR_DIVIDE
 
 __all__ = ["add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "neg", "negative", "pow",
            "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "abs", "sin", "cos",
@@ -39,9 +42,8 @@ class Add(Function):
         return (unbroadcast(grad, ctx.x_shape) if need_x else None,
                 unbroadcast(grad, ctx.y_shape) if need_y else None)
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 
 class Sub(Function):
     """z = x - y.   Backward: dx = g,  dy = -g."""
@@ -57,9 +59,8 @@ class Sub(Function):
         return (unbroadcast(grad, ctx.x_shape) if need_x else None,
                 unbroadcast(-grad, ctx.y_shape) if need_y else None)
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 
 class Mul(Function):
     """z = x * y.   Backward: dx = g * y,  dy = g * x."""
@@ -83,9 +84,8 @@ class Mul(Function):
         return (unbroadcast(grad * y, x.shape) if need_x else None,
                 unbroadcast(grad * x, np.shape(y)) if need_y else None)
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 
 class Div(Function):
     """z = x / y.   Backward: dx = g / y,  dy = -g * x / y^2."""
@@ -103,9 +103,8 @@ class Div(Function):
         return (unbroadcast(grad / y, x.shape) if need_x else None,
                 unbroadcast(-grad * x / (y * y), np.shape(y)) if need_y else None)
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 
 class Neg(Function):
     """y = -x.   Backward: dx = -g."""
@@ -118,9 +117,8 @@ class Neg(Function):
     def backward(ctx, grad):
         return -grad
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
 
 class PowScalar(Function):
     """y = x^p (p a number).   Backward: dx = g * p * x^(p-1)   (0 where p == 0)."""
@@ -141,16 +139,29 @@ class PowScalar(Function):
             return grad * 2 * x, None
         return grad * (p * x ** (p - 1)), None
 
-
-
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
+
+
+def _int_power(x, y):
+    """x ** y for an integer exponent tensor; PyTorch's integer result for negative exponents.
+
+    NOTE: NumPy raises for integers to negative powers; PyTorch gives 1 / x^|y| truncated: 1 for x = 1,
+    (-1)^y for x = -1, and 0 for every other x (0 ** negative included).
+    """
+    negative = y < 0
+    if x.dtype.kind not in "iu" or not negative.any():
+        return x ** y
+    z = x ** np.where(negative, 0, y)
+    unit = np.where(np.remainder(y, 2) == 0, 1, x)        # x^y for x in {1, -1}
+    return np.where(negative, np.where(np.abs(x) == 1, unit, 0), z).astype(z.dtype, copy=False)
+
 
 class Pow(Function):
     """z = x^y (tensors).   Backward: dx = g * y * x^(y-1),  dy = g * x^y * ln(x)   (dy = 0 where x == 0 and y >= 0)."""
 
     @staticmethod
     def forward(ctx, x, y):
-        z = x ** y
+        z = _int_power(x, y) if y.__class__ is np.ndarray and y.dtype.kind in "iu" else x ** y
         ctx.save_for_backward(x, y, z)
         return z
 
@@ -234,6 +245,7 @@ def sub(input, other, *, alpha=1, out=None):
         other = mul(as_tensor_arg(other, input), alpha) if not isinstance(other, numbers.Number) else other * alpha
     if input.__class__ not in _TENSOR_TYPES:
         input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
+    _refuse_bool_sub(input, other)
     return _binary(Sub, "sub", input, other)
 
 
@@ -247,10 +259,10 @@ def div(input, other, *, rounding_mode=None, out=None):
     """input / other (true division: integers give the default float dtype)."""
     if input.__class__ not in _TENSOR_TYPES:
         input = _reflected(other, input) if isinstance(input, numbers.Number) else as_tensor_arg(input)
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        return trunc(_binary(Div, "div", _to_float(input), other if not isinstance(other, Tensor) else _to_float(other)))
+    if rounding_mode in ("floor", "trunc"):
+        return _rounding_div(input, other, rounding_mode)
+    if isinstance(other, Tensor) and other._data.dtype is not input._data.dtype:
+        input, other = binary_operands(input, other)    # PyTorch's promotion (0-d rules) before the float cast
     if input._data.dtype.kind != "f":
         input = _to_float(input)
     if isinstance(other, Tensor) and other._data.dtype.kind != "f":
@@ -263,27 +275,113 @@ def _to_float(t):
     return t if t._data.dtype.kind == "f" else t.to(get_default_dtype())
 
 
-def floor_divide(input, other):
-    """floor(input / other); not differentiable (zero gradient in PyTorch)."""
+def _rounding_div(input, other, rounding_mode):
+    """div(rounding_mode='floor' | 'trunc'): integers stay integers (C-style truncation for 'trunc')."""
     a, b = binary_operands(as_tensor_arg(input), other)
-    return _wrap(np.floor_divide(a._data, b._data if isinstance(b, Tensor) else b))
+    if rounding_mode == "trunc" and a._data.dtype.kind == "b":
+        raise not_implemented_for("div_trunc_cpu", a.dtype)
+    if rounding_mode == "floor":
+        fn = np.floor_divide
+    elif a._data.dtype.kind == "f":
+        def fn(x, y):
+            return np.trunc(np.true_divide(x, y)).astype(x.dtype, copy=False)
+    else:
+        def fn(x, y):
+            return _int_trunc_divide(x, y)
+    _check_int_division(a, b, "div")
+    return DIV_ROUNDING.apply(a, b, fn)
+
+
+def _int_trunc_divide(x, y):
+    quotient = np.floor_divide(x, y)
+    # NOTE: floor and trunc differ where the signs differ and the division is inexact.
+    return np.where((np.remainder(x, y) != 0) & ((x < 0) != (np.asarray(y) < 0)), quotient + 1, quotient)
+
+
+def _check_int_division(a, b, op):
+    """Integer division by zero raises in PyTorch (NumPy warns and gives 0)."""
+    if a._data.dtype.kind in "iub":
+        divisor = b._data if isinstance(b, Tensor) else np.asarray(b)
+        if divisor.dtype.kind in "iub" and a._data.size and not np.all(divisor):
+            raise RuntimeError(f"{op}(): ZeroDivisionError (integer division by zero, "
+                               f"shapes {list(a.shape)} and {list(divisor.shape)}, dtype {a.dtype})")
+
+
+def floor_divide(input, other):
+    """floor(input / other); no derivative (as in PyTorch, backward through it raises)."""
+    a, b = binary_operands(as_tensor_arg(input), other)
+    _check_int_division(a, b, "floor_divide")
+    return FLOOR_DIVIDE.apply(a, b, np.floor_divide, "floor_divide")
 
 
 def remainder(input, other):
     """Python-style modulus (sign of the divisor). Backward: dx = g, dy = -g * floor(x / y)."""
-    input = as_tensor_arg(input)
-    return sub(input, mul(floor_divide(input, other), other))
+    input, other = _modulus_operands(input, other, "remainder")
+    _check_int_division(input, other, "remainder")
+    return _binary(Remainder, "remainder", input, other)
+
+
+class Remainder(Function):
+    """z = x - floor(x / y) * y   (np.remainder: exact, and PyTorch's values at inf / NaN / 0).
+
+    Backward: dx = g,  dy = -g * floor(x / y).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dy = unbroadcast((-grad * np.floor_divide(x, y)).astype(grad.dtype, copy=False), np.shape(y))
+        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
 
 
 def fmod(input, other):
     """C-style modulus (sign of the dividend). Backward: dx = g."""
-    input = as_tensor_arg(input)
-    quotient = _wrap(np.trunc(np.divide(input._data, other._data if isinstance(other, Tensor) else other))
-                     .astype(input._data.dtype))
+    input, other = _modulus_operands(input, other, "fmod")
+    _check_int_division(input, other, "fmod")
+    divisor = other._data if isinstance(other, Tensor) else other
+    try:
+        quotient = _wrap(np.trunc(np.divide(input._data, divisor)).astype(input._data.dtype))
+    except ValueError:
+        raise broadcast_error("fmod", input.shape, np.shape(divisor)) from None
     return sub(input, mul(quotient, other))
 
 
+def _modulus_operands(input, other, op):
+    """Both operands in the promoted dtype (a bool one too: PyTorch has no bool kernel, but promotes first)."""
+    input = as_tensor_arg(input)
+    if input._data.dtype.kind == "b" and (isinstance(other, bool) or
+                                          (isinstance(other, Tensor) and other._data.dtype.kind == "b")):
+        raise not_implemented_for(op, input.dtype)
+    input, other = binary_operands(input, other)
+    if input._data.dtype.kind == "b":       # a bool tensor with a Python number
+        input = input.to(_dtype_mod.int64)
+    return input, other
+
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+             "a mask, use the `~` or `logical_not()` operator instead.")
+_BOOL_NEG = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+             "use the `~` or `logical_not()` operator instead.")
+
+
+def _refuse_bool_sub(a, b):
+    if a._data.dtype.kind == "b" or b.__class__ is bool or (b.__class__ in _TENSOR_TYPES and b._data.dtype.kind == "b"):
+        raise RuntimeError(_BOOL_SUB)       # a Python bool counts as a bool tensor, as in PyTorch
+
+
 def neg(input):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError(_BOOL_NEG)
     return Neg.apply(input)
 
 
@@ -295,14 +393,23 @@ def pow(input, exponent):
     if input.__class__ not in _TENSOR_TYPES:
         if isinstance(input, numbers.Number):
             exponent = _to_float(exponent) if not isinstance(input, numbers.Integral) else exponent
+            if exponent._data.dtype.kind == "b" and not isinstance(input, bool):
+                exponent = exponent.to(_dtype_mod.int64)        # 2 ** bool_tensor is int64 in PyTorch
+            if exponent._data.dtype.kind in "iu" and isinstance(input, numbers.Integral):
+                # 2 ** int_tensor: PyTorch's integer powers (0 / +-1 for negative exponents), as tensor ** tensor
+                return _binary(Pow, "pow", _reflected(exponent, input), exponent)
             return RPowScalar.apply(exponent, input)
         input = as_tensor_arg(input)
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
         if isinstance(exponent, float) and input._data.dtype.kind != "f":
             input = _to_float(input)
-        if input._data.dtype.kind in "iu" and exponent < 0:
+        if input._data.dtype.kind in "iub" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if input._data.dtype.kind == "b":
+            input = input.to(_dtype_mod.int64)
         return PowScalar.apply(input, exponent)
+    if input._data.dtype.kind == "b" and isinstance(exponent, Tensor) and exponent._data.dtype.kind == "b":
+        raise not_implemented_for("pow", input.dtype)
     return _binary(Pow, "pow", input, exponent)
 
 
@@ -319,10 +426,12 @@ def __radd__(self, other):
 
 
 def __sub__(self, other):
+    _refuse_bool_sub(self, other)
     return _binary(Sub, "sub", self, other)
 
 
 def __rsub__(self, other):
+    _refuse_bool_sub(self, other)
     return _binary(Sub, "sub", _reflected(self, other), self)
 
 
@@ -358,6 +467,8 @@ def __rmod__(self, other):
 
 
 def __neg__(self):
+    if self._data.dtype.kind == "b":
+        raise RuntimeError(_BOOL_NEG)
     return Neg.apply(self)
 
 
@@ -411,6 +522,8 @@ def _sigmoid(x):
     # so only the overflow warning needs silencing (two passes instead of a where over two branches).
     with np.errstate(over="ignore"):
         y = np.exp(-x)
+        if y.__class__ is not np.ndarray:       # a 0-d input: NumPy returns a scalar, which has no out=
+            return np.asarray(1 / (1 + y))
         y += 1
         return np.reciprocal(y, out=y)
 
@@ -437,7 +550,7 @@ Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsq
 Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.",
                 graph=True)
 # NOTE: d|x|/dx at 0 is taken as 0 (sign(0) = 0), as PyTorch does.
-Abs = _unary(np.abs, lambda x, g: g * np.sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).",
+Abs = _unary(np.abs, lambda x, g: g * _sign(x), "Abs", "y = |x|.   Backward: dx = g * sign(x)   (0 at x = 0).",
              graph=lambda x, g: g * sign(x))
 Sin = _unary(np.sin, lambda x, g: g * np.cos(x), "Sin", "y = sin x.   Backward: dx = g * cos x.",
              graph=lambda x, g: g * cos(x))
@@ -482,11 +595,13 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (y > 0)
+        return np.where(y <= 0, 0, grad)        # NOTE: not grad * (y > 0): a NaN input passes g, as in PyTorch
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * _wrap(~(y._data <= 0))    # relu'' = 0: the mask is a constant of the recorded graph
 
-
-    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 def _erf(x):
     try:
@@ -556,10 +671,14 @@ erf = _float_unary(Erf)
 
 
 def square(input):
+    if input._data.dtype.kind == "b":       # PyTorch squares bools as int64 (NumPy would give int8)
+        input = input.to(_dtype_mod.int64)
     return Square.apply(input)
 
 
 def abs(input):
+    if input._data.dtype.kind == "b":
+        raise not_implemented_for("abs", input.dtype)
     return Abs.apply(input)
 
 
@@ -568,36 +687,57 @@ __abs__ = abs
 
 def relu(input, inplace=False):
     """max(0, x) elementwise (``inplace=True`` as in ``F.relu``: changes ``input`` and returns it)."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     if inplace:
         return input.relu_()
     return Relu.apply(input)
 
 
 def sign(input):
-    """-1, 0 or 1 (zero gradient, so returned without a graph)."""
-    return _wrap(np.sign(input._data))
+    """-1, 0 or 1, and 0 for NaN as in PyTorch (zero gradient)."""
+    return SIGN.apply(input, _sign)
 
 
-def _no_grad_unary(fn, name):
-    def op(input, *args, **kwargs):
-        return _wrap(fn(input._data, *args, **kwargs).astype(input._data.dtype, copy=False))
+def _sign(x):
+    if x.dtype.kind == "b":
+        return x.copy()
+    return np.nan_to_num(np.sign(x), nan=0.0) if x.dtype.kind == "f" else np.sign(x)
+
+
+def _no_grad_unary(fn, name, node):
+    def keep_dtype(x):
+        return fn(x).astype(x.dtype, copy=False)
+
+    def op(input):
+        if input._data.dtype.kind == "b":
+            raise not_implemented_for(name, input.dtype)
+        return node.apply(input, keep_dtype)
     op.__name__ = name
-    op.__doc__ = f"{name} elementwise (piecewise constant: zero gradient, so no graph is recorded)."
+    op.__doc__ = f"{name} elementwise (piecewise constant: the graph is kept, its gradient is zero)."
     return op
 
 
-floor = _no_grad_unary(np.floor, "floor")
-ceil = _no_grad_unary(np.ceil, "ceil")
-trunc = _no_grad_unary(np.trunc, "trunc")
+floor = _no_grad_unary(np.floor, "floor", FLOOR)
+ceil = _no_grad_unary(np.ceil, "ceil", CEIL)
+trunc = _no_grad_unary(np.trunc, "trunc", TRUNC)
 
 
 def round(input, decimals=0):
     """Round half to even, like PyTorch (zero gradient)."""
-    return _wrap(np.round(input._data, decimals).astype(input._data.dtype, copy=False))
+    if input._data.dtype.kind == "b" or (decimals and input._data.dtype.kind != "f"):
+        raise not_implemented_for("round", input.dtype)
+    return ROUND.apply(input, _round, decimals)
+
+
+def _round(x, decimals):
+    return np.round(x, decimals).astype(x.dtype, copy=False)
 
 
 def frac(input):
     """x - trunc(x).   Backward: dx = g."""
+    if input._data.dtype.kind != "f":
+        raise not_implemented_for("frac", input.dtype)
     return sub(input, trunc(input))
 
 
@@ -653,6 +793,9 @@ def clamp(input, min=None, max=None):
         return out
     if input._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         input = _to_float(input)
+    elif input._data.dtype.kind == "b" and any(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                               for v in (min, max)):
+        input = input.to(_dtype_mod.int64)      # bool clamped by integers is int64 in PyTorch
     return Clamp.apply(input, min, max)
 
 
@@ -671,8 +814,9 @@ class Maximum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * (x >= y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * (y >= x), y.shape) if ctx.needs_input_grad[1] else None)
+        # NOTE: ~(x < y), not x >= y: where one side is NaN both get g, as in PyTorch
+        return (unbroadcast(share * ~(x < y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * ~(y < x), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -694,8 +838,8 @@ class Minimum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * (x <= y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * (y <= x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (unbroadcast(share * ~(x > y), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * ~(y > x), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -743,7 +887,8 @@ def where(condition, input=None, other=None):
     ``where(cond)`` alone returns the indices of True elements, like ``nonzero(as_tuple=True)``."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
-        return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(cond))
+        # a 0-d condition counts as one element, as in PyTorch (NumPy refuses nonzero of 0-d arrays)
+        return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(cond)))
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -783,7 +928,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 def atan2(input, other):
     """atan(input / other) in the right quadrant.   Backward: dx = g*o/(x^2+o^2), do = -g*x/(x^2+o^2)."""
-    return Atan2.apply(*binary_operands(input, as_tensor_arg(other, input)))
+    x, y = binary_operands(input, as_tensor_arg(other, input))
+    return Atan2.apply(_to_float(x), _to_float(y))      # integers give the default float dtype, not float64
 
 
 class Atan2(Function):
@@ -798,18 +944,26 @@ class Atan2(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         denom = x * x + y * y
+        denom = np.where(denom == 0, np.inf, denom)        # at (0, 0) the gradient is 0, as in PyTorch
+        return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        denom = x * x + y * y
+        denom = denom + _wrap(np.where(denom._data == 0, np.inf, 0).astype(denom._data.dtype))   # (0, 0): 0
         return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
 
 
-
-    graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
-
 def xlogy(input, other):
-    """x * log(y), with 0 where x == 0 (even if y == 0)."""
+    """x * log(y), with 0 where x == 0 (even if y == 0), and NaN wherever y is NaN, as in PyTorch."""
     input = as_tensor_arg(input)
     other = as_tensor_arg(other, input)
-    safe_other = where(input == 0, _wrap(np.ones((), dtype=other._data.dtype)), other)
-    return where(input == 0, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
+    input, other = binary_operands(input, other)
+    input, other = _to_float(input), _to_float(other)
+    zero = (input == 0) & ~other.isnan()
+    safe_other = where(zero, _wrap(np.ones((), dtype=other._data.dtype)), other)
+    return where(zero, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype
 from ..autograd.function import Function, guard_saved_index
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
-from ._util import canonical_dim, unbroadcast, linear_backward
+from ._util import broadcast_error, canonical_dim, unbroadcast, linear_backward
 from .shape import as_view
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_fill",
@@ -50,6 +50,12 @@ def _convert_index(index):
                 advanced = True
         out.append(item)
     return tuple(out), advanced
+
+
+def _ints_first(idx):
+    """An advanced index with integers in it, where each item takes one dim (no None, Ellipsis or masks)."""
+    return (any(i.__class__ is int for i in idx)
+            and all(i.__class__ in (int, slice) or (i.__class__ is np.ndarray and i.dtype.kind in "iu") for i in idx))
 
 
 class GetItem(Function):
@@ -107,6 +113,11 @@ def __getitem__(self, index):
         idx, advanced, op = index, False, Slice
     else:
         idx, advanced = _convert_index(index)
+        if advanced and _ints_first(idx):
+            # PyTorch selects integer dims before advanced indexing, so x[0, :, idx] is (C, len(idx)); NumPy
+            # counts the integer as an advanced index separated by a slice, and moves the block first.
+            return self[tuple(i if i.__class__ is int else slice(None) for i in idx)][
+                tuple(i for i in idx if i.__class__ is not int)]
         if advanced:
             op = Index
         elif any(i.__class__ is int for i in idx):
@@ -139,7 +150,7 @@ class SetItem(Function):
         from ._util import unbroadcast
         dx = dv = None
         if ctx.needs_input_grad[0]:
-            dx = grad.copy()
+            dx = np.array(grad)         # an array even for a 0-d grad (a NumPy scalar has no item assignment)
             dx[ctx.index] = 0
         if ctx.needs_input_grad[1]:
             dv = np.asarray(grad[ctx.index])
@@ -167,6 +178,12 @@ def __setitem__(self, index, value):
     try:
         self._data[idx] = value._data if value_t is not None else value
     except ValueError as e:
+        if not self._data.flags.writeable:
+            # NOTE: PyTorch writes through an expand()ed tensor here, changing every element that shares the
+            # memory (its in-place ops refuse with this same message); deepdive refuses for every write.
+            raise RuntimeError("__setitem__: unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location. Please clone() the tensor before performing "
+                               f"the operation (tensor of shape {list(self.shape)})") from None
         raise RuntimeError(f"__setitem__: shape mismatch: value of shape {list(np.shape(value))} cannot be "
                            f"broadcast to the indexed part of a tensor of shape {list(self.shape)} ({e})") from None
     self._version_counter[0] += 1
@@ -213,10 +230,10 @@ def index_add_along(out, dim, index, src):
     return out
 
 
-def _check_index_bounds(index, size, dim):
+def _check_index_bounds(index, size, dim, op="gather"):
     if index.size and (index.max() >= size or index.min() < 0):
         bad = index.max() if index.max() >= size else index.min()
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
 # ------------------------------------------------------------------ gather/scatter
@@ -249,7 +266,7 @@ def _check_gather_shapes(op, input, dim, index, src_shape=None):
         if src_shape is not None and s > src_shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be no "
                                f"larger than src {list(src_shape)}")
-    _check_index_bounds(index, input._data.shape[dim] if input._data.ndim else 1, dim)
+    _check_index_bounds(index, input._data.shape[dim] if input._data.ndim else 1, dim, op)
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -341,15 +358,33 @@ def scatter_add(input, dim, index, src):
     return guard_saved_index(ScatterAdd.apply(input, d, idx, src), index)
 
 
+def _wrap_negative(idx, size):
+    """Indices in [-size, size) with the negative ones counted from the end (take_along_dim wraps, gather not)."""
+    if idx.size and idx.min() < 0:
+        if idx.min() < -size:
+            raise IndexError(f"take_along_dim(): index {idx.min()} is out of bounds for dimension with size {size}")
+        idx = np.where(idx < 0, idx + size, idx)
+    return idx
+
+
 def take_along_dim(input, indices, dim=None):
     """``gather`` with broadcasting of input and indices; with ``dim=None`` both are flattened."""
     idx = _index_array(indices, "take_along_dim")
     if dim is None:
-        return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))
+        return gather(input.reshape(-1), 0, _wrap(idx.reshape(-1)))     # flattened: no wrapping, as PyTorch
+    if input._data.ndim == 0:
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions")
+    if idx.ndim != input._data.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but got "
+                           f"{input._data.ndim} dimensions for input, and {idx.ndim} dimensions for indices")
     d = canonical_dim(dim, input._data.ndim, "take_along_dim")
+    idx = _wrap_negative(idx, input._data.shape[d])
     in_shape, idx_shape = list(input.shape), list(idx.shape)
     in_shape[d] = idx_shape[d] = 1
-    common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
+    try:
+        common = list(np.broadcast_shapes(tuple(in_shape), tuple(idx_shape)))
+    except ValueError:
+        raise broadcast_error("take_along_dim", input.shape, idx.shape) from None
     in_target, idx_target = common.copy(), common.copy()
     in_target[d], idx_target[d] = input._data.shape[d], idx.shape[d]
     if tuple(in_target) != input._data.shape:
@@ -382,11 +417,13 @@ def index_select(input, dim, index):
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = canonical_dim(dim, input._data.ndim, "index_select")
     size = input._data.shape[d] if input._data.ndim else 1
-    if idx.size and (idx.max() >= size or idx.min() < -size):
+    if idx.size and (idx.max() >= size or idx.min() < 0):       # PyTorch's index_select does not wrap -1
         raise IndexError(f"index_select(): index {idx.max() if idx.max() >= size else idx.min()} out of range "
                          f"for dimension {d} with size {size}")
-    if input._data.ndim == 0:
-        return input.reshape(idx.shape).clone()      # a copy, as every index_select result is
+    if input._data.ndim == 0:       # PyTorch keeps a 0-d input 0-d, for a one-element index only
+        if idx.size != 1:
+            raise IndexError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
+        return input.reshape(()).clone()      # a copy, as every index_select result is
     return guard_saved_index(IndexSelect.apply(input, d, idx.reshape(-1)), index)
 
 
@@ -448,6 +485,15 @@ def _bool_mask(mask, op):
     return arr
 
 
+def fill_value(value, input, op):
+    """A Python number as a 0-d array of ``input``'s dtype; inf / nan into integers raise, as in PyTorch."""
+    try:
+        return np.asarray(value, dtype=input._data.dtype)
+    except (OverflowError, ValueError):
+        raise RuntimeError(f"{op}: value {value} cannot be converted to type {input.dtype} without overflow "
+                           f"(input shape {list(input.shape)})") from None
+
+
 def masked_fill(input, mask, value):
     """A copy of ``input`` with ``value`` where ``mask`` is True (mask broadcasts)."""
     m = _bool_mask(mask, "masked_fill_")
@@ -458,7 +504,7 @@ def masked_fill(input, mask, value):
         if value._data.dtype != input._data.dtype:
             value = value.to(input.dtype)
     else:
-        value = np.asarray(value, dtype=input._data.dtype)
+        value = fill_value(value, input, "masked_fill")
     try:
         np.broadcast_shapes(m.shape, input._data.shape)
     except ValueError:
@@ -692,10 +738,19 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return ScatterReduce.apply(input, d, idx, src, reduce, bool(include_self))
 
 
+from .piecewise import NotDifferentiable as _NotDifferentiable  # noqa: E402
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient)."""
-    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim)
-    out = [_wrap(values)]
+    """The distinct values (sorted), optionally with the inverse indices and the counts (no gradient).
+
+    NaNs are never equal, so each stays its own value, as in PyTorch (NumPy's default merges them).
+    """
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=False)
+    # requires_grad follows the input as in PyTorch; backward through it raises (no derivative)
+    out = [_NotDifferentiable.apply(input, None, lambda x, _: values, "_unique2")
+           if input.requires_grad else _wrap(values)]
     if return_inverse:
         out.append(_wrap(inverse.reshape(input._data.shape if dim is None else -1).astype(np.int64)))
     if return_counts:

@@ -300,7 +300,8 @@ def masked_fill_(self, mask, value):
     mask_t = mask if isinstance(mask, Tensor) else _wrap(np.asarray(mask))
     if mask_t._data.dtype != np.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask_t.dtype}")
-    value_t = value if isinstance(value, Tensor) else _wrap(np.asarray(value, dtype=self._data.dtype))
+    from .indexing import fill_value
+    value_t = value if isinstance(value, Tensor) else _wrap(fill_value(value, self, "masked_fill_"))
     if STATE.enabled and (self.requires_grad or value_t.requires_grad):
         check_inplace(self, "masked_fill_")
         return rebase(self, where(mask_t, value_t.to(self.dtype), rebase.source(self)))

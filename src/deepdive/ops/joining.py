@@ -67,7 +67,7 @@ def cat(tensors, dim=0, *, out=None):
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if t._data.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+            raise RuntimeError(f"torch.cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
     # PyTorch (legacy) skips 1-D empty tensors when joining higher-dimensional ones.
     positions = [i for i, t in enumerate(tensors) if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or [0]
     kept = [tensors[i] for i in positions]
@@ -76,14 +76,18 @@ def cat(tensors, dim=0, *, out=None):
     for i in positions[1:]:
         shape = tensors[i]._data.shape
         if len(shape) != len(ref):
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
+            raise RuntimeError(f"torch.cat(): Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
         for k, (a, b) in enumerate(zip(ref, shape)):
             if k != d and a != b:
-                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
+                raise RuntimeError(f"torch.cat(): Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
                                    f"size {b} for tensor number {i} in the list.")
     # NOTE: even one tensor is copied (np.concatenate always copies): cat's result never aliases an input,
     # so an in-place change of it cannot reach the input, as in PyTorch.
-    return Cat.apply(d, *_same_dtype(kept))
+    if len(kept) == len(tensors):
+        return Cat.apply(d, *_same_dtype(kept))
+    # the skipped empty tensors still take part in type promotion, as in PyTorch
+    promoted = _same_dtype(tensors)
+    return Cat.apply(d, *[promoted[i] for i in positions])
 
 
 concat = concatenate = cat
@@ -204,6 +208,8 @@ def chunk(input, chunks, dim=0):
     """Cut into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     size = input._data.shape[canonical_dim(dim, input._data.ndim, "chunk")]
     return split(input, max(-(-size // chunks), 1) if size else 0, dim)
 
@@ -415,7 +421,9 @@ def flip(input, *dims, **kwargs):
     if kwargs:
         dims = (kwargs.pop("dims"),)
     dims = shape_arg(dims)
-    return Flip.apply(input, normalize_dims(dims, input._data.ndim, "flip") if dims else ())
+    dims = normalize_dims(dims, input._data.ndim, "flip") if dims else ()
+    # a 0-d tensor accepts dim 0 / -1 as in PyTorch, and has no axis to reverse
+    return Flip.apply(input, dims if input._data.ndim else ())
 
 
 def fliplr(input):

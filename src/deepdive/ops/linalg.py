@@ -99,7 +99,7 @@ def _check_matmul(op, a, b):
         if len(sb) == 1:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{ka}), vec ({kb})")
         if len(sb) == 2:     # PyTorch folds the batch dims of input into rows: (B*n) x k times k x p
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(sb)})")
+            raise RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({rows}x{ka} and {_shape_str(sb)})")
         batch = math.prod(_batch_shape(op, sa, sb))
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {ka}] but got: "
                            f"[{batch}, {kb}].")
@@ -120,6 +120,9 @@ def matmul(input, other):
         from ..sparse import mm as sparse_mm
         return sparse_mm(input, other)
     _check_matmul("matmul", input, other)
+    if input._data.dtype.kind == "b" or other._data.dtype.kind == "b":
+        from ._errors import not_implemented_for
+        raise not_implemented_for("dot" if input.ndim == other.ndim == 1 else "addmm_impl_cpu_", input.dtype)
     try:
         return MatMul.apply(input, other)
     except ValueError:
@@ -148,7 +151,7 @@ def __rmatmul__(self, other):
 
 def _check_bmm(batch1, batch2):
     if batch1.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor")
+        raise RuntimeError("bmm: batch1 must be a 3D tensor")
     if batch2.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
     b, _, m = batch1.shape

@@ -30,7 +30,7 @@ class Linear(Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         if x.ndim > 2:          # one GEMM over all batch dims rather than a batched matmul
-            y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+            y = (_rows(x) @ weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         else:
             y = x @ weight.T
         if bias is not None:
@@ -44,11 +44,11 @@ class Linear(Function):
         dx = dw = db = None
         if need_x:
             dx = grad @ weight if grad.ndim <= 2 else \
-                (grad.reshape(-1, grad.shape[-1]) @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+                (_rows(grad) @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
         if need_w or need_b:
-            g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+            g2 = _rows(grad) if grad.ndim != 2 else grad
             if need_w:
-                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+                x2 = _rows(x) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if need_b:
                 db = g2.sum(axis=0)
@@ -65,6 +65,11 @@ class Linear(Function):
         return dx, dw, db
 
 
+def _rows(a):
+    """``a`` as (rows, last dim); not reshape(-1, n), which NumPy refuses for 0 elements and n = 0."""
+    return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
+
+
 def linear(input, weight, bias=None):
     """y = x W^T + b over the last dim of ``input``.
 
@@ -78,6 +83,10 @@ def linear(input, weight, bias=None):
         rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
         raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied "
                            f"({rows}x{x.shape[-1] if x.ndim else 1} and {w.shape[-1]}x{w.shape[0]})")
+    if w.ndim == 1:             # a 1-D weight: x @ w, one output per row without the out_features dim
+        from .linalg import matmul
+        out = matmul(input, weight)
+        return out if bias is None else out + bias
     return Linear.apply(input, weight, bias)
 
 

@@ -62,11 +62,18 @@ def _per_element(grad, reduction, count):
     return grad / count if reduction == "mean" else grad
 
 
-def _tensor_pair(input, target, op):
+def _tensor_pair(input, target, op, promote=False):
+    """input and target in one dtype: the input's, or with ``promote`` both in the promoted float dtype.
+
+    NOTE: PyTorch 2.13 is not uniform here: mse/l1/smooth_l1 promote (float32 input, float64 target gives a
+    float64 loss) while huber and most others keep the input's dtype.
+    """
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{op}(): argument 'input' and 'target' must be Tensors, got "
                         f"{type(input).__name__} and {type(target).__name__}")
     if target._data.dtype != input._data.dtype and input._data.dtype.kind == "f":
+        if promote and target._data.dtype.kind == "f" and target._data.dtype.itemsize > input._data.dtype.itemsize:
+            return input.to(target._data.dtype), target
         target = target.to(input._data.dtype)
     return input, target
 
@@ -188,7 +195,7 @@ class HuberLoss(_DifferenceLoss):
 
 
 def _difference_loss(function, op, input, target, reduction, param=None, weight=None, mean_by_weight=True):
-    input, target = _tensor_pair(input, target, op)
+    input, target = _tensor_pair(input, target, op, promote=op in ("mse_loss", "l1_loss", "smooth_l1_loss"))
     if input._data.shape != target._data.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
@@ -303,15 +310,17 @@ def _target_distribution(target, n_classes, weight, ignore_index, label_smoothin
     valid = target != ignore_index
     all_valid = valid.all()
     safe = target if all_valid else np.where(valid, target, 0)
-    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
-        bad = safe[(safe < 0) | (safe >= n_classes)][0]
+    checked = target[valid]            # ignored targets are never checked (the stand-in 0 may not exist: C = 0)
+    if checked.size and (checked.min() < 0 or checked.max() >= n_classes):
+        bad = checked[(checked < 0) | (checked >= n_classes)][0]
         raise IndexError(f"Target {bad} is out of bounds.")
     rows = np.arange(target.size)
     w_target = (np.ones(target.size, dtype) if weight is None else weight[safe].astype(dtype, copy=False))
     if not all_valid:
         w_target = w_target * valid
     q = np.zeros((target.size, n_classes), dtype)
-    q[rows, safe] = (1 - label_smoothing) * w_target
+    if n_classes:
+        q[rows, safe] = (1 - label_smoothing) * w_target
     if label_smoothing:
         per_class = np.full(n_classes, label_smoothing / n_classes, dtype) if weight is None \
             else (label_smoothing / n_classes) * weight.astype(dtype, copy=False)
@@ -333,8 +342,9 @@ class CrossEntropy(Function):
         x = _classes_last(input)
         # NOTE: ufunc.reduce directly: ndarray.max/sum add a Python wrapper that costs more than the
         # arithmetic at this size (batch 32 x 2 classes on the training hot path).
-        shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)
-        logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+        shifted = x - np.maximum.reduce(x, axis=1, keepdims=True, initial=-np.inf)     # initial: C may be 0
+        with np.errstate(divide="ignore"):          # log(0) of the empty rows when C = 0
+            logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
         ctx.in_shape, ctx.reduction = input.shape, reduction
         m, n_classes = logp.shape
         if target.shape == input.shape and target.dtype.kind == "f":        # class probabilities
@@ -357,7 +367,8 @@ class CrossEntropy(Function):
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)
-            loss = -(q * logp).sum(axis=1)
+            # NOTE: ignored rows count for nothing even when their logits are NaN (0 * nan would poison the sum)
+            loss = -np.where(q != 0, q * logp, 0).sum(axis=1)
         ctx.q = q
         ctx.save_for_backward(logp)
         if reduction == "none":
@@ -454,7 +465,7 @@ def _check_class_target(input, target, op, allow_probabilities):
                            f"and shape {list(t.shape)} (input shape {list(x.shape)})")
     if t.shape != expected:
         if x.ndim == 2 and t.ndim == 1:
-            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).")
+            raise ValueError(f"{op}: Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).")
         raise RuntimeError(f"{op}: expected target size {list(expected)} for input of size {list(x.shape)}, "
                            f"got {list(t.shape)}")
     return False

@@ -9,6 +9,8 @@ normalised group and gx = g * w, the closed-form backward of the normalisation i
 NOTE: fused because composing mean/sub/var/div/mul would record ~10 nodes and
 keep ~6 full-size temporaries alive; the closed form needs x_hat and invstd only.
 """
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -34,7 +36,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)            # (N, C, L): channel reductions become einsum over n and l
+        x3 = x.reshape(n, c, math.prod(x.shape[2:]))    # (N, C, L), not -1: N may be 0; channel reductions become einsum over n and l
         count = x3.shape[0] * x3.shape[2]
         if training:
             mean = np.einsum("ncl->c", x3) / count
@@ -154,7 +156,7 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
         features = int(np.prod(x.shape[x.ndim - k:]))
-        x2 = x.reshape(-1, features)
+        x2 = x.reshape(int(np.prod(x.shape[:x.ndim - k])), features)     # not (-1, features): features may be 0
         ones = np.ones(features, dtype=x.dtype)
         x_hat = x2 - ((x2 @ ones) / features)[:, None]
         var = np.einsum("ij,ij->i", x_hat, x_hat) / features
@@ -176,7 +178,7 @@ class LayerNorm(Function):
         x_hat, invstd, weight, _ = ctx.saved_tensors
         shape, features, bias_shape = ctx.shapes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad.reshape(-1, features)
+        g = grad.reshape(x_hat.shape)
         dx = dw = db = None
         if need_w:
             dw = np.einsum("ij,ij->j", g, x_hat).reshape(weight.shape)
@@ -228,7 +230,13 @@ def _check_trailing(op, input, shape):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims of each sample, then scale and shift."""
     shape = _normalized_shape(normalized_shape)
+    if not shape:
+        raise RuntimeError("layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+                           "least one element, but got normalized_shape = []")
     _check_trailing("layer_norm", input, shape)
+    if not all(shape):
+        with np.errstate(invalid="ignore"):     # no features: the means are 0 / 0 of rows that have no elements
+            return LayerNorm.apply(input, weight, bias, len(shape), eps)
     return LayerNorm.apply(input, weight, bias, len(shape), eps)
 
 
@@ -243,7 +251,7 @@ class GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, groups, eps):
         n, c = x.shape[:2]
-        x4 = x.reshape(n, groups, c // groups, -1)
+        x4 = x.reshape(n, groups, c // groups, math.prod(x.shape[2:]))     # not -1: N may be 0
         count = x4.shape[2] * x4.shape[3]
         mean = np.einsum("ngcl->ng", x4) / count
         x_hat = x4 - mean[:, :, None, None]

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._util import linear_backward
+from ..tensor import _wrap
 from .conv import im2col, col2im, pad2d, crop2d, _tuple
 from .upsample import Resample2d, area_matrix
 
@@ -191,11 +192,11 @@ def _pool_args(name, n, input, kernel_size, stride, padding, dilation):
     return x, kernel, stride, padding, dilation
 
 
-def _check_output(x_shape, n, out_hw):
+def _check_output(x_shape, n, out_hw, name="pool"):
     if min(out_hw) < 1:
         in_desc = "x".join(map(str, x_shape[-n - 1:]))
         out_desc = "x".join(map(str, x_shape[-n - 1:-n] + tuple(out_hw[-n:])))
-        raise RuntimeError(f"Given input size: ({in_desc}). Calculated output size: ({out_desc}). "
+        raise RuntimeError(f"{name}: Given input size: ({in_desc}). Calculated output size: ({out_desc}). "
                            "Output size is too small")
 
 
@@ -207,7 +208,7 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
                                f"kernel_size={k} and dilation={d}")
     size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
     table, out_hw = max_pool_table(size, kernel, stride, padding, dilation, bool(ceil_mode))
-    _check_output(x.shape, n, out_hw)
+    _check_output(x.shape, n, out_hw, name)
     out_shape = x.shape[:-n] + out_hw[-n:]
     # ceil_mode's last window may run past the right padding: pad (with -inf) far enough for it.
     extra = [max(p, (o - 1) * st + d * (k - 1) + 1 - s - p)
@@ -215,7 +216,8 @@ def _max_pool(name, n, input, kernel_size, stride, padding, dilation, ceil_mode,
     x_shape4 = (math.prod(x.shape[:-n]), 1) + size
     geometry = (x_shape4, kernel, stride, dilation, (padding[0], extra[0], padding[1], extra[1]), out_hw, out_shape,
                 table)
-    return MaxPool.apply(input, geometry, bool(return_indices))
+    out = MaxPool.apply(input, geometry, bool(return_indices))
+    return (out[0], _no_graph(out[1])) if return_indices else out
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -290,7 +292,7 @@ def _avg_pool(name, n, input, kernel_size, stride, padding, ceil_mode, count_inc
             raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p} and kernel_size={k}")
     size = (1,) + x.shape[-1:] if n == 1 else x.shape[-2:]
     out_hw = tuple(pool_output_size(s, k, st, p, 1, ceil_mode) for s, k, st, p in zip(size, kernel, stride, padding))
-    _check_output(x.shape, n, out_hw)
+    _check_output(x.shape, n, out_hw, name)
     if divisor_override:
         divisor = float(divisor_override)
     else:
@@ -379,7 +381,12 @@ def _adaptive_max(name, n, input, output_size, return_indices):
     out2 = (1,) + out if n == 1 else out
     values, indices = AdaptiveMaxPool.apply(input, adaptive_max_table(size, out2), x.shape[:-n] + out,
                                             size[0] * size[1])
-    return (values, indices) if return_indices else values
+    return (values, _no_graph(indices)) if return_indices else values
+
+
+def _no_graph(indices):
+    """Pooling indices are integers: no grad_fn and requires_grad=False, as in PyTorch."""
+    return _wrap(indices._data) if indices.requires_grad else indices
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):

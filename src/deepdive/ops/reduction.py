@@ -96,9 +96,8 @@ class Sum(Function):
     def backward(ctx, grad):
         return _expand_back(grad, ctx.in_shape, ctx.dims, ctx.keepdim), None, None
 
-
-
     graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
+
 
 class Mean(Function):
     """y = mean of x over dims (N elements each).   Backward: dx = g / N broadcast back."""
@@ -114,8 +113,6 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         return _expand_back(grad / ctx.count, ctx.in_shape, ctx.dims, ctx.keepdim), None, None
-
-
 
     graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
 
@@ -539,7 +536,7 @@ class Norm(Function):
         if p == 0:
             return np.zeros_like(x), None, None, None
         if p == 1:
-            return g * np.sign(x), None, None, None
+            return g * np.nan_to_num(np.sign(x)), None, None, None     # sign(NaN) = 0, as in PyTorch
         if p in (np.inf, -np.inf):
             mask = np.abs(x) == y
             share = g / mask.sum(axis=ctx.dims, keepdims=True)
@@ -593,6 +590,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     elif isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use p='fro', a number, inf or -inf)")
     dims = _dims(dim, input._data.ndim, "norm")
+    if float(p) < 0 or p == np.inf:
+        reduced = [input._data.shape[d] for d in dims]
+        if 0 in reduced:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
+                               f"operation does not have an identity (input shape {list(input.shape)})")
     return Norm.apply(input, float(p), dims, keepdim)
 
 
@@ -755,9 +757,8 @@ class NanSum(Function):
     def backward(ctx, grad):
         return _kept(grad, ctx) * ctx.mask, None, None
 
-
-
     graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
+
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` treating NaN as 0 (so NaNs get no gradient). Integers sum as int64."""
@@ -798,11 +799,15 @@ def _index_reduction(op, finder, input, dim, keepdim):
 
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest value (first on ties; NaN counts as largest), over the flattened input if dim is None."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("argmax(): does not support bool input")
     return _index_reduction("argmax", np.ndarray.argmax, input, dim, keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest value (first on ties), over the flattened input if dim is None."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("argmin(): does not support bool input")
     return _index_reduction("argmin", np.ndarray.argmin, input, dim, keepdim)
 
 

@@ -31,9 +31,8 @@ class View(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.in_shape), None
 
-
-
     graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
+
 
 class Unsqueeze(View):
     """``View`` adding a dim of size 1 (PyTorch names the node apart)."""
@@ -90,9 +89,8 @@ class Expand(Function):
         from ._util import unbroadcast
         return unbroadcast(grad, ctx.in_shape), None
 
-
-
     graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
+
 
 class Clone(Function):
     """y = a copy of x.   Backward: dx = g."""
@@ -105,9 +103,8 @@ class Clone(Function):
     def backward(ctx, grad):
         return grad
 
-
-
     graph_backward = backward     # Tensor methods only: runs on Tensors too (create_graph)
+
 
 def as_view(out, input):
     """Mark ``out`` as a view of ``input`` when NumPy gave it the same memory: the two then share
@@ -142,13 +139,14 @@ def _infer_shape(shape, numel, op, in_shape):
             known *= s
     if -1 in shape:
         if known == 0:
-            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+            raise RuntimeError(f"{op}: cannot reshape tensor of 0 elements into shape {list(shape)} because the "
                                "unspecified dimension size -1 can be any value and is ambiguous")
         if numel % known:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+            raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // known if s == -1 else s for s in shape)
     elif known != numel:
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} (input shape {list(in_shape)})")
+        raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel} "
+                           f"(input shape {list(in_shape)})")
     return shape
 
 
@@ -331,7 +329,7 @@ def expand(self, *sizes, **kwargs):
                 raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
             s = own
         elif own is not None and own != 1 and own != s:
-            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({own}) at "
+            raise RuntimeError(f"expand: The expanded size of the tensor ({s}) must match the existing size ({own}) at "
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
                                f"Tensor sizes: {list(shape)}")
         target.append(s)

@@ -24,6 +24,23 @@ __all__ = []
 METHODS = []
 
 
+def _window_matmul(x, weights):
+    """x @ weights.T over the last axis, where a zero weight means "outside the window".
+
+    NOTE: a plain matmul multiplies every element outside a window by 0, and 0 * inf is NaN: an inf in one
+    window would poison its neighbours (PyTorch averages each window alone). Non-finite inputs take the slow
+    path, which adds only the in-window terms.
+    """
+    y = np.matmul(x, weights.T)
+    if np.isfinite(y).all():
+        return y
+    finite = np.isfinite(x)
+    y = np.matmul(np.where(finite, x, 0), weights.T)
+    special = np.where(finite, 0, x)[..., None, :] * weights          # (..., out, in)
+    special = np.where(weights != 0, special, 0).sum(axis=-1)
+    return (y + special).astype(x.dtype, copy=False)
+
+
 class Resample2d(Function):
     """y = A_h @ x @ A_w^T over the last two axes (A_h None: only the last axis, y = x @ A_w^T);
     used for window averages ('area' mode, adaptive_avg_pool).
@@ -34,9 +51,9 @@ class Resample2d(Function):
     @staticmethod
     def forward(ctx, x, rows, cols):
         ctx.rows, ctx.cols = rows, cols
-        y = np.matmul(x, cols.T.astype(x.dtype, copy=False))
+        y = _window_matmul(x, cols.astype(x.dtype, copy=False))
         if rows is not None:
-            y = np.matmul(rows.astype(x.dtype, copy=False), y)
+            y = np.swapaxes(_window_matmul(np.swapaxes(y, -1, -2), rows.astype(x.dtype, copy=False)), -1, -2)
         return y
 
     @staticmethod

@@ -1,0 +1,484 @@
+"""The mismatch classes the differential fuzzer (test_fuzz.py) found, one regression test each.
+
+PyTorch 2.13 is the spec. Where PyTorch is undefined or wrong, the test says
+which choice deepdive makes and why (``deliberate difference``).
+"""
+import numpy as np
+import pytest
+
+import deepdive
+from parity import check_parity, require_torch
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _both(fn, *arrays, requires_grad=False):
+    """fn run on deepdive and on torch tensors made from the same arrays."""
+    torch = require_torch()
+    return (fn(deepdive, *[deepdive.tensor(a.copy(), requires_grad=requires_grad) for a in arrays]),
+            fn(torch, *[torch.tensor(a.copy(), requires_grad=requires_grad) for a in arrays]))
+
+
+# ------------------------------------------------ requires_grad of piecewise-constant and non-differentiable results
+@pytest.mark.parametrize("fn", [
+    lambda T, x: x.floor(), lambda T, x: x.ceil(), lambda T, x: x.round(), lambda T, x: x.trunc(),
+    lambda T, x: x.sign(), lambda T, x: T.round(x, decimals=1),
+    lambda T, x: T.div(x, 0.7, rounding_mode="floor"), lambda T, x: T.div(x, x + 3, rounding_mode="trunc"),
+    lambda T, x: T.remainder(x, 0.7), lambda T, x: x.frac()])
+def test_piecewise_constant_results_keep_the_graph_with_zero_gradient(fn):
+    x = np.array([-1.5, -0.2, 0.0, 0.4, 2.5], dtype=np.float32)
+    out = check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x])[0]
+    assert out.requires_grad
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.floor_divide(x, 2.0), lambda T, x: x // x.detach(),
+                                lambda T, x: T.unique(x)])
+def test_results_without_a_derivative_require_grad_and_backward_raises(fn):
+    x = np.array([3.0, 1.0, 3.0], dtype=np.float32)
+    dd, ref = _both(fn, x, requires_grad=True)
+    assert dd.requires_grad and ref.requires_grad
+    with pytest.raises(RuntimeError, match="derivative for .* is not implemented"):
+        dd.sum().backward()
+
+
+def test_truncating_div_of_ints_stays_int():
+    a, b = np.array([5, -5, 7, -7], dtype=np.int64), np.array([2, 2, -3, -3], dtype=np.int64)
+    check_parity(lambda x, y: deepdive.div(x, y, rounding_mode="trunc"),
+                 lambda x, y: require_torch().div(x, y, rounding_mode="trunc"), [a, b])
+    check_parity(lambda x, y: deepdive.div(x, y, rounding_mode="floor"),
+                 lambda x, y: require_torch().div(x, y, rounding_mode="floor"), [a, b])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: x // T.tensor([0, 1]), lambda T, x: x % T.tensor([1, 0])])
+def test_integer_division_by_zero_raises_like_pytorch(fn):
+    x = np.array([1, 2], dtype=np.int64)
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        fn(torch, torch.tensor(x))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        fn(deepdive, deepdive.tensor(x))
+
+
+def test_unique_keeps_each_nan():
+    check_parity(lambda x: deepdive.unique(x, return_counts=True), lambda x: require_torch().unique(x, return_counts=True),
+                 [np.array([1.0, NAN, NAN, 1.0], dtype=np.float32)], grad=False)
+
+
+def test_sign_of_nan_is_zero():
+    check_parity(deepdive.sign, require_torch().sign if require_torch() else None,
+                 [np.array([NAN, -INF, -0.0, 0.0, 2.0], dtype=np.float32)])
+
+
+# ------------------------------------------------ 0-d tensors
+@pytest.mark.parametrize("fn", [lambda T, x: x.sigmoid(), lambda T, x: T.sigmoid(x.sum()), lambda T, x: x.flip(0),
+                                lambda T, x: T.where(x > 0, x, -x), lambda T, x: T.where(x)[0],
+                                lambda T, x: T.nonzero(x, as_tuple=True)[0], lambda T, x: x.flip(-1).exp()])
+def test_zero_dim_tensors(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.array(0.7, dtype=np.float32)])
+
+
+def test_zero_dim_sigmoid_saturates_without_warnings():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert deepdive.tensor(-1000.0).sigmoid().item() == 0.0
+
+
+# ------------------------------------------------ dtypes: bools and integers
+def test_integer_tensor_to_negative_integer_powers():
+    base = np.array([2, -2, 1, -1, -1, 0, 3], dtype=np.int64)
+    exponent = np.array([-1, -2, -3, -3, -2, 2, 2], dtype=np.int64)
+    check_parity(lambda a, b: a ** b, lambda a, b: a ** b, [base, exponent])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: -x, lambda T, x: T.neg(x), lambda T, x: x - x, lambda T, x: 1 - x,
+                                lambda T, x: x - 1, lambda T, x: T.sub(x, x), lambda T, x: x.abs(),
+                                lambda T, x: x.floor(), lambda T, x: x.round(), lambda T, x: T.remainder(x, x),
+                                lambda T, x: x ** x])
+def test_bool_arithmetic_pytorch_refuses(fn):
+    torch = require_torch()
+    x = np.array([True, False])
+    with pytest.raises(Exception) as ref:
+        fn(torch, torch.tensor(x))
+    with pytest.raises(type(ref.value)) as ours:
+        fn(deepdive, deepdive.tensor(x))
+    assert ref.value.args[0].split(" ")[0] in ours.value.args[0] or "not implemented for 'Bool'" in ours.value.args[0]
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: x ** 2, lambda T, x: T.square(x), lambda T, x: x.float() ** 2])
+def test_bool_powers_are_int64(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.array([True, False])])
+
+
+def test_frac_of_integers_raises():
+    with pytest.raises(NotImplementedError, match="frac.*Long"):
+        deepdive.tensor([1, 2]).frac()
+
+
+# ------------------------------------------------ errors: NumPy's, translated in one place
+def test_numpy_errors_inside_an_op_name_the_op_shapes_and_dtypes():
+    from deepdive.autograd.function import Function
+
+    class Fold(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.reshape(4)          # NumPy raises: cannot reshape array of size 6 into shape (4,)
+
+    with pytest.raises(RuntimeError, match=r"^fold\(\): cannot reshape .* \(input shape \[2, 3\], dtype float32\)"):
+        Fold.apply(deepdive.zeros(2, 3))
+    with pytest.raises(ValueError):      # still a ValueError, for code that caught NumPy's
+        Fold.apply(deepdive.zeros(2, 3))
+
+
+def test_errors_raised_by_ops_themselves_pass_unchanged():
+    with pytest.raises(RuntimeError, match=r"^reshape: shape '\[4\]' is invalid for input of size 6"):
+        deepdive.zeros(2, 3).reshape(4)
+
+
+# ------------------------------------------------ dtypes: integer activations, clamp, atan2, loss promotion
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.hardtanh(x), lambda T, x: T.nn.functional.relu6(x),
+                                lambda T, x: T.nn.functional.softsign(x), lambda T, x: T.nn.functional.tanhshrink(x),
+                                lambda T, x: T.relu(x), lambda T, x: T.clamp(x.bool(), min=0, max=1),
+                                lambda T, x: T.atan2(x, x + 1), lambda T, x: T.nn.functional.threshold(x, 0, 5)])
+def test_integer_inputs(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.array([-3, 0, 3, 9])])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.relu(x), lambda T, x: T.nn.functional.relu6(x),
+                                lambda T, x: T.nn.functional.hardtanh(x)])
+def test_bool_activations_raise(fn):
+    with pytest.raises(RuntimeError, match="Bool.* inputs not supported"):
+        fn(deepdive, deepdive.tensor([True]))
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss"])
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+def test_regression_losses_promote_as_pytorch(loss, dtypes):
+    """(huber_loss keeps the input's dtype in deepdive; PyTorch 2.13's backward of it raises
+    'Found dtype Double but expected Float' for a float32 input with a float64 target, so there is no spec.)"""
+    x, y = np.array([0.5, -1.0], dtype=dtypes[0]), np.array([1.5, 2.0], dtype=dtypes[1])
+    check_parity(getattr(deepdive.nn.functional, loss), getattr(require_torch().nn.functional, loss), [x, (y, False)])
+
+
+def test_bce_with_logits_mixed_dtypes_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13 returns the *target's* dtype (float64 logits, float32 targets give a
+    float32 loss, the reverse a float64 one); deepdive keeps the logits' dtype, the one their gradient has."""
+    F = deepdive.nn.functional
+    x = deepdive.zeros(2, dtype=deepdive.float64, requires_grad=True)
+    assert F.binary_cross_entropy_with_logits(x, deepdive.zeros(2)).dtype == deepdive.float64
+    assert F.binary_cross_entropy_with_logits(x.float(), deepdive.zeros(2, dtype=deepdive.float64)).dtype \
+        == deepdive.float32
+
+
+# ------------------------------------------------ size-0 inputs
+@pytest.mark.parametrize("shape,normalized", [((3, 0), (0,)), ((0, 3), (3,)), ((2, 0, 2), (0, 2))])
+def test_layer_norm_of_empty_inputs(shape, normalized):
+    F = deepdive.nn.functional
+    torch = require_torch()
+    check_parity(lambda x: F.layer_norm(x, normalized), lambda x: torch.nn.functional.layer_norm(x, normalized),
+                 [np.zeros(shape, dtype=np.float32)])
+
+
+def test_layer_norm_needs_a_normalized_shape():
+    with pytest.raises(RuntimeError, match="at least 1-dimensional"):
+        deepdive.nn.functional.layer_norm(deepdive.tensor(1.0), ())
+
+
+@pytest.mark.parametrize("target", [[-100, -100], []])
+def test_cross_entropy_with_no_classes(target):
+    F, torch = deepdive.nn.functional, require_torch()
+    x = np.zeros((len(target), 0), dtype=np.float32)
+    check_parity(lambda a, t: F.cross_entropy(a, t), lambda a, t: torch.nn.functional.cross_entropy(a, t),
+                 [x, np.array(target, dtype=np.int64)])
+    with pytest.raises(IndexError, match="Target 0 is out of bounds"):
+        F.cross_entropy(deepdive.zeros(1, 0), deepdive.tensor([0]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ignored_rows_with_nan_logits_do_not_poison_the_loss(reduction):
+    F, torch = deepdive.nn.functional, require_torch()
+    x = np.array([[NAN, 1.0], [0.0, 1.0], [2.0, -1.0]], dtype=np.float32)
+    t = np.array([-100, 1, 0], dtype=np.int64)
+    check_parity(lambda a, b: F.cross_entropy(a, b, reduction=reduction),
+                 lambda a, b: torch.nn.functional.cross_entropy(a, b, reduction=reduction), [x, t], grad=False)
+
+
+# ------------------------------------------------ indexing
+def test_take_along_dim_wraps_negative_indices():
+    torch = require_torch()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    idx = np.array([[-1, 0], [-3, 2]], dtype=np.int64)
+    check_parity(lambda a, i: deepdive.take_along_dim(a, i, dim=1), lambda a, i: torch.take_along_dim(a, i, dim=1),
+                 [x, idx])
+    with pytest.raises(RuntimeError, match="out of bounds"):      # flattened (dim=None), PyTorch does not wrap
+        torch.take_along_dim(torch.tensor(x), torch.tensor(idx))
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        deepdive.take_along_dim(deepdive.tensor(x), deepdive.tensor(idx))
+    with pytest.raises(IndexError, match="take_along_dim"):
+        deepdive.take_along_dim(deepdive.tensor(x), deepdive.tensor([[-4]]), dim=1)
+    with pytest.raises(IndexError, match="take_along_dim.*no dimensions"):
+        deepdive.take_along_dim(deepdive.tensor(1.0), deepdive.tensor(0), dim=0)
+
+
+def test_index_select_does_not_wrap_negative_indices():
+    with pytest.raises(IndexError, match=r"index_select\(\): index -1 out of range"):
+        deepdive.index_select(deepdive.ones(2, 3), 1, deepdive.tensor([-1]))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_masked_fill_of_integers_with_non_finite_values_raises(value):
+    x = deepdive.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="masked_fill: value .* cannot be converted"):
+        x.masked_fill(x > 1, value)
+    with pytest.raises(RuntimeError, match="masked_fill_: value .* cannot be converted"):
+        x.masked_fill_(x > 1, value)
+
+
+def test_chunk_of_a_zero_dim_tensor_raises():
+    with pytest.raises(RuntimeError, match="chunk expects at least a 1-dimensional tensor"):
+        deepdive.tensor(1.0).chunk(2)
+
+
+# ------------------------------------------------ special values: gradients and values at NaN, atan2 at (0, 0)
+@pytest.mark.parametrize("fn", [lambda T, x: x.abs(), lambda T, x: x.relu(), lambda T, x: x.norm(p=1),
+                                lambda T, x: T.clamp(x, 0, 1), lambda T, x: T.nn.functional.hardtanh(x),
+                                lambda T, x: T.nn.functional.relu6(x),
+                                lambda T, x: T.maximum(x, x.detach() * 0), lambda T, x: T.minimum(x, x.detach() * 0),
+                                lambda T, x: T.maximum(x.detach() * 0, x), lambda T, x: T.minimum(x.detach() * 0, x),
+                                lambda T, x: T.nn.functional.threshold(x, 0.0, 5.0), lambda T, x: T.atan2(x, x),
+                                lambda T, x: T.atan2(x, x * 0)])
+def test_special_values(fn):
+    x = np.array([NAN, 0.0, 1.0, -1.0, INF, -INF], dtype=np.float32)
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x])
+
+
+def test_atan2_backward_with_a_bool_operand_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13's atan2 backward with a bool other raises ('Negation, the `-`
+    operator, on a bool tensor is not supported'), an internal error of its derivative formula; deepdive
+    casts the bool to float first and gives the gradient of atan2(x, float(other))."""
+    x = deepdive.tensor([1.0, -2.0], requires_grad=True)
+    deepdive.atan2(x, deepdive.tensor([True, False])).sum().backward()
+    np.testing.assert_allclose(x.grad._data, [0.5, 0.0], atol=1e-7)
+
+
+def test_softmax_of_an_empty_integer_tensor_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13 returns an empty int64 tensor for softmax of an empty int64 tensor
+    (the kernel that would refuse 'Long' never runs on zero elements) and raises for any non-empty one;
+    deepdive refuses integer inputs whatever their size, so the error does not depend on the batch."""
+    for n in (0, 2):
+        with pytest.raises(NotImplementedError, match="softmax.*Long"):
+            deepdive.softmax(deepdive.zeros(n, dtype=deepdive.int64), 0)
+
+
+# ------------------------------------------------ more dtypes and errors
+@pytest.mark.parametrize("fn", [lambda T, x, y: T.fmod(x, y), lambda T, x, y: T.remainder(x, y),
+                                lambda T, x, y: T.remainder(x, 2), lambda T, x, y: T.fmod(x, 2)])
+def test_modulus_of_a_bool_tensor_promotes_first(fn):
+    check_parity(lambda a, b: fn(deepdive, a, b), lambda a, b: fn(require_torch(), a, b),
+                 [np.array([True, False]), np.array([2.0, -3.0], dtype=np.float32)])
+
+
+@pytest.mark.parametrize("a,b", [((2,), (2,)), ((2, 2), (2, 2))])
+def test_matmul_of_bools_raises(a, b):
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        deepdive.ones(*a, dtype=deepdive.bool) @ deepdive.ones(*b, dtype=deepdive.bool)
+
+
+@pytest.mark.parametrize("p", [float("inf"), -1.0])
+def test_norms_without_identity_on_empty_tensors_raise(p):
+    with pytest.raises(RuntimeError, match="cannot compute the .* norm on an empty tensor"):
+        deepdive.zeros(2, 0).norm(p=p)
+    assert deepdive.zeros(2, 0).norm(p=p, dim=0).shape == (0,)
+
+
+def test_take_along_dim_broadcast_error_names_the_op():
+    with pytest.raises(RuntimeError, match="^take_along_dim: The size of tensor a"):
+        deepdive.take_along_dim(deepdive.zeros(1, 2, 1), deepdive.zeros(0, 3, 1, dtype=deepdive.int64), dim=-1)
+
+
+# ------------------------------------------------ size-0 batches of normalization layers
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.group_norm(x, 2),
+                                lambda T, x: T.nn.functional.batch_norm(x, T.zeros(4), T.ones(4), training=False),
+                                lambda T, x: T.nn.functional.instance_norm(x) if x.shape[0] else x * 1])
+def test_normalization_of_an_empty_batch(fn):
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [np.zeros((0, 4, 2), dtype=np.float32)])
+
+
+# ------------------------------------------------ non-differentiable outputs, xlogy at NaN, 0-d __setitem__
+@pytest.mark.parametrize("pool", ["max_pool1d", "adaptive_max_pool1d"])
+def test_pooling_indices_carry_no_graph(pool):
+    x = deepdive.randn(1, 2, 4, requires_grad=True)
+    values, indices = getattr(deepdive.nn.functional, pool)(x, 2, return_indices=True)
+    assert values.requires_grad and not indices.requires_grad and indices.grad_fn is None
+
+
+def test_xlogy_at_zero_and_nan():
+    """Deliberate difference, in the gradient of y only: at x = 0, y = 0 PyTorch's formula x / y gives NaN;
+    deepdive gives 0, the derivative of xlogy(0, y) = 0 (the value there is 0 for every y)."""
+    x = np.array([0.0, 0.0, 1.0, 0.0, 2.0], dtype=np.float32)
+    y = np.array([0.0, NAN, NAN, -1.0, 3.0], dtype=np.float32)
+    check_parity(deepdive.xlogy, require_torch().xlogy, [x, (y, False)])
+    other = deepdive.tensor(y[:1], requires_grad=True)
+    deepdive.xlogy(deepdive.tensor(x[:1]), other).sum().backward()
+    assert other.grad.item() == 0.0
+
+
+def test_setitem_on_a_zero_dim_tensor_backward():
+    torch = require_torch()
+    results = []
+    for T in (deepdive, torch):
+        x = T.tensor(2.0, requires_grad=True)
+        y = x * 1
+        y[...] = 5.0
+        (y * x).backward()
+        results.append(x.grad.item())
+    assert results[0] == results[1] == 5.0
+
+
+@pytest.mark.parametrize("index", ["0, :, i", "i, 1", "1, i, :, j", ":, i, 0, j", "0, i, 2", "i, :, -1", "i, 0, :, 1"])
+def test_integers_among_advanced_indices_select_first(index):
+    torch = require_torch()
+    x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    code = f"lambda x, i, j: x[{index}]"
+    check_parity(eval(code), eval(code), [x, np.array([0, 1]), np.array([[1], [2]])])
+
+
+# ------------------------------------------------ autograd: in-place changes of outputs an op saved
+@pytest.mark.parametrize("fn", [lambda T, x: T.amax(x, 1), lambda T, x: T.max(x), lambda T, x: x.min(),
+                                lambda T, x: x.norm(), lambda T, x: x.norm(dim=1), lambda T, x: T.logsumexp(x, 1),
+                                lambda T, x: x.std(), lambda T, x: T.prod(x), lambda T, x: T.median(x),
+                                lambda T, x: x.exp(), lambda T, x: x.sigmoid()])
+def test_changing_a_saved_output_in_place_is_detected(fn):
+    """These ops save their result (or the array their result is a view of): changing it in place must
+    raise at backward, as in PyTorch, instead of giving silently wrong (often NaN) gradients."""
+    torch = require_torch()
+    for T in (torch, deepdive):
+        x = T.tensor([[0.5, 1.0, 2.0], [1.5, 0.25, 0.75]], requires_grad=True)
+        y = fn(T, x)
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_var_with_correction_at_least_n_is_a_deliberate_difference_in_the_gradient_sign():
+    """Where N - correction = 0 the values agree (inf), and so do the gradients for N - correction < 0
+    (nan / inf as torch). At N - correction = 0 exactly, PyTorch 2.13 gives +inf for every element;
+    deepdive gives the formula's limit 2 (x - mean) / 0, signed by x - mean."""
+    torch = require_torch()
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=np.float32)
+    check_parity(lambda a: deepdive.var(a, dim=1, correction=3), lambda a: torch.var(a, dim=1, correction=3), [x])
+    check_parity(lambda a: deepdive.std(a, dim=0, correction=2), lambda a: torch.std(a, dim=0, correction=2), [x])
+    t = deepdive.tensor(x, requires_grad=True)
+    deepdive.var(t, correction=6).backward()
+    assert np.array_equal(np.sign(t.grad._data), np.sign(x - x.mean())) and np.isinf(t.grad._data).all()
+
+
+def test_writing_into_an_expanded_tensor_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch's __setitem__ writes through an expand()ed tensor (x[0, 0] = 1 changes
+    every row sharing that memory), while its in-place ops refuse; deepdive refuses both, with PyTorch's message."""
+    x = deepdive.zeros(1, 3).expand(2, 3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x[0, 0] = 1.0
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.add_(1)
+
+
+# ------------------------------------------------ found at the 1,500-program budget
+def test_softplus_and_hardswish_at_infinities():
+    F, torch = deepdive.nn.functional, require_torch()
+    x = np.array([INF, -INF, 1e-30, 25.0, -4.0], dtype=np.float32)
+    check_parity(F.softplus, torch.nn.functional.softplus, [x])
+    check_parity(F.hardswish, torch.nn.functional.hardswish, [x])
+
+
+def test_cat_promotes_with_skipped_empty_tensors():
+    torch = require_torch()
+    for shapes in [((0,), (0,)), ((2, 2), (0,)), ((2,), (0,))]:
+        check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                     [np.zeros(shapes[0], np.float32), (np.zeros(shapes[1], np.float64), False)])
+
+
+def test_index_select_of_a_zero_dim_tensor():
+    torch = require_torch()
+    check_parity(lambda a, i: deepdive.index_select(a, 0, i), lambda a, i: torch.index_select(a, 0, i),
+                 [np.array(1.5, dtype=np.float32), np.array([0])])
+    with pytest.raises(IndexError, match="Index to scalar can have only 1 value"):
+        deepdive.index_select(deepdive.tensor(1.0), 0, deepdive.tensor([0, 0]))
+
+
+def test_small_dtype_and_error_cases():
+    torch = require_torch()
+    check_parity(lambda a: 2 ** a, lambda a: 2 ** a, [np.array([True, False])])
+    with pytest.raises(RuntimeError, match="argmax.*bool"):
+        deepdive.argmax(deepdive.tensor([True]))
+    with pytest.raises(RuntimeError, match="^fmod: The size of tensor a"):
+        deepdive.fmod(deepdive.zeros(2, 3), deepdive.ones(2))
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.adaptive_avg_pool1d(x[0], 2),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool1d(x[0], 3),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, (2, 2)),
+                                lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, 1)])
+def test_adaptive_avg_pool_keeps_inf_in_its_window(fn):
+    x = np.array([[[[1.0, INF, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], [0.0, -INF, 0.0, NAN]]]], dtype=np.float32)
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x], grad=False)
+
+
+def test_einsum_with_mixed_dtypes_is_a_deliberate_difference():
+    """Deliberate difference: PyTorch 2.13's einsum promotes mixed dtypes only where its contraction has
+    size 0 or 1 (it then multiplies instead of calling bmm) and raises 'expected scalar type Float but found
+    Double' otherwise; deepdive refuses mixed dtypes whatever the shapes."""
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="expected scalar type"):
+        torch.einsum("i,i->", torch.ones(2), torch.ones(2, dtype=torch.float64))
+    for n in (0, 1, 2):
+        with pytest.raises(RuntimeError, match="einsum"):
+            deepdive.einsum("i,i->", deepdive.ones(n), deepdive.ones(n, dtype=deepdive.float64))
+
+
+def test_remainder_at_special_values():
+    torch = require_torch()
+    a = np.array([1.0, 0.0, -1.0, 1.0, 0.0, -1.0, 2.0, 5.0, INF, NAN, 0.0, 1.0, -7.0], dtype=np.float32)
+    b = np.array([-INF, -INF, -INF, INF, INF, INF, 0.0, 3.0, 2.0, 2.0, 1e30, -0.5, 2.0], dtype=np.float32)
+    check_parity(deepdive.remainder, torch.remainder, [a, b], grad=False)
+    check_parity(deepdive.remainder, torch.remainder, [a[7:8], b[7:8]])       # gradients where they are finite
+    check_parity(deepdive.remainder, torch.remainder, [a[-1:], b[-1:]])
+
+
+def test_python_bool_operands_of_subtraction_raise():
+    for call in (lambda: True - deepdive.ones(2), lambda: deepdive.ones(2) - True,
+                 lambda: deepdive.sub(deepdive.ones(2), True)):
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+            call()
+
+
+def test_linear_of_empty_inputs_and_a_vector_weight():
+    F, torch = deepdive.nn.functional, require_torch()
+    check_parity(F.linear, torch.nn.functional.linear, [np.zeros((0, 0, 0)), np.zeros(0)])
+    check_parity(F.linear, torch.nn.functional.linear, [np.zeros((4, 2, 0), np.float32), np.zeros((0, 0), np.float32)])
+
+
+# ------------------------------------------------ found at the 40,000-program budget
+def test_zero_dim_float_operands_promote_before_the_float_cast():
+    torch = require_torch()
+    check_parity(lambda a, b: a / b, lambda a, b: a / b, [np.array([False, True]), (np.array(-2.0), False)])
+    check_parity(deepdive.xlogy, torch.xlogy, [np.array(0.5), np.array([0, 1, 3])])
+
+
+def test_integer_base_to_integer_tensor_powers():
+    check_parity(lambda e: 2 ** e, lambda e: 2 ** e, [np.array([-2, 0, 3])])
+    check_parity(lambda e: (-1) ** e, lambda e: (-1) ** e, [np.array([-3, -2, 5])])
+
+
+def test_integer_division_by_zero_of_an_empty_tensor_is_empty():
+    torch = require_torch()
+    check_parity(lambda a, b: a // b, lambda a, b: a // b, [np.zeros(0, np.int64), np.array(0)])
+    with pytest.raises(NotImplementedError, match="div_trunc_cpu"):
+        deepdive.div(deepdive.tensor([True]), deepdive.tensor([True]), rounding_mode="trunc")
+
+
+def test_out_of_range_float_to_int_is_undefined_in_pytorch():
+    """Deliberate difference (PyTorch undefined): casting a float outside int64's range (1e30, inf) to int64
+    is undefined behaviour in PyTorch's C++ cast (its result varies by platform); deepdive gives NumPy's value."""
+    x = deepdive.tensor([1.5, -2.5])
+    assert x.long().tolist() == [1, -2]        # in range: truncation, the same in both
