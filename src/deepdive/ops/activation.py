@@ -280,7 +280,7 @@ class Elu(Function):
         x, _ = ctx.saved_tensors
         alpha, scale, input_scale = ctx.params
         negative_exp = (x.clamp(max=0) * input_scale).exp()
-        positive = _const(x._data > 0)
+        positive = _const((x._data > 0).astype(x._data.dtype))     # a float mask: 1 - bool is refused
         return grad * (positive * scale + (1 - positive) * negative_exp * (alpha * scale * input_scale)), \
             None, None, None
 
@@ -313,7 +313,7 @@ class Softplus(Function):
     def graph_backward(ctx, grad):
         z, x = ctx.saved_tensors
         beta, threshold = ctx.params
-        above = _const(z._data > threshold)
+        above = _const((z._data > threshold).astype(x._data.dtype))   # a float mask: 1 - bool is refused
         return grad * (above + (1 - above) * (x * beta).sigmoid()), None, None
 
 
