@@ -57,7 +57,13 @@ def from_numpy(op, error, values=()):
 
 
 def is_from_numpy(error):
-    """True when ``error`` was raised inside NumPy itself (the last traceback frame is NumPy's)."""
+    """True when ``error`` was raised inside NumPy itself (the last traceback frame is NumPy's).
+
+    NumPy's LinAlgError is not one of these: ``deepdive.linalg`` turns it into PyTorch's own
+    ``LinAlgError`` message (singular, not positive-definite) around the op.
+    """
+    if isinstance(error, np.linalg.LinAlgError):
+        return False
     tb = error.__traceback__
     if tb is None:
         return False
