@@ -11,6 +11,8 @@ import weakref
 
 import numpy as np
 
+_ndarray = np.ndarray
+
 from .grad_mode import STATE as _GRAD
 
 
@@ -120,17 +122,29 @@ def release_saved(node):
     variables. Arrays kept as attributes (masks, indices, inputs) go too, not only ``save_for_backward``'s,
     so a large graph's memory is returned at backward; shapes, dims and 0-d constants stay, so nodes that
     need no saved values can run again (as in PyTorch, where e.g. ``AddBackward0`` saves nothing)."""
-    stripped = bool(node._saved)
+    # NOTE: runs once per node of every backward: one pass over the node's few attributes, no allocation
+    # unless something is dropped (it is on the training hot path).
     state = node.__dict__
+    stripped = False
+    if node._saved:
+        node._saved = ()
+        stripped = True
+    drop = None
+    for key, value in state.items():
+        if value.__class__ is _ndarray and value.ndim and not key.startswith("_trace"):
+            if drop is None:
+                drop = [key]
+            else:
+                drop.append(key)
+    if drop is not None:
+        for key in drop:
+            del state[key]
+        stripped = True
     for key in node._release_state:     # state a Function names itself (utils.checkpoint's inputs)
         if state.pop(key, None) is not None:
             stripped = True
-    for key in [k for k, v in state.items() if v.__class__ is np.ndarray and v.ndim and not k.startswith("_trace")]:
-        del state[key]
-        stripped = True
-    node._saved = ()
-    node._freed = stripped
     if stripped:
+        node._freed = True
         node._saved_versions = None
 
 
