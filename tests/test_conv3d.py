@@ -116,3 +116,11 @@ def test_pool3d_reprs_and_errors():
         deepdive.max_pool3d(deepdive.ones(1, 1, 4, 4, 4), 2, padding=2)
     with pytest.raises(RuntimeError, match="Expected 4D \\(unbatched\\) or 5D \\(batched\\) input to conv3d"):
         deepdive.conv3d(deepdive.ones(1, 4, 4), deepdive.ones(1, 1, 2, 2, 2))
+
+
+@pytest.mark.parametrize("op", ["conv3d", "conv_transpose3d"])
+@pytest.mark.parametrize("bad", [dict(stride=0), dict(dilation=0), dict(padding=-1)], ids=str)
+def test_conv3d_bad_steps_name_the_op(op, bad):
+    x, w = deepdive.ones(1, 2, 4, 4, 4), deepdive.ones(2, 2, 2, 2, 2)
+    with pytest.raises(RuntimeError, match=f"{op}: (stride and dilation should be positive|negative padding)"):
+        getattr(deepdive, op)(x, w, **bad)

@@ -155,6 +155,15 @@ def _batched(name, input, weight, bias, groups, transposed=False):
     return input.ndim == 5
 
 
+def _check_steps(name, stride, dilation, padding):
+    """conv2d's checks (``_conv_geometry``): positive stride and dilation, no negative padding."""
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise RuntimeError(f"{name}: stride and dilation should be positive, got stride={stride}, "
+                           f"dilation={dilation}")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"{name}: negative padding is not supported, got padding={padding}")
+
+
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D cross-correlation: out[n, o, z, y, x] = b[o] + sum_{c, a, b, e} W[o, c, a, b, e] *
     x_pad[n, g(o)C/groups + c, z*sd + a*dd, y*sh + b*dh, x*sw + e*dw].
@@ -181,6 +190,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             return conv3d(pad(input, pads), weight, bias, stride, 0, dilation, groups)
         padding = 0
     padding = _tuple(padding, 3, "padding")
+    _check_steps("conv3d", stride, dilation, padding)
     size = tuple(input.shape[2:])
     effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(n + 2 * p for n, p in zip(size, padding))
@@ -202,6 +212,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     kernel = tuple(weight.shape[2:])
     stride, dilation = _tuple(stride, 3, "stride"), _tuple(dilation, 3, "dilation")
     padding, out_pad = _tuple(padding, 3, "padding"), _tuple(output_padding, 3, "output_padding")
+    _check_steps("conv_transpose3d", stride, dilation, padding)
     for op, s, d in zip(out_pad, stride, dilation):
         if op >= s and op >= d:
             raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "

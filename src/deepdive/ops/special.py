@@ -10,7 +10,7 @@ by Newton's method on erf.
 import numpy as np
 
 from ..autograd.function import Function
-from .elementwise import _erf, _to_float
+from .elementwise import _erf, _to_float, _unary
 
 __all__ = ["lgamma", "digamma", "polygamma", "erfinv", "mvlgamma"]
 METHODS = ["lgamma", "digamma", "polygamma", "erfinv", "mvlgamma"]
@@ -78,35 +78,13 @@ def _trigamma_np(x):
     return result
 
 
-class Lgamma(Function):
-    """y = ln|Gamma(x)|.   Backward: dx = g * digamma(x)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _lgamma_np(x).astype(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * _digamma_np(x).astype(x.dtype)
-
-
-class Digamma(Function):
-    """y = psi(x) = d ln Gamma(x) / dx.   Backward: dx = g * psi'(x)  (trigamma).
+Lgamma = _unary(lambda x: _lgamma_np(x).astype(x.dtype), lambda x, g: g * _digamma_np(x).astype(x.dtype),
+                "Lgamma", "y = ln|Gamma(x)|.   Backward: dx = g * digamma(x).")
+Digamma = _unary(lambda x: _digamma_np(x).astype(x.dtype), lambda x, g: g * _trigamma_np(x).astype(x.dtype),
+                 "Digamma", """y = psi(x) = d ln Gamma(x) / dx.   Backward: dx = g * psi'(x)  (trigamma).
 
     NOTE: the backward is computed in NumPy, so digamma is differentiable once (not twice).
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _digamma_np(x).astype(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * _trigamma_np(x).astype(x.dtype)
+    """)
 
 
 class Trigamma(Function):
