@@ -121,6 +121,16 @@ def discard(folder):
         pass
 
 
+def final_metrics(logs):
+    """The run's headline numbers from its history: final and best losses, then each final validation metric."""
+    results = {"final training loss": logs["loss"][-1], "final validation loss": logs["val_loss"][-1],
+               "best validation loss": min(logs["val_loss"])}
+    for key in logs:
+        if key.startswith("val_") and key != "val_loss":
+            results[f"final validation {key[4:]}"] = logs[key][-1]
+    return results
+
+
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
