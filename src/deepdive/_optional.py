@@ -6,7 +6,13 @@ the user is told which extra to install, in both the released and the checkout f
 """
 
 
-def missing_extra(what, extra, package):
-    """The ImportError to raise when ``what`` needs ``package`` of the ``extra`` extra, not installed."""
-    return ImportError(f"{what} needs {package}, which is optional: install deepdive[{extra}] "
-                       f"(pip install -e \".[{extra}]\" in a checkout, or pip install {package})")
+def missing_extra(what, extra, package, then=""):
+    """The ImportError to raise when ``what`` needs ``package`` of the ``extra`` extra, not installed.
+
+    ``package`` and ``extra`` may be lists, when several are missing at once; ``then`` is a sentence to add.
+    """
+    packages = [package] if isinstance(package, str) else list(package)
+    extra = extra if isinstance(extra, str) else ",".join(extra)
+    return ImportError(f"{what} needs {', '.join(packages)}, which is optional: install deepdive[{extra}] "
+                       f"(pip install -e \".[{extra}]\" in a checkout, or pip install {' '.join(packages)})"
+                       + (f". {then}" if then else ""))

@@ -18,11 +18,7 @@ def train_and_report(name, title, subtitle, model, loss_fn, optimizer, train_loa
         run_folder.discard(folder)          # nothing was written yet: leave no empty folder behind
         raise
     logs = history.history
-    results = {"final training loss": logs["loss"][-1], "final validation loss": logs["val_loss"][-1],
-               "best validation loss": min(logs["val_loss"])}
-    for key in logs:
-        if key.startswith("val_") and key != "val_loss":
-            results[f"final validation {key[4:]}"] = logs[key][-1]
+    results = run_folder.final_metrics(logs)
     results.update(extra_metrics(model) if extra_metrics else {})
     return run_folder.finish(folder, title, subtitle, model, logs, getattr(history, "overfitting", None), loss_fn,
                              graph_batch, intro, model_sections=model_sections,

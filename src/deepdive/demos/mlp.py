@@ -108,9 +108,7 @@ def _train(folder, epochs, n_samples, validation_split, lr, batch_size, seed, ve
                                        "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr})
     callbacks.on_train_end()
 
-    metrics = {"final training loss": history.history["loss"][-1], "final validation loss": history.history["val_loss"][-1],
-               "best validation loss": min(history.history["val_loss"]),
-               "final validation accuracy": history.history["val_accuracy"][-1]}
+    metrics = run_folder.final_metrics(history.history)
     verdict = getattr(history, "overfitting", None) or monitor.verdict
     X_train, y_train = X[n_val:], y[n_val:]
     intro = (f"The post's network SimpleNN(input_size=10, hidden_size=20, output_size=2) was trained with "

@@ -14,6 +14,7 @@ import os
 import textwrap
 from dataclasses import dataclass, field
 
+from .._optional import missing_extra
 from ..serialization import save
 from ..viz import graph as make_graph, trace
 from ..viz.jupyter import parameter_rows
@@ -97,11 +98,8 @@ def prepare(out, name, needs=("matplotlib",)):
     """Before training: check the optional packages the run needs and create its folder in ``out``."""
     missing = [module for module in needs if importlib.util.find_spec(module) is None]
     if missing:
-        extras = sorted({_EXTRAS.get(m, m) for m in missing})
-        packages = ", ".join(_PACKAGES.get(m, m) for m in missing)
-        raise ImportError(f"the {name.removeprefix('demo-')} demo needs {packages}, which is optional: install "
-                          f"deepdive[{','.join(extras)}] (pip install -e \".[{','.join(extras)}]\" in a checkout, or "
-                          f"pip install {packages.replace(',', '')}). Nothing was trained.")
+        raise missing_extra(f"the {name.removeprefix('demo-')} demo", sorted({_EXTRAS.get(m, m) for m in missing}),
+                            [_PACKAGES.get(m, m) for m in missing], then="Nothing was trained.")
     try:
         os.makedirs(out, exist_ok=True)
         folder = new_folder(out, name)
@@ -121,6 +119,16 @@ def discard(folder):
         os.rmdir(folder)
     except OSError:
         pass
+
+
+def final_metrics(logs):
+    """The run's headline numbers from its history: final and best losses, then each final validation metric."""
+    results = {"final training loss": logs["loss"][-1], "final validation loss": logs["val_loss"][-1],
+               "best validation loss": min(logs["val_loss"])}
+    for key in logs:
+        if key.startswith("val_") and key != "val_loss":
+            results[f"final validation {key[4:]}"] = logs[key][-1]
+    return results
 
 
 def _json_safe(value):

@@ -157,7 +157,7 @@ class Trainer:
         self.metrics = [metrics_module.get(m, binary_threshold) for m in (metrics or [])]
         self.regularization = regularization
         self._penalties = None
-        self._position, self._nonfinite_seen, self._terminate_on_nan = None, False, False
+        self._position, self._steps, self._nonfinite_seen, self._terminate_on_nan = None, None, False, False
 
     # ------------------------------------------------------------------ steps
     def _ensure_optimizer(self):
@@ -235,7 +235,8 @@ class Trainer:
         if not self._nonfinite_seen:
             self._nonfinite_seen = True
             where = "" if self._position is None else \
-                f" at epoch {self._position[0] + 1}, batch {self._position[1] + 1}{self._position[2]}"
+                f" at epoch {self._position[0] + 1}, batch {self._position[1] + 1}" + \
+                (f" of {self._steps}" if self._steps else "")
             bad = [what for what, tensors in (("inputs", inputs), ("targets", (target,)))
                    if any(not _finite(t) for t in tensors)]
             cause = (f"the batch's {' and '.join(bad)} contain NaN or inf: clean the data (e.g. "
@@ -270,6 +271,7 @@ class Trainer:
         extra += notebook_callbacks(history, verbose)
         steps = len(train_data) if hasattr(train_data, "__len__") else None
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        self._steps = steps
         cbs = CallbackList([history] + list(callbacks or []) + extra, model, history.params, self)
         was_training = model.training
         model.stop_training = False
@@ -289,7 +291,7 @@ class Trainer:
                 if cbs.active_on_train_batch_begin:
                     cbs.on_train_batch_begin(step, {})
                 inputs, target = _split(batch)
-                self._position = (epoch, step, f" of {steps}" if steps else "")
+                self._position = (epoch, step)
                 loss_value, output = self.train_step(inputs, target)
                 n = _count(target)
                 loss_sum += loss_value * n

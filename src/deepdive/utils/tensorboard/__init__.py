@@ -12,9 +12,8 @@ file writer and its protocol buffers), so they are exactly what the
 try:
     import tensorboard  # noqa: F401
 except ImportError:
-    raise ImportError("deepdive.utils.tensorboard needs the tensorboard package, which is optional: install "
-                      "deepdive[tensorboard] (pip install -e \".[tensorboard]\" in a checkout, or pip install "
-                      "tensorboard)") from None
+    from ..._optional import missing_extra
+    raise missing_extra("deepdive.utils.tensorboard", "tensorboard", "tensorboard") from None
 
 from .writer import SummaryWriter, FileWriter  # noqa: E402,F401
 
