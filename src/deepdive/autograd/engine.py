@@ -148,6 +148,37 @@ def release_saved(node):
         node._saved_versions = None
 
 
+def _start(tensors, grad_tensors, inputs, accumulate_leaf):
+    """The start of a backward pass (both loops): ``captured`` for ``inputs``, roots' buffers.
+
+    Returns ``(captured, buffers, roots)``: ``captured`` maps each input's key to None (or is None
+    without ``inputs``), ``buffers`` maps each root node to its summed output gradients.
+    Gradients seeded straight at leaves go to ``accumulate_leaf``.
+    """
+    captured = None
+    if inputs is not None:
+        captured = {}
+        for t in inputs:
+            key = ("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
+            captured[key] = None
+    buffers = {}          # node -> list of summed output gradients
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if t.grad_fn is None:
+            accumulate_leaf(t, g, captured)
+            continue
+        node = t.grad_fn
+        slot = buffers.get(node)
+        if slot is None:
+            slot = buffers[node] = [None] * node._n_outputs
+            roots.append(node)
+        nr = t._output_nr
+        slot[nr] = g if slot[nr] is None else slot[nr] + g
+    return captured, buffers, roots
+
+
 def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_graph=False):
     """Backpropagate from ``tensors`` seeded with ``grad_tensors`` (NumPy arrays).
 
@@ -160,29 +191,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
         if inputs is None:
             _run_queued_callbacks()     # e.g. DistributedDataParallel's gradient averaging
         return result
-    captured = None
-    if inputs is not None:
-        captured = {}
-        for t in inputs:
-            key = ("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
-            captured[key] = None
-
-    buffers = {}          # node -> list of summed output gradients
-    roots = []
-    for t, g in zip(tensors, grad_tensors):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if t.grad_fn is None:
-            _accumulate_leaf(t, g, captured)
-            continue
-        node = t.grad_fn
-        slot = buffers.get(node)
-        if slot is None:
-            slot = buffers[node] = [None] * node._n_outputs
-            roots.append(node)
-        nr = t._output_nr
-        slot[nr] = g if slot[nr] is None else slot[nr] + g
-
+    captured, buffers, roots = _start(tensors, grad_tensors, inputs, _accumulate_leaf)
     dependencies = _collect(roots)
     ready = [n for n in roots if n not in dependencies]
     prev_mode = _GRAD.enabled
