@@ -275,10 +275,7 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inpu
                     if grads[nr] is not None:
                         tensor.grad = grads[nr] if tensor.grad is None else tensor.grad + grads[nr]
             if captured is not None:
-                for nr in range(node._n_outputs):
-                    key = (id(node), nr)
-                    if key in captured and grads[nr] is not None:
-                        captured[key] = grads[nr]
+                _engine._capture(node, grads, captured)
             if node in stops:
                 continue
             if node._n_outputs > 1:

@@ -179,6 +179,14 @@ def _start(tensors, grad_tensors, inputs, accumulate_leaf):
     return captured, buffers, roots
 
 
+def _capture(node, grads, captured):
+    """autograd.grad: keep the gradients reaching ``node``'s outputs that were asked for."""
+    for nr in range(node._n_outputs):
+        key = (id(node), nr)
+        if key in captured and grads[nr] is not None:
+            captured[key] = grads[nr]
+
+
 def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_graph=False):
     """Backpropagate from ``tensors`` seeded with ``grad_tensors`` (NumPy arrays).
 
@@ -213,10 +221,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
                         tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor._grad is None \
                             else _wrap(tensor._grad._data + grads[nr])
             if captured is not None:
-                for nr in range(node._n_outputs):
-                    key = (id(node), nr)
-                    if key in captured and grads[nr] is not None:
-                        captured[key] = grads[nr]
+                _capture(node, grads, captured)
             if node._n_outputs > 1:
                 grads = [np.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads, node._out_meta)]
