@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deepdive
-from parity import check_parity, require_torch
+from parity import check_parity, gradcheck, require_torch
 
 NAN, INF = float("nan"), float("inf")
 
@@ -29,6 +29,13 @@ def test_piecewise_constant_results_keep_the_graph_with_zero_gradient(fn):
     x = np.array([-1.5, -0.2, 0.0, 0.4, 2.5], dtype=np.float32)
     out = check_parity(lambda a: fn(deepdive, a), lambda a: fn(require_torch(), a), [x])[0]
     assert out.requires_grad
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.floor(), lambda x: x.ceil(), lambda x: x.round(), lambda x: x.trunc(), lambda x: x.sign(),
+    lambda x: deepdive.div(x, 0.7, rounding_mode="floor"), lambda x: deepdive.div(x, x + 3, rounding_mode="trunc")])
+def test_piecewise_constant_gradient_passes_gradcheck_away_from_the_jumps(fn):
+    gradcheck(fn, np.array([-1.3, -0.2, 0.4, 2.3]))
 
 
 @pytest.mark.parametrize("fn", [lambda T, x: T.floor_divide(x, 2.0), lambda T, x: x // x.detach(),

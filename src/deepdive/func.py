@@ -133,15 +133,20 @@ def _tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def vjp(func, *primals, has_aux=False):
-    """``(func(*primals), vjp_fn)``; ``vjp_fn(cotangents)`` returns one gradient per primal (a tuple)."""
-    inputs, _ = _differentiable(primals, range(len(primals)), "vjp")
+def _run_on_primals(func, primals, has_aux, where):
+    """vjp/jvp's start: ``func`` on differentiable stand-ins for ``primals``; ``(inputs, out, aux, outs)``."""
+    inputs, _ = _differentiable(primals, range(len(primals)), where)
     with enable_grad():
         out = func(*inputs)
     aux = None
     if has_aux:
         out, aux = out
-    outs = _tuple(out)
+    return inputs, out, aux, _tuple(out)
+
+
+def vjp(func, *primals, has_aux=False):
+    """``(func(*primals), vjp_fn)``; ``vjp_fn(cotangents)`` returns one gradient per primal (a tuple)."""
+    inputs, out, aux, outs = _run_on_primals(func, primals, has_aux, "vjp")
 
     def vjp_fn(*cotangents):
         cots = cotangents[0] if len(cotangents) == 1 and isinstance(out, (tuple, list)) else cotangents
@@ -164,13 +169,8 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     primals, tangents = _tuple(primals), _tuple(tangents)
     if len(primals) != len(tangents):
         raise RuntimeError("jvp: Expected primals and tangents to have the same length")
-    inputs, _ = _differentiable(primals, range(len(primals)), "jvp")
+    inputs, out, aux, outs = _run_on_primals(func, primals, has_aux, "jvp")
     with enable_grad():
-        out = func(*inputs)
-        aux = None
-        if has_aux:
-            out, aux = out
-        outs = _tuple(out)
         u = [o.detach() * 0 for o in outs]
         for t in u:
             t.requires_grad_(True)

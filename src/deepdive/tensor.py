@@ -116,6 +116,7 @@ class Tensor:
     @grad.setter
     def grad(self, value):
         self._grad = value
+
     @property
     def shape(self):
         return Size(self._data.shape)

@@ -254,26 +254,7 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inpu
     walk at the inputs' nodes instead of continuing into the graph behind them.
     """
     stops = {t.grad_fn for t in inputs if t.grad_fn is not None} if stop_at_inputs else ()
-    captured = None
-    if inputs is not None:
-        captured = {}
-        for t in inputs:
-            captured[("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = None
-    buffers, roots = {}, []
-    for t, g in zip(tensors, grad_tensors):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if t.grad_fn is None:
-            _accumulate_leaf(t, g, captured)
-            continue
-        node = t.grad_fn
-        slot = buffers.get(node)
-        if slot is None:
-            slot = buffers[node] = [None] * node._n_outputs
-            roots.append(node)
-        nr = t._output_nr
-        slot[nr] = g if slot[nr] is None else slot[nr] + g
-
+    captured, buffers, roots = _engine._start(tensors, grad_tensors, inputs, _accumulate_leaf)
     dependencies = _collect(roots, stops)
     ready = [n for n in roots if n not in dependencies]
     prev_mode = _GRAD.enabled
@@ -294,10 +275,7 @@ def run_backward_graph(tensors, grad_tensors, retain_graph, inputs, stop_at_inpu
                     if grads[nr] is not None:
                         tensor.grad = grads[nr] if tensor.grad is None else tensor.grad + grads[nr]
             if captured is not None:
-                for nr in range(node._n_outputs):
-                    key = (id(node), nr)
-                    if key in captured and grads[nr] is not None:
-                        captured[key] = grads[nr]
+                _engine._capture(node, grads, captured)
             if node in stops:
                 continue
             if node._n_outputs > 1:

@@ -148,6 +148,45 @@ def release_saved(node):
         node._saved_versions = None
 
 
+def _start(tensors, grad_tensors, inputs, accumulate_leaf):
+    """The start of a backward pass (both loops): ``captured`` for ``inputs``, roots' buffers.
+
+    Returns ``(captured, buffers, roots)``: ``captured`` maps each input's key to None (or is None
+    without ``inputs``), ``buffers`` maps each root node to its summed output gradients.
+    Gradients seeded straight at leaves go to ``accumulate_leaf``.
+    """
+    captured = None
+    if inputs is not None:
+        captured = {}
+        for t in inputs:
+            key = ("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
+            captured[key] = None
+    buffers = {}          # node -> list of summed output gradients
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if t.grad_fn is None:
+            accumulate_leaf(t, g, captured)
+            continue
+        node = t.grad_fn
+        slot = buffers.get(node)
+        if slot is None:
+            slot = buffers[node] = [None] * node._n_outputs
+            roots.append(node)
+        nr = t._output_nr
+        slot[nr] = g if slot[nr] is None else slot[nr] + g
+    return captured, buffers, roots
+
+
+def _capture(node, grads, captured):
+    """autograd.grad: keep the gradients reaching ``node``'s outputs that were asked for."""
+    for nr in range(node._n_outputs):
+        key = (id(node), nr)
+        if key in captured and grads[nr] is not None:
+            captured[key] = grads[nr]
+
+
 def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_graph=False):
     """Backpropagate from ``tensors`` seeded with ``grad_tensors`` (NumPy arrays).
 
@@ -160,29 +199,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
         if inputs is None:
             _run_queued_callbacks()     # e.g. DistributedDataParallel's gradient averaging
         return result
-    captured = None
-    if inputs is not None:
-        captured = {}
-        for t in inputs:
-            key = ("leaf", id(t)) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
-            captured[key] = None
-
-    buffers = {}          # node -> list of summed output gradients
-    roots = []
-    for t, g in zip(tensors, grad_tensors):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if t.grad_fn is None:
-            _accumulate_leaf(t, g, captured)
-            continue
-        node = t.grad_fn
-        slot = buffers.get(node)
-        if slot is None:
-            slot = buffers[node] = [None] * node._n_outputs
-            roots.append(node)
-        nr = t._output_nr
-        slot[nr] = g if slot[nr] is None else slot[nr] + g
-
+    captured, buffers, roots = _start(tensors, grad_tensors, inputs, _accumulate_leaf)
     dependencies = _collect(roots)
     ready = [n for n in roots if n not in dependencies]
     prev_mode = _GRAD.enabled
@@ -204,10 +221,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
                         tensor.grad = _wrap(np.array(grads[nr], copy=True)) if tensor._grad is None \
                             else _wrap(tensor._grad._data + grads[nr])
             if captured is not None:
-                for nr in range(node._n_outputs):
-                    key = (id(node), nr)
-                    if key in captured and grads[nr] is not None:
-                        captured[key] = grads[nr]
+                _capture(node, grads, captured)
             if node._n_outputs > 1:
                 grads = [np.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads, node._out_meta)]

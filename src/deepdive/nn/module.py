@@ -62,7 +62,6 @@ def _type_name(value):
     return type(value).__name__
 
 
-
 def _not_tensor(module, args, op=None):
     """PyTorch's message: "linear(): argument 'input' (position 1) must be Tensor, not numpy.ndarray"."""
     import inspect
@@ -77,6 +76,7 @@ def _not_tensor(module, args, op=None):
                       f"Tensor, not numpy.ndarray (convert it with torch.from_numpy(x) or torch.tensor(x))")
     error.not_tensor = True             # raised once, at the innermost module; containers pass it on
     return error
+
 
 class Module:
     """Base class for all neural network modules; subclass it and define ``forward``.
