@@ -149,7 +149,7 @@ def _is_vector_rhs(A, B):
 def solve(A, B, *, left=True):
     """X with A X = B (``left=False``: X A = B); batch dims broadcast, B may be a (batch of) vector(s)."""
     _check_matrix("linalg.solve", A)
-    if A._data.dtype != B._data.dtype:
+    if isinstance(B, Tensor) and A._data.dtype != B._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{A.dtype.name.capitalize()} and B of type {B.dtype.name.capitalize()} instead")
     if not left:
@@ -225,6 +225,9 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """X with A X = B for triangular A: only A's ``upper`` (or lower) triangle is read, and its diagonal is
     taken as ones when ``unitriangular``."""
     _check_matrix("linalg.solve_triangular", A)
+    if isinstance(B, Tensor) and A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, but found "
+                           f"A of type {A.dtype} and B of type {B.dtype} instead.")
     if not left:
         return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
     T = A.triu(1 if unitriangular else 0) if upper else A.tril(-1 if unitriangular else 0)

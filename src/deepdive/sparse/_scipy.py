@@ -1,4 +1,5 @@
 """scipy.sparse, the optional kernel library behind sparse-dense products (the [sparse] extra)."""
+from .._optional import missing_extra
 
 
 def scipy_sparse():
@@ -6,6 +7,5 @@ def scipy_sparse():
     try:
         import scipy.sparse
     except ImportError:
-        raise ImportError("sparse matrix products need scipy, which is optional: install deepdive[sparse] "
-                          "(pip install -e \".[sparse]\" in a checkout, or pip install scipy)") from None
+        raise missing_extra("a sparse matrix product", "sparse", "scipy") from None
     return scipy.sparse

@@ -8,6 +8,7 @@ torch.sparse.mm gives it, never a dense (n, m) matrix.
 import numpy as np
 
 from ..autograd.function import Function
+from ..ops._util import canonical_dim
 from .coo import SparseTensor, SegmentSum, _group
 from ._scipy import scipy_sparse
 
@@ -92,11 +93,7 @@ def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
 # ---------------------------------------------------------------- reductions
 def _dims(dim, ndim, op):
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return sorted({d % ndim if -ndim <= d < ndim else _bad_dim(d, ndim, op) for d in dims})
-
-
-def _bad_dim(d, ndim, op):
-    raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {d})")
+    return sorted({canonical_dim(d, ndim, op) for d in dims})
 
 
 def sum(input, dim=None, dtype=None):
