@@ -1,0 +1,197 @@
+"""create_graph=True for the index-driven, in-place, diagonal, einsum, cumulative and piecewise-constant ops:
+second derivatives against torch (``check_second_order``, float32 and float64) and ``gradgradcheck``, with the
+edge cases of their first-order tests (repeated indices, ties, zeros, include_self, broadcasting, views)."""
+import numpy as np
+import pytest
+
+import deepdive
+import deepdive.nn.functional as F
+from parity import check_second_order, gradgradcheck, require_torch
+
+rng = np.random.default_rng(0)
+DTYPES = [np.float32, np.float64]
+
+
+def on(m, name, values, dtype=None):
+    """``m.tensor(values)`` for m in (deepdive, torch): index tensors built the same way in both."""
+    return m.tensor(values) if dtype is None else m.tensor(values, dtype=getattr(m, dtype))
+
+
+def both(make):
+    """``make(m)`` is a function of tensors written once for deepdive and torch (m is the module)."""
+    return make(deepdive), make(require_torch())
+
+
+def check(make, inputs, *, ggc=True, **kwargs):
+    ours, theirs = both(make)
+    check_second_order(ours, theirs, inputs, **kwargs)
+    if ggc:
+        gradgradcheck(ours, *[a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                              for a in inputs])
+
+
+# ------------------------------------------------------------------ scatter / index_add / index_put / masks
+INDEX = np.array([[0, 0, 2], [1, 3, 3], [2, 2, 2]])      # repeated targets in every row
+UNIQUE = np.array([[0, 3, 2], [1, 0, 3], [3, 1, 0]])     # scatter: with repeats the last write wins, not gradcheckable
+
+SCATTER = {
+    "scatter": lambda m: lambda x, s: x.scatter(1, m.tensor(UNIQUE), s) * x,
+    "scatter_repeats": lambda m: lambda x, s: x.scatter(1, m.tensor(INDEX), s) * x,
+    "scatter_value": lambda m: lambda x, s: x.scatter(1, m.tensor(UNIQUE), 1.5) * x,
+    "scatter_small_src": lambda m: lambda x, s: (x * x).scatter(0, m.tensor([[0, 2], [1, 0]]), s * s) ** 2,
+    "scatter_add": lambda m: lambda x, s: x.scatter_add(1, m.tensor(INDEX), s * s) ** 2,
+    "scatter_add_small_src": lambda m: lambda x, s: x.scatter_add(0, m.tensor(INDEX[:2, :2] % 3), s * x[:, :3]) ** 2,
+    "index_add": lambda m: lambda x, s: (x * x).index_add(1, m.tensor([0, 3, 0]), s * s, alpha=0.5) ** 2,
+    "index_add_dim0": lambda m: lambda x, s: x.index_add(0, m.tensor([2, 2, 0]), s.sin()[:, :1].expand(3, 4)) * x,
+    "index_put_acc": lambda m: lambda x, s: x.index_put((m.tensor([0, 2, 0]), m.tensor([1, 1, 1])), s[0] * s[1],
+                                                        accumulate=True) ** 2,
+    "index_put_acc_rows": lambda m: lambda x, s: x.index_put((m.tensor([1, 1]),), s[0, :1] * x[0],
+                                                             accumulate=True) ** 2,
+    "index_put": lambda m: lambda x, s: x.index_put((m.tensor([0, 2]), m.tensor([1, 3])), s[0, :2] * s[1, :2]) * x,
+    "masked_scatter": lambda m: lambda x, s: (x * x).masked_scatter(x > 0, s * s) * x,
+    "masked_scatter_broadcast": lambda m: lambda x, s: x.masked_scatter(m.tensor([True, False, True, True]),
+                                                                        s.exp()) ** 2,
+    "index_copy": lambda m: lambda x, s: x.index_copy(1, m.tensor([3, 0, 1]), s * s) * x,
+}
+
+
+# torch 2.13 fails its own double backward when src is larger than index ("ScatterBackward0 returned an
+# invalid gradient at index 1 - got [2, 2] but expected shape compatible with [3, 3]"): gradgradcheck only.
+TORCH_SMALL_INDEX_BUG = ("scatter_small_src", "scatter_add_small_src")
+
+
+@pytest.mark.parametrize("name", list(SCATTER))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_family_second_order(name, dtype):
+    x, s = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((3, 3)).astype(dtype)
+    if name in TORCH_SMALL_INDEX_BUG:
+        if dtype == np.float64:
+            gradgradcheck(SCATTER[name](deepdive), x, s)
+        return
+    check(SCATTER[name], [x, s], ggc=dtype == np.float64 and name != "scatter_repeats")
+
+
+REDUCES = ["sum", "prod", "mean", "amax", "amin"]
+
+
+def scatter_reduce_fn(reduce, include_self, index=INDEX):
+    return lambda m: lambda x, s: (x * x).scatter_reduce(1, m.tensor(index), s * s.abs(), reduce,
+                                                         include_self=include_self) * x
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_reduce_second_order(reduce, include_self, dtype):
+    x, s = rng.uniform(0.5, 2, (3, 4)).astype(dtype), rng.uniform(0.5, 2, (3, 3)).astype(dtype)
+    s *= rng.choice([-1, 1], s.shape).astype(dtype)
+    check(scatter_reduce_fn(reduce, include_self), [x, s], ggc=dtype == np.float64)
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_ties_second_order(reduce, include_self):
+    """Tied maxima/minima share the gradient; the share is constant, so its own derivative is 0 there."""
+    x = np.array([[1.0, 2.0, 2.0, 0.5], [3.0, 1.0, 1.0, 1.0], [0.5, 0.5, 2.0, 2.0]])
+    s = np.array([[1.0, 1.0, 2.0], [1.0, 1.0, 1.0], [2.0, 0.5, 2.0]])
+    check_second_order(*both(lambda m: lambda a, b: a.scatter_reduce(1, m.tensor(INDEX), b, reduce,
+                                                                     include_self=include_self) ** 2), [x, s])
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_with_zeros(include_self):
+    """A zero in self or one zero in a slot of src: the gradient is the product of the others (PyTorch's rule),
+    and it is differentiated again."""
+    x = np.array([[1.5, 0.0, 2.0, 0.5], [3.0, 1.0, 0.0, 1.0], [0.5, -0.5, 2.0, 2.0]])
+    s = np.array([[1.0, 0.0, 2.0], [0.5, 0.0, 1.5], [2.0, 0.5, -2.0]])
+    make = lambda m: lambda a, b: a.scatter_reduce(1, m.tensor(INDEX), b, "prod", include_self=include_self) ** 2
+    check_second_order(*both(make), [x, s])
+    gradgradcheck(make(deepdive), x, s)
+
+
+def test_scatter_reduce_prod_two_zeros_in_a_slot_raises_on_double_backward():
+    """PyTorch: 'Double backward is unsupported for src when >1 zeros in src are scattered to the same position'."""
+    t = require_torch()
+    x = np.array([[1.5, 2.0, 2.0, 0.5]])
+    s = np.array([[0.0, 0.0, 2.0]])
+    index = np.array([[1, 1, 2]])
+    for m in (deepdive, t):
+        a, b = m.tensor(x, requires_grad=True), m.tensor(s, requires_grad=True)
+        ga, gb = m.autograd.grad(a.scatter_reduce(1, m.tensor(index), b, "prod").pow(2).sum(), (a, b),
+                                 create_graph=True)
+        with pytest.raises(RuntimeError, match=r"Double backward is unsupported for src when >1 zeros"):
+            m.autograd.grad(gb.sum(), (a, b))
+        m.autograd.grad(ga.sum(), (a, b), allow_unused=True)      # the gradient of self still is differentiable
+
+
+# ------------------------------------------------------------------ x[idx] = v, in-place ops on views
+def setitem(index, value_fn):
+    def make(m):
+        def fn(x, v):
+            y = x * 1.5
+            y[index(m)] = value_fn(v)
+            return y * x
+        return fn
+    return make
+
+
+SETITEM = {
+    "basic": setitem(lambda m: (slice(None), 1), lambda v: v[0, :3] * v[1, :3]),
+    "int": setitem(lambda m: 0, lambda v: v[0] ** 2),
+    "broadcast": setitem(lambda m: slice(1, 3), lambda v: v[0].sin()),
+    "scalar_value": setitem(lambda m: (1, slice(None, None, 2)), lambda v: v[1, 0] * v[2, 1]),
+    "advanced": setitem(lambda m: (m.tensor([0, 2]), m.tensor([1, 3])), lambda v: v[0, :2] * v[1, :2]),
+    "mask": setitem(lambda m: m.tensor([[True, False, True, False], [False] * 4, [True] * 4]),
+                    lambda v: (v[:2] ** 2).reshape(-1)[:6]),
+    "leading_ones": setitem(lambda m: 1, lambda v: v[:1] * v[1:2]),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEM))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_setitem_second_order(name, dtype):
+    x, v = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    check(SETITEM[name], [x, v], ggc=dtype == np.float64)
+
+
+def inplace(body):
+    def make(m):
+        def fn(x, z):
+            y = x.clone() * x
+            body(m, y, z)
+            return y.tanh() * x
+        return fn
+    return make
+
+
+INPLACE = {
+    "view_mul_": inplace(lambda m, y, z: y[:, 1].mul_(2.0)),
+    "view_mul_tensor": inplace(lambda m, y, z: y[1:, ::2].mul_(z[:2, :2])),
+    "row_assign": inplace(lambda m, y, z: y.__setitem__(0, z[0] * z[1])),
+    "transposed_view_add_": inplace(lambda m, y, z: y.t()[1].add_(z[0, :3] ** 2)),
+    "copy_": inplace(lambda m, y, z: y.copy_(z[0] * z[0])),
+    "view_copy_": inplace(lambda m, y, z: y[2].copy_(z[1].exp())),
+    "zero_": inplace(lambda m, y, z: y[:, 0].zero_()),
+    "fill_tensor": inplace(lambda m, y, z: y[1].fill_(z[0, 0] * z[1, 1])),
+    "earlier_view": inplace(lambda m, y, z: (y.__setitem__(0, z[0] * 2), y[1:].mul_(z[1:] ** 2))),
+}
+
+
+@pytest.mark.parametrize("name", list(INPLACE))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inplace_on_views_second_order(name, dtype):
+    x, z = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    check(INPLACE[name], [x, z], ggc=dtype == np.float64)
+
+
+def test_view_taken_before_the_change_second_order():
+    """A view read before an in-place change of its base sees the new values (AsStrided onto CopySlices)."""
+    def make(m):
+        def fn(x, z):
+            y = x * x
+            row = y[1]
+            y[1:].mul_(z[1:])
+            return (row * x[0]).sin()
+        return fn
+    x, z = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    check(make, [x, z])
