@@ -195,3 +195,26 @@ def test_view_taken_before_the_change_second_order():
         return fn
     x, z = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     check(make, [x, z])
+
+
+# ------------------------------------------------------------------ diagonals, block_diag, repeat_interleave
+JOINING = {
+    "diagonal": lambda m: lambda a, b: (a * a).diagonal() * a.diagonal(1).sum(),
+    "diagonal_offset_dims": lambda m: lambda a, b: (a.reshape(2, 3, 2) ** 2).diagonal(-1, 2, 0) ** 2,
+    "diag_matrix": lambda m: lambda a, b: m.diag(a * a, 1) ** 2 + m.diag(a, -2).sum(),
+    "diag_vector": lambda m: lambda a, b: m.diag(b[0] * b[1], -1) * m.diag(b[0] ** 2, -1),
+    "diag_embed": lambda m: lambda a, b: m.diag_embed(a * a) ** 2,
+    "diag_embed_offset_dims": lambda m: lambda a, b: m.diag_embed(a[:2] * b[:, :1], -1, 0, 2) ** 2,
+    "trace": lambda m: lambda a, b: (a[:, :3] @ a[:, 1:].t()).trace() * a,
+    "block_diag": lambda m: lambda a, b: m.block_diag(a * a, b, b[0] * b[1], (a * b[0, 0]).sum()) ** 2,
+    "repeat_interleave": lambda m: lambda a, b: (a * a).repeat_interleave(2, dim=1) ** 2,
+    "repeat_interleave_flat": lambda m: lambda a, b: (a * a).repeat_interleave(3) * a.sum(),
+    "repeat_interleave_counts": lambda m: lambda a, b: (a * a).repeat_interleave(m.tensor([2, 0, 1]), dim=0) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(JOINING))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_joining_second_order(name, dtype):
+    a, b = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)
+    check(JOINING[name], [a, b], ggc=dtype == np.float64)
