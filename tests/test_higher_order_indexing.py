@@ -218,3 +218,32 @@ JOINING = {
 def test_joining_second_order(name, dtype):
     a, b = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)
     check(JOINING[name], [a, b], ggc=dtype == np.float64)
+
+
+# ------------------------------------------------------------------ einsum
+EINSUM = {
+    "matmul": ("ij,jk->ik", [(3, 4), (4, 2)]),
+    "batched": ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]),
+    "three": ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    "outer": ("i,j->ij", [(3,), (4,)]),
+    "trace": ("ii->", [(3, 3)]),
+    "diagonal": ("ii->i", [(3, 3)]),
+    "diag_batch": ("bii,bj->bij", [(2, 3, 3), (2, 4)]),
+    "summed_out": ("ij,kl->ik", [(2, 3), (4, 5)]),
+    "implicit": ("ij,jk", [(3, 4), (4, 2)]),
+    "ellipsis_broadcast": ("...ij,...jk->...ik", [(2, 1, 3, 4), (3, 4, 2)]),
+    "square": ("ij,ij->i", [(3, 4), (3, 4)]),
+    "same_operand": ("ij,jk->ik", [(3, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(EINSUM))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_einsum_second_order(name, dtype):
+    equation, shapes = EINSUM[name]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    if name == "same_operand":
+        make = lambda m: lambda a: m.einsum(equation, a, a.sin()) ** 2
+    else:
+        make = lambda m: lambda *xs: (m.einsum(equation, *xs) ** 2).sum() * xs[0].sum()
+    check(make, arrays, ggc=dtype == np.float64)
