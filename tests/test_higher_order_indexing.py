@@ -247,3 +247,111 @@ def test_einsum_second_order(name, dtype):
     else:
         make = lambda m: lambda *xs: (m.einsum(equation, *xs) ** 2).sum() * xs[0].sum()
     check(make, arrays, ggc=dtype == np.float64)
+
+
+# ------------------------------------------------------------------ cumulative products and sums, prod, kl_div
+ZEROS = np.array([[1.5, 0.0, 3.0, 0.5], [2.0, -3.0, 0.0, 0.0], [0.5, 2.0, -1.0, 1.5]])
+
+CUMULATIVE = {
+    "cumprod": lambda m: lambda x: x.cumprod(1) * x,
+    "cumprod_dim0": lambda m: lambda x: x.cumprod(0) ** 2,
+    "cumprod_0d": lambda m: lambda x: x[0, 0].cumprod(0) * x,
+    "prod_dim": lambda m: lambda x: x.prod(1) * x.sum(),
+    "prod_dim0_keepdim": lambda m: lambda x: x.prod(0, keepdim=True) * x,
+    "prod_all": lambda m: lambda x: x.prod() * x.sum(),
+    "prod_row": lambda m: lambda x: x[:, 1:].prod() * x,
+    "logcumsumexp": lambda m: lambda x: x.logcumsumexp(1) ** 2,
+    "logcumsumexp_dim0": lambda m: lambda x: x.logcumsumexp(0) * x,
+}
+
+
+@pytest.mark.parametrize("name", list(CUMULATIVE))
+@pytest.mark.parametrize("zeros", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cumulative_second_order(name, zeros, dtype):
+    """With zeros in the input, PyTorch's exact formulas (cumprod's O(n^2) one, prod's exclusive cumprods)."""
+    x = (ZEROS if zeros else rng.uniform(0.5, 1.5, (3, 4)) * rng.choice([-1, 1], (3, 4))).astype(dtype)
+    if name == "logcumsumexp_dim0" and zeros:
+        # x * logcumsumexp(x): the gradient reaching logcumsumexp is 0 where x is, and torch's second derivative
+        # is NaN there (it differentiates log|g| at g = 0); ours is exact, which gradgradcheck checks.
+        gradgradcheck(CUMULATIVE[name](deepdive), x.astype(np.float64))
+        return
+    check(CUMULATIVE[name], [x], ggc=dtype == np.float64)
+
+
+def test_prod_with_zeros_third_order():
+    """Exact to any order: d^3/dx0 dx1 dx2 of x0 x1 x2 x3 = x3, also where x0 = x1 = 0."""
+    x = deepdive.tensor([0.0, 0.0, 2.0, 3.0], requires_grad=True)
+    g, = deepdive.autograd.grad(x.prod(), x, create_graph=True)
+    h, = deepdive.autograd.grad(g[0], x, create_graph=True)
+    k, = deepdive.autograd.grad(h[1], x)
+    np.testing.assert_allclose(g._data, [0, 0, 0, 0])
+    np.testing.assert_allclose(h._data, [0, 6, 0, 0])
+    np.testing.assert_allclose(k._data, [0, 0, 3, 2])
+
+
+def kl(reduction, log_target):
+    return lambda m: lambda x, t: m.nn.functional.kl_div(x, (t.exp() / 4 if not log_target else t * 0.5), reduction=reduction,
+                                                         log_target=log_target) * (x.sum() if reduction != "none" else x)
+
+
+@pytest.mark.filterwarnings("ignore:reduction")
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_div_second_order(reduction, log_target, dtype):
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    t = rng.standard_normal((3, 4)).astype(dtype)
+    check(kl(reduction, log_target), [x, t], ggc=dtype == np.float64)
+
+
+def test_kl_div_broadcast_target_second_order():
+    make = lambda m: lambda x, t: m.nn.functional.kl_div(x, t.softmax(0), reduction="sum") * x.sum()
+    check(make, [rng.standard_normal((3, 4)), rng.standard_normal(4)])
+
+
+# ------------------------------------------------------------------ remainder and the piecewise-constant ops
+PIECEWISE = {
+    "remainder": lambda m: lambda x, y: x.remainder(y) * x * y,
+    "remainder_scalar": lambda m: lambda x, y: (x * 3).remainder(1.5) * x,
+    "remainder_broadcast": lambda m: lambda x, y: m.remainder(x, y[0]) ** 2,
+    "floor": lambda m: lambda x, y: (x * 2).floor() * x,
+    "ceil": lambda m: lambda x, y: (x * 2).ceil() * x + y,
+    "trunc": lambda m: lambda x, y: (x * 2).trunc() * y,
+    "round": lambda m: lambda x, y: (x * 2).round() * x,
+    "round_decimals": lambda m: lambda x, y: (x * 2).round(decimals=1) * x,
+    "sign": lambda m: lambda x, y: x.sign() * x * y,
+    "div_floor": lambda m: lambda x, y: x.div(y, rounding_mode="floor") * x * y,
+    "div_trunc": lambda m: lambda x, y: m.div(x, y, rounding_mode="trunc") * y,
+    "floor_alone": lambda m: lambda x, y: (x * y).floor(),
+}
+
+
+@pytest.mark.parametrize("name", list(PIECEWISE))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_piecewise_second_order(name, dtype):
+    """The derivative of a rounding op is 0, and so is the derivative of that 0 (torch agrees)."""
+    x = rng.uniform(-3, 3, (3, 4)).astype(dtype)
+    y = (rng.uniform(0.5, 2, (3, 4)) * rng.choice([-1, 1], (3, 4))).astype(dtype)
+    check(PIECEWISE[name], [x, y], ggc=dtype == np.float64)
+
+
+def test_floor_divide_has_no_derivative_at_any_order():
+    t = require_torch()
+    for m in (deepdive, t):
+        x = m.tensor([3.0, -2.5], requires_grad=True)
+        y = m.tensor([2.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+            m.autograd.grad((x.floor_divide(y) * x).sum(), (x, y), create_graph=True)
+
+
+def test_logcumsumexp_large_and_third_order():
+    """No overflow with large inputs (the composite is shifted per row by logsumexp), and any order works."""
+    make = lambda m: lambda x: x.logcumsumexp(1) * x
+    x = np.array([[800.0, -700.0, 801.0], [-1000.0, 3.0, 2.0]])
+    check(make, [x])
+    a = deepdive.tensor(x, requires_grad=True)
+    g, = deepdive.autograd.grad(a.logcumsumexp(1).sum(), a, create_graph=True)
+    h, = deepdive.autograd.grad(g.sum(), a, create_graph=True)
+    k, = deepdive.autograd.grad((h * h).sum(), a)
+    assert np.isfinite(k._data).all()
