@@ -173,6 +173,9 @@ INPLACE = {
     "view_copy_": inplace(lambda m, y, z: y[2].copy_(z[1].exp())),
     "zero_": inplace(lambda m, y, z: y[:, 0].zero_()),
     "fill_tensor": inplace(lambda m, y, z: y[1].fill_(z[0, 0] * z[1, 1])),
+    "diagonal_mul_": inplace(lambda m, y, z: y.diagonal().mul_(z[0, :3])),
+    "setitem_advanced_view": inplace(lambda m, y, z: y[1:].__setitem__((m.tensor([0, 1, 1]), m.tensor([3, 0, 2])),
+                                                                       z[0, :3] ** 2)),
     "earlier_view": inplace(lambda m, y, z: (y.__setitem__(0, z[0] * 2), y[1:].mul_(z[1:] ** 2))),
 }
 
@@ -355,3 +358,52 @@ def test_logcumsumexp_large_and_third_order():
     h, = deepdive.autograd.grad(g.sum(), a, create_graph=True)
     k, = deepdive.autograd.grad((h * h).sum(), a)
     assert np.isfinite(k._data).all()
+
+
+def test_setitem_into_a_tensor_without_grad():
+    """y = zeros; y[1] = f(z): only the value carries a gradient, and it is differentiated again."""
+    def make(m):
+        def fn(z):
+            y = m.zeros(3, 4, dtype=z.dtype)
+            y[1] = z[0] * z[1]
+            y[:, 2] += z[2, :3].exp()
+            return y * z
+        return fn
+    check(make, [rng.standard_normal((3, 4))])
+
+
+def test_hessian_through_scatter_add_and_einsum():
+    """deepdive.func.hessian (reverse over reverse) against torch.func.hessian."""
+    t = require_torch()
+    x = rng.standard_normal(4)
+    index = [0, 2, 2, 1]
+
+    def fn(m):
+        def f(v):
+            s = m.zeros(3, dtype=v.dtype).scatter_add(0, m.tensor(index), v * v)
+            return m.einsum("i,i->", s, s.sin()) + v.cumprod(0).sum()
+        return f
+    ours = deepdive.func.hessian(fn(deepdive))(deepdive.tensor(x))
+    theirs = t.func.hessian(fn(t))(t.tensor(x))
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [SCATTER["index_add"], JOINING["block_diag"],
+                                  INPLACE["view_mul_tensor"], scatter_reduce_fn("amax", False)])
+def test_third_order(make):
+    """The recorded backward is itself recorded: a third derivative (HVP of an HVP) against torch's."""
+    t = require_torch()
+    x, s = rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 3))
+    if make is JOINING["block_diag"]:
+        s = rng.standard_normal((2, 3))
+    if make is INPLACE["view_mul_tensor"]:
+        s = rng.standard_normal((3, 4))
+    results = []
+    for m in (deepdive, t):
+        a, b = m.tensor(x, requires_grad=True), m.tensor(s, requires_grad=True)
+        out = make(m)(a, b)
+        ga, gb = m.autograd.grad((out * out).sum(), (a, b), create_graph=True)
+        ha, hb = m.autograd.grad((ga * ga).sum() + (gb * gb).sum(), (a, b), create_graph=True)
+        results.append(m.autograd.grad((ha * ha).sum() + hb.sum(), (a, b), allow_unused=True))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours._data, theirs.detach().numpy(), rtol=1e-9, atol=1e-10)
