@@ -846,8 +846,8 @@ def _scatter_dim_and_index(grid):
 
 
 def _scatter_prod_backward(ctx, grad, x, src_data):
-    """d scatter_reduce(prod) with zeros: each element's gradient is the product of the *others*, formed by
-    re-running the reduction with that zero replaced by 1 (PyTorch's formula, which it differentiates again,
+    """d scatter_reduce(prod) on Tensors: g out / v, and where v is a zero, the product of the *others*, from
+    the reduction re-run with that zero replaced by 1 (PyTorch's formula, which it differentiates again,
     except for a src with more than one zero in a slot: a delayed error, as in PyTorch)."""
     from ..autograd._graph import delayed_error, linked_input, linked_output
     dim, index = _scatter_dim_and_index(ctx.grid)
@@ -857,8 +857,11 @@ def _scatter_prod_backward(ctx, grad, x, src_data):
     src = _read(linked_input(ctx, 3, src_full), tuple(slice(0, s) for s in src_data.shape))
     result = linked_output(ctx, ctx.out)
     x_zero = x._data == 0
-    masked_x = x.masked_fill(_wrap(x_zero), 1) if x_zero.any() else x
-    dx = grad * ScatterReduce.apply(masked_x, dim, index, src, "prod", include_self) / masked_x
+    if x_zero.any():
+        masked_x = x.masked_fill(_wrap(x_zero), 1)
+        dx = grad * ScatterReduce.apply(masked_x, dim, index, src, "prod", include_self) / masked_x
+    else:
+        dx = grad * result / x
     src_zero = src_data == 0
     zeros_per_slot = np.zeros(x._data.shape, x._data.dtype)
     np.add.at(zeros_per_slot, grid, src_zero)

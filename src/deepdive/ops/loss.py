@@ -690,7 +690,7 @@ class KLDiv(Function):
         dx = None
         if need_x:
             dx = -g * y
-            if dx.shape != x.shape:     # a target broadcast against the input (or a reduced g): every element's
+            if dx.shape != x.shape:     # y broadcast against x: widen -g y to the loss's shape, then sum to x's
                 dx = unbroadcast(np.broadcast_to(dx, np.broadcast_shapes(dx.shape, x.shape)), x.shape)
         dt = None
         if need_t:
