@@ -41,6 +41,7 @@ SCATTER = {
     "scatter_small_src": lambda m: lambda x, s: (x * x).scatter(0, m.tensor([[0, 2], [1, 0]]), s * s) ** 2,
     "scatter_add": lambda m: lambda x, s: x.scatter_add(1, m.tensor(INDEX), s * s) ** 2,
     "scatter_add_small_src": lambda m: lambda x, s: x.scatter_add(0, m.tensor(INDEX[:2, :2] % 3), s * x[:, :3]) ** 2,
+    "scatter_1d": lambda m: lambda x, s: x[0].scatter(0, m.tensor([3, 1]), s[0, :2] * s[1, :2]) * x[0],
     "index_add": lambda m: lambda x, s: (x * x).index_add(1, m.tensor([0, 3, 0]), s * s, alpha=0.5) ** 2,
     "index_add_dim0": lambda m: lambda x, s: x.index_add(0, m.tensor([2, 2, 0]), s.sin()[:, :1].expand(3, 4)) * x,
     "index_put_acc": lambda m: lambda x, s: x.index_put((m.tensor([0, 2, 0]), m.tensor([1, 1, 1])), s[0] * s[1],
@@ -143,6 +144,8 @@ SETITEM = {
     "advanced": setitem(lambda m: (m.tensor([0, 2]), m.tensor([1, 3])), lambda v: v[0, :2] * v[1, :2]),
     "mask": setitem(lambda m: m.tensor([[True, False, True, False], [False] * 4, [True] * 4]),
                     lambda v: (v[:2] ** 2).reshape(-1)[:6]),
+    "ellipsis_negative": setitem(lambda m: (Ellipsis, -1), lambda v: v[2, :3].tanh()),
+    "none_and_slice": setitem(lambda m: (None, slice(0, 2), 2), lambda v: v[0, :2] * v[1, :2]),
     "leading_ones": setitem(lambda m: 1, lambda v: v[:1] * v[1:2]),
 }
 
@@ -236,6 +239,7 @@ EINSUM = {
     "implicit": ("ij,jk", [(3, 4), (4, 2)]),
     "ellipsis_broadcast": ("...ij,...jk->...ik", [(2, 1, 3, 4), (3, 4, 2)]),
     "square": ("ij,ij->i", [(3, 4), (3, 4)]),
+    "triple_diagonal": ("iii,ij->ij", [(3, 3, 3), (3, 2)]),
     "same_operand": ("ij,jk->ik", [(3, 3)]),
 }
 
