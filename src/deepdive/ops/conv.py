@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.function import Function
+from ._util import linear_backward
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 METHODS = []
@@ -544,6 +545,13 @@ class Unfold(Function):
     def backward(ctx, grad):
         return fold_array(grad, *ctx.args), None, None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of fold is unfold again, applied to gg
+        kernel, stride, padding, dilation = ctx.args[1:5]
+        return (linear_backward(ctx, grad, lambda g: Unfold.apply(g, kernel, stride, padding, dilation)),
+                None, None, None, None)
+
 
 class Fold(Function):
     """col2im as an op: (N, C*kh*kw, L) -> (N, C, H, W), overlapping entries summed.   Backward: im2col."""
@@ -557,6 +565,15 @@ class Fold(Function):
     def backward(ctx, grad):
         cols, _ = unfold_array(grad, *ctx.args)
         return cols, None, None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in the columns: the adjoint of unfold is fold again, applied to gg
+        (kernel, stride, padding, dilation), image_size = ctx.args, tuple(grad.shape[-2:])
+        out_size = tuple((s + p0 + p1 - d * (k - 1) - 1) // st + 1 for s, p0, p1, d, k, st in
+                         zip(image_size, padding[::2], padding[1::2], dilation, kernel, stride))
+        fold_cols = lambda g: Fold.apply(g, image_size, kernel, stride, padding, dilation, out_size)   # noqa: E731
+        return (linear_backward(ctx, grad, fold_cols),) + (None,) * 6
 
 
 def _unfold_args(kernel_size, dilation, padding, stride):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ._util import linear_backward
 from .conv import _tuple
 from .conv3d import windows3d, fold3d
 from .linalg import einsum
@@ -73,12 +74,20 @@ class MaxPool3d(Function):
         return best.reshape(lead + tuple(out)), index.reshape(lead + tuple(out)).astype(np.int64)
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def backward(ctx, grad, _=None):
         index, shape = ctx.index, ctx.shape
         M, voxels = index.shape[0], math.prod(shape[-3:])
         where = (index + np.arange(M).reshape(-1, 1, 1, 1) * voxels).reshape(-1)
         dx = np.bincount(where, weights=grad.reshape(-1), minlength=M * voxels)
         return dx.astype(grad.dtype).reshape(shape), None
+
+    @staticmethod
+    def graph_backward(ctx, grad, _):
+        # linear in g with the argmax fixed: its adjoint picks each window's maximum out of gg
+        index, shape, out_shape = ctx.index, ctx.shape, grad.shape
+        M, voxels = index.shape[0], math.prod(shape[-3:])
+        where = (index + np.arange(M).reshape(-1, 1, 1, 1) * voxels).reshape(-1)
+        return linear_backward(ctx, grad, lambda g: g.reshape(-1)[where].reshape(out_shape)), None
 
 
 class AvgPool3d(Function):
@@ -107,6 +116,7 @@ class AvgPool3d(Function):
                 counts.append(end - start)
             divisor = (counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]).astype(x.dtype)
         ctx.geometry, ctx.divisor, ctx.shape = geometry, divisor, x.shape
+        ctx.call = (geometry, count_include_pad, divisor_override)      # for create_graph
         return (total / divisor).astype(x.dtype, copy=False).reshape(lead + tuple(out))
 
     @staticmethod
@@ -118,6 +128,11 @@ class AvgPool3d(Function):
         volume = fold3d(cols, extent, stride, dilation)[:, 0]
         dx = volume[(slice(None),) + tuple(slice(p, p + n) for p, n in zip(padding, size))]
         return np.ascontiguousarray(dx).reshape(ctx.shape), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of the spread is the pooling itself, applied to gg
+        return (linear_backward(ctx, grad, lambda g: AvgPool3d.apply(g, *ctx.call)),) + (None,) * 3
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

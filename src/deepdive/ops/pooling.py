@@ -154,6 +154,13 @@ class AdaptiveMaxPool(Function):
         dx = np.bincount(target.ravel(), weights=grad.reshape(-1), minlength=M * hw)
         return dx.astype(grad.dtype, copy=False).reshape(ctx.x_shape), None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad, *_):
+        # linear in g with the argmax fixed: its adjoint picks each window's maximum out of gg
+        target = ((np.arange(ctx.indices.shape[0]) * ctx.spatial_size)[:, None] + ctx.indices).reshape(-1)
+        out_shape = grad.shape
+        return linear_backward(ctx, grad, lambda g: g.reshape(-1)[target].reshape(out_shape)), None, None, None
+
 
 @lru_cache(maxsize=128)
 def max_pool_table(size, kernel, stride, padding, dilation, ceil_mode):
@@ -420,6 +427,11 @@ class MaxUnpool(Function):
     def backward(ctx, grad):
         g = grad.reshape(ctx.flat.shape[0], ctx.size)
         return np.take_along_axis(g, ctx.flat, axis=1).reshape(ctx.x_shape), None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of the gather is the unpooling scatter itself, applied to gg
+        return linear_backward(ctx, grad, lambda g: MaxUnpool.apply(g, ctx.flat, grad.shape)), None, None
 
 
 def _max_unpool(name, n, input, indices, kernel_size, stride, padding, output_size):
