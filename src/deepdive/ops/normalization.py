@@ -408,7 +408,7 @@ class LocalResponseNorm(Function):
         d += k
         scale = d ** -beta
         ctx.save_for_backward(x, d, scale)
-        ctx.params = (size, alpha, beta, before, after)
+        ctx.params, ctx.k = (size, alpha, beta, before, after), k
         return x * scale
 
     @staticmethod
@@ -419,6 +419,22 @@ class LocalResponseNorm(Function):
         # c with j in window(c) means j - after <= c <= j + before: the window mirrored
         spread = _window_sum(inner, after, before)
         return grad * scale - (2 * alpha * beta / size) * x * spread, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # the forward recomputed with recorded ops (the window sum: shifted slices of the zero-padded x^2)
+        size, alpha, beta, before, after = ctx.params
+        x = ctx.saved_tensors[0]
+
+        def local_response_norm(x, *_):
+            from .padding import ConstantPad
+            squares = ConstantPad.apply(x * x, ((before, after),) + ((0, 0),) * (x.ndim - 2), 0)
+            channels = x.shape[1]
+            total = squares[:, 0:channels]
+            for shift in range(1, size):
+                total = total + squares[:, shift:shift + channels]
+            return (x * (total * (alpha / size) + ctx.k) ** -beta,)
+        return composite_backward(ctx, (grad,), local_response_norm, (x._data, None, None, None, None))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
