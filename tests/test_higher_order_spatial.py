@@ -1,0 +1,241 @@
+"""create_graph=True for the spatial ops (issue 11): transposed, grouped and 3-D convolutions, fold / unfold,
+3-D and adaptive max pooling, unpooling, reflect / replicate / circular padding, local response norm,
+grid_sample and bilinear. Second derivatives against torch's (``autograd.grad`` twice, float64 and float32)
+plus gradgradcheck, on the edge cases of the first-order tests (strides, dilation, groups, output_padding,
+padding modes, ties, unbatched inputs)."""
+import numpy as np
+import pytest
+
+import deepdive
+import deepdive.nn.functional as F
+from parity import check_second_order, gradgradcheck, require_torch
+
+rng = np.random.default_rng(0)
+F32 = dict(rtol=1e-4, atol=1e-4)        # float32: the second derivatives sum many products
+
+
+def _check(case, arrays, *, float32=True, ggc=True):
+    """Second order against torch in float64 (and float32), then gradgradcheck (float64)."""
+    t = require_torch()
+    fn = case
+    check_second_order(fn(F), fn(t.nn.functional), arrays)
+    if float32:
+        check_second_order(fn(F), fn(t.nn.functional), [a.astype(np.float32) for a in arrays], **F32)
+    if ggc:
+        gradgradcheck(fn(F), *arrays)
+
+
+def _normal(*shapes):
+    return [rng.standard_normal(s) for s in shapes]
+
+
+# ------------------------------------------------------------------ convolutions
+CONVOLUTIONS = {
+    "conv_transpose2d": (lambda F: lambda x, w, b: F.conv_transpose2d(x, w, b).tanh(),
+                         [(2, 4, 3, 3), (4, 3, 2, 2), (3,)]),
+    "conv_transpose2d_stride_pad_output_padding_groups": (
+        lambda F: lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2).tanh(),
+        [(2, 4, 3, 3), (4, 3, 3, 2), (6,)]),
+    # output_padding >= stride (allowed as it is < dilation): conv's windows must skip those rows
+    "conv_transpose2d_output_padding_past_stride": (
+        lambda F: lambda x, w, b: F.conv_transpose2d(x, w, b, dilation=2, output_padding=1).tanh(),
+        [(1, 2, 3, 3), (2, 3, 2, 2), (3,)]),
+    "conv_transpose2d_output_padding_past_padding": (
+        lambda F: lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(1, 2), padding=(1, 0), dilation=(3, 1),
+                                                     output_padding=(2, 1)).tanh(),
+        [(1, 2, 3, 4), (2, 3, 3, 2), (3,)]),
+    "conv_transpose2d_unbatched": (lambda F: lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2).tanh(),
+                                   [(2, 3, 3), (2, 3, 2, 2), (3,)]),
+    "conv_transpose1d": (
+        lambda F: lambda x, w, b: F.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2, dilation=2).tanh(),
+        [(2, 2, 5), (2, 4, 3), (4,)]),
+    "conv2d_groups": (lambda F: lambda x, w, b: F.conv2d(x, w, b, groups=2, padding=1).tanh(),
+                      [(2, 4, 5, 5), (6, 2, 3, 3), (6,)]),
+    "conv2d_depthwise_stride_dilation": (
+        lambda F: lambda x, w, b: F.conv2d(x, w, b, groups=3, stride=2, padding=1, dilation=2).tanh(),
+        [(2, 3, 6, 5), (3, 1, 3, 3), (3,)]),
+    "conv2d_depthwise_multiplier_unbatched": (lambda F: lambda x, w, b: F.conv2d(x, w, b, groups=2).tanh(),
+                                              [(2, 4, 4), (4, 1, 2, 3), (4,)]),
+    "conv1d_groups": (lambda F: lambda x, w, b: F.conv1d(x, w, b, groups=2, padding=2).tanh(),
+                      [(2, 4, 7), (4, 2, 3), (4,)]),
+    "conv3d": (lambda F: lambda x, w, b: F.conv3d(x, w, b).tanh(), [(2, 2, 3, 4, 3), (3, 2, 2, 2, 2), (3,)]),
+    # stride 3 > kernel along the last axis: voxels that no window reads
+    "conv3d_stride_pad_dilation_groups": (
+        lambda F: lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 3), padding=(1, 0, 1), dilation=(1, 2, 1),
+                                           groups=2).tanh(),
+        [(1, 4, 5, 5, 6), (2, 2, 2, 2, 2), (2,)]),
+    "conv3d_same_unbatched": (lambda F: lambda x, w, b: F.conv3d(x, w, b, padding="same").tanh(),
+                              [(2, 3, 3, 3), (2, 2, 2, 3, 2), (2,)]),
+    "conv_transpose3d": (lambda F: lambda x, w, b: F.conv_transpose3d(x, w, b).tanh(),
+                         [(1, 2, 3, 2, 3), (2, 3, 2, 2, 2), (3,)]),
+    "conv_transpose3d_stride_groups_output_padding": (
+        lambda F: lambda x, w, b: F.conv_transpose3d(x, w, b, stride=(2, 1, 1), padding=(0, 1, 0),
+                                                     output_padding=(1, 0, 1), dilation=(1, 1, 2), groups=2).tanh(),
+        [(1, 4, 2, 3, 2), (4, 1, 2, 2, 2), (2,)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVOLUTIONS))
+def test_convolution_second_order(name):
+    fn, shapes = CONVOLUTIONS[name]
+    _check(fn, _normal(*shapes))
+
+
+def test_convolution_without_bias_and_frozen_weight():
+    """Only some inputs require grad: d/dx of dx (weight fixed) and d/dW of dW (input fixed)."""
+    t = require_torch()
+    x, w = _normal((1, 2, 4, 4), (2, 3, 3, 3))
+    for frozen in (0, 1):
+        def ours(a, F=F, frozen=frozen, fixed=[x, w]):
+            args = [a, deepdive.tensor(fixed[1])] if frozen else [deepdive.tensor(fixed[0]), a]
+            return F.conv_transpose2d(*args, stride=2, groups=1).tanh()
+
+        def theirs(a, frozen=frozen, fixed=[x, w]):
+            args = [a, t.tensor(fixed[1])] if frozen else [t.tensor(fixed[0]), a]
+            return t.nn.functional.conv_transpose2d(*args, stride=2).tanh()
+        check_second_order(ours, theirs, [x if frozen else w])
+
+
+def test_conv_transpose_third_order():
+    """Every order: d^3/dx^3 of sum(tanh(conv_transpose2d(x, W))) along v, against torch."""
+    t = require_torch()
+    x, w, v = _normal((1, 2, 3, 3), (2, 2, 2, 2), (1, 2, 3, 3))
+
+    def third(lib, F, x, w):
+        y = F.conv_transpose2d(x, w, stride=2).tanh().sum()
+        g, = lib.autograd.grad(y, x, create_graph=True)
+        h, = lib.autograd.grad((g * lib.tensor(v)).sum(), x, create_graph=True)
+        return lib.autograd.grad((h * lib.tensor(v)).sum(), x)[0]
+    ours = third(deepdive, F, deepdive.tensor(x, requires_grad=True), deepdive.tensor(w))
+    theirs = third(t, t.nn.functional, t.tensor(x, requires_grad=True), t.tensor(w))
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ linear spatial ops
+def _unpool2d(F):
+    def f(x):
+        y, i = F.max_pool2d(x, 2, return_indices=True)
+        return F.max_unpool2d(y * y, i, 2) ** 2
+    return f
+
+
+def _unpool1d(F):
+    def f(x):
+        y, i = F.max_pool1d(x, 2, return_indices=True)
+        return F.max_unpool1d(y * y, i, 2, output_size=(5,)) ** 2
+    return f
+
+
+LINEAR = {
+    "unfold": (lambda F: lambda x: F.unfold(x * x, 2, padding=1, stride=2) ** 2, [(1, 2, 4, 5)]),
+    "unfold_dilation_unbatched": (lambda F: lambda x: F.unfold(x * x, (2, 3), dilation=(2, 1)) ** 2, [(2, 5, 4)]),
+    "fold": (lambda F: lambda x: F.fold(x * x, (4, 5), 2, padding=1, stride=2) ** 2, [(1, 8, 9)]),
+    "fold_overlapping": (lambda F: lambda x: F.fold(x * x, (3, 4), (2, 2), dilation=(1, 2)) ** 2, [(2, 8, 4)]),
+    "tensor_unfold": (lambda F: lambda x: (x * x).unfold(1, 3, 2) ** 2, [(2, 7)]),
+    "tensor_unfold_overlap": (lambda F: lambda x: (x * x).unfold(0, 2, 1) ** 2, [(4, 3)]),
+    "avg_pool3d": (lambda F: lambda x: F.avg_pool3d(x * x, 2, stride=1, padding=1, count_include_pad=False) ** 2,
+                   [(1, 2, 3, 4, 3)]),
+    "avg_pool3d_divisor_unbatched": (lambda F: lambda x: F.avg_pool3d(x * x, 2, divisor_override=3) ** 2,
+                                     [(2, 4, 4, 3)]),
+    "avg_pool3d_ceil": (lambda F: lambda x: F.avg_pool3d(x * x, 2, ceil_mode=True) ** 2, [(1, 1, 3, 3, 5)]),
+    "max_pool3d": (lambda F: lambda x: F.max_pool3d(x * x, 2, stride=1) ** 2, [(1, 2, 3, 4, 3)]),
+    "max_pool3d_pad_dilation": (lambda F: lambda x: F.max_pool3d(x * x, 2, padding=1, dilation=(1, 2, 1)) ** 2,
+                                [(1, 1, 4, 5, 3)]),
+    "adaptive_max_pool1d": (lambda F: lambda x: F.adaptive_max_pool1d(x * x, 3) ** 2, [(2, 2, 7)]),
+    "adaptive_max_pool2d": (lambda F: lambda x: F.adaptive_max_pool2d(x * x, (3, 2)) ** 2, [(2, 7, 5)]),
+    "max_unpool2d": (_unpool2d, [(1, 2, 4, 4)]),
+    "max_unpool1d": (_unpool1d, [(1, 2, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", list(LINEAR))
+def test_linear_spatial_second_order(name):
+    fn, shapes = LINEAR[name]
+    _check(fn, _normal(*shapes))
+
+
+@pytest.mark.parametrize("name", ["max_pool3d", "adaptive_max_pool2d", "adaptive_max_pool1d"])
+def test_max_pooling_ties_second_order(name):
+    """Ties (small integers): the gradient goes to the first maximum, and so does its derivative, as in torch."""
+    fn, shapes = LINEAR[name]
+    x = rng.integers(-2, 3, shapes[0]).astype(np.float64)
+    check_second_order(fn(F), fn(require_torch().nn.functional), [x])
+    check_second_order(lambda a: fn(F)(a) * a.sum(), lambda a: fn(require_torch().nn.functional)(a) * a.sum(), [x])
+
+
+PADDINGS = [("reflect", (1, 2), (2, 3, 4)), ("reflect", (1, 2, 2, 1), (1, 2, 4, 4)),
+            ("reflect", (1, 0, 1, 1, 2, 1), (1, 3, 3, 4)), ("replicate", (2, 1), (3, 4)),
+            ("replicate", (1, 2, 0, 3), (2, 3, 3)), ("replicate", (1, 1, 2, 0, 1, 2), (1, 1, 2, 3, 2)),
+            ("circular", (1, 2), (2, 3, 4)), ("circular", (2, 1, 1, 3), (1, 2, 3, 4)),
+            ("circular", (1, 1, 0, 2, 1, 0), (1, 2, 2, 2, 3))]
+
+
+@pytest.mark.parametrize("mode, pad, shape", PADDINGS)
+def test_padding_second_order(mode, pad, shape):
+    _check(lambda F: lambda x: F.pad(x * x, pad, mode=mode) ** 2, _normal(shape))
+
+
+# ------------------------------------------------------------------ nonlinear ops
+LRN = [((2, 5, 3, 3), 3, 1e-4, 0.75, 1.0), ((2, 6, 4), 4, 0.5, 0.6, 2.0), ((1, 3, 2, 2, 3), 2, 1.0, 1.5, 1.0),
+       ((1, 3, 4), 7, 1.0, 0.75, 1.0)]
+
+
+@pytest.mark.parametrize("shape, size, alpha, beta, k", LRN)
+def test_local_response_norm_second_order(shape, size, alpha, beta, k):
+    _check(lambda F: lambda x: F.local_response_norm(x, size, alpha, beta, k), _normal(shape))
+
+
+BILINEAR = [((3, 2), (3, 4), (5, 2, 4), (5,)), ((2, 3, 2), (2, 3, 3), (4, 2, 3), (4,))]
+
+
+@pytest.mark.parametrize("shapes", BILINEAR)
+def test_bilinear_second_order(shapes):
+    _check(lambda F: lambda a, b, w, c: F.bilinear(a, b, w, c).tanh(), _normal(*shapes))
+
+
+def test_bilinear_same_input_twice():
+    """x^T A x: both input slots are one tensor, the gradients add."""
+    _check(lambda F: lambda a, w: F.bilinear(a, a, w) ** 2, _normal((3, 2), (2, 2, 2)))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_second_order(mode, padding_mode, align_corners):
+    """d2 / d(input, grid)^2, including the grid's x-y cross terms of bilinear weights (torch has them too);
+    points past the border (grid in [-1.3, 1.3]) exercise each padding mode's clipping / reflection."""
+    x, grid = rng.standard_normal((2, 2, 4, 5)), rng.uniform(-1.3, 1.3, (2, 3, 2, 2))
+    fn = lambda F: lambda a, g: F.grid_sample(a, g, mode=mode, padding_mode=padding_mode,  # noqa: E731
+                                              align_corners=align_corners)
+    # nearest is piecewise constant in the grid: its finite differences jump, so no gradgradcheck
+    _check(fn, [x, grid], ggc=mode == "bilinear")
+
+
+def test_grid_sample_3d_and_input_only():
+    t = require_torch()
+    fn = lambda F: lambda a, g: F.grid_sample(a, g, align_corners=False) ** 2   # noqa: E731
+    _check(fn, [rng.standard_normal((1, 2, 3, 4, 3)), rng.uniform(-1.2, 1.2, (1, 2, 2, 3, 3))], float32=False)
+    grid = rng.uniform(-1, 1, (1, 3, 3, 2))
+    check_second_order(lambda a: F.grid_sample(a * a, deepdive.tensor(grid), align_corners=True),
+                       lambda a: t.nn.functional.grid_sample(a * a, t.tensor(grid), align_corners=True),
+                       [rng.standard_normal((1, 2, 4, 4))])
+
+
+def test_grid_sample_points_on_pixels_and_edges():
+    """Grid points exactly on pixel centres, corners and the clipping edge (ties of floor and of the clamp)."""
+    x = rng.standard_normal((1, 1, 3, 3))
+    grid = np.array([[[[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0]], [[1.0, -1.0], [0.5, -0.5], [-1.0, 0.5]]]])
+    for padding_mode in ("zeros", "border", "reflection"):
+        fn = lambda F: lambda a, g: F.grid_sample(a, g, padding_mode=padding_mode, align_corners=True) ** 2  # noqa
+        check_second_order(fn(F), fn(require_torch().nn.functional), [x, grid])
+
+
+def test_no_spatial_op_left_unrecorded():
+    """Every class of this file's ops records its backward (graph_backward set)."""
+    from deepdive.ops import conv, conv3d, conv_grouped, grid_sample, linear, normalization, padding, pool3d, \
+        pooling, shape
+    classes = [conv.ConvolutionTranspose, conv.Fold, conv.Unfold, conv_grouped.GroupedConvolution,
+               conv3d.Convolution3d, conv3d.ConvolutionTranspose3d, pool3d.AvgPool3d, pool3d.MaxPool3d,
+               pooling.AdaptiveMaxPool, pooling.MaxUnpool, normalization.LocalResponseNorm, padding.IndexPad,
+               grid_sample.GridSample, linear.Bilinear, shape.Unfold]
+    assert [c.__name__ for c in classes if c.graph_backward is None] == []
