@@ -239,3 +239,30 @@ def test_no_spatial_op_left_unrecorded():
                pooling.AdaptiveMaxPool, pooling.MaxUnpool, normalization.LocalResponseNorm, padding.IndexPad,
                grid_sample.GridSample, linear.Bilinear, shape.Unfold]
     assert [c.__name__ for c in classes if c.graph_backward is None] == []
+
+
+ADJOINT_USERS = {        # (lib, F) -> y(x), linear in x, its backward's adjoint reading index arrays
+    "gather": lambda lib, F: lambda x: x.gather(3, lib.tensor(np.array([[[[0, 2], [1, 1], [3, 0], [2, 2]]]]))),
+    "adaptive_avg_pool2d": lambda lib, F: lambda x: F.adaptive_avg_pool2d(x, 3),
+    "index_select": lambda lib, F: lambda x: x.index_select(2, lib.tensor(np.array([0, 2, 2]))),
+    "masked_select": lambda lib, F: lambda x: x.masked_select(x > 0),
+    "max_dim": lambda lib, F: lambda x: x.max(3).values,
+    "max_unpool2d": lambda lib, F: lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
+}
+
+
+@pytest.mark.parametrize("name", list(ADJOINT_USERS))
+def test_linear_adjoint_outlives_its_freed_node(name):
+    """d2/dx2 of sum(w(x) * y(x)), y linear in x: the second backward (no retain_graph) may free y's node
+    (its index arrays) before running the adjoint of y's backward, which reads them; torch's values."""
+    t = require_torch()
+    x0 = rng.standard_normal((1, 1, 4, 4))
+
+    def hessian_gradient(lib, F):
+        x = lib.tensor(x0.copy(), requires_grad=True)
+        out = ((x * x).sum() * ADJOINT_USERS[name](lib, F)(x)).sum()
+        g, = lib.autograd.grad(out, x, create_graph=True)
+        (g * g).sum().backward()
+        return x.grad
+    ours, theirs = hessian_gradient(deepdive, F), hessian_gradient(t, t.nn.functional)
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)

@@ -253,10 +253,7 @@ class Gather(Function):
 
     @staticmethod
     def graph_backward(ctx, grad):
-        # NOTE: dim and index taken now: a backward without retain_graph frees the node's arrays (ctx.index),
-        # which may come before this adjoint runs (engine.release_saved)
-        dim, index = ctx.dim, ctx.index
-        return linear_backward(ctx, grad, lambda g: Gather.apply(g, dim, index)), None, None
+        return linear_backward(ctx, grad, lambda g: Gather.apply(g, ctx.dim, ctx.index)), None, None
 
 
 def _check_gather_shapes(op, input, dim, index, src_shape=None):
