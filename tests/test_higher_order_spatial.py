@@ -266,3 +266,43 @@ def test_linear_adjoint_outlives_its_freed_node(name):
         return x.grad
     ours, theirs = hessian_gradient(deepdive, F), hessian_gradient(t, t.nn.functional)
     np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+MODULES = {
+    "ConvTranspose2d": (lambda nn: nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+                        (2, 4, 3, 3)),
+    "Conv2d_depthwise_reflect": (lambda nn: nn.Conv2d(3, 6, 3, groups=3, padding=1, padding_mode="reflect"),
+                                 (2, 3, 4, 4)),
+    "Conv1d_circular": (lambda nn: nn.Conv1d(2, 3, 3, padding=2, padding_mode="circular"), (2, 2, 5)),
+    "Conv3d": (lambda nn: nn.Conv3d(2, 3, 2, stride=2, padding=1), (1, 2, 3, 4, 3)),
+    "ConvTranspose3d": (lambda nn: nn.ConvTranspose3d(2, 2, 2, stride=2), (1, 2, 2, 3, 2)),
+    "ConvTranspose1d": (lambda nn: nn.ConvTranspose1d(2, 3, 3, stride=2, output_padding=1), (2, 2, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_conv_module_second_order(name):
+    """The layers, weights copied into the torch twin: d2/dx2 of tanh(layer(x)) (float32)."""
+    t = require_torch()
+    make, shape = MODULES[name]
+    ours, theirs = make(deepdive.nn), make(t.nn)
+    with t.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(t.tensor(p._data))
+    x = rng.standard_normal(shape).astype(np.float32)
+    check_second_order(lambda a: ours(a).tanh(), lambda a: theirs(a).tanh(), [x], **F32)
+
+
+def test_func_hessian_matches_torch():
+    """deepdive.func.hessian (reverse over reverse) of a grid_sample and a conv_transpose2d loss."""
+    t = require_torch()
+    image, grid, weight = rng.standard_normal((1, 1, 3, 3)), rng.uniform(-1, 1, (1, 2, 1, 2)), _normal((1, 2, 2, 2))[0]
+    sample = lambda lib, F: lambda g: (F.grid_sample(lib.tensor(image), g, align_corners=False) ** 2).sum()  # noqa
+    ours = deepdive.func.hessian(sample(deepdive, F))(deepdive.tensor(grid))
+    # torch.func.hessian is forward over reverse, which grid_sample lacks in torch: its reverse-mode twin
+    theirs = t.autograd.functional.hessian(sample(t, t.nn.functional), t.tensor(grid))
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    deconv = lambda lib, F: lambda w: F.conv_transpose2d(lib.tensor(image), w, stride=2).tanh().sum()  # noqa
+    ours = deepdive.func.hessian(deconv(deepdive, F))(deepdive.tensor(weight))
+    theirs = t.func.hessian(deconv(t, t.nn.functional))(t.tensor(weight))
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
