@@ -297,10 +297,9 @@ class Convolution(Function):
 SAVED_COLUMNS_BYTES = 256 << 20
 
 
-def _conv_vjp(grad, weight, x, geometry, need_x, need_w, conv=None):
+def _conv_vjp(grad, weight, x, geometry, need_x, need_w, conv=Convolution):
     """(dx, dW) of conv(x, W) for output gradient ``grad``, through the convolution's own NumPy backward
-    (``conv``: the Function, Convolution by default)."""
-    conv = conv or Convolution
+    (``conv``: its Function, Convolution or Convolution3d)."""
     ctx = object.__new__(conv)
     ctx.needs_input_grad = (need_x, need_w, False)
     conv.forward(ctx, x, weight, None, geometry)
@@ -318,7 +317,7 @@ class ConvolutionGrad(Function):
     which makes every order of derivative of a convolution a convolution (create_graph=True).
     ``conv`` is the convolution's Function (a subclass sets Convolution3d).
     """
-    conv = None                 # Convolution (set below, once it is defined)
+    conv = Convolution
 
     @staticmethod
     def forward(ctx, grad, weight, x, geometry, need_x, need_w):
@@ -357,11 +356,7 @@ class ConvolutionGrad(Function):
         return d_grad, d_weight, d_x, None, None, None
 
 
-ConvolutionGrad.conv = Convolution
-
-
-def _conv_forward(x, weight, geometry, conv=None):
-    conv = conv or Convolution
+def _conv_forward(x, weight, geometry, conv=Convolution):
     ctx = object.__new__(conv)
     return conv.forward(ctx, x, weight, None, geometry)
 

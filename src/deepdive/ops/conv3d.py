@@ -108,7 +108,8 @@ class Convolution3d(Function):
         # as Convolution's: (dx, dW) through Convolution3dGrad, whose backward is conv3d again
         weight, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        x = linked_input(ctx, 0, _input_from_columns(cols._data, ctx.x_shape, tuple(weight.shape[2:]), ctx.geometry))
+        x = _input_from_columns(cols._data, ctx.x_shape, tuple(weight.shape[2:]), ctx.geometry)
+        x = linked_input(ctx, 0, x)                         # the columns' values, the input's derivative
         dx, dw = Convolution3dGrad.apply(grad, weight, x, ctx.geometry, need_x, need_w)
         db = grad.sum(dim=(0, 2, 3, 4)) if need_b else None
         return dx if need_x else None, dw if need_w else None, db, None
@@ -122,7 +123,8 @@ def _input_from_columns(cols, x_shape, kernel, geometry):
     cols = cols.reshape((C,) + kernel + (N,) + tuple(out_size))
     volume = np.zeros((N, C) + tuple(n + 2 * p for n, p in zip(x_shape[2:], padding)), dtype=cols.dtype)
     for offset in itertools.product(*(range(k) for k in kernel)):
-        where = tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, d, s, n in zip(offset, dilation, stride, out_size))
+        where = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                      for o, d, s, n in zip(offset, dilation, stride, out_size))
         volume[(slice(None), slice(None)) + where] = cols[(slice(None),) + offset].transpose(1, 0, 2, 3, 4)
     return np.ascontiguousarray(crop3d(volume, padding, x_shape[2:]))
 
