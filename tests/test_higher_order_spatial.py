@@ -306,3 +306,15 @@ def test_func_hessian_matches_torch():
     ours = deepdive.func.hessian(deconv(deepdive, F))(deepdive.tensor(weight))
     theirs = t.func.hessian(deconv(t, t.nn.functional))(t.tensor(weight))
     np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_max_pool3d_indices_are_not_differentiable():
+    """As in torch (and max_pool2d): the indices have no grad_fn; the values' second derivative still works."""
+    x = deepdive.tensor(rng.standard_normal((1, 1, 2, 4, 2)), requires_grad=True)
+    values, indices = F.max_pool3d(x, 2, return_indices=True)
+    assert not indices.requires_grad and indices.grad_fn is None
+    g, = deepdive.autograd.grad((values ** 3).sum(), x, create_graph=True)
+    h, = deepdive.autograd.grad(g.sum(), x)
+    expected = np.zeros(x.shape)
+    np.put(expected, indices._data.reshape(-1), 6 * values._data.reshape(-1))   # d2/dv2 v^3 = 6v at each max
+    np.testing.assert_allclose(h._data, expected)

@@ -13,7 +13,7 @@ from ._util import linear_backward
 from .conv import _tuple
 from .conv3d import windows3d, fold3d
 from .linalg import einsum
-from .pooling import pool_output_size, running_max
+from .pooling import pool_output_size, running_max, _no_graph
 from .upsample import area_matrix
 from ..tensor import _wrap
 
@@ -140,7 +140,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     index (into D*H*W) of each max, as MaxUnpool3d expects."""
     geometry = _geometry("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
     values, indices = MaxPool3d.apply(input, geometry)
-    return (values, indices) if return_indices else values
+    return (values, _no_graph(indices)) if return_indices else values
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
