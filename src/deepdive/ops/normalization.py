@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import _wrap
 from ..autograd._graph import composite_backward
+from .padding import ConstantPad
 
 # torch.batch_norm / torch.instance_norm take their arguments in another order: only nn.functional has them here.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
@@ -424,17 +425,16 @@ class LocalResponseNorm(Function):
     def graph_backward(ctx, grad):
         # the forward recomputed with recorded ops (the window sum: shifted slices of the zero-padded x^2)
         size, alpha, beta, before, after = ctx.params
-        x = ctx.saved_tensors[0]
 
         def local_response_norm(x, *_):
-            from .padding import ConstantPad
             squares = ConstantPad.apply(x * x, ((before, after),) + ((0, 0),) * (x.ndim - 2), 0)
             channels = x.shape[1]
             total = squares[:, 0:channels]
             for shift in range(1, size):
                 total = total + squares[:, shift:shift + channels]
             return (x * (total * (alpha / size) + ctx.k) ** -beta,)
-        return composite_backward(ctx, (grad,), local_response_norm, (x._data, None, None, None, None))
+        x = ctx.saved_tensors[0]._data
+        return composite_backward(ctx, (grad,), local_response_norm, (x, None, None, None, None))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

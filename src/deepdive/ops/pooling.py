@@ -431,8 +431,7 @@ class MaxUnpool(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         # linear in x: the adjoint of the gather is the unpooling scatter itself, applied to gg
-        flat, shape = ctx.flat, grad.shape       # taken now: backward frees the node's arrays (ctx.flat)
-        return linear_backward(ctx, grad, lambda g: MaxUnpool.apply(g, flat, shape)), None, None
+        return linear_backward(ctx, grad, lambda g: MaxUnpool.apply(g, ctx.flat, grad.shape)), None, None
 
 
 def _max_unpool(name, n, input, indices, kernel_size, stride, padding, output_size):
