@@ -1,8 +1,8 @@
 """create_graph=True for the spatial ops (issue 11): transposed, grouped and 3-D convolutions, fold / unfold,
-3-D and adaptive max pooling, unpooling, reflect / replicate / circular padding, local response norm,
-grid_sample and bilinear. Second derivatives against torch's (``autograd.grad`` twice, float64 and float32)
-plus gradgradcheck, on the edge cases of the first-order tests (strides, dilation, groups, output_padding,
-padding modes, ties, unbatched inputs)."""
+3-D and adaptive (1-D to 3-D) max pooling, unpooling (1-D to 3-D), reflect / replicate / circular padding,
+local response norm, grid_sample and bilinear. Second derivatives against torch's (``autograd.grad`` twice,
+float64 and float32) plus gradgradcheck, on the edge cases of the first-order tests (strides, dilation, groups,
+output_padding, padding modes, ties, unbatched inputs)."""
 import numpy as np
 import pytest
 
@@ -119,6 +119,13 @@ def _unpool2d(F):
     return f
 
 
+def _unpool3d(F):
+    def f(x):
+        y, i = F.max_pool3d(x, 2, return_indices=True)
+        return F.max_unpool3d(y * y, i, 2, output_size=x.shape[-3:]) ** 2
+    return f
+
+
 def _unpool1d(F):
     def f(x):
         y, i = F.max_pool1d(x, 2, return_indices=True)
@@ -143,7 +150,9 @@ LINEAR = {
                                 [(1, 1, 4, 5, 3)]),
     "adaptive_max_pool1d": (lambda F: lambda x: F.adaptive_max_pool1d(x * x, 3) ** 2, [(2, 2, 7)]),
     "adaptive_max_pool2d": (lambda F: lambda x: F.adaptive_max_pool2d(x * x, (3, 2)) ** 2, [(2, 7, 5)]),
+    "adaptive_max_pool3d": (lambda F: lambda x: F.adaptive_max_pool3d(x * x, (2, 3, 2)) ** 2, [(1, 2, 5, 4, 3)]),
     "max_unpool2d": (_unpool2d, [(1, 2, 4, 4)]),
+    "max_unpool3d": (_unpool3d, [(2, 4, 5, 4)]),
     "max_unpool1d": (_unpool1d, [(1, 2, 5)]),
 }
 
@@ -154,7 +163,7 @@ def test_linear_spatial_second_order(name):
     _check(fn, _normal(*shapes))
 
 
-@pytest.mark.parametrize("name", ["max_pool3d", "adaptive_max_pool2d", "adaptive_max_pool1d"])
+@pytest.mark.parametrize("name", ["max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"])
 def test_max_pooling_ties_second_order(name):
     """Ties (small integers): the gradient goes to the first maximum, and so does its derivative, as in torch."""
     fn, shapes = LINEAR[name]

@@ -1,4 +1,4 @@
-"""3-D pooling over volumes (N, C, D, H, W): max_pool3d, avg_pool3d, adaptive_avg_pool3d.
+"""3-D pooling over volumes (N, C, D, H, W): max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d.
 
 Max and average pooling read the kernel offsets as strided views of the padded volume (``windows3d``);
 average pooling's backward is the adjoint ``fold3d``. Adaptive average pooling is separable, one
@@ -13,11 +13,12 @@ from ._util import linear_backward
 from .conv import _tuple
 from .conv3d import windows3d, fold3d
 from .linalg import einsum
-from .pooling import pool_output_size, running_max, _no_graph
+from .pooling import pool_output_size, running_max, _no_graph, AdaptiveMaxPool, adaptive_max_table, \
+    _adaptive_size
 from .upsample import area_matrix
 from ..tensor import _wrap
 
-__all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d"]
+__all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"]
 
 
 def _padded(x, padding, extent, value):
@@ -164,3 +165,13 @@ def adaptive_avg_pool3d(input, output_size):
     dt = input._data.dtype
     mats = [_wrap(area_matrix(n, o).astype(dt)) for n, o in zip(size, out)]
     return einsum("...dhw,Dd,Hh,Ww->...DHW", input, *mats)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max over the adaptive windows of adaptive_avg_pool3d (int or triple; None keeps a size), input
+    (N, C, D, H, W) or (C, D, H, W); return_indices also gives flat indices into D*H*W (for max_unpool3d)."""
+    x = input._data
+    out = _adaptive_size("adaptive_max_pool3d", 3, x, output_size)
+    size = x.shape[-3:]
+    values, indices = AdaptiveMaxPool.apply(input, adaptive_max_table(size, out), x.shape[:-3] + out, math.prod(size))
+    return (values, _no_graph(indices)) if return_indices else values
