@@ -1,5 +1,5 @@
-"""Conv3d, ConvTranspose3d, MaxPool3d, AvgPool3d, AdaptiveAvgPool3d (+ F. forms): PyTorch parity (values,
-gradients, dtypes) and gradcheck."""
+"""Conv3d, ConvTranspose3d, MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, MaxUnpool3d (+ F. forms):
+PyTorch parity (values, gradients, dtypes) and gradcheck."""
 import numpy as np
 import pytest
 
@@ -124,3 +124,43 @@ def test_conv3d_bad_steps_name_the_op(op, bad):
     x, w = deepdive.ones(1, 2, 4, 4, 4), deepdive.ones(2, 2, 2, 2, 2)
     with pytest.raises(RuntimeError, match=f"{op}: (stride and dilation should be positive|negative padding)"):
         getattr(deepdive, op)(x, w, **bad)
+
+
+@pytest.mark.parametrize("size", [(2, 3, 2), 2, (None, 1, 3), (5, 4, 3), (3, 2, 2)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_max_pool3d(size, dtype):
+    torch = require_torch()
+    x = rng.standard_normal((2, 3, 5, 4, 3)).astype(dtype)
+    check_parity(lambda a: tuple(deepdive.nn.functional.adaptive_max_pool3d(a, size, return_indices=True)),
+                 lambda a: tuple(torch.nn.functional.adaptive_max_pool3d(a, size, return_indices=True)), [x])
+    check_parity(lambda a: deepdive.nn.AdaptiveMaxPool3d(size)(a), lambda a: torch.nn.AdaptiveMaxPool3d(size)(a),
+                 [x[0]])
+    if dtype == np.float64:
+        gradcheck(lambda a: deepdive.nn.functional.adaptive_max_pool3d(a, size), x[:1, :1])
+
+
+def test_adaptive_max_pool3d_ties_and_errors():
+    """Ties pick the first maximum in (d, h, w) order, as torch's scan does; bad ranks name the op."""
+    torch = require_torch()
+    x = rng.integers(-2, 3, (2, 3, 5, 4, 3)).astype(np.float64)
+    check_parity(lambda a: tuple(deepdive.nn.functional.adaptive_max_pool3d(a, (2, 3, 2), return_indices=True)),
+                 lambda a: tuple(torch.nn.functional.adaptive_max_pool3d(a, (2, 3, 2), return_indices=True)), [x])
+    with pytest.raises(RuntimeError, match=r"adaptive_max_pool3d\(\): Expected 4D or 5D tensor"):
+        deepdive.nn.functional.adaptive_max_pool3d(deepdive.ones(2, 3), 2)
+
+
+@pytest.mark.parametrize("shape, case", [((1, 2, 4, 5, 4), dict()), ((2, 4, 4, 5), dict(stride=(2, 2, 3))),
+                                         ((1, 1, 5, 4, 6), dict(stride=2, padding=1))], ids=str)
+def test_max_unpool3d(shape, case):
+    """max_unpool3d(max_pool3d(x)) puts the maxima back (output_size = x's volume), module form too."""
+    torch = require_torch()
+    x = rng.standard_normal(shape)
+
+    def roundtrip(nn):
+        def f(a):
+            values, indices = nn.functional.max_pool3d(a, 2, return_indices=True, **case)
+            return nn.MaxUnpool3d(2, **case)(values * 2, indices, output_size=a.shape[-3:])
+        return f
+    check_parity(roundtrip(deepdive.nn), roundtrip(torch.nn), [x])
+    gradcheck(roundtrip(deepdive.nn), x)
+    assert repr(deepdive.nn.MaxUnpool3d(2, **case)) == repr(torch.nn.MaxUnpool3d(2, **case))

@@ -353,15 +353,25 @@ def test_input_that_does_not_require_grad():
 
 
 def test_op_without_recorded_backward_raises_clearly():
-    """adaptive_max_pool2d's gradient is exact, but differentiating it again raises instead of giving a
-    wrong value."""
-    x = deepdive.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
-    g, = deepdive.autograd.grad(F.adaptive_max_pool2d(x * x, 2).pow(2).sum(), x, create_graph=True)
-    t = require_torch()
-    tx = t.tensor(x._data, requires_grad=True)
-    tg, = t.autograd.grad(t.nn.functional.adaptive_max_pool2d(tx * tx, 2).pow(2).sum(), tx)
-    np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-8)
-    with pytest.raises(RuntimeError, match=r"AdaptiveMaxPoolBackward0 does not support create_graph=True "
+    """A built-in op whose backward is not recorded (``graph_backward = None``, e.g. one added later) gives
+    an exact gradient, but differentiating it again raises instead of giving a wrong value."""
+    from deepdive.autograd.function import Function
+
+    class Cube(Function):               # x^3 with a NumPy-only backward
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, = ctx.saved_tensors
+            return 3 * grad * x * x
+
+    x = deepdive.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    g, = deepdive.autograd.grad(Cube.apply(x * x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g._data, 6 * x._data ** 5, rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"CubeBackward0 does not support create_graph=True "
                                            r"\(higher-order gradients\) yet"):
         g.sum().backward()
 

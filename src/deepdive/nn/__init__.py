@@ -33,6 +33,6 @@ from .parallel import DataParallel  # noqa: F401
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
 from .conv import Conv3d, ConvTranspose3d  # noqa: F401
-from .pooling import MaxPool3d, AvgPool3d, AdaptiveAvgPool3d  # noqa: F401
+from .pooling import MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, MaxUnpool3d  # noqa: F401
 from .embedding_bag import EmbeddingBag  # noqa: F401
 from .loss import CTCLoss  # noqa: F401

@@ -24,14 +24,14 @@ from ..ops.pooling import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adapt
                            adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d)
 from ..ops.upsample import interpolate, upsample, upsample_nearest, upsample_bilinear  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
-from ..ops.pooling import max_unpool1d, max_unpool2d  # noqa: F401
+from ..ops.pooling import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from ..ops.loss import (poisson_nll_loss, gaussian_nll_loss, margin_ranking_loss, hinge_embedding_loss,  # noqa: F401
                         soft_margin_loss, multilabel_soft_margin_loss, cosine_embedding_loss, triplet_margin_loss)
 from ..ops.loss import triplet_margin_with_distance_loss, multi_margin_loss  # noqa: F401
 from ..ops.distance import cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401
 from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: F401
-from ..ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d  # noqa: F401
+from ..ops.pool3d import max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d  # noqa: F401
 from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401
 from ..ops.ctc import ctc_loss  # noqa: F401

@@ -1,5 +1,5 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, MaxUnpool1d/2d
-(math in ops/pooling.py)."""
+"""Pooling layers: MaxPool, AvgPool, AdaptiveAvgPool, AdaptiveMaxPool and MaxUnpool, 1-D to 3-D
+(math in ops/pooling.py and ops/pool3d.py)."""
 from ..ops import pooling as P
 from .module import Module
 
@@ -196,3 +196,20 @@ class AdaptiveAvgPool3d(_AdaptivePool):
 
     def forward(self, input):
         return P3.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    """Max over windows that tile the volume: (N, C, D, H, W) -> (N, C, *output_size) (None keeps a size)."""
+
+    def forward(self, input):
+        return P3.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """(N, C, D, H, W) values + indices -> (N, C, D_out, H_out, W_out), D_out = (D - 1)*stride - 2*padding +
+    kernel_size (likewise H, W)."""
+    _function = staticmethod(P.max_unpool3d)
+
+    @staticmethod
+    def _tuple(v):
+        return P._tuple(v, 3, "kernel_size")

@@ -162,6 +162,11 @@ def linear_backward(ctx, grad, forward, index=0):
             @staticmethod
             def forward(node, g, op_ctx, op_forward, op_index):
                 node.op_forward = op_forward
+                # NOTE: a backward without retain_graph frees op_ctx's arrays (engine.release_saved), and may
+                # reach op_ctx before this node: keep them for op_forward (lambda g: Gather.apply(g, ctx.dim,
+                # ctx.index)), restored by _op_forward.
+                node.op_arrays = (op_ctx, {key: value for key, value in op_ctx.__dict__.items()
+                                           if value.__class__ is np.ndarray})
                 linked = op_ctx._saved
                 op_ctx._saved = op_ctx.__dict__.get("_raw_saved", linked)     # the arrays, not their Tensors
                 try:
@@ -174,11 +179,11 @@ def linear_backward(ctx, grad, forward, index=0):
             def backward(node, gg):
                 from ..autograd.grad_mode import no_grad
                 with no_grad():
-                    return node.op_forward(_wrap(gg))._data, None, None, None
+                    return _op_forward(node, _wrap(gg))._data, None, None, None
 
             @staticmethod
             def graph_backward(node, gg):
-                return node.op_forward(gg), None, None, None
+                return _op_forward(node, gg), None, None, None
 
             @classmethod
             def name(cls):
@@ -186,3 +191,12 @@ def linear_backward(ctx, grad, forward, index=0):
 
         _LinearAdjoint.cls = AdjointBackward
     return _LinearAdjoint.cls.apply(grad, ctx, forward, index)
+
+
+def _op_forward(node, gg):
+    """AdjointBackward's op applied to gg, the op's node holding its arrays again (see its forward)."""
+    op_ctx, arrays = node.op_arrays
+    state = op_ctx.__dict__
+    for key, value in arrays.items():
+        state.setdefault(key, value)
+    return node.op_forward(gg)

@@ -20,6 +20,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.function import Function
+from ._util import linear_backward
+from ..autograd._graph import linked_input
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 METHODS = []
@@ -295,12 +297,13 @@ class Convolution(Function):
 SAVED_COLUMNS_BYTES = 256 << 20
 
 
-def _conv_vjp(grad, weight, x, geometry, need_x, need_w):
-    """(dx, dW) of conv(x, W) for output gradient ``grad``, through Convolution's own NumPy backward."""
-    ctx = object.__new__(Convolution)
+def _conv_vjp(grad, weight, x, geometry, need_x, need_w, conv=Convolution):
+    """(dx, dW) of conv(x, W) for output gradient ``grad``, through the convolution's own NumPy backward
+    (``conv``: its Function, Convolution or Convolution3d)."""
+    ctx = object.__new__(conv)
     ctx.needs_input_grad = (need_x, need_w, False)
-    Convolution.forward(ctx, x, weight, None, geometry)
-    dx, dw, _, _ = Convolution.backward(ctx, grad)
+    conv.forward(ctx, x, weight, None, geometry)
+    dx, dw, _, _ = conv.backward(ctx, grad)
     return dx, dw
 
 
@@ -312,48 +315,50 @@ class ConvolutionGrad(Function):
         dg = conv(gg_x, W) + conv(x, gg_W),   dW' = dW-product of conv at (gg_x, g),
         dx' = dx-product of conv at (gg_W, g)
     which makes every order of derivative of a convolution a convolution (create_graph=True).
+    ``conv`` is the convolution's Function (a subclass sets Convolution3d).
     """
+    conv = Convolution
 
     @staticmethod
     def forward(ctx, grad, weight, x, geometry, need_x, need_w):
         ctx.save_for_backward(grad, weight, x)
         ctx.geometry = geometry
-        dx, dw = _conv_vjp(grad, weight, x, geometry, need_x, need_w)
+        dx, dw = _conv_vjp(grad, weight, x, geometry, need_x, need_w, type(ctx).conv)
         return (np.zeros(x.shape, grad.dtype) if dx is None else dx,
                 np.zeros(weight.shape, grad.dtype) if dw is None else dw)
 
     @staticmethod
     def backward(ctx, gg_x, gg_w):
         grad, weight, x = ctx.saved_tensors
-        geometry = ctx.geometry
+        geometry, conv = ctx.geometry, type(ctx).conv
         need_g, need_w, need_x = ctx.needs_input_grad[:3]
         d_grad = d_weight = d_x = None
         if need_g:
-            d_grad = _conv_forward(gg_x, weight, geometry) + _conv_forward(x, gg_w, geometry)
+            d_grad = _conv_forward(gg_x, weight, geometry, conv) + _conv_forward(x, gg_w, geometry, conv)
         if need_w:
-            d_weight = _conv_vjp(grad, weight, gg_x, geometry, False, True)[1]
+            d_weight = _conv_vjp(grad, weight, gg_x, geometry, False, True, conv)[1]
         if need_x:
-            d_x = _conv_vjp(grad, gg_w, x, geometry, True, False)[0]
+            d_x = _conv_vjp(grad, gg_w, x, geometry, True, False, conv)[0]
         return d_grad, d_weight, d_x, None, None, None
 
     @staticmethod
     def graph_backward(ctx, gg_x, gg_w):
         grad, weight, x = ctx.saved_tensors
-        geometry = ctx.geometry
+        geometry, cls = ctx.geometry, type(ctx)
         need_g, need_w, need_x = ctx.needs_input_grad[:3]
         d_grad = d_weight = d_x = None
         if need_g:
-            d_grad = Convolution.apply(gg_x, weight, None, geometry) + Convolution.apply(x, gg_w, None, geometry)
+            d_grad = cls.conv.apply(gg_x, weight, None, geometry) + cls.conv.apply(x, gg_w, None, geometry)
         if need_w:
-            d_weight = ConvolutionGrad.apply(grad, weight, gg_x, geometry, False, True)[1]
+            d_weight = cls.apply(grad, weight, gg_x, geometry, False, True)[1]
         if need_x:
-            d_x = ConvolutionGrad.apply(grad, gg_w, x, geometry, True, False)[0]
+            d_x = cls.apply(grad, gg_w, x, geometry, True, False)[0]
         return d_grad, d_weight, d_x, None, None, None
 
 
-def _conv_forward(x, weight, geometry):
-    ctx = object.__new__(Convolution)
-    return Convolution.forward(ctx, x, weight, None, geometry)
+def _conv_forward(x, weight, geometry, conv=Convolution):
+    ctx = object.__new__(conv)
+    return conv.forward(ctx, x, weight, None, geometry)
 
 
 def _conv_columns(x, geometry, batch_last):
@@ -479,6 +484,50 @@ class ConvolutionTranspose(Function):
             db = g4.sum(axis=(0, 2, 3))
         return dx, dw, db, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # The transposed convolution is the adjoint of conv(., W) (geometry: _adjoint_conv), so
+        # <g, conv_t(x, W)> = <conv(g, W), x>:  dx = conv(g, W),  dW = conv's dW-product at (g, x),
+        # both recorded (Convolution, ConvolutionGrad), hence differentiable to any order.
+        w_mat, x_mat = (t._data for t in ctx.saved_tensors)
+        x_shape4, w_shape4, _, _, _, _, _, out_hw = ctx.geometry
+        x_shape, w_shape = ctx.shapes
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        N, C, H, W = x_shape4
+        geometry, crop = _adjoint_conv(ctx.geometry, x_shape)
+        g4 = grad.reshape((N, w_shape4[1] * ctx.geometry[6]) + tuple(out_hw))
+        if crop != (0, 0):
+            g4 = g4[:, :, :out_hw[0] - crop[0], :out_hw[1] - crop[1]]
+        weight = linked_input(ctx, 1, w_mat.reshape(w_shape))
+        dx = dw = db = None
+        if need_x:
+            dx = Convolution.apply(g4, weight, None, geometry)
+        if need_w:
+            x = linked_input(ctx, 0, x_mat.reshape(C, N, H, W).transpose(1, 0, 2, 3).reshape(x_shape))
+            dw = ConvolutionGrad.apply(x, weight, g4, geometry, False, True)[1]
+        if need_b:
+            db = grad.reshape(N, w_shape4[1] * ctx.geometry[6], -1).sum(dim=(0, 2))
+        return dx, dw, db, None
+
+
+def _adjoint_conv(geometry, x_shape):
+    """The Convolution geometry of conv(g, W) (g: the transposed convolution's output, (N, C_out) + out_hw;
+    result: its input's shape ``x_shape``), and how many trailing rows/columns of g it drops.
+
+    The output_padding rows at the end of g are read by no window: the conv pads them away (pad after =
+    p - output_padding), or, past p of them, g is cropped.
+    """
+    x_shape4, w_shape4, _, stride, pads, dilation, groups, out_hw = geometry
+    N, C, H, W = x_shape4
+    after, crop = [], []
+    for size, n, s, d, k, p in zip(out_hw, (H, W), stride, dilation, w_shape4[2:], pads[::2]):
+        extra = size + 2 * p - ((n - 1) * s + d * (k - 1) + 1)           # = output_padding
+        crop.append(max(extra - p, 0))
+        after.append(p - extra + crop[-1])
+    g_shape4 = (N, w_shape4[1] * groups, out_hw[0] - crop[0], out_hw[1] - crop[1])
+    conv_pads = (pads[0], after[0], pads[2], after[1])
+    return (g_shape4, w_shape4, tuple(x_shape), stride, conv_pads, dilation, groups, (H, W)), tuple(crop)
+
 
 def _conv_transpose(name, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
     _check_conv(name, n, input, weight, bias, groups, transposed=True)
@@ -544,6 +593,13 @@ class Unfold(Function):
     def backward(ctx, grad):
         return fold_array(grad, *ctx.args), None, None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of fold is unfold again, applied to gg
+        kernel, stride, padding, dilation = ctx.args[1:5]
+        return (linear_backward(ctx, grad, lambda g: Unfold.apply(g, kernel, stride, padding, dilation)),
+                None, None, None, None)
+
 
 class Fold(Function):
     """col2im as an op: (N, C*kh*kw, L) -> (N, C, H, W), overlapping entries summed.   Backward: im2col."""
@@ -557,6 +613,15 @@ class Fold(Function):
     def backward(ctx, grad):
         cols, _ = unfold_array(grad, *ctx.args)
         return cols, None, None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in the columns: the adjoint of unfold is fold again, applied to gg
+        (kernel, stride, padding, dilation), image_size = ctx.args, tuple(grad.shape[-2:])
+        out_size = tuple((s + p0 + p1 - d * (k - 1) - 1) // st + 1 for s, p0, p1, d, k, st in
+                         zip(image_size, padding[::2], padding[1::2], dilation, kernel, stride))
+        fold_cols = lambda g: Fold.apply(g, image_size, kernel, stride, padding, dilation, out_size)   # noqa: E731
+        return (linear_backward(ctx, grad, fold_cols),) + (None,) * 6
 
 
 def _unfold_args(kernel_size, dilation, padding, stride):

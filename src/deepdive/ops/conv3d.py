@@ -14,7 +14,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.function import Function
-from .conv import _check_conv, _tuple
+from ..autograd._graph import linked_input
+from .conv import _check_conv, _tuple, ConvolutionGrad
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
@@ -102,6 +103,36 @@ class Convolution3d(Function):
             db = grad.sum(axis=(0, 2, 3, 4))
         return dx, dw, db, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # as Convolution's: (dx, dW) through Convolution3dGrad, whose backward is conv3d again
+        weight, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x = _input_from_columns(cols._data, ctx.x_shape, tuple(weight.shape[2:]), ctx.geometry)
+        x = linked_input(ctx, 0, x)                         # the columns' values, the input's derivative
+        dx, dw = Convolution3dGrad.apply(grad, weight, x, ctx.geometry, need_x, need_w)
+        db = grad.sum(dim=(0, 2, 3, 4)) if need_b else None
+        return dx if need_x else None, dw if need_w else None, db, None
+
+
+def _input_from_columns(cols, x_shape, kernel, geometry):
+    """x back from its im2col matrix (``_columns``): every voxel that some window reads, zeros elsewhere
+    (voxels that no window reads never reach the output, nor any of its derivatives)."""
+    stride, padding, dilation, _, out_size = geometry
+    N, C = x_shape[:2]
+    cols = cols.reshape((C,) + kernel + (N,) + tuple(out_size))
+    volume = np.zeros((N, C) + tuple(n + 2 * p for n, p in zip(x_shape[2:], padding)), dtype=cols.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        where = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                      for o, d, s, n in zip(offset, dilation, stride, out_size))
+        volume[(slice(None), slice(None)) + where] = cols[(slice(None),) + offset].transpose(1, 0, 2, 3, 4)
+    return np.ascontiguousarray(crop3d(volume, padding, x_shape[2:]))
+
+
+class Convolution3dGrad(ConvolutionGrad):
+    """ConvolutionGrad for conv3d: (dx, dW) of out = conv3d(x, W) at g, whose backward is conv3d again."""
+    conv = Convolution3d
+
 
 class ConvolutionTranspose3d(Function):
     """The adjoint of Convolution3d w.r.t. its input, plus a bias:
@@ -147,6 +178,28 @@ class ConvolutionTranspose3d(Function):
             dw = np.matmul(x_mat, cols.transpose(0, 2, 1)).reshape(w_shape)
         if need_b:
             db = grad.sum(axis=(0, 2, 3, 4))
+        return dx, dw, db, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # the adjoint of conv3d(., W): <g, conv_t(x, W)> = <conv3d(g, W), x>, so dx = conv3d(g, W) and dW is
+        # conv3d's dW-product at (g, x), both recorded (see ConvolutionTranspose.graph_backward)
+        w_mat, x_mat = (t._data for t in ctx.saved_tensors)
+        stride, padding, dilation, groups, _ = ctx.geometry
+        x_shape, w_shape = ctx.shapes
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # conv3d's windows past the input's size (output_padding's last rows) are simply not built
+        geometry = (stride, padding, dilation, groups, tuple(x_shape[2:]))
+        weight = linked_input(ctx, 1, w_mat.reshape(w_shape))
+        dx = dw = db = None
+        if need_x:
+            dx = Convolution3d.apply(grad, weight, None, geometry)
+        if need_w:
+            N, C = x_shape[:2]
+            x = linked_input(ctx, 0, x_mat.reshape((C, N) + tuple(x_shape[2:])).transpose(1, 0, 2, 3, 4))
+            dw = Convolution3dGrad.apply(x, weight, grad, geometry, False, True)[1]
+        if need_b:
+            db = grad.sum(dim=(0, 2, 3, 4))
         return dx, dw, db, None
 
 

@@ -20,7 +20,8 @@ ow numbers makes NumPy's inner loops long: 2-4x faster for the small images of d
 import numpy as np
 
 from ..autograd.function import Function
-from .conv import crop2d
+from ..autograd._graph import linked_input
+from .conv import crop2d, ConvolutionGrad
 
 
 class GroupedConvolution(Function):
@@ -96,6 +97,18 @@ class GroupedConvolution(Function):
         dx = np.ascontiguousarray(layout.unpad(dbuffer)).reshape(ctx.x_shape) if need_x else None
         db = g.reshape(N, O, -1).sum(axis=(0, 2)) if need_b else None
         return dx, None if dw is None else dw.reshape(weight.shape), db, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # Recorded through the im2col Convolution's differentiable products (which handle groups): the
+        # input, kept here only inside the padded buffer, is taken out of it and linked to the real one.
+        buffer, weight = ctx.saved_tensors
+        geometry = ctx.layout.geometry
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x = linked_input(ctx, 0, np.ascontiguousarray(ctx.layout.unpad(buffer._data)).reshape(ctx.x_shape))
+        dx, dw = ConvolutionGrad.apply(grad, weight, x, geometry, need_x, need_w)
+        db = grad.reshape(geometry[0][0], geometry[1][0], -1).sum(dim=(0, 2)) if need_b else None
+        return dx if need_x else None, dw if need_w else None, db, None
 
 
 CACHE_BYTES = 256 << 10

@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd._graph import composite_backward, linked_input, _depending
 from ..tensor import _wrap
 from .linalg import matmul
 
@@ -120,6 +121,7 @@ class GridSample(Function):
             taps.append((combination, index, inside, weight, values))
         ctx.saved = (taps, [slope for _, slope in points])
         ctx.shape, ctx.mode, ctx.grid_shape = input.shape, mode, grid.shape
+        ctx.inputs, ctx.options = (input, grid), (padding_mode, align_corners)      # for create_graph
         return out.reshape((N, C) + grid.shape[1:-1])
 
     @staticmethod
@@ -151,6 +153,58 @@ class GridSample(Function):
                         d_coordinate += combination[k][2] * (values * g).sum(axis=1) * others
                     d_grid[..., k] = (d_coordinate * slope).reshape(ctx.grid_shape[:-1])
         return d_input, d_grid, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # the sampling recomputed with recorded ops (_recorded_sample), differentiated with create_graph
+        sample = lambda input, grid, *_: (_recorded_sample(input, grid, ctx.mode, *ctx.options),)  # noqa: E731
+        d_input, d_grid = composite_backward(ctx, (grad,), sample, ctx.inputs + (None,) * 3)[:2]
+        if ctx.needs_input_grad[1]:
+            if d_grid is None:          # nearest: a zero gradient, as in PyTorch
+                d_grid = _wrap(np.zeros(ctx.grid_shape, grad._data.dtype))
+            if ctx.mode == "nearest":   # ... which, like the input's, is a function of the grid (derivative 0)
+                d_input, d_grid = _depending((d_input, d_grid), (linked_input(ctx, 1, ctx.inputs[1]),))
+        return d_input, d_grid, None, None, None
+
+
+def _recorded_sample(input, grid, mode, padding_mode, align_corners):
+    """GridSample's forward on Tensors, differentiable to any order (for create_graph).
+
+    The padding modes make each pixel coordinate a piecewise-affine function of the grid coordinate,
+    pixel = slope * coordinate + offset, with slope and offset (and the taps' integer positions) read off
+    the NumPy values by ``_source``; the bilinear weights (1 - f or f, f = pixel - floor(pixel)) and the
+    gathered values are then recorded ops.
+    """
+    N, C = input.shape[:2]
+    dtype = input._data.dtype
+    sizes = tuple(input.shape[2:])[::-1]
+    strides = np.cumprod((1,) + sizes[:-1])
+    flat = input.reshape(N, C, -1)
+    axes = []
+    for k, size in enumerate(sizes):
+        coordinate = grid._data[..., k].reshape(N, -1).astype(np.float64)
+        pixel, slope = _source(coordinate, size, padding_mode, align_corners)
+        if mode == "nearest":
+            axes.append([(np.rint(pixel).astype(np.int64), None)])
+            continue
+        low = np.floor(pixel)
+        offset = (pixel - slope * coordinate - low).astype(dtype)
+        frac = grid[..., k].reshape(N, -1) * _wrap(slope.astype(dtype)) + _wrap(offset)
+        axes.append([(low.astype(np.int64), 1 - frac), (low.astype(np.int64) + 1, frac)])
+    out = None
+    for combination in itertools.product(*axes):
+        inside = np.ones(coordinate.shape, dtype=bool)
+        index = np.zeros(coordinate.shape, dtype=np.int64)
+        weight = _wrap(np.ones(coordinate.shape, dtype))
+        for (position, w), size, stride in zip(combination, sizes, strides):
+            inside &= (position >= 0) & (position < size)
+            index += position * stride
+            weight = weight if w is None else weight * w
+        index = np.broadcast_to(np.where(inside, index, 0)[:, None, :], (N, C, index.shape[1]))
+        values = flat.gather(2, _wrap(np.ascontiguousarray(index)))
+        term = values * (weight * _wrap(inside.astype(dtype))).unsqueeze(1)
+        out = term if out is None else out + term
+    return out.reshape((N, C) + tuple(grid.shape[1:-1]))
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):

@@ -7,6 +7,7 @@ in backward. ``linear`` is on the hot path of every MLP.
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd._graph import linked_input
 
 __all__ = ["bilinear"]
 
@@ -127,6 +128,29 @@ class Bilinear(Function):
             dw = np.einsum("no,ni,nj->oij", g, a, b, optimize=True)
         if need_b:
             db = g.sum(axis=0)
+        return d1, d2, dw, db
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # the same products written with recorded matmuls and broadcasts (trilinear in x1, x2, A)
+        a, b, weight, _ = ctx.saved_tensors
+        need1, need2, need_w, need_b = ctx.needs_input_grad
+        out_f, in1, in2 = weight.shape
+        n = a.shape[0]
+        a = linked_input(ctx, 0, a._data.reshape(ctx.lead + (in1,))).reshape(n, in1)      # saved as 2-D views
+        b = linked_input(ctx, 1, b._data.reshape(ctx.lead + (in2,))).reshape(n, in2)
+        g = grad.reshape(n, out_f)
+        d1 = d2 = dw = db = None
+        if need1:       # dx1_ni = sum_oj (g_no x2_nj) A_oij
+            gb = (g.unsqueeze(2) * b.unsqueeze(1)).reshape(n, out_f * in2)
+            d1 = (gb @ weight.permute(0, 2, 1).reshape(out_f * in2, in1)).reshape(ctx.lead + (in1,))
+        if need2:       # dx2_nj = sum_o g_no T_noj,  T = x1 A
+            t = (a @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(n, out_f, in2)
+            d2 = (g.unsqueeze(1) @ t).reshape(ctx.lead + (in2,))
+        if need_w:      # dA_oij = sum_n g_no x1_ni x2_nj
+            dw = (g.t() @ (a.unsqueeze(2) * b.unsqueeze(1)).reshape(n, in1 * in2)).reshape(out_f, in1, in2)
+        if need_b:
+            db = g.sum(0)
         return d1, d2, dw, db
 
 

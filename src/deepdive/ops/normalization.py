@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import _wrap
 from ..autograd._graph import composite_backward
+from .padding import ConstantPad
 
 # torch.batch_norm / torch.instance_norm take their arguments in another order: only nn.functional has them here.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
@@ -408,7 +409,7 @@ class LocalResponseNorm(Function):
         d += k
         scale = d ** -beta
         ctx.save_for_backward(x, d, scale)
-        ctx.params = (size, alpha, beta, before, after)
+        ctx.params, ctx.k = (size, alpha, beta, before, after), k
         return x * scale
 
     @staticmethod
@@ -419,6 +420,21 @@ class LocalResponseNorm(Function):
         # c with j in window(c) means j - after <= c <= j + before: the window mirrored
         spread = _window_sum(inner, after, before)
         return grad * scale - (2 * alpha * beta / size) * x * spread, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # the forward recomputed with recorded ops (the window sum: shifted slices of the zero-padded x^2)
+        size, alpha, beta, before, after = ctx.params
+
+        def local_response_norm(x, *_):
+            squares = ConstantPad.apply(x * x, ((before, after),) + ((0, 0),) * (x.ndim - 2), 0)
+            channels = x.shape[1]
+            total = squares[:, 0:channels]
+            for shift in range(1, size):
+                total = total + squares[:, shift:shift + channels]
+            return (x * (total * (alpha / size) + ctx.k) ** -beta,)
+        x = ctx.saved_tensors[0]._data
+        return composite_backward(ctx, (grad,), local_response_norm, (x, None, None, None, None))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

@@ -1,4 +1,4 @@
-"""3-D pooling over volumes (N, C, D, H, W): max_pool3d, avg_pool3d, adaptive_avg_pool3d.
+"""3-D pooling over volumes (N, C, D, H, W): max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d.
 
 Max and average pooling read the kernel offsets as strided views of the padded volume (``windows3d``);
 average pooling's backward is the adjoint ``fold3d``. Adaptive average pooling is separable, one
@@ -9,14 +9,16 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ._util import linear_backward
 from .conv import _tuple
 from .conv3d import windows3d, fold3d
 from .linalg import einsum
-from .pooling import pool_output_size, running_max
+from .pooling import pool_output_size, running_max, _no_graph, AdaptiveMaxPool, adaptive_max_table, \
+    _adaptive_size
 from .upsample import area_matrix
 from ..tensor import _wrap
 
-__all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d"]
+__all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"]
 
 
 def _padded(x, padding, extent, value):
@@ -73,12 +75,20 @@ class MaxPool3d(Function):
         return best.reshape(lead + tuple(out)), index.reshape(lead + tuple(out)).astype(np.int64)
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def backward(ctx, grad, _=None):
         index, shape = ctx.index, ctx.shape
         M, voxels = index.shape[0], math.prod(shape[-3:])
         where = (index + np.arange(M).reshape(-1, 1, 1, 1) * voxels).reshape(-1)
         dx = np.bincount(where, weights=grad.reshape(-1), minlength=M * voxels)
         return dx.astype(grad.dtype).reshape(shape), None
+
+    @staticmethod
+    def graph_backward(ctx, grad, _):
+        # linear in g with the argmax fixed: its adjoint picks each window's maximum out of gg
+        index, shape, out_shape = ctx.index, ctx.shape, grad.shape
+        M, voxels = index.shape[0], math.prod(shape[-3:])
+        where = (index + np.arange(M).reshape(-1, 1, 1, 1) * voxels).reshape(-1)
+        return linear_backward(ctx, grad, lambda g: g.reshape(-1)[where].reshape(out_shape)), None
 
 
 class AvgPool3d(Function):
@@ -107,6 +117,7 @@ class AvgPool3d(Function):
                 counts.append(end - start)
             divisor = (counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]).astype(x.dtype)
         ctx.geometry, ctx.divisor, ctx.shape = geometry, divisor, x.shape
+        ctx.call = (geometry, count_include_pad, divisor_override)      # for create_graph
         return (total / divisor).astype(x.dtype, copy=False).reshape(lead + tuple(out))
 
     @staticmethod
@@ -119,13 +130,18 @@ class AvgPool3d(Function):
         dx = volume[(slice(None),) + tuple(slice(p, p + n) for p, n in zip(padding, size))]
         return np.ascontiguousarray(dx).reshape(ctx.shape), None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of the spread is the pooling itself, applied to gg
+        return (linear_backward(ctx, grad, lambda g: AvgPool3d.apply(g, *ctx.call)),) + (None,) * 3
+
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over (kd, kh, kw) windows of (N, C, D, H, W) or (C, D, H, W); ``return_indices``: also the flat
     index (into D*H*W) of each max, as MaxUnpool3d expects."""
     geometry = _geometry("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
     values, indices = MaxPool3d.apply(input, geometry)
-    return (values, indices) if return_indices else values
+    return (values, _no_graph(indices)) if return_indices else values
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -149,3 +165,13 @@ def adaptive_avg_pool3d(input, output_size):
     dt = input._data.dtype
     mats = [_wrap(area_matrix(n, o).astype(dt)) for n, o in zip(size, out)]
     return einsum("...dhw,Dd,Hh,Ww->...DHW", input, *mats)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max over the adaptive windows of adaptive_avg_pool3d (int or triple; None keeps a size), input
+    (N, C, D, H, W) or (C, D, H, W); return_indices also gives flat indices into D*H*W (for max_unpool3d)."""
+    x = input._data
+    out = _adaptive_size("adaptive_max_pool3d", 3, x, output_size)
+    size = x.shape[-3:]
+    values, indices = AdaptiveMaxPool.apply(input, adaptive_max_table(size, out), x.shape[:-3] + out, math.prod(size))
+    return (values, _no_graph(indices)) if return_indices else values

@@ -154,6 +154,13 @@ class AdaptiveMaxPool(Function):
         dx = np.bincount(target.ravel(), weights=grad.reshape(-1), minlength=M * hw)
         return dx.astype(grad.dtype, copy=False).reshape(ctx.x_shape), None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad, *_):
+        # linear in g with the argmax fixed: its adjoint picks each window's maximum out of gg
+        target = ((np.arange(ctx.indices.shape[0]) * ctx.spatial_size)[:, None] + ctx.indices).reshape(-1)
+        out_shape = grad.shape
+        return linear_backward(ctx, grad, lambda g: g.reshape(-1)[target].reshape(out_shape)), None, None, None
+
 
 @lru_cache(maxsize=128)
 def max_pool_table(size, kernel, stride, padding, dilation, ceil_mode):
@@ -357,8 +364,8 @@ def adaptive_avg_pool2d(input, output_size):
 
 @lru_cache(maxsize=128)
 def adaptive_max_table(size, out):
-    """Index table for adaptive windows (variable length): short windows repeat their first pixel."""
-    (H, W), (oh, ow) = size, out
+    """Index table (P, K) for adaptive windows over the axes of ``size`` (1 to 3; flat indices, the last
+    axis fastest): short windows repeat their first pixel."""
 
     def axis(n_in, n_out):
         i = np.arange(n_out)
@@ -367,9 +374,10 @@ def adaptive_max_table(size, out):
         idx = start[:, None] + np.arange(width)[None, :]
         return np.where(idx < end[:, None], idx, start[:, None])
 
-    rows, cols = axis(H, oh), axis(W, ow)
-    table = rows[:, None, :, None] * W + cols[None, :, None, :]
-    table = table.reshape(oh * ow, -1)
+    table = np.zeros((1, 1), dtype=np.int64)
+    for n_in, n_out in zip(size, out):          # (windows, offsets) x this axis -> both in row-major order
+        table = (table[:, None, :, None] * n_in + axis(n_in, n_out)[None, :, None, :])
+        table = table.reshape(table.shape[0] * table.shape[1], -1)
     table.setflags(write=False)
     return table
 
@@ -421,6 +429,11 @@ class MaxUnpool(Function):
         g = grad.reshape(ctx.flat.shape[0], ctx.size)
         return np.take_along_axis(g, ctx.flat, axis=1).reshape(ctx.x_shape), None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of the gather is the unpooling scatter itself, applied to gg
+        return linear_backward(ctx, grad, lambda g: MaxUnpool.apply(g, ctx.flat, grad.shape)), None, None
+
 
 def _max_unpool(name, n, input, indices, kernel_size, stride, padding, output_size):
     x = input._data
@@ -438,6 +451,11 @@ def _max_unpool(name, n, input, indices, kernel_size, stride, padding, output_si
     if idx.size and (idx.min() < 0 or idx.max() >= math.prod(size)):
         raise RuntimeError(f"{name}: Found an invalid max index: {int(idx.max() if idx.max() >= 0 else idx.min())} "
                            f"(output volumes are of size {'x'.join(map(str, size))})")
+    if n == 3:          # runs as 2-D unpooling of (D*H, W) planes: the flat indices are the same
+        lead = x.shape[:-3]
+        out = MaxUnpool.apply(input.reshape(lead + (-1, x.shape[-1])), idx.reshape(lead + (-1, x.shape[-1])),
+                              lead + (size[0] * size[1], size[2]))
+        return out.reshape(lead + size)
     out_shape = x.shape[:-n] + ((1,) + size if n == 1 else size)
     out = MaxUnpool.apply(input, idx, out_shape)
     return out.reshape(x.shape[:-n] + size) if n == 1 else out
@@ -454,3 +472,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     Output H_out = (H - 1)*stride - 2*padding + kernel_size unless ``output_size`` is given.
     """
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool3d: values back at their flat D*H*W ``indices``, zeros elsewhere;
+    D_out = (D - 1)*stride - 2*padding + kernel_size (likewise H, W) unless ``output_size`` is given."""
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)

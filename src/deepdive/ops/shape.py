@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import _wrap, Size
-from ._util import canonical_dim, shape_arg, normalize_dims
+from ._util import canonical_dim, shape_arg, normalize_dims, linear_backward
 
 __all__ = ["reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t", "clone",
            "movedim", "moveaxis", "unflatten", "ravel", "broadcast_to", "broadcast_tensors", "broadcast_shapes",
@@ -433,6 +433,11 @@ class Unfold(Function):
             target = (slice(None),) * dim + (slice(k, k + (n - 1) * step + 1, step),)
             dx[target] += grad[..., k]
         return dx, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # linear in x: the adjoint of the window sums is the windowing itself, applied to gg
+        return linear_backward(ctx, grad, lambda g: Unfold.apply(g, *ctx.args)), None, None, None
 
 
 def unfold(self, dimension, size, step):
