@@ -122,3 +122,48 @@ def test_linalg_third_order(name):
         (k,) = lib.autograd.grad(h.sum(), x)
         results.append(k.numpy() if lib is deepdive else k.detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-8, atol=1e-9)
+
+
+# ------------------------------------------------------------------ special functions
+# torch's chain: lgamma' = digamma, digamma' = trigamma = polygamma(1), polygamma(n)' = polygamma(n + 1)
+SPECIAL = {
+    "lgamma": lambda L: lambda x: L.lgamma(x) * x, "digamma": lambda L: lambda x: L.digamma(x) * x,
+    "trigamma": lambda L: lambda x: L.polygamma(1, x) * x, "polygamma2": lambda L: lambda x: L.polygamma(2, x) ** 2,
+    "erfinv": lambda L: lambda x: L.erfinv(x) * x, "mvlgamma": lambda L: lambda x: L.mvlgamma(x + 2, 3) ** 2,
+}
+
+
+def special_input(name, shape=(3, 4)):
+    if name == "erfinv":
+        return rng.uniform(-0.9, 0.9, shape)
+    x = rng.uniform(0.3, 5.0, shape)
+    x[0, :2] = [-0.4, -2.6]          # the reflection branch
+    return x
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_special_second_order(name, dtype):
+    t = require_torch()
+    tol = {"rtol": 1e-9} if dtype == np.float64 else {"rtol": 2e-4, "atol": 1e-4}
+    check_second_order(SPECIAL[name](deepdive), SPECIAL[name](t), [special_input(name).astype(dtype)], **tol)
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_special_gradgradcheck(name):
+    gradgradcheck(SPECIAL[name](deepdive), special_input(name))
+
+
+def test_lgamma_fourth_derivative():
+    """lgamma'''' = polygamma(3): four autograd.grad calls through the chain, against torch's."""
+    t = require_torch()
+    x = rng.uniform(0.5, 4.0, 5)
+    results = []
+    for lib in (deepdive, t):
+        y = lib.tensor(x.copy(), requires_grad=True)
+        g = lib.lgamma(y).sum()
+        for order in range(4):
+            (g,) = lib.autograd.grad(g.sum(), y, create_graph=order < 3)
+        results.append(g.numpy() if lib is deepdive else g.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9)
+    np.testing.assert_allclose(results[0], t.polygamma(3, t.tensor(x)).numpy(), rtol=1e-9)
