@@ -167,3 +167,48 @@ def test_lgamma_fourth_derivative():
         results.append(g.numpy() if lib is deepdive else g.detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-9)
     np.testing.assert_allclose(results[0], t.polygamma(3, t.tensor(x)).numpy(), rtol=1e-9)
+
+
+# ------------------------------------------------------------------ distances
+@pytest.mark.parametrize("rows", [(30, 4), (4, 30)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cdist_mm_path_second_order(rows, dtype):
+    """torch differentiates cdist twice only on its matrix-product path: p = 2 with more than 25 rows
+    (the default compute_mode) or compute_mode='use_mm_for_euclid_dist'."""
+    t = require_torch()
+    tol = {} if dtype == np.float64 else {"rtol": 1e-3, "atol": 1e-4}
+    x1, x2 = rng.standard_normal((2, rows[0], 3)), rng.standard_normal((1, rows[1], 3))
+    fn = lambda L: lambda a, b: L.cdist(a, b) ** 3
+    check_second_order(fn(deepdive), fn(t), [x1.astype(dtype), x2.astype(dtype)], **tol)
+    mode = lambda L: lambda a, b: L.cdist(a, b, compute_mode="use_mm_for_euclid_dist") * a.sum()
+    check_second_order(mode(deepdive), mode(t), [x1[:, :3].astype(dtype), x2[:, :2].astype(dtype)], **tol)
+
+
+def test_cdist_gradgradcheck():
+    gradgradcheck(lambda a, b: deepdive.cdist(a, b, compute_mode="use_mm_for_euclid_dist") ** 2,
+                  rng.standard_normal((3, 4)), rng.standard_normal((5, 4)))
+
+
+@pytest.mark.parametrize("p, mode", [(2.0, "use_mm_for_euclid_dist_if_necessary"), (2.0, "donot_use_mm_for_euclid_dist"),
+                                     (1.0, "use_mm_for_euclid_dist"), (3.0, "use_mm_for_euclid_dist_if_necessary"),
+                                     (float("inf"), "use_mm_for_euclid_dist_if_necessary")])
+def test_cdist_without_double_backward_raises_as_torch(p, mode):
+    t = require_torch()
+    x1, x2 = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    for lib in (deepdive, t):
+        a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.cdist(a, b, p, compute_mode=mode).sum(), a, create_graph=True)
+        with pytest.raises(NotImplementedError, match="the derivative for '_cdist_backward' is not implemented"):
+            lib.autograd.grad(g.sum(), (a, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cosine_similarity_second_order(dtype):
+    """NormFloor (the eps clamp of the norms) passes the gradient through, at every order; also a vector whose
+    norm is below eps."""
+    t = require_torch()
+    x1, x2 = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    x1[1] *= 1e-4
+    fn = lambda L: lambda a, b: L.nn.functional.cosine_similarity(a, b, eps=1e-3) ** 2
+    check_second_order(fn(deepdive), fn(t), [x1.astype(dtype), x2.astype(dtype)])
+    gradgradcheck(fn(deepdive), rng.standard_normal((4, 5)), rng.standard_normal((4, 5)))
