@@ -212,3 +212,53 @@ def test_cosine_similarity_second_order(dtype):
     fn = lambda L: lambda a, b: L.nn.functional.cosine_similarity(a, b, eps=1e-3) ** 2
     check_second_order(fn(deepdive), fn(t), [x1.astype(dtype), x2.astype(dtype)])
     gradgradcheck(fn(deepdive), rng.standard_normal((4, 5)), rng.standard_normal((4, 5)))
+
+
+# ------------------------------------------------------------------ embedding_bag, ctc_loss: no double backward in torch
+def _second_grad(lib, fn, arrays, wrt):
+    """autograd.grad twice (create_graph in the first); ``wrt``: the indices of the inputs of the second."""
+    xs = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+    grads = lib.autograd.grad(fn(*xs), xs, create_graph=True)
+    return lib.autograd.grad(sum((g * g).sum() for g in grads), [xs[i] for i in wrt])
+
+
+BAG_INDICES, BAG_OFFSETS = np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_double_backward_raises_as_torch(mode):
+    """torch 2.13: "the derivative for '_embedding_bag_backward' is not implemented" once the gradient of the
+    weight depends on something (here on the weight, through out ** 2)."""
+    t = require_torch()
+    w = rng.standard_normal((10, 3))
+    for lib in (deepdive, t):
+        fn = lambda W: (lib.nn.functional.embedding_bag(lib.tensor(BAG_INDICES), W, lib.tensor(BAG_OFFSETS),
+                                                       mode=mode) ** 2).sum()
+        with pytest.raises(NotImplementedError, match="the derivative for '_embedding_bag_backward' is not "
+                                                      "implemented"):
+            _second_grad(lib, fn, [w], [0])
+
+
+def test_embedding_bag_per_sample_weights_double_backward_raises_as_torch():
+    t = require_torch()
+    w, psw = rng.standard_normal((10, 3)), rng.standard_normal(8)
+    for lib in (deepdive, t):
+        fn = lambda W, p: lib.nn.functional.embedding_bag(lib.tensor(BAG_INDICES), W, lib.tensor(BAG_OFFSETS),
+                                                          mode="sum", per_sample_weights=p).sum()
+        with pytest.raises((RuntimeError, NotImplementedError), match="_embedding_bag.*backward"):
+            _second_grad(lib, fn, [w, psw], [0, 1])
+        xs = [lib.tensor(a.copy(), requires_grad=True) for a in (w, psw)]
+        (g_psw,) = lib.autograd.grad(fn(*xs), xs[1], create_graph=True)
+        with pytest.raises(RuntimeError, match="derivative for aten::_embedding_bag_per_sample_weights_backward "
+                                               "is not implemented"):
+            lib.autograd.grad(g_psw.sum(), xs[0])
+
+
+def test_ctc_loss_double_backward_raises_as_torch():
+    t = require_torch()
+    logits = rng.standard_normal((6, 2, 5))
+    for lib in (deepdive, t):
+        fn = lambda x: lib.nn.functional.ctc_loss(x.log_softmax(2), lib.tensor([[1, 2], [3, 3]]),
+                                                  lib.tensor([6, 5]), lib.tensor([2, 2]))
+        with pytest.raises(RuntimeError, match="derivative for aten::_ctc_loss_backward is not implemented"):
+            _second_grad(lib, fn, [logits], [0])

@@ -73,17 +73,22 @@ def delayed_error(message, results, error=RuntimeError):
     return tuple(None if a is None else _wrap(a, True, node, i) for i, a in enumerate(arrays))
 
 
-def no_double_backward(node, grads, message, error=RuntimeError):
-    """``graph_backward`` for an op whose backward PyTorch 2.13 does not differentiate (ctc_loss, cdist's
-    non-mm path, embedding_bag): the gradient of first order, as usual, whose derivative raises PyTorch's
-    own error (``message``), as torch's does."""
+def first_order(node, grads):
+    """The node's NumPy backward on the arrays of ``grads`` (Tensors), as in first order: a tuple of arrays."""
     linked, node._saved = node._saved, node.__dict__.get("_raw_saved", node._saved)    # the arrays again
     try:
         with _no_grad():
             result = node._run_backward([g._data for g in grads])
     finally:
         node._saved = linked
-    return delayed_error(message, result if result.__class__ is tuple else (result,), error)
+    return result if result.__class__ is tuple else (result,)
+
+
+def no_double_backward(node, grads, message, error=RuntimeError):
+    """``graph_backward`` for an op whose backward PyTorch 2.13 does not differentiate (ctc_loss, cdist's
+    non-mm path, embedding_bag): the gradient of first order, as usual, whose derivative raises PyTorch's
+    own error (``message``), as torch's does."""
+    return delayed_error(message, first_order(node, grads), error)
 
 
 class _Depends:
