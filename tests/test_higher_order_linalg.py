@@ -262,3 +262,57 @@ def test_ctc_loss_double_backward_raises_as_torch():
                                                   lib.tensor([6, 5]), lib.tensor([2, 2]))
         with pytest.raises(RuntimeError, match="derivative for aten::_ctc_loss_backward is not implemented"):
             _second_grad(lib, fn, [logits], [0])
+
+
+# ------------------------------------------------------------------ sparse COO tensors
+EDGES = np.array([[0, 1, 1, 2, 0], [2, 0, 2, 1, 2]])          # a duplicate entry (0, 2)
+
+
+def _coo(lib, values):
+    return lib.sparse_coo_tensor(lib.tensor(EDGES), values, (3, 3))
+
+
+SPARSE = {      # where torch differentiates twice: sparse.mm / addmm / @, and dense -> to_sparse -> ...
+    "mm_values": lambda L: lambda v, x: L.sparse.mm(_coo(L, v), x) ** 2,
+    "mm_coalesced": lambda L: lambda v, x: L.sparse.mm(_coo(L, v).coalesce(), x) ** 2,
+    "dense_mm_sparse": lambda L: lambda v, x: L.sparse.mm(x.mT, _coo(L, v)) ** 2,
+    "addmm": lambda L: lambda v, x: L.sparse.addmm(x[:, :1] * x[:, 1:], _coo(L, v), x) ** 2,
+    "to_sparse_mm": lambda L: lambda d, x: L.sparse.mm(d.to_sparse(), x) * x,
+    "to_sparse_to_dense": lambda L: lambda d, x: d.to_sparse().to_dense() ** 2 * x[:, :1],
+}
+
+
+@pytest.mark.parametrize("name", list(SPARSE))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_second_order(name, dtype):
+    t = require_torch()
+    # NOTE: a dense matrix without zeros: torch's first-order gradient of sparse.mm(d.to_sparse(), x) is dense
+    # (also where d is 0), deepdive's has d's pattern (a first-order difference, outside this file's scope)
+    first = rng.standard_normal((3, 3)) + 3 * np.eye(3) if "to_sparse" in name else rng.standard_normal(5)
+    check_second_order(SPARSE[name](deepdive), SPARSE[name](t), [first.astype(dtype),
+                                                                  rng.standard_normal((3, 2)).astype(dtype)])
+
+
+# torch 2.13's gradient of sparse_coo_tensor(indices, values) for the values ends in the non-differentiable
+# ``_values()``, so there (to_dense, sparse.sum, sparse.softmax) its gradient silently has no graph; ours has,
+# and gradgradcheck checks it, along with every sparse op above.
+SPARSE_ONLY_OURS = {
+    "coo_to_dense": lambda v, x: _coo(deepdive, v).to_dense() ** 2 * x[:, :1],
+    "coalesce": lambda v, x: _coo(deepdive, v).coalesce().values() ** 3 * x.sum(),
+    "sum": lambda v, x: deepdive.sparse.sum(_coo(deepdive, v), 1).to_dense() ** 2 * x[:, 0],
+    "softmax": lambda v, x: deepdive.sparse.softmax(_coo(deepdive, v * x[0, 0]), 1).values() ** 2,
+    "log_softmax": lambda v, x: deepdive.sparse.log_softmax(_coo(deepdive, v * x[0, 0]), 0).values() ** 2,
+}
+
+
+@pytest.mark.parametrize("name", list(SPARSE) + list(SPARSE_ONLY_OURS))
+def test_sparse_gradgradcheck(name):
+    fn = SPARSE[name](deepdive) if name in SPARSE else SPARSE_ONLY_OURS[name]
+    first = rng.standard_normal((3, 3)) + 3 * np.eye(3) if "to_sparse" in name else rng.standard_normal(5)
+    gradgradcheck(fn, first, rng.standard_normal((3, 2)))
+
+
+def test_sparse_first_order_gradient_matches_torch_where_torch_drops_the_graph():
+    t = require_torch()
+    fn = lambda L: lambda v: L.sparse.softmax(_coo(L, v).coalesce(), 1).to_dense() ** 2
+    check_second_order(fn(deepdive), fn(t), [rng.standard_normal(5)])
