@@ -316,3 +316,89 @@ def test_sparse_first_order_gradient_matches_torch_where_torch_drops_the_graph()
     t = require_torch()
     fn = lambda L: lambda v: L.sparse.softmax(_coo(L, v).coalesce(), 1).to_dense() ** 2
     check_second_order(fn(deepdive), fn(t), [rng.standard_normal(5)])
+
+
+# ------------------------------------------------------------------ checkpoint, backward hooks, autocast
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_checkpoint_second_order(use_reentrant):
+    """A checkpointed segment reading an input and a captured leaf (the weight): the gradient of both is
+    differentiable again (torch: its non-reentrant checkpoint; deepdive's reentrant variant also allows it)."""
+    t = require_torch()
+
+    def fn(L, reentrant):
+        def run(x, w):
+            segment = lambda a: (a @ w).tanh() * a.sum(1, keepdim=True)
+            return L.utils.checkpoint.checkpoint(segment, x, use_reentrant=reentrant) ** 2
+        return run
+
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    check_second_order(fn(deepdive, use_reentrant), fn(t, False), [x, w])
+    gradgradcheck(fn(deepdive, use_reentrant), x, w)
+
+
+def test_checkpoint_hessian_equals_plain():
+    """With dropout inside: the recomputation under create_graph draws the same mask (random state restored)."""
+    x = rng.standard_normal((4, 5))
+    results = []
+    for checkpointed in (True, False):
+        deepdive.manual_seed(3)
+        a = deepdive.tensor(x, requires_grad=True)
+        segment = lambda t: F.dropout(t.sin(), 0.5, training=True) * t
+        y = deepdive.utils.checkpoint.checkpoint(segment, a, use_reentrant=False) if checkpointed else segment(a)
+        (g,) = deepdive.autograd.grad((y ** 2).sum(), a, create_graph=True)
+        (h,) = deepdive.autograd.grad(g.sum(), a)
+        results.append(h.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+def test_full_backward_hooks_in_a_create_graph_pass():
+    """Module full backward (pre-)hooks run in a create_graph pass, see Tensors with graph, and what they
+    return is differentiated again; the second pass crosses the module again and calls them again (with
+    gradients that don't require grad), exactly as torch does."""
+    t = require_torch()
+    x0, w0 = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    results = []
+    for lib in (deepdive, t):
+        layer = lib.nn.Linear(4, 2, bias=False).double()
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(w0))
+        log = []
+
+        def pre(module, grad_output):
+            log.append(("pre", grad_output[0].requires_grad))
+            return (grad_output[0] * 3,)
+
+        def post(module, grad_input, grad_output):
+            log.append(("post", grad_input[0].requires_grad))
+            return (grad_input[0] ** 2,)
+
+        layer.register_full_backward_pre_hook(pre)
+        layer.register_full_backward_hook(post)
+        x = lib.tensor(x0, requires_grad=True)
+        y = layer(x).tanh()
+        gx, gw = lib.autograd.grad((y ** 2).sum(), (x, layer.weight), create_graph=True)
+        log.append("second pass")
+        hx, hw = lib.autograd.grad((gx ** 2).sum() + gw.sum(), (x, layer.weight))
+        results.append(([r.detach().numpy() for r in (gx, gw, hx, hw)], log))
+    for ours, theirs in zip(results[0][0], results[1][0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert results[0][1] == results[1][1] == [("pre", True), ("post", True), "second pass", ("pre", False),
+                                              ("post", False)]
+
+
+def test_autocast_rounding_second_order():
+    """Under CPU autocast the rounding to bfloat16 of inputs and gradients is recorded too: a second
+    derivative through an autocast matmul, against torch's (to bfloat16's precision)."""
+    t = require_torch()
+    x0, w0 = rng.standard_normal((4, 8)).astype(np.float32), rng.standard_normal((8, 3)).astype(np.float32)
+    results = []
+    for lib in (deepdive, t):
+        x, w = lib.tensor(x0, requires_grad=True), lib.tensor(w0, requires_grad=True)
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            y = (x @ w).float()
+        gx, gw = lib.autograd.grad((y ** 2).sum(), (x, w), create_graph=True)
+        hx, hw = lib.autograd.grad((gx.float() ** 2).sum() + (gw.float() * 1.5).sum(), (x, w))
+        results.append([r.detach().float().numpy() for r in (gx, gw, hx, hw)])
+    for ours, theirs in zip(*results):
+        scale = float(np.abs(theirs).max())
+        np.testing.assert_allclose(ours, theirs, rtol=2 ** -5, atol=2 ** -5 * scale)
