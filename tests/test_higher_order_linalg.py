@@ -402,3 +402,86 @@ def test_autocast_rounding_second_order():
     for ours, theirs in zip(*results):
         scale = float(np.abs(theirs).max())
         np.testing.assert_allclose(ours, theirs, rtol=2 ** -5, atol=2 ** -5 * scale)
+
+
+# ------------------------------------------------------------------ packed sequences, LSTM projections
+PACKED = {
+    "rnn": lambda nn: nn.RNN(3, 4), "rnn_relu_bidirectional": lambda nn: nn.RNN(3, 3, nonlinearity="relu",
+                                                                               bidirectional=True),
+    "lstm": lambda nn: nn.LSTM(3, 4, num_layers=2), "lstm_bidirectional": lambda nn: nn.LSTM(3, 2, bidirectional=True),
+    "lstm_proj": lambda nn: nn.LSTM(3, 4, proj_size=2), "lstm_proj_bidirectional": lambda nn: nn.LSTM(3, 4, proj_size=2,
+                                                                                                    bidirectional=True),
+    "gru": lambda nn: nn.GRU(3, 4), "gru_bidirectional": lambda nn: nn.GRU(3, 2, bidirectional=True, num_layers=2),
+}
+
+
+def _twin_modules(name, dtype):
+    t = require_torch()
+    ours, theirs = PACKED[name](deepdive.nn), PACKED[name](t.nn)
+    for p in ours.parameters():
+        p._data = p._data.astype(dtype)
+    theirs = theirs.to(getattr(t, np.dtype(dtype).name))
+    with t.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(t.tensor(p._data))
+    return ours, theirs
+
+
+def _packed_run(lib, module, lengths):
+    """A packed (unsorted lengths, so sorted inside) batch through the module; the padded output and the
+    final states, as one function of the padded input."""
+    utils = lib.nn.utils.rnn
+
+    def run(x):
+        packed = utils.pack_padded_sequence(x, lib.tensor(lengths), enforce_sorted=False)
+        out, state = module(packed)
+        padded, _ = utils.pad_packed_sequence(out)
+        states = state if isinstance(state, tuple) else (state,)
+        return (padded.tanh(),) + tuple(s * s for s in states)
+    return run
+
+
+@pytest.mark.parametrize("name", list(PACKED))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_packed_recurrent_second_order(name, dtype):
+    """Packed sequences (rows that finished hold their state) and LSTM projections: the backward through time
+    recorded step by step, against torch's double backward."""
+    t = require_torch()
+    ours, theirs = _twin_modules(name, dtype)
+    lengths = np.array([2, 4, 3])
+    x = rng.standard_normal((4, 3, 3)).astype(dtype)
+    tol = {} if dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    check_second_order(_packed_run(deepdive, ours, lengths), _packed_run(t, theirs, lengths), [x], **tol)
+
+
+@pytest.mark.parametrize("name", ["lstm_proj", "lstm_proj_bidirectional"])
+def test_lstm_projection_second_order_padded(name):
+    t = require_torch()
+    ours, theirs = _twin_modules(name, np.float64)
+    x = rng.standard_normal((3, 2, 3))
+    check_second_order(lambda a: ours(a)[0].tanh(), lambda a: theirs(a)[0].tanh(), [x])
+    gradgradcheck(lambda a: ours(a)[0].tanh(), x[:2])
+
+
+@pytest.mark.parametrize("name", ["lstm_proj", "gru", "rnn"])
+def test_packed_recurrent_gradgradcheck(name):
+    ours, _ = _twin_modules(name, np.float64)
+    gradgradcheck(lambda a: _packed_run(deepdive, ours, np.array([1, 3]))(a)[0], rng.standard_normal((3, 2, 3)))
+
+
+def test_lstm_projection_weight_second_order():
+    """The second derivatives reach every weight, W_hr included, on a packed batch."""
+    t = require_torch()
+    ours, theirs = _twin_modules("lstm_proj", np.float64)
+    x0 = rng.standard_normal((4, 3, 3))
+    results = []
+    for lib, module in ((deepdive, ours), (t, theirs)):
+        x = lib.tensor(x0.copy(), requires_grad=True)
+        params = list(module.parameters())
+        outs = _packed_run(lib, module, np.array([2, 4, 3]))(x)
+        loss = sum((o ** 2).sum() for o in outs)
+        grads = lib.autograd.grad(loss, [x] + params, create_graph=True)
+        second = lib.autograd.grad(sum((g ** 2).sum() for g in grads), [x] + params)
+        results.append([g.detach().numpy() for g in second])
+    for ours_h, theirs_h in zip(*results):
+        np.testing.assert_allclose(ours_h, theirs_h, rtol=1e-8, atol=1e-10)
