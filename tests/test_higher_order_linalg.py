@@ -81,6 +81,24 @@ def test_qr_svd_shapes_second_order(shape):
         check_second_order(LINALG[name](deepdive), LINALG[name](t), [a])
 
 
+def test_full_factors_second_order():
+    """svd(full_matrices=True), square and not (torch 2.13 differentiates through the first k columns of U /
+    rows of Vh and drops the rest), through S only too; qr(mode='complete') with m <= n, and its error for m > n."""
+    t = require_torch()
+    full = lambda L: lambda A: (lambda u, s, vh: (u[..., :, :3] ** 2, s, vh[..., :3, :] ** 2, u ** 2, vh ** 2))(
+        *L.linalg.svd(A))
+    only_s = lambda L: lambda A: L.linalg.svd(A).S ** 2
+    complete = lambda L: lambda A: tuple(f ** 2 for f in L.linalg.qr(A, mode="complete"))
+    for shape in ((2, 3, 3), (3, 5), (5, 3)):
+        check_second_order(full(deepdive), full(t), [rng.standard_normal(shape)])
+        check_second_order(only_s(deepdive), only_s(t), [rng.standard_normal(shape)])
+    check_second_order(complete(deepdive), complete(t), [rng.standard_normal((3, 4))])
+    x = deepdive.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    q = deepdive.linalg.qr(x, mode="complete").Q
+    with pytest.raises(RuntimeError, match="mode='complete' and nrows > ncols"):
+        deepdive.autograd.grad(q.sum(), x, create_graph=True)
+
+
 def test_solve_broadcast_and_vector_rhs_second_order():
     t = require_torch()
     fn = lambda L: lambda A, b: L.linalg.solve(A, b) ** 2
@@ -90,12 +108,16 @@ def test_solve_broadcast_and_vector_rhs_second_order():
 
 
 def test_det_singular_second_order():
-    """At a singular (rank n - 1) matrix det's gradient is the adjugate, which is still differentiable."""
+    """At a singular (rank n - 1) matrix det's gradient is the adjugate, still differentiable; as torch, where
+    |det| < eps the recorded formula goes through the SVD, elsewhere through the inverse (a batch mixes both)."""
     t = require_torch()
-    a = rng.standard_normal((3, 3))
-    a[2] = a[0] + a[1]
+    a = rng.standard_normal((3, 3, 3))
+    a[0, 2] = a[0, 0] + a[0, 1]
+    a[2, :, 1] = 2 * a[2, :, 0]
     fn = lambda L: lambda A: L.linalg.det(A) * 2
+    check_second_order(fn(deepdive), fn(t), [a[0]])
     check_second_order(fn(deepdive), fn(t), [a])
+    check_second_order(fn(deepdive), fn(t), [a[[0, 2]]])
 
 
 def test_matrix_functions_hessian():

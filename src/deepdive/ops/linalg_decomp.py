@@ -117,17 +117,35 @@ class Det(Function):
 
     @staticmethod
     def graph_backward(ctx, grad):
-        """g d A^{-T} for invertible A; at a singular A the adjugate from a recorded SVD (as first order)."""
+        """As PyTorch in grad mode: g d A^{-T} where |det A| >= eps (the dtype's), else the adjugate from a
+        recorded SVD, U diag(prod_{j != i} s_j) Vh det(U Vh), which needs no inverse."""
         (a,) = ctx.saved_tensors
-        if np.all(np.linalg.det(a._data) != 0):
-            return (grad * Det.apply(a))[..., None, None] * Inv.apply(a).mT
-        from .joining import stack, cat
-        u, s, vh = SVD.apply(a, False)
-        n = s.shape[-1]
-        others = stack([cat([s[..., :i], s[..., i + 1:]], -1).prod(-1) for i in range(n)], -1) if n > 1 \
-            else s * 0 + 1
-        sign = (np.linalg.det(u._data) * np.linalg.det(vh._data)).astype(a._data.dtype)
-        return (grad * sign)[..., None, None] * ((u * others[..., None, :]) @ vh)
+        singular = np.abs(np.linalg.det(a._data)) < np.finfo(a._data.dtype).eps
+        if not singular.any():
+            return _det_grad_invertible(a, grad)
+        if singular.all():
+            return _det_grad_singular(a, grad)
+        from .joining import cat
+        n, batch = a.shape[-1], singular.shape
+        flat_a, flat_g, flat = a.reshape(-1, n, n), grad.reshape(-1), singular.reshape(-1)
+        rows_s, rows_n = np.flatnonzero(flat), np.flatnonzero(~flat)
+        parts = cat([_det_grad_invertible(flat_a[_wrap(rows_n)], flat_g[_wrap(rows_n)]),
+                     _det_grad_singular(flat_a[_wrap(rows_s)], flat_g[_wrap(rows_s)])], 0)
+        order = np.argsort(np.concatenate([rows_n, rows_s]))           # back to the batch's order
+        return parts[_wrap(order)].reshape(batch + (n, n))
+
+
+def _det_grad_invertible(a, grad):
+    return (grad * Det.apply(a))[..., None, None] * Inv.apply(a).mT
+
+
+def _det_grad_singular(a, grad):
+    from .joining import stack, cat
+    u, s, vh = SVD.apply(a, False)
+    n = s.shape[-1]
+    others = stack([cat([s[..., :i], s[..., i + 1:]], -1).prod(-1) for i in range(n)], -1) if n > 1 else s * 0 + 1
+    sign = (np.linalg.det(u._data) * np.linalg.det(vh._data)).astype(a._data.dtype)
+    return (grad * sign)[..., None, None] * ((u * others[..., None, :]) @ vh)
 
 
 class SlogDet(Function):
@@ -253,7 +271,8 @@ class SVD(Function):
     skew(X) = X - X^T:
         gA = U [ (skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS) ] Vh
              + (I - U U^T) gU S^{-1} Vh   (m > k)   or   + U S^{-1} gV^T (I - V V^T)   (n > k).
-    Only gS flowing (svdvals, norms): gA = U diag(gS) Vh.
+    Only gS flowing (svdvals, norms): gA = U diag(gS) Vh. With ``full_matrices`` only the first k columns of
+    U (rows of Vh) enter, the gradient of the others is dropped (PyTorch 2.13 narrows them the same way).
     """
 
     @staticmethod
@@ -269,10 +288,6 @@ class SVD(Function):
         k = s.shape[-1]
         u_used, vh_used = u[..., :k], vh[..., :k, :]
         with_vectors = np.any(gu) or np.any(gvh)
-        if ctx.full_matrices and with_vectors and u.shape[-1] != vh.shape[-2]:
-            raise RuntimeError("linalg_svd_backward: The derivative of linalg.svd depends on the singular vectors, "
-                               "which are not unique when full_matrices=True and the matrix is not square. Use "
-                               "full_matrices=False.")
         if not with_vectors:
             return (u_used * gs[..., None, :]) @ vh_used, None
         m, n = u.shape[-2], vh.shape[-1]
@@ -300,8 +315,6 @@ class SVD(Function):
         u_used, vh_used = u[..., :k], vh[..., :k, :]
         # NOTE: a zero gU / gVh that requires grad still counts (PyTorch tests "defined", not "nonzero")
         with_vectors = gu.requires_grad or gvh.requires_grad or np.any(gu._data) or np.any(gvh._data)
-        if ctx.full_matrices and with_vectors and u.shape[-1] != vh.shape[-2]:
-            return SVD.backward(ctx, gu._data, gs._data, gvh._data)       # raises PyTorch's error
         if not with_vectors:
             return (u_used * gs[..., None, :]) @ vh_used, None
         m, n = u.shape[-2], vh.shape[-1]
