@@ -120,6 +120,27 @@ def test_det_singular_second_order():
     check_second_order(fn(deepdive), fn(t), [a[[0, 2]]])
 
 
+COMPOSED = {       # the public functions composed from the Functions above
+    "pinv_rank_deficient": (lambda L: lambda A: L.linalg.pinv(A),
+                            lambda: [rng.standard_normal((4, 2)) @ rng.standard_normal((2, 3))]),
+    "lstsq": (lambda L: lambda A, B: L.linalg.lstsq(A, B).solution,
+              lambda: [rng.standard_normal((5, 3)), rng.standard_normal((5, 2))]),
+    "matrix_power": (lambda L: lambda A: L.linalg.matrix_power(A, -2), lambda: [square()]),
+    "solve_triangular": (lambda L: lambda A, B: L.linalg.solve_triangular(A, B, upper=True),
+                         lambda: [square(), rng.standard_normal((3, 2))]),
+    "matrix_norms": (lambda L: lambda A: L.linalg.matrix_norm(A, ord="nuc") + L.linalg.matrix_norm(A, ord=2),
+                     lambda: [rng.standard_normal((3, 4))]),
+    "logdet": (lambda L: lambda A: L.logdet(spd(A, L)), lambda: [rng.standard_normal((3, 3))]),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPOSED))
+def test_composed_linalg_second_order(name):
+    t = require_torch()
+    fn, inputs = COMPOSED[name]
+    check_second_order(fn(deepdive), fn(t), inputs())
+
+
 def test_matrix_functions_hessian():
     """torch.func-style: the Hessian of log det and of a trace of the inverse (compositions of the above)."""
     t = require_torch()
