@@ -528,3 +528,14 @@ def test_lstm_projection_weight_second_order():
         results.append([g.detach().numpy() for g in second])
     for ours_h, theirs_h in zip(*results):
         np.testing.assert_allclose(ours_h, theirs_h, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["det", "slogdet", "cholesky", "eigvalsh", "svdvals"])
+def test_func_hessian_linalg(name):
+    """torch.func.hessian of a scalar function of each decomposition, against torch's."""
+    t = require_torch()
+    a = linalg_inputs(name, ())[0]
+    scalar = lambda L: lambda A: (LINALG[name](L)(A) ** 2).sum()
+    ours = deepdive.func.hessian(scalar(deepdive))(deepdive.tensor(a))
+    theirs = t.func.hessian(scalar(t))(t.tensor(a))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-8, atol=1e-10)
