@@ -117,10 +117,17 @@ class Det(Function):
 
     @staticmethod
     def graph_backward(ctx, grad):
-        """As PyTorch in grad mode: g d A^{-T} where |det A| >= eps (the dtype's), else the adjugate from a
-        recorded SVD, U diag(prod_{j != i} s_j) Vh det(U Vh), which needs no inverse."""
+        """g d A^{-T} for a well-conditioned A, else (as PyTorch where |det A| < eps) the adjugate from a
+        recorded SVD, U diag(prod_{j != i} s_j) Vh det(U Vh), which needs no inverse.
+
+        NOTE: the switch is on the condition number (> 1/sqrt(eps)), not only on |det| < eps: near a singular
+        matrix the derivative of d A^{-T} is a difference of terms ~ d |A^{-1}|^2 that cancel (1e16 - 1e16
+        for a rank-deficient matrix whose det rounds to 1e-16 instead of 0), which the SVD form never forms.
+        """
         (a,) = ctx.saved_tensors
-        singular = np.abs(np.linalg.det(a._data)) < np.finfo(a._data.dtype).eps
+        eps = np.finfo(a._data.dtype).eps
+        s = np.linalg.svd(a._data, compute_uv=False)
+        singular = (s[..., -1] <= s[..., 0] * np.sqrt(eps)) | (np.abs(np.linalg.det(a._data)) < eps)
         if not singular.any():
             return _det_grad_invertible(a, grad)
         if singular.all():
