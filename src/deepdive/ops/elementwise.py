@@ -343,6 +343,17 @@ class Remainder(Function):
                 dy = unbroadcast((-grad * np.floor_divide(x, y)).astype(grad.dtype, copy=False), np.shape(y))
         return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = (getattr(a, "_data", a) for a in ctx.saved_tensors)
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:      # floor(x / y) is piecewise constant: its derivative is 0, as in PyTorch
+            with np.errstate(divide="ignore", invalid="ignore"):
+                quotient = _wrap(np.asarray(np.floor_divide(x, y)).astype(grad._data.dtype, copy=False))
+            dy = unbroadcast(-grad * quotient, np.shape(y))
+        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+
 
 def fmod(input, other):
     """C-style modulus (sign of the dividend). Backward: dx = g."""

@@ -159,6 +159,32 @@ class SetItem(Function):
             dv = unbroadcast(dv, ctx.v_shape)
         return dx, dv, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            dx = SetItem.apply(grad, np.zeros((), grad._data.dtype), ctx.index)     # the same write, of zeros
+        if ctx.needs_input_grad[1]:
+            dv = _read(grad, ctx.index)
+            if dv.ndim < len(ctx.v_shape):
+                dv = dv.reshape((1,) * (len(ctx.v_shape) - dv.ndim) + tuple(dv.shape))
+            dv = unbroadcast(dv, ctx.v_shape)
+        return dx, dv, None
+
+
+def _read(t, index):
+    """``t[index]`` with NumPy's reading of ``index`` (as the ops' NumPy backward reads it), recorded."""
+    index = index if index.__class__ is tuple else (index,)
+    advanced = any(i.__class__ is np.ndarray for i in index)
+    return (Index if advanced else Slice).apply(t, index, advanced)
+
+
+def _pad_to_graph(t, shape):
+    """``_pad_to`` on Tensors: ``t`` in the leading corner of zeros of ``shape``, recorded."""
+    if tuple(t.shape) == tuple(shape):
+        return t
+    return SetItem.apply(_wrap(np.zeros(shape, t._data.dtype)), t, tuple(slice(0, s) for s in t.shape))
+
 
 def __setitem__(self, index, value):
     """``x[index] = value`` in place; recorded in the graph when x or value requires grad."""
@@ -302,6 +328,12 @@ class Scatter(Function):
             dsrc = _pad_to(grad[ctx.grid], ctx.src_shape)
         return dx, None, None, dsrc
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dx = SetItem.apply(grad, np.zeros((), grad._data.dtype), ctx.grid) if ctx.needs_input_grad[0] else None
+        dsrc = _pad_to_graph(_read(grad, ctx.grid), ctx.src_shape) if ctx.needs_input_grad[3] else None
+        return dx, None, None, dsrc
+
 
 class ScatterAdd(Function):
     """z = x;  z[i][index[i][j]] += src[i][j] (dim=1).   Backward: dx = g,  dsrc = g gathered at index."""
@@ -317,6 +349,11 @@ class ScatterAdd(Function):
         dsrc = None
         if ctx.needs_input_grad[3]:
             dsrc = _pad_to(grad[ctx.grid], ctx.src_shape)
+        return grad, None, None, dsrc
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dsrc = _pad_to_graph(_read(grad, ctx.grid), ctx.src_shape) if ctx.needs_input_grad[3] else None
         return grad, None, None, dsrc
 
 
@@ -440,6 +477,13 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, grad):
         dsrc = np.take(grad, ctx.index, axis=ctx.dim) if ctx.needs_input_grad[3] else None
+        if dsrc is not None and ctx.alpha != 1:
+            dsrc = dsrc * ctx.alpha
+        return grad, None, None, dsrc, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dsrc = IndexSelect.apply(grad, ctx.dim, ctx.index) if ctx.needs_input_grad[3] else None
         if dsrc is not None and ctx.alpha != 1:
             dsrc = dsrc * ctx.alpha
         return grad, None, None, dsrc, None
@@ -611,6 +655,11 @@ class IndexPutAccumulate(Function):
         dv = unbroadcast(grad[ctx.indices], ctx.v_shape) if ctx.needs_input_grad[1] else None
         return grad, dv, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dv = unbroadcast(_read(grad, ctx.indices), ctx.v_shape) if ctx.needs_input_grad[1] else None
+        return grad, dv, None
+
 
 def index_put(input, indices, values, accumulate=False):
     """Out-of-place ``input[indices] = values`` (``+=`` with repeats summed when ``accumulate``)."""
@@ -665,6 +714,16 @@ class MaskedScatter(Function):
             dsource = dsource.reshape(ctx.source_shape)
         return dx, None, dsource
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        dx = dsource = None
+        if ctx.needs_input_grad[0]:
+            dx = SetItem.apply(grad, np.zeros((), grad._data.dtype), ctx.mask)
+        if ctx.needs_input_grad[2]:
+            size = int(np.prod(ctx.source_shape))
+            dsource = _pad_to_graph(_read(grad, ctx.mask), (size,)).reshape(ctx.source_shape)
+        return dx, None, dsource
+
 
 def masked_scatter(input, mask, source):
     """Write ``source``'s elements, in row-major order, where ``mask`` is True."""
@@ -711,19 +770,113 @@ class ScatterReduce(Function):
         elif reduce == "mean":
             dx, dsrc = grad / ctx.count, (grad / ctx.count)[grid]
         elif reduce == "prod":
-            # NOTE: d out / d v = out / v, valid for non-zero v (PyTorch handles zeros separately)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            if x.all() and src.all():         # d out / d v = out / v for non-zero v
                 dx, dsrc = grad * out / x, (grad * out)[grid] / src
+            else:
+                dx, dsrc = _scatter_prod_backward_zeros(grad, x, src, ctx)
         else:       # amax / amin: the gradient is shared evenly among the values equal to the result
+            # NOTE: as in PyTorch, self's ties count even with include_self=False (its share is then dropped)
             ties = np.zeros(out.shape, dtype=grad.dtype)
             np.add.at(ties, grid, (src == out[grid]).astype(grad.dtype))
-            ties += (x == out) & (ctx.include_self | ~hit)
+            ties += x == out
             share = grad / np.maximum(ties, 1)
             dx, dsrc = share * (x == out), share[grid] * (src == out[grid])
         if not ctx.include_self:
             dx = np.where(hit, 0, dx)
         return dx.astype(grad.dtype, copy=False), None, None, _pad_to(np.asarray(dsrc, dtype=grad.dtype),
                                                                           ctx.src_full_shape), None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """PyTorch's scatter_reduce_backward on Tensors (prod exact with zeros, as there)."""
+        x, _ = ctx.saved_tensors
+        grid, reduce, hit, out = ctx.grid, ctx.reduce, ctx.hit, ctx.out
+        src_data = ctx._raw_saved[1]
+        if reduce == "sum":
+            dx, dsrc = grad, _read(grad, grid)
+        elif reduce == "mean":
+            dx = grad / _wrap(ctx.count.astype(grad._data.dtype, copy=False))
+            dsrc = _read(dx, grid)
+        elif reduce == "prod":
+            dx, dsrc = _scatter_prod_backward(ctx, grad, x, src_data)
+        else:
+            x_data = x._data
+            ties = np.zeros(out.shape, dtype=out.dtype)
+            np.add.at(ties, grid, src_data == out[grid])
+            x_is_result = x_data == out
+            share = grad / _wrap(np.maximum(ties + x_is_result, 1).astype(out.dtype, copy=False))
+            dx = share * _wrap((x_is_result & (ctx.include_self | ~hit)).astype(out.dtype))
+            dsrc = _read(share, grid) * _wrap((src_data == out[grid]).astype(out.dtype))
+        if not ctx.include_self and reduce in ("sum", "mean", "prod"):
+            dx = SetItem.apply(dx, np.zeros((), dx._data.dtype), hit)
+        return dx, None, None, _pad_to_graph(dsrc, ctx.src_full_shape), None, None
+
+
+def _scatter_prod(x, grid, src, include_self, hit):
+    out = x.copy()
+    if not include_self:
+        out[hit] = 1
+    np.multiply.at(out, grid, src)
+    return out
+
+
+def _scatter_prod_backward_zeros(grad, x, src, ctx):
+    """scatter_reduce(prod)'s gradient with zeros: the product of the others, from the reduction re-run with
+    the zero replaced by 1 (PyTorch's formula; one zero of self, or a single zero of src in a slot)."""
+    grid, include_self, hit = ctx.grid, ctx.include_self, ctx.hit
+    masked_x = np.where(x == 0, 1, x)
+    dx = grad * _scatter_prod(masked_x, grid, src, include_self, hit) / masked_x
+    src_zero = src == 0
+    zeros_per_slot = np.zeros(x.shape, dtype=x.dtype)
+    np.add.at(zeros_per_slot, grid, src_zero)
+    single_zero = src_zero & (zeros_per_slot[grid] == 1)
+    through_zero = (grad * _scatter_prod(x, grid, np.where(single_zero, 1, src), include_self, hit))[grid]
+    dsrc = np.where(single_zero, through_zero, (grad * ctx.out)[grid] / np.where(src_zero, 1, src))
+    return dx, dsrc
+
+
+def _scatter_dim_and_index(grid):
+    """``(dim, index)`` back from ``_grid(index, dim)``: the entry that is not the open grid's arange
+    (when all are, every choice of dim gives the same grid)."""
+    for k, entry in enumerate(grid):
+        size = entry.shape[k]
+        if entry.shape.count(1) < len(entry.shape) - 1 or not np.array_equal(entry.reshape(-1), np.arange(size)):
+            return k, entry
+    return 0, grid[0]
+
+
+def _scatter_prod_backward(ctx, grad, x, src_data):
+    """d scatter_reduce(prod) on Tensors: g out / v, and where v is a zero, the product of the *others*, from
+    the reduction re-run with that zero replaced by 1 (PyTorch's formula, which it differentiates again,
+    except for a src with more than one zero in a slot: a delayed error, as in PyTorch)."""
+    from ..autograd._graph import delayed_error, linked_input, linked_output
+    dim, index = _scatter_dim_and_index(ctx.grid)
+    grid, include_self = ctx.grid, ctx.include_self
+    src_full = np.zeros(ctx.src_full_shape, src_data.dtype)
+    src_full[tuple(slice(0, s) for s in src_data.shape)] = src_data
+    src = _read(linked_input(ctx, 3, src_full), tuple(slice(0, s) for s in src_data.shape))
+    result = linked_output(ctx, ctx.out)
+    x_zero = x._data == 0
+    if x_zero.any():
+        masked_x = x.masked_fill(_wrap(x_zero), 1)
+        dx = grad * ScatterReduce.apply(masked_x, dim, index, src, "prod", include_self) / masked_x
+    else:
+        dx = grad * result / x
+    src_zero = src_data == 0
+    zeros_per_slot = np.zeros(x._data.shape, x._data.dtype)
+    np.add.at(zeros_per_slot, grid, src_zero)
+    zeros_per_slot = zeros_per_slot[grid]
+    single_zero = src_zero & (zeros_per_slot == 1)
+    if not src_zero.any():
+        dsrc = _read(grad * result, grid) / src
+    else:
+        masked_src = src.masked_fill(_wrap(single_zero), 1)
+        through_zero = _read(grad * ScatterReduce.apply(x, dim, index, masked_src, "prod", include_self), grid)
+        dsrc = through_zero.where(_wrap(single_zero), _read(grad * result, grid) / src.masked_fill(_wrap(src_zero), 1))
+        if (zeros_per_slot > 1).any():
+            dsrc, = delayed_error("scatter_reduce(): Double backward is unsupported for src when >1 zeros in src are "
+                                  "scattered to the same position.", (dsrc,))
+    return dx, dsrc
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):

@@ -62,6 +62,12 @@ class Overwrite(Function):
         d_new = unbroadcast(grad, ctx.new_shape) if ctx.needs_input_grad[1] else None
         return d_old, d_new
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        d_old = _wrap(np.zeros(ctx.old_shape, dtype=grad._data.dtype)) if ctx.needs_input_grad[0] else None
+        d_new = unbroadcast(grad, ctx.new_shape) if ctx.needs_input_grad[1] else None
+        return d_old, d_new
+
 
 def _history(t):
     """``t``'s current node as an input to the op that overwrites it (no copy: Overwrite reads no values)."""
@@ -175,6 +181,15 @@ class CopySlices(Function):
             d_values = grad.reshape(-1)[ctx.positions]
         return d_base, d_values, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        d_base = d_values = None
+        if ctx.needs_input_grad[0]:          # the same write, of zeros
+            d_base = CopySlices.apply(grad, np.zeros((), grad._data.dtype), ctx.positions)
+        if ctx.needs_input_grad[1]:
+            d_values = AsStrided.apply(grad, ctx.positions)
+        return d_base, d_values, None
+
 
 class AsStrided(Function):
     """y = base's elements at flat ``positions`` (how a view reads its base).   Backward: dx = g put back there."""
@@ -189,6 +204,11 @@ class AsStrided(Function):
         d_base = np.zeros(ctx.base_shape, dtype=grad.dtype)
         d_base.reshape(-1)[ctx.positions] = grad
         return d_base, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        base = _wrap(np.zeros(ctx.base_shape, dtype=grad._data.dtype))
+        return CopySlices.apply(base, grad, ctx.positions), None
 
 
 def _rebase_view(view, base, result, positions):

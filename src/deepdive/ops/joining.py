@@ -357,6 +357,11 @@ class Diagonal(Function):
         planes[..., k + max(-offset, 0), k + max(offset, 0)] = grad
         return dx, None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # (the copy, not the view: a gradient never aliases another)
+        return linear_backward(ctx, grad, lambda g: DiagonalCopy.apply(g, *ctx.args)), None, None, None
+
 
 class DiagonalCopy(Diagonal):
     """``Diagonal`` into new memory: ``diag`` of a matrix copies in PyTorch (``diagonal`` is the view)."""
@@ -387,6 +392,10 @@ class DiagEmbed(Function):
     @staticmethod
     def backward(ctx, grad):
         return np.diag(grad, ctx.offset).copy(), None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: DiagEmbed.apply(g, ctx.offset)), None
 
 
 def diag(input, diagonal=0):
@@ -537,6 +546,10 @@ class RepeatInterleave(Function):
         np.add.at(dx, (slice(None),) * dim + (np.repeat(np.arange(n), ctx.repeats),), grad)
         return dx, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return linear_backward(ctx, grad, lambda g: RepeatInterleave.apply(g, ctx.repeats, ctx.dim)), None, None
+
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element ``repeats`` times (an int, or one count per element) along ``dim``
@@ -663,6 +676,11 @@ class BlockDiag(Function):
     def backward(ctx, grad):
         return tuple(grad[block] for block in ctx.blocks)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        from .indexing import Slice
+        return tuple(Slice.apply(grad, block, False) for block in ctx.blocks)
+
 
 def block_diag(*tensors):
     """A block-diagonal matrix from the inputs (0-D and 1-D inputs count as 1 x n)."""
@@ -707,6 +725,13 @@ class DiagEmbedBatched(Function):
     def backward(ctx, grad):
         rows, cols, dim1, dim2 = ctx.args
         return np.moveaxis(grad, (dim1, dim2), (-2, -1))[..., rows, cols], None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        rows, cols, dim1, dim2 = ctx.args
+        # the offset back from the diagonal's positions (an empty diagonal: only the planes' size matters)
+        offset = int(cols[0] - rows[0]) if rows.size else ctx._out_shape[dim1]
+        return linear_backward(ctx, grad, lambda g: DiagEmbedBatched.apply(g, offset, dim1, dim2)), None, None, None
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):

@@ -348,6 +348,50 @@ class Einsum(Function):
                 grads.append(dx)
         return tuple(grads)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same einsums, on Tensors; a repeated letter's diagonal is filled by an einsum with identities."""
+        operands = ctx.saved_tensors
+        subs, out = ctx.subs, ctx.out
+        grads = [None]
+        for i, (sub, x) in enumerate(zip(subs, operands)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(subs)) if j != i]
+            reachable = set(out).union(*(subs[j] for j in others))
+            letters = "".join(dict.fromkeys(sub))
+            wanted = "".join(c for c in letters if c in reachable)
+            g = Einsum.apply(([out] + [subs[j] for j in others], wanted), grad, *[operands[j] for j in others])
+            size = {c: x.shape[sub.index(c)] for c in letters}
+            g = g.reshape([g.shape[wanted.index(c)] if c in wanted else 1 for c in letters])
+            axes = tuple(k for k, c in enumerate(letters) if size[c] == 1 and g.shape[k] != 1)
+            if axes:
+                g = g.sum(dim=axes, keepdim=True)
+            g = g.expand(*[size[c] for c in letters])
+            if len(letters) != len(sub):
+                g = _onto_diagonals(g, letters, sub, x._data.dtype)
+            grads.append(g)
+        return tuple(grads)
+
+
+def _onto_diagonals(g, letters, sub, dtype):
+    """g (subscripts ``letters``) written onto the diagonals of ``sub`` (letters repeated), zeros elsewhere:
+    each repeat of a letter becomes a fresh letter tied to the first by an identity matrix."""
+    spare = iter(c for c in string.ascii_letters if c not in sub)
+    fresh, identities, seen = [], [], set()
+    for k, c in enumerate(sub):
+        if c in seen:
+            new = next(spare)
+            fresh.append(new)
+            identities.append((c + new, np.eye(g.shape[letters.index(c)], dtype=dtype)))
+        else:
+            fresh.append(c)
+            seen.add(c)
+    from ..tensor import _wrap
+    spec = ([letters] + [s for s, _ in identities], "".join(fresh))
+    return Einsum.apply(spec, g, *[_wrap(eye) for _, eye in identities])
+
 
 def _np_einsum(equation, operands):
     # NOTE: NumPy's path optimiser maps contractions to BLAS (tensordot) but costs ~tens of µs per call,

@@ -687,12 +687,33 @@ class KLDiv(Function):
         else:
             g = _per_element(grad, ctx.reduction, ctx.count)
         need_x, need_t = ctx.needs_input_grad[:2]
-        dx = unbroadcast(-g * y, x.shape) if need_x else None
+        dx = None
+        if need_x:
+            dx = -g * y
+            if dx.shape != x.shape:     # y broadcast against x: widen -g y to the loss's shape, then sum to x's
+                dx = unbroadcast(np.broadcast_to(dx, np.broadcast_shapes(dx.shape, x.shape)), x.shape)
         dt = None
         if need_t:
             with np.errstate(divide="ignore"):
                 dt = g * y * (t - x + 1) if ctx.log_target else g * (np.log(y) + 1 - x)
             dt = unbroadcast(dt, t.shape)
+        return dx, dt, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        y = t.exp() if ctx.log_target else t
+        g = grad / (x.shape[0] if x.ndim else 1) if ctx.reduction == "batchmean" else \
+            _per_element(grad, ctx.reduction, ctx.count)
+        need_x, need_t = ctx.needs_input_grad[:2]
+        dx = None
+        if need_x:
+            dx = -g * y
+            if tuple(dx.shape) != tuple(x.shape):
+                dx = unbroadcast(dx.expand(*np.broadcast_shapes(tuple(dx.shape), tuple(x.shape))), x.shape)
+        dt = None
+        if need_t:
+            dt = unbroadcast(g * y * (t - x + 1) if ctx.log_target else g * (t.log() + 1 - x), t.shape)
         return dx, dt, None, None
 
 

@@ -24,6 +24,8 @@ class PiecewiseConstant(Function):
     def backward(ctx, grad):
         return (np.zeros(ctx.x_shape, ctx.x_dtype),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
+    graph_backward = backward       # zeros (or the error): constants, whose own derivative is zero
+
 
 class PiecewiseConstant2(Function):
     """z = f(x, y) for a piecewise-constant f (rounding division).   Backward: dx = 0,  dy = 0."""
@@ -37,6 +39,8 @@ class PiecewiseConstant2(Function):
     def backward(ctx, grad):
         return tuple(None if s is None else np.zeros(*s) for s in ctx.shapes) + (None,)
 
+    graph_backward = backward       # zeros (or the error): constants, whose own derivative is zero
+
 
 class NotDifferentiable(Function):
     """y = f(x) where f has no derivative (``floor_divide``, ``unique``).   Backward raises, as in PyTorch."""
@@ -49,6 +53,8 @@ class NotDifferentiable(Function):
     @staticmethod
     def backward(ctx, grad):
         raise RuntimeError(f"derivative for aten::{ctx.op} is not implemented")
+
+    graph_backward = backward       # zeros (or the error): constants, whose own derivative is zero
 
 
 def _named(base, name):

@@ -472,8 +472,8 @@ class Prod(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         x, y = ctx.saved_tensors
-        if not x._data.all():
-            return NotImplemented        # zeros in x: not recorded yet (its gradient raises if differentiated)
+        if not x._data.all():           # zeros: the exclusive cumprods on Tensors (PyTorch's prod_safe_zeros_backward)
+            return _kept(grad, ctx) * _prod_of_others_graph(x, ctx.dims), None, None
         return _kept(grad, ctx) * linked_output(ctx, y._data) / x, None, None
 
 
@@ -487,6 +487,20 @@ def _prod_of_others(x, dims):
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.transpose((left * right).reshape(moved.shape), np.argsort(order))
+
+
+def _prod_of_others_graph(x, dims):
+    """``_prod_of_others`` on Tensors, recorded (cumprod's own recorded backward handles the zeros)."""
+    from .joining import cat
+    kept = [d for d in range(x.ndim) if d not in dims]
+    order = kept + list(dims)
+    moved = x.permute(*order)
+    flat = moved.reshape(*moved.shape[:len(kept)], -1)
+    last, n = flat.ndim - 1, flat.shape[-1]
+    ones = _wrap(np.ones(tuple(flat.shape[:-1]) + (1,), dtype=x._data.dtype))
+    left = cat([ones, flat.narrow(last, 0, n - 1)], last).cumprod(last)
+    right = cat([ones, flat.narrow(last, 1, n - 1).flip(last)], last).cumprod(last).flip(last)
+    return (left * right).reshape(*moved.shape).permute(*np.argsort(order).tolist())
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -655,6 +669,26 @@ class CumProd(Function):
         others = np.cumprod(np.where(at, 1, x), axis=dim)      # the products with the first zero left out
         dx_at = np.sum(grad * others * (position >= first_zero), axis=dim, keepdims=True)
         return np.where(before, dx_before, np.where(at, dx_at, 0)).astype(grad.dtype, copy=False), None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        dim = ctx.dim
+        if x._data.all():
+            return grad.mul(y).flip(dim).cumsum(dim).flip(dim) / x, None
+        # NOTE: with zeros the O(n) formula of backward is exact but its derivative is not cumprod's second
+        # derivative; PyTorch then uses (and differentiates) the O(n^2) one, as here:
+        # dx_k = sum_{j >= k} g_j prod_{i <= j, i != k} x_i.
+        from .joining import cat
+        n = x.shape[dim]
+        shape = [1] * x.ndim
+        shape[dim] = n
+        position = np.arange(n).reshape(shape)
+        parts = []
+        for k in range(n):
+            others = x.masked_fill(_wrap(position == k), 1).cumprod(dim)
+            parts.append((grad * others).narrow(dim, k, n - k).sum(dim, keepdim=True))
+        return cat(parts, dim), None
 
 
 def _cumulative(op, function, input, dim, dtype):

@@ -6,6 +6,8 @@ overflows; ``diff`` and ``kron`` are composed from slicing, subtraction, reshape
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import _wrap
+from ..autograd._graph import composite_backward
 from ._util import canonical_dim
 from .joining import cat, narrow
 
@@ -60,6 +62,22 @@ class LogCumSumExp(Function):
             negative = reversed_logcumsumexp(np.log(np.maximum(-grad, 0)) - y)
             dx = np.exp(x + positive) - np.exp(x + negative)
         return dx.astype(x.dtype, copy=False), None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        # NOTE: PyTorch records its log-space formula, which takes log|g|: its second derivative is NaN where
+        # g = 0 (and that formula's derivative in g is wrong there). The composite below is exact everywhere.
+        x, _ = ctx._raw_saved
+        return composite_backward(ctx, (grad,), lambda t, _: (_masked_logsumexp(t, ctx.dim),), [x, None])
+
+
+def _masked_logsumexp(x, dim):
+    """logcumsumexp from recorded ops: y_i = logsumexp_j (x_j + M_ij), M_ij = 0 for j <= i, -inf beyond
+    (O(n^2) memory along ``dim``; used only for create_graph=True)."""
+    n = x.shape[dim]
+    mask = np.where(np.tril(np.ones((n, n), dtype=bool)), 0, -np.inf).astype(x._data.dtype)
+    rows = x.transpose(dim, -1).unsqueeze(-2) + _wrap(mask)       # (..., n_i, n_j)
+    return rows.logsumexp(-1).transpose(dim, -1)
 
 
 def logcumsumexp(input, dim):
