@@ -92,15 +92,15 @@ def _polygamma_np(n, x):
     s = n + 1.0
     with np.errstate(all="ignore"):
         pole = (x <= 0) & (x == np.floor(x))
-        z = np.where(pole, 1.0, x)
+        z = np.where(pole, 1.0, x).reshape(-1)
         head = np.zeros_like(z)
         start = 10.0 + n
-        while True:
-            small = z < start
-            if not small.any():
-                break
-            head = head + np.where(small, z ** -s, 0.0)
-            z = np.where(small, z + 1.0, z)
+        small = np.flatnonzero(z < start)
+        while small.size:                 # NOTE: over the entries still below ``start`` only
+            head[small] += z[small] ** -s
+            z[small] += 1.0
+            small = small[z[small] < start]
+        z, head = z.reshape(x.shape), head.reshape(x.shape)
         tail = z ** (1 - s) / (s - 1) + 0.5 * z ** -s
         rising, factorial, power = s, 2.0, z ** (-s - 1)
         for j, b in enumerate(_BERNOULLI, start=1):
