@@ -353,8 +353,9 @@ SPARSE = {      # where torch differentiates twice: sparse.mm / addmm / @, and d
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sparse_second_order(name, dtype):
     t = require_torch()
-    # NOTE: a dense matrix without zeros: torch's first-order gradient of sparse.mm(d.to_sparse(), x) is dense
-    # (also where d is 0), deepdive's has d's pattern (a first-order difference, outside this file's scope)
+    # NOTE: a dense matrix without zeros. Where d has zeros, torch's first-order gradient of
+    # sparse.mm(d.to_sparse(), x) has d's pattern (ours too), but its second derivative w.r.t. d does not (it is
+    # dense there); ours keeps the pattern at every order, consistent with the first.
     first = rng.standard_normal((3, 3)) + 3 * np.eye(3) if "to_sparse" in name else rng.standard_normal(5)
     check_second_order(SPARSE[name](deepdive), SPARSE[name](t), [first.astype(dtype),
                                                                   rng.standard_normal((3, 2)).astype(dtype)])
