@@ -1,4 +1,4 @@
-"""ops/special.py: lgamma, digamma, polygamma(1), erfinv — gradcheck + PyTorch parity, poles as PyTorch."""
+"""ops/special.py: lgamma, digamma, polygamma(n), erfinv — gradcheck + PyTorch parity, poles as PyTorch."""
 import numpy as np
 import pytest
 
@@ -50,9 +50,24 @@ def test_integer_input_promotes_to_float():
     np.testing.assert_allclose(out.numpy(), [0.0, 0.0, np.log(24)], rtol=1e-6, atol=1e-7)
 
 
-def test_polygamma_higher_order_is_a_clear_error():
-    with pytest.raises(NotImplementedError, match="polygamma"):
-        deepdive.polygamma(2, deepdive.tensor([1.0]))
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+def test_polygamma_parity(n):
+    """Any order n, with its gradient psi^(n+1); negative non-integers summed as PyTorch (Cephes' zeta) does."""
+    torch = require_torch()
+    x = np.concatenate([POSITIVE, NEGATIVE])
+    check_parity(lambda t: deepdive.polygamma(n, t), lambda t: torch.polygamma(n, t), [x], rtol=1e-8)
+    check_parity(lambda t: t.polygamma(n), lambda t: t.polygamma(n), [POSITIVE.astype(np.float32)])
+    gradcheck(lambda t: deepdive.polygamma(n, t), rng.uniform(0.3, 6.0, (3, 4)))
+
+
+def test_polygamma_poles_and_errors():
+    torch = require_torch()
+    x = np.array([0.0, -1.0, -3.0])
+    for n in (2, 3):
+        np.testing.assert_array_equal(deepdive.polygamma(n, deepdive.tensor(x)).numpy(),
+                                      torch.polygamma(n, torch.tensor(x)).numpy())
+    with pytest.raises(RuntimeError, match="negative n"):
+        deepdive.polygamma(-1, deepdive.tensor([1.0]))
 
 
 @pytest.mark.parametrize("p", [1, 2, 4])

@@ -89,6 +89,11 @@ class RoundToPrecision(Function):
     def backward(ctx, grad):
         return round_to(grad, ctx.kind), None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The rounding of g recorded (torch: the gradient of a cast is a cast, differentiable again)."""
+        return RoundToPrecision.apply(grad, ctx.kind), None
+
 
 class _State:
     enabled = False

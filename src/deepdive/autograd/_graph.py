@@ -51,8 +51,8 @@ class DelayedError:
     _out_meta = None
     needs_input_grad = ()
 
-    def __init__(self, message, n_outputs=1):
-        self.message = message
+    def __init__(self, message, n_outputs=1, error=RuntimeError):
+        self.message, self.error = message, error
         self._n_outputs = n_outputs
 
     @classmethod
@@ -60,17 +60,35 @@ class DelayedError:
         return "DelayedErrorBackward0"
 
     def _run_backward(self, grads):
-        raise RuntimeError(self.message)
+        raise self.error(self.message)
 
     _run_backward_graph = _run_backward
 
 
-def delayed_error(message, results):
-    """Wrap gradient arrays (or None) as Tensors whose derivative raises ``message``."""
-    node = DelayedError(message, len(results))
+def delayed_error(message, results, error=RuntimeError):
+    """Wrap gradient arrays (or None) as Tensors whose derivative raises ``error(message)``."""
+    node = DelayedError(message, len(results), error)
     arrays = [None if r is None else r._data if r.__class__ in _TENSOR_TYPES else np.asarray(r) for r in results]
     node._out_meta = [((), np.float32) if a is None else (a.shape, a.dtype) for a in arrays]
     return tuple(None if a is None else _wrap(a, True, node, i) for i, a in enumerate(arrays))
+
+
+def first_order(node, grads):
+    """The node's NumPy backward on the arrays of ``grads`` (Tensors), as in first order: a tuple of arrays."""
+    linked, node._saved = node._saved, node.__dict__.get("_raw_saved", node._saved)    # the arrays again
+    try:
+        with _no_grad():
+            result = node._run_backward([g._data for g in grads])
+    finally:
+        node._saved = linked
+    return result if result.__class__ is tuple else (result,)
+
+
+def no_double_backward(node, grads, message, error=RuntimeError):
+    """``graph_backward`` for an op whose backward PyTorch 2.13 does not differentiate (ctc_loss, cdist's
+    non-mm path, embedding_bag): the gradient of first order, as usual, whose derivative raises PyTorch's
+    own error (``message``), as torch's does."""
+    return delayed_error(message, first_order(node, grads), error)
 
 
 class _Depends:

@@ -683,6 +683,12 @@ class _BackwardHookFunction(Function):
         grads = ctx.on_backward(grads)
         return grads if len(grads) > 1 else grads[0]
 
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        """create_graph=True: the hooks see (and may replace) the gradients as Tensors with their graph."""
+        grads = ctx.on_backward(grads, True)
+        return grads if len(grads) > 1 else grads[0]
+
 
 class _BackwardHookState:
     """Connects one module call's input and output identity nodes to its full backward (pre-)hooks.
@@ -735,8 +741,8 @@ class _BackwardHookState:
             result[i] = w
         return result[0] if single else type(outputs)(result)
 
-    def _on_output_grads(self, grads):
-        grads = tuple(_wrap(g) for g in grads)
+    def _on_output_grads(self, grads, graph=False):
+        grads = tuple(grads) if graph else tuple(_wrap(g) for g in grads)
         for hook in self.module._backward_pre_hooks.values():
             result = hook(self.module, grads)
             if result is not None:
@@ -744,15 +750,17 @@ class _BackwardHookState:
         self.grad_output = grads
         if self.input_node is None and self.module._backward_hooks:
             self._call_hooks(tuple(None for _ in range(max(self.n_inputs, 1))))
+        if graph:
+            return grads
         return tuple(g._data if isinstance(g, Tensor) else g for g in grads)
 
-    def _on_input_grads(self, grads):
+    def _on_input_grads(self, grads, graph=False):
         grad_input = [None] * self.n_inputs
         for slot, g in zip(self.grad_positions, grads):
-            grad_input[slot] = _wrap(g)
+            grad_input[slot] = g if graph else _wrap(g)
         result = self._call_hooks(tuple(grad_input))
         if result is not None:
-            grads = tuple(result[slot]._data if isinstance(result[slot], Tensor) else g
+            grads = tuple((result[slot] if graph else result[slot]._data) if isinstance(result[slot], Tensor) else g
                           for slot, g in zip(self.grad_positions, grads))
         return grads
 

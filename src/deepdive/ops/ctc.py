@@ -108,6 +108,12 @@ class CTCLoss(Function):
         d = d * grad.astype(np.float64)[:, None, None]
         return d.transpose(1, 0, 2).astype(grad.dtype), None, None, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """As PyTorch 2.13: the gradient is not differentiable again (its _ctc_loss_backward has no derivative)."""
+        from ..autograd._graph import no_double_backward
+        return no_double_backward(ctx, (grad,), "derivative for aten::_ctc_loss_backward is not implemented")
+
 
 def _lengths(name, value, N):
     array = value._data if isinstance(value, Tensor) else np.asarray(value)

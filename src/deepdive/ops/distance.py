@@ -6,6 +6,7 @@ per-p backward); the others are composed from norms and sums.
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd._graph import no_double_backward
 from ..tensor import _wrap
 from ._util import unbroadcast
 from .reduction import Norm
@@ -19,19 +20,27 @@ class Cdist(Function):
     Backward, with diff = x1_i - x2_j: dD/dx1_i = sign(diff) |diff|^(p-1) / D^(p-1), 0 where D == 0
     (p = 2: diff / D; p = 1: sign(diff); p = inf: sign(diff) where |diff| == D, PyTorch's choice; p = 0: 0);
     dD/dx2_j is its negative.
+
+    create_graph=True: as in PyTorch 2.13, only where torch takes its matrix-product path (p = 2 with
+    ``use_mm``: ``use_mm_for_euclid_dist``, or ``..._if_necessary`` with more than 25 rows), which is made
+    of differentiable ops; elsewhere its ``_cdist_backward`` has no derivative, and neither has ours.
     """
 
     @staticmethod
-    def forward(ctx, x1, x2, p):
+    def forward(ctx, x1, x2, p, use_mm=False):
         diff = x1[..., :, None, :] - x2[..., None, :, :]
         d = Norm.forward(ctx, diff, p, (diff.ndim - 1,), False)
-        ctx.save_for_backward(diff, d)
-        ctx.p, ctx.shapes = p, (x1.shape, x2.shape)
+        use_mm = use_mm and p == 2
+        if use_mm:      # NOTE: x1 and x2 too, where the derivative is recorded (create_graph rebuilds diff)
+            ctx.save_for_backward(diff, d, x1, x2)
+        else:
+            ctx.save_for_backward(diff, d)
+        ctx.p, ctx.shapes, ctx.use_mm = p, (x1.shape, x2.shape), use_mm
         return d
 
     @staticmethod
     def backward(ctx, grad):
-        diff, d = ctx.saved_tensors
+        diff, d = ctx.saved_tensors[:2]
         p = ctx.p
         g, d = grad[..., None], d[..., None]
         if p == 0:
@@ -48,7 +57,23 @@ class Cdist(Function):
         s1, s2 = ctx.shapes
         g1 = unbroadcast(term.sum(axis=-2), s1) if ctx.needs_input_grad[0] else None
         g2 = unbroadcast(-term.sum(axis=-3), s2) if ctx.needs_input_grad[1] else None
-        return g1, g2, None
+        return g1, g2, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """p = 2 (torch's mm path): dx1_i = sum_j g_ij (x1_i - x2_j) / D_ij (0 where D_ij = 0), on Tensors."""
+        if not ctx.use_mm:
+            return no_double_backward(ctx, (grad,), "the derivative for '_cdist_backward' is not implemented.",
+                                      NotImplementedError)
+        _, d, x1, x2 = ctx.saved_tensors
+        s1, s2 = ctx.shapes
+        diff = x1[..., :, None, :] - x2[..., None, :, :]
+        zero = d._data == 0
+        scale = grad * (1 - zero.astype(d._data.dtype)) / (d + zero.astype(d._data.dtype))
+        term = scale[..., None] * diff
+        g1 = unbroadcast(term.sum(-2), s1) if ctx.needs_input_grad[0] else None
+        g2 = unbroadcast(-term.sum(-3), s2) if ctx.needs_input_grad[1] else None
+        return g1, g2, None, None
 
 
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
@@ -67,7 +92,10 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     except ValueError:
         raise RuntimeError(f"cdist: the batch dims of X1 {list(x1.shape)} and X2 {list(x2.shape)} do not "
                            "broadcast") from None
-    return Cdist.apply(x1, x2, float(p))
+    rows = max(x1.shape[-2], x2.shape[-2])
+    use_mm = compute_mode == "use_mm_for_euclid_dist" or (compute_mode == "use_mm_for_euclid_dist_if_necessary"
+                                                          and rows > 25)
+    return Cdist.apply(x1, x2, float(p), use_mm)
 
 
 def pdist(input, p=2):
@@ -102,6 +130,8 @@ class NormFloor(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad, None
+
+    graph_backward = backward
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

@@ -10,6 +10,7 @@ Entries equal to ``padding_idx`` are left out of their bag (and of its size); an
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd._graph import delayed_error, first_order
 from .embedding import _scatter_add_rows, _renorm_rows
 
 __all__ = []
@@ -71,6 +72,19 @@ class EmbeddingBag(Function):
                 counts = np.bincount(indices, minlength=weight.shape[0])
                 g = g / counts[indices][:, None].astype(weight.dtype)
             dw = _scatter_add_rows(g.astype(weight.dtype, copy=False), indices, weight.shape, weight.dtype)
+        return dw, dpsw, None, None, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """As PyTorch 2.13, whose embedding_bag backward kernels have no derivative: the gradients are those of
+        first order, and differentiating them again raises torch's error (one for dW, one for d weights)."""
+        dw, dpsw = first_order(ctx, (grad,))[:2]
+        if dw is not None:
+            (dw,) = delayed_error("the derivative for '_embedding_bag_backward' is not implemented.", (dw,),
+                                  NotImplementedError)
+        if dpsw is not None:
+            (dpsw,) = delayed_error("derivative for aten::_embedding_bag_per_sample_weights_backward is not "
+                                    "implemented", (dpsw,))
         return dw, dpsw, None, None, None, None, None
 
 

@@ -12,6 +12,7 @@ gradient of the loss w.r.t. an output ``X``.
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import _wrap
 from ._util import unbroadcast
 
 
@@ -25,6 +26,19 @@ def diag_embed(v):
     out = np.zeros(v.shape + v.shape[-1:], dtype=v.dtype)
     np.einsum("...ii->...i", out)[...] = v
     return out
+
+
+# create_graph=True: each backward below has a twin, ``graph_backward``, with the same formula written in
+# deepdive ops (the decompositions' own Functions among them), so that the gradient is differentiable again,
+# to any order. The first-order NumPy backwards are untouched.
+def _t_diag(x):
+    """The diagonal (..., k) of a Tensor (..., k, k)."""
+    return x.diagonal(0, -2, -1)
+
+
+def _t_diag_embed(v):
+    from .joining import diag_embed as embed
+    return embed(v)
 
 
 class Solve(Function):
@@ -48,6 +62,14 @@ class Solve(Function):
         ga = unbroadcast(-(gb @ mT(x)), a_shape) if ctx.needs_input_grad[0] else None
         return ga, unbroadcast(gb, b_shape) if ctx.needs_input_grad[1] else None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        gb = Solve.apply(a.mT, grad)
+        ga = unbroadcast(-(gb @ x.mT), a_shape) if ctx.needs_input_grad[0] else None
+        return ga, unbroadcast(gb, b_shape) if ctx.needs_input_grad[1] else None
+
 
 class Inv(Function):
     """Y = A^{-1}.   Backward: gA = -Y^T gY Y^T."""
@@ -62,6 +84,11 @@ class Inv(Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
         return -(mT(y) @ grad @ mT(y))
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return -(y.mT @ grad @ y.mT)
 
 
 class Det(Function):
@@ -88,6 +115,45 @@ class Det(Function):
         adj_t = (u * others[..., None, :]) @ vh
         return (np.asarray(grad * sign)[..., None, None] * adj_t).astype(a.dtype, copy=False)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """g d A^{-T} for a well-conditioned A, else (as PyTorch where |det A| < eps) the adjugate from a
+        recorded SVD, U diag(prod_{j != i} s_j) Vh det(U Vh), which needs no inverse.
+
+        NOTE: the switch is on the condition number (> 1/sqrt(eps)), not only on |det| < eps: near a singular
+        matrix the derivative of d A^{-T} is a difference of terms ~ d |A^{-1}|^2 that cancel (1e16 - 1e16
+        for a rank-deficient matrix whose det rounds to 1e-16 instead of 0), which the SVD form never forms.
+        """
+        (a,) = ctx.saved_tensors
+        eps = np.finfo(a._data.dtype).eps
+        s = np.linalg.svd(a._data, compute_uv=False)
+        singular = (s[..., -1] <= s[..., 0] * np.sqrt(eps)) | (np.abs(np.linalg.det(a._data)) < eps)
+        if not singular.any():
+            return _det_grad_invertible(a, grad)
+        if singular.all():
+            return _det_grad_singular(a, grad)
+        from .joining import cat
+        n, batch = a.shape[-1], singular.shape
+        flat_a, flat_g, flat = a.reshape(-1, n, n), grad.reshape(-1), singular.reshape(-1)
+        rows_s, rows_n = np.flatnonzero(flat), np.flatnonzero(~flat)
+        parts = cat([_det_grad_invertible(flat_a[_wrap(rows_n)], flat_g[_wrap(rows_n)]),
+                     _det_grad_singular(flat_a[_wrap(rows_s)], flat_g[_wrap(rows_s)])], 0)
+        order = np.argsort(np.concatenate([rows_n, rows_s]))           # back to the batch's order
+        return parts[_wrap(order)].reshape(batch + (n, n))
+
+
+def _det_grad_invertible(a, grad):
+    return (grad * Det.apply(a))[..., None, None] * Inv.apply(a).mT
+
+
+def _det_grad_singular(a, grad):
+    from .joining import stack, cat
+    u, s, vh = SVD.apply(a, False)
+    n = s.shape[-1]
+    others = stack([cat([s[..., :i], s[..., i + 1:]], -1).prod(-1) for i in range(n)], -1) if n > 1 else s * 0 + 1
+    sign = (np.linalg.det(u._data) * np.linalg.det(vh._data)).astype(a._data.dtype)
+    return (grad * sign)[..., None, None] * ((u * others[..., None, :]) @ vh)
+
 
 class SlogDet(Function):
     """(sign, log|det A|).   Backward (through logabsdet only): gA = g A^{-T}; sign has no gradient."""
@@ -103,6 +169,11 @@ class SlogDet(Function):
         (a,) = ctx.saved_tensors
         return np.asarray(grad_logabsdet)[..., None, None] * mT(np.linalg.inv(a))
 
+    @staticmethod
+    def graph_backward(ctx, grad_sign, grad_logabsdet):
+        (a,) = ctx.saved_tensors
+        return grad_logabsdet[..., None, None] * Inv.apply(a).mT
+
 
 class Cholesky(Function):
     """A = L L^T with L lower triangular (``upper``: A = U^T U, U = L^T); reads A's lower triangle.
@@ -114,18 +185,28 @@ class Cholesky(Function):
     @staticmethod
     def forward(ctx, a, upper):
         low = np.linalg.cholesky(a)
-        ctx.save_for_backward(low)
+        out = mT(low).copy() if upper else low
+        ctx.save_for_backward(out)          # the output itself: create_graph links it to this node
         ctx.upper = upper
-        return mT(low).copy() if upper else low
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (low,) = ctx.saved_tensors
-        g = mT(grad) if ctx.upper else grad
+        (out,) = ctx.saved_tensors
+        low, g = (mT(out), mT(grad)) if ctx.upper else (out, grad)
         p = np.tril(mT(low) @ g)
         p = 0.5 * (p + mT(np.tril(p, -1)))
         low_inv = np.linalg.inv(low)
         return mT(low_inv) @ p @ low_inv, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        low, g = (out.mT, grad.mT) if ctx.upper else (out, grad)
+        p = (low.mT @ g).tril()
+        p = 0.5 * (p + p.tril(-1).mT)
+        low_inv = Inv.apply(low)
+        return low_inv.mT @ p @ low_inv, None
 
 
 def _qr_square_backward(q, r, gq, gr):
@@ -135,6 +216,14 @@ def _qr_square_backward(q, r, gq, gr):
     copyltu = np.tril(m_, -1) + mT(np.tril(m_, -1)) + diag_embed(np.einsum("...ii->...i", m_))
     rhs = gq + q @ copyltu                   # gA R^T = rhs
     return mT(np.linalg.solve(r, mT(rhs)))
+
+
+def _qr_square_backward_graph(q, r, gq, gr):
+    """``_qr_square_backward`` on Tensors (create_graph=True)."""
+    m_ = r @ gr.mT - gq.mT @ q
+    low = m_.tril(-1)
+    rhs = gq + q @ (low + low.mT + _t_diag_embed(_t_diag(m_)))
+    return Solve.apply(r, rhs.mT).mT
 
 
 class QR(Function):
@@ -168,6 +257,19 @@ class QR(Function):
         gx = _qr_square_backward(q, r[..., :m], gq + y @ mT(gv), gu)
         return np.concatenate([gx, q @ gv], axis=-1), None
 
+    @staticmethod
+    def graph_backward(ctx, gq, gr):
+        a, q, r = ctx.saved_tensors
+        m, n = a.shape[-2:]
+        if ctx.mode == "r" or (ctx.mode == "complete" and m > n):
+            return QR.backward(ctx, gq, gr)         # raises PyTorch's error
+        if m >= n:
+            return _qr_square_backward_graph(q, r, gq, gr), None
+        from .joining import cat
+        y, gu, gv = a[..., m:], gr[..., :m], gr[..., m:]
+        gx = _qr_square_backward_graph(q, r[..., :m], gq + y @ gv.mT, gu)
+        return cat([gx, q @ gv], -1), None
+
 
 class SVD(Function):
     """A = U diag(S) Vh with k = min(m, n) singular values (reduced; ``full_matrices`` for U, Vh square).
@@ -176,7 +278,8 @@ class SVD(Function):
     skew(X) = X - X^T:
         gA = U [ (skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS) ] Vh
              + (I - U U^T) gU S^{-1} Vh   (m > k)   or   + U S^{-1} gV^T (I - V V^T)   (n > k).
-    Only gS flowing (svdvals, norms): gA = U diag(gS) Vh.
+    Only gS flowing (svdvals, norms): gA = U diag(gS) Vh. With ``full_matrices`` only the first k columns of
+    U (rows of Vh) enter, the gradient of the others is dropped (PyTorch 2.13 narrows them the same way).
     """
 
     @staticmethod
@@ -192,10 +295,6 @@ class SVD(Function):
         k = s.shape[-1]
         u_used, vh_used = u[..., :k], vh[..., :k, :]
         with_vectors = np.any(gu) or np.any(gvh)
-        if ctx.full_matrices and with_vectors and u.shape[-1] != vh.shape[-2]:
-            raise RuntimeError("linalg_svd_backward: The derivative of linalg.svd depends on the singular vectors, "
-                               "which are not unique when full_matrices=True and the matrix is not square. Use "
-                               "full_matrices=False.")
         if not with_vectors:
             return (u_used * gs[..., None, :]) @ vh_used, None
         m, n = u.shape[-2], vh.shape[-1]
@@ -212,6 +311,32 @@ class SVD(Function):
             return ga @ vh_used, None
         if n > k:
             sinv_gvt = mT(gv) / s[..., :, None]
+            ga = ga @ vh_used + sinv_gvt - (sinv_gvt @ v) @ vh_used
+            return u_used @ ga, None
+        return u_used @ ga @ vh_used, None
+
+    @staticmethod
+    def graph_backward(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved_tensors
+        k = s.shape[-1]
+        u_used, vh_used = u[..., :k], vh[..., :k, :]
+        # NOTE: a zero gU / gVh that requires grad still counts (PyTorch tests "defined", not "nonzero")
+        with_vectors = gu.requires_grad or gvh.requires_grad or np.any(gu._data) or np.any(gvh._data)
+        if not with_vectors:
+            return (u_used * gs[..., None, :]) @ vh_used, None
+        m, n = u.shape[-2], vh.shape[-1]
+        gu, gv = gu[..., :k], gvh[..., :k, :].mT
+        v = vh_used.mT
+        s2 = s * s
+        e = s2[..., None, :] - s2[..., :, None] + _wrap(np.eye(k, dtype=s2._data.dtype))
+        utgu, vtgv = u_used.mT @ gu, v.mT @ gv
+        ga = ((utgu - utgu.mT) * s[..., None, :] + s[..., :, None] * (vtgv - vtgv.mT)) / e + _t_diag_embed(gs)
+        if m > k:
+            gu_sinv = gu / s[..., None, :]
+            ga = u_used @ ga + gu_sinv - u_used @ (u_used.mT @ gu_sinv)
+            return ga @ vh_used, None
+        if n > k:
+            sinv_gvt = gv.mT / s[..., :, None]
             ga = ga @ vh_used + sinv_gvt - (sinv_gvt @ v) @ vh_used
             return u_used @ ga, None
         return u_used @ ga @ vh_used, None
@@ -238,6 +363,14 @@ class Eigh(Function):
         np.einsum("...ii->...i", e)[...] = 1
         inner = 0.5 * (vtgv - mT(vtgv)) / e + diag_embed(gw)
         return v @ inner @ mT(v), None
+
+    @staticmethod
+    def graph_backward(ctx, gw, gv):
+        w, v = ctx.saved_tensors
+        vtgv = v.mT @ gv
+        e = w[..., None, :] - w[..., :, None] + _wrap(np.eye(w.shape[-1], dtype=w._data.dtype))
+        inner = 0.5 * (vtgv - vtgv.mT) / e + _t_diag_embed(gw)
+        return v @ inner @ v.mT, None
 
 
 class Pinv(Function):
@@ -272,6 +405,19 @@ class Pinv(Function):
         ph_k = ph @ k
         return -mT(k @ p) + (gh - a @ k) @ p @ ph + ph_k - ph_k @ p @ a, None, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        a, p = ctx.saved_tensors
+        m, n = a.shape[-2:]
+        ph, gh = p.mT, grad.mT
+        if m <= n:
+            k = gh @ p
+            k_ph = k @ ph
+            return -(p @ k).mT + k_ph - (a @ p) @ k_ph + (ph @ p) @ (gh - k @ a), None, None
+        k = p @ gh
+        ph_k = ph @ k
+        return -(k @ p).mT + (gh - a @ k) @ p @ ph + ph_k - ph_k @ p @ a, None, None
+
 
 class Cross(Function):
     """z = a x b along ``dim`` (size 3).   Backward: ga = b x g,  gb = g x a."""
@@ -288,4 +434,12 @@ class Cross(Function):
         d = ctx.dim
         ga = unbroadcast(np.cross(b, grad, axis=d), a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(np.cross(grad, a, axis=d), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        d = ctx.dim
+        ga = unbroadcast(Cross.apply(b, grad, d), tuple(a.shape)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(Cross.apply(grad, a, d), tuple(b.shape)) if ctx.needs_input_grad[1] else None
         return ga, gb, None

@@ -141,19 +141,29 @@ def _affine(x, h, w_ih, w_hh, b_ih, b_hh):
     return a
 
 
-def _unrolled(step, reverse, tensors, n_states):
+def _unrolled(step, reverse, tensors, n_states, batch_sizes=None, state_sizes=None):
     """The sequence op step by step on Tensors: (output, *final states), as the fused forward returns them.
+
+    ``batch_sizes`` (a packed batch): rows past batch_sizes[t] keep their previous state through step t, as
+    ``_hold`` does in the fused forward. ``state_sizes``: the width of each state when they differ (an LSTM
+    with a projection: h has proj_size, c hidden_size); else all are W_hh's width.
 
     NOTE: the fused NumPy forward/backward stay the first-order path; this slower unrolled form exists
     only so that create_graph=True can record (and differentiate) the backward through time.
     """
     from .joining import stack
     x, states, weights = tensors[0], list(tensors[1:1 + n_states]), tensors[1 + n_states:]
-    T, B, H = x.shape[0], x.shape[1], weights[1].shape[1]
-    states = [_wrap(np.zeros((B, H), x._data.dtype)) if s is None else s for s in states]     # h0 = c0 = 0
+    T, B = x.shape[0], x.shape[1]
+    sizes = state_sizes or [weights[1].shape[1]] * n_states
+    states = [_wrap(np.zeros((B, H), x._data.dtype)) if s is None else s for s, H in zip(states, sizes)]    # zeros
     outputs = [None] * T
     for t in (reversed(range(T)) if reverse else range(T)):
-        states = list(step(x[t], *states, *weights))
+        new = step(x[t], *states, *weights)
+        n = _active(batch_sizes, t)
+        if n is not None and n < B:
+            running = _wrap((np.arange(B) < n)[:, None])
+            new = [s_new.where(running, s_old) for s_new, s_old in zip(new, states)]
+        states = list(new)
         outputs[t] = states[0]
     return (stack(outputs),) + tuple(states)
 
@@ -172,8 +182,7 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, batch_sizes=None):
-        # for create_graph (references, no copies); packed batches: not recorded yet
-        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh) if batch_sizes is None else None
+        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh)     # for create_graph (references, no copies)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         pre = _input_projection(x, w_ih, b_ih, b_hh)
@@ -223,9 +232,8 @@ class RNNSequence(Function):
         def step(x, h, w_ih, w_hh, b_ih, b_hh):
             a = _affine(x, h, w_ih, w_hh, b_ih, b_hh)
             return (a.relu() if ctx.relu else a.tanh(),)
-        if ctx.inputs is None:
-            return NotImplemented
-        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1), ctx.inputs)
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1, ctx.batch_sizes),
+                                  ctx.inputs)
 
 # ---------------------------------------------------------------- LSTM
 _IFOG = [0, 1, 3, 2]
@@ -263,8 +271,9 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, w_hr=None, batch_sizes=None):
-        # for create_graph (references, no copies); projections and packed batches: not recorded yet
-        ctx.inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if w_hr is None and batch_sizes is None else None
+        # for create_graph (references, no copies); position 7 is ``reverse``
+        ctx.inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if w_hr is None else (x, h0, c0, w_ih, w_hh, b_ih, b_hh,
+                                                                                None, w_hr)
         T, B, _ = x.shape
         H = w_ih.shape[0] // 4
         w_ih, w_hh = _ifog(w_ih, H), _ifog(w_hh, H)
@@ -373,13 +382,15 @@ class LSTMSequence(Function):
 
     @staticmethod
     def graph_backward(ctx, *grads):
-        def step(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        def step(x, h, c, w_ih, w_hh, b_ih, b_hh, _reverse=None, w_hr=None):
             i, f, g, o = _affine(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=-1)
             c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-            return o.sigmoid() * c.tanh(), c
-        if ctx.inputs is None:
-            return NotImplemented
-        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 2), ctx.inputs)
+            m = o.sigmoid() * c.tanh()
+            return (m if w_hr is None else m @ w_hr.t()), c
+        w_ih, w_hh = ctx.inputs[3], ctx.inputs[4]
+        sizes = [w_hh.shape[1], w_ih.shape[0] // 4]          # h (proj_size if any), c (hidden_size)
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 2, ctx.batch_sizes, sizes),
+                                  ctx.inputs)
 
 # ---------------------------------------------------------------- GRU
 class GRUSequence(Function):
@@ -402,8 +413,7 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, batch_sizes=None):
-        # for create_graph (references, no copies); packed batches: not recorded yet
-        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh) if batch_sizes is None else None
+        ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh)     # for create_graph (references, no copies)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         # The r and z rows are negated once per call (see _sigmoid_of_negated_).
@@ -483,7 +493,6 @@ class GRUSequence(Function):
             r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
             n = (xn + r * hn).tanh()
             return ((1 - z) * n + z * h,)
-        if ctx.inputs is None:
-            return NotImplemented
-        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1), ctx.inputs)
+        return composite_backward(ctx, grads, lambda *t: _unrolled(step, ctx.reverse, t, 1, ctx.batch_sizes),
+                                  ctx.inputs)
 

@@ -4,7 +4,8 @@ NumPy has none of them, and the core depends on NumPy alone, so each is computed
 here in float64 by a classic series and cast back to the input's dtype:
 lgamma by Lanczos' approximation (g = 7, 9 terms; ~1e-15 relative), digamma and
 trigamma by the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and then
-their asymptotic (Stirling) series, erfinv by a rational first guess refined
+their asymptotic (Stirling) series, polygamma(n >= 2) from the Hurwitz zeta function the same way,
+erfinv by a rational first guess refined
 by Newton's method on erf.
 """
 import numpy as np
@@ -78,25 +79,85 @@ def _trigamma_np(x):
     return result
 
 
-Lgamma = _unary(lambda x: _lgamma_np(x).astype(x.dtype), lambda x, g: g * _digamma_np(x).astype(x.dtype),
-                "Lgamma", "y = ln|Gamma(x)|.   Backward: dx = g * digamma(x).")
-Digamma = _unary(lambda x: _digamma_np(x).astype(x.dtype), lambda x, g: g * _trigamma_np(x).astype(x.dtype),
-                 "Digamma", """y = psi(x) = d ln Gamma(x) / dx.   Backward: dx = g * psi'(x)  (trigamma).
+# Bernoulli numbers B_2, B_4, ..., B_16: the Euler-Maclaurin tail of the Hurwitz zeta function
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
 
-    NOTE: the backward is computed in NumPy, so digamma is differentiable once (not twice).
-    """)
+
+def _polygamma_np(n, x):
+    """psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 2 (PyTorch's formula), with the Hurwitz zeta
+    zeta(s, x) = sum_k (x + k)^-s summed directly until x + k >= 10 + n, then its Euler-Maclaurin tail
+    z^(1-s)/(s-1) + z^-s/2 + sum_j B_2j/(2j)! s(s+1)...(s+2j-2) z^(-s-2j+1). Like PyTorch (Cephes' zeta),
+    negative non-integer x is summed the same way, and x = 0, -1, -2, ... gives (-1)^(n+1) inf."""
+    x = np.asarray(x, dtype=np.float64)
+    s = n + 1.0
+    with np.errstate(all="ignore"):
+        pole = (x <= 0) & (x == np.floor(x))
+        z = np.where(pole, 1.0, x).reshape(-1)
+        head = np.zeros_like(z)
+        start = 10.0 + n
+        small = np.flatnonzero(z < start)
+        while small.size:                 # NOTE: over the entries still below ``start`` only
+            head[small] += z[small] ** -s
+            z[small] += 1.0
+            small = small[z[small] < start]
+        z, head = z.reshape(x.shape), head.reshape(x.shape)
+        tail = z ** (1 - s) / (s - 1) + 0.5 * z ** -s
+        rising, factorial, power = s, 2.0, z ** (-s - 1)
+        for j, b in enumerate(_BERNOULLI, start=1):
+            tail = tail + b / factorial * rising * power
+            rising *= (s + 2 * j - 1) * (s + 2 * j)
+            factorial *= (2 * j + 1) * (2 * j + 2)
+            power = power / (z * z)
+        sign = 1.0 if n % 2 else -1.0
+        result = sign * float(np.prod(np.arange(1, n + 1, dtype=np.float64))) * (head + tail)
+        return np.where(pole, sign * np.inf, result)
+
+
+Lgamma = _unary(lambda x: _lgamma_np(x).astype(x.dtype), lambda x, g: g * _digamma_np(x).astype(x.dtype),
+                "Lgamma", "y = ln|Gamma(x)|.   Backward: dx = g * digamma(x).",
+                graph=lambda x, g: g * Digamma.apply(x))
+Digamma = _unary(lambda x: _digamma_np(x).astype(x.dtype), lambda x, g: g * _trigamma_np(x).astype(x.dtype),
+                 "Digamma", "y = psi(x) = d ln Gamma(x) / dx.   Backward: dx = g * psi'(x)  (trigamma).",
+                 graph=lambda x, g: g * Trigamma.apply(x))
 
 
 class Trigamma(Function):
-    """y = psi'(x) (polygamma of order 1).   Backward: not implemented (needs psi'')."""
+    """y = psi'(x) (polygamma of order 1).   Backward: dx = g * psi''(x)  (polygamma(2, x))."""
 
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return _trigamma_np(x).astype(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        raise NotImplementedError("the derivative of polygamma(1, x) (needs polygamma(2, x)) is not implemented")
+        (x,) = ctx.saved_tensors
+        return grad * _polygamma_np(2, x).astype(x.dtype)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * Polygamma.apply(x, 2)
+
+
+class Polygamma(Function):
+    """y = psi^(n)(x) for n >= 2.   Backward: dx = g * psi^(n+1)(x)."""
+
+    @staticmethod
+    def forward(ctx, x, n):
+        ctx.save_for_backward(x)
+        ctx.n = n
+        return _polygamma_np(n, x).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _polygamma_np(ctx.n + 1, x).astype(x.dtype), None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * Polygamma.apply(x, ctx.n + 1), None
 
 
 def _erfinv_np(y):
@@ -139,6 +200,11 @@ class Erfinv(Function):
         with np.errstate(over="ignore"):
             return grad * (np.sqrt(np.pi) / 2 * np.exp(y.astype(np.float64) ** 2)).astype(y.dtype)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * ((y * y).exp() * (np.sqrt(np.pi) / 2))
+
 
 def _floating(input):
     return input if input._data.dtype.kind == "f" else _to_float(input)
@@ -155,14 +221,16 @@ def digamma(input):
 
 
 def polygamma(n, input):
-    """The n-th derivative of digamma; n = 0 (digamma) and n = 1 (trigamma) are implemented."""
+    """psi^(n)(x), the n-th derivative of digamma (``torch.polygamma``), for any n >= 0."""
     if not isinstance(n, int):            # the method x.polygamma(n) calls polygamma(x, n)
         n, input = input, n
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
     if n == 0:
         return digamma(input)
     if n == 1:
         return Trigamma.apply(_floating(input))
-    raise NotImplementedError(f"polygamma: only n = 0 and n = 1 are implemented, got n = {n}")
+    return Polygamma.apply(_floating(input), n)
 
 
 def erfinv(input):

@@ -31,6 +31,8 @@ class SparseCooTensorWithDimsAndTensors(Function):
     def backward(ctx, grad):
         return grad
 
+    graph_backward = backward
+
 
 class SparseToDense(Function):
     """y = dense tensor of ``size`` with y[indices[:, k]] += values[k] (duplicates add up).
@@ -47,6 +49,8 @@ class SparseToDense(Function):
     def backward(ctx, grad):
         return grad[ctx.index], None, None
 
+    graph_backward = backward          # a gather: recorded as Tensor indexing
+
 
 class ToSparse(Function):
     """values = x[indices] (the nonzeros of a dense x).   Backward: dx = zeros with g at the indices."""
@@ -62,6 +66,11 @@ class ToSparse(Function):
         dx[ctx.index] = grad
         return dx, None
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        from ..ops._util import linear_backward
+        return linear_backward(ctx, grad, lambda g: g[ctx.index]), None
+
 
 class SegmentSum(Function):
     """y[j] = sum of values[k] over the k with group[k] = j (coalesce, sparse.sum).   Backward: g[group]."""
@@ -76,6 +85,8 @@ class SegmentSum(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad[ctx.group], None, None
+
+    graph_backward = backward
 
 
 def _linear_index(indices, shape):

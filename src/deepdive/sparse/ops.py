@@ -30,16 +30,26 @@ class SparseMM(Function):
 
     @staticmethod
     def forward(ctx, values, dense, csr, rows, cols):
-        ctx.save_for_backward(dense)
+        ctx.save_for_backward(dense, values)        # values: for create_graph (dX depends on them)
         ctx.csr, ctx.rows, ctx.cols = csr, rows, cols
         return np.ascontiguousarray(csr @ dense)
 
     @staticmethod
     def backward(ctx, grad):
-        (dense,) = ctx.saved_tensors
+        dense = ctx.saved_tensors[0]
         need = ctx.needs_input_grad
         d_values = np.einsum("kj,kj->k", grad[ctx.rows], dense[ctx.cols]) if need[0] else None
         d_dense = np.ascontiguousarray(ctx.csr.T @ grad) if need[1] else None
+        return d_values, d_dense, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same on Tensors: da as a recorded gather and row sum, dX = A^T g as a SparseMM of A^T (the
+        entries at (c_k, r_k), the same values), so both are differentiable again in g, X and the values."""
+        dense, values = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        d_values = (grad[ctx.rows] * dense[ctx.cols]).sum(1) if need[0] else None
+        d_dense = SparseMM.apply(values, grad, ctx.csr.T, ctx.cols, ctx.rows) if need[1] else None
         return d_values, d_dense, None, None, None
 
 
@@ -153,6 +163,13 @@ class SegmentSoftmax(Function):
             return grad - np.exp(y) * total[ctx.group], None, None, None
         np.add.at(total, ctx.group, grad * y)
         return y * (grad - total[ctx.group]), None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        if ctx.log:
+            return grad - y.exp() * SegmentSum.apply(grad, ctx.group, ctx.n_groups)[ctx.group], None, None, None
+        return y * (grad - SegmentSum.apply(grad * y, ctx.group, ctx.n_groups)[ctx.group]), None, None, None
 
 
 def _softmax(input, dim, dtype, log, op):

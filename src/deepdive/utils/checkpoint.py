@@ -93,6 +93,44 @@ class CheckpointFunction(Function):
                 t._hooks = hooks
         return tuple(results)
 
+    @staticmethod
+    def graph_backward(node, *grads):
+        """create_graph=True: fn re-run on stand-ins linked to the real inputs (and on the real leaves it
+        reads), its graph kept, and differentiated with create_graph: the gradients are differentiable again
+        (PyTorch's non-reentrant checkpoint supports double backward; both variants do here)."""
+        from ..autograd._graph import linked_input, run_backward_graph
+        if node._freed:
+            node._run_backward(grads)           # raises the first-order message
+        fn, args, kwargs, rng_state, targets = node._fn, node._args, node._kwargs, node._rng_state, node._targets
+        stand_ins = list(args)
+        for j, (kind, i, _) in enumerate(targets):
+            if kind == "input":
+                stand_ins[i] = linked_input(node, j, args[i]._data)
+        current_rng = _random.get_rng_state() if rng_state is not None else None
+        try:
+            if rng_state is not None:
+                _random.set_rng_state(rng_state)
+            outputs = _as_tuple(fn(*stand_ins, **kwargs))
+        finally:
+            if current_rng is not None:
+                _random.set_rng_state(current_rng)
+        pairs = [(o, g) for o, g in zip(outputs, grads)
+                 if o.__class__ in _TENSOR_TYPES and o.requires_grad and g is not None]
+        if not pairs:
+            return tuple(None for _ in targets)
+        wanted = [stand_ins[i] if kind == "input" else t for kind, i, t in targets]
+        leaves = [t for kind, _, t in targets if kind == "leaf" and t._hooks]     # their hooks: once, outside
+        saved_hooks = [t._hooks for t in leaves]
+        for t in leaves:
+            t._hooks = None
+        try:
+            results = run_backward_graph([o for o, _ in pairs], [g for _, g in pairs], True, wanted,
+                                         stop_at_inputs=True)
+        finally:
+            for t, hooks in zip(leaves, saved_hooks):
+                t._hooks = hooks
+        return tuple(results)
+
 
 def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism_check="default", debug=False,
                preserve_rng_state=True, **kwargs):
