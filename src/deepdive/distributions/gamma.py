@@ -112,6 +112,13 @@ class StandardGamma(Function):
         log_density = (a - 1) * np.log(xs) - xs - _lgamma_np(a)
         return (grad * (-dF / np.exp(log_density))).astype(alpha.dtype)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """As PyTorch 2.13: the gradient is not differentiable again (its _standard_gamma_grad has no derivative)."""
+        from ..autograd._graph import no_double_backward
+        return no_double_backward(ctx, (grad,), "the derivative for '_standard_gamma_grad' is not implemented.",
+                                  NotImplementedError)
+
 
 class GammaIncP(Function):
     """P(a, x) = gamma(a, x) / Gamma(a), the regularised lower incomplete gamma (``torch.special.gammainc``).
@@ -135,6 +142,20 @@ class GammaIncP(Function):
             density = np.where(x64 > 0, np.exp((a64 - 1) * np.log(x64) - x64 - _lgamma_np(a64)), 0.0)
         from ..ops._util import unbroadcast
         return None, unbroadcast((grad * density).astype(x.dtype), x.shape)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same density on Tensors: d/dx x^(a-1) e^-x / Gamma(a) = density * ((a - 1) / x - 1)."""
+        from ..ops._util import unbroadcast
+        from ..ops.elementwise import where
+        a, x = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative of gammainc (Gamma.cdf) w.r.t. the concentration is not "
+                                      "implemented (nor is it in PyTorch); detach the concentration")
+        positive = x > 0
+        safe_x = where(positive, x, x.new_ones(()))           # log(0) never enters the graph
+        density = where(positive, ((a - 1) * safe_x.log() - safe_x - a.lgamma()).exp(), x.new_zeros(()))
+        return None, unbroadcast(grad * density, x.shape)
 
 
 def _standard_gamma(concentration):

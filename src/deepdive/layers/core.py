@@ -47,6 +47,8 @@ class DenseFunction(Function):
                 db = g2.sum(axis=0)
         return dx, dk, db
 
+    graph_backward = backward     # operators and Tensor methods only: runs on Tensors too (create_graph)
+
 
 class Dense(Layer):
     """y = activation(x @ kernel + bias)   (Keras's layout: ``kernel`` is (in_features, units)).
