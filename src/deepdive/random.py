@@ -130,15 +130,20 @@ class Generator:
 
     def random64(self, n):
         """``n`` raw 64-bit outputs (``generator->random64()``: high word drawn first), uint64."""
-        words = self._mt.random_raw(2 * int(n)).reshape(-1, 2)
-        # (hi, lo) pairs; a little-endian uint64 reads (lo, hi), so swap the pair before viewing
-        return np.ascontiguousarray(words[:, ::-1]).view("<u8").reshape(-1).astype(_U64, copy=False)
+        return self._mt.random_raw64(n)
 
     def _unit(self, n, dtype):
         """``n`` uniforms in [0, 1) of ``dtype``: 24 bits (float32) or 53 bits (float64)."""
         if np.dtype(dtype) == np.float64:
-            return (self.random64(n) & _U64(2 ** 53 - 1)).astype(np.float64) * 2.0 ** -53
-        return (self.random32(n) & np.uint32(2 ** 24 - 1)).astype(np.float32) * np.float32(2.0 ** -24)
+            bits, scale = self.random64(n), 2.0 ** -53
+            bits &= _U64(2 ** 53 - 1)
+            out = bits.astype(np.float64)
+        else:
+            bits, scale = self.random32(n), np.float32(2.0 ** -24)
+            bits &= np.uint32(2 ** 24 - 1)
+            out = bits.astype(np.float32)
+        out *= scale                      # in place: a power of two, exact
+        return out
 
     # ------------------------------------------------------------ distributions (NumPy arrays out)
     def uniform(self, low, high, shape, dtype=np.float64):
@@ -147,7 +152,9 @@ class Generator:
         low, high = dt.type(low), dt.type(high)
         x = self._unit(_numel(shape), dt)
         span = high - low
-        if math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
+        if span == 1 and low == 0:                 # x * 1 + 0 is x (x >= 0): skip two passes
+            out = x
+        elif math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
             out = x * span + low
         else:                                      # PyTorch's build fuses x * (high - low) + low
             out = (fma64 if dt == np.float64 else fma32)(x, span, low)
