@@ -40,6 +40,7 @@ import os
 import numpy as np
 
 from ._avx_mathfun import normal_fill_16
+from . import _libm_log
 from ._fma import fma32, fma64
 from ._mt19937 import MT19937
 
@@ -176,7 +177,9 @@ class Generator:
             blocks = data[:full].reshape(-1, 16)
             for start in range(0, len(blocks), _ROWS_PER_CHUNK):     # cache-sized pieces: ~2x faster
                 chunk = blocks[start:start + _ROWS_PER_CHUNK]
-                chunk[...] = fill(chunk)
+                filled = fill(chunk)
+                if filled is not chunk:      # (the float64 fill writes over its block in place)
+                    chunk[...] = filled
             if n % 16:    # PyTorch redraws the last 16 values (overlapping the last full block)
                 data[n - 16:] = fill(self._unit(16, dt).reshape(1, 16)).reshape(-1)
             out = data
@@ -319,11 +322,34 @@ def _libm(fn, x):
 
 
 def _normal_fill_16_float64(block, mean, std):
-    """PyTorch's scalar ``normal_fill_16`` in float64 (log through glibc; its sin/cos agree with NumPy's)."""
-    u1, u2 = 1.0 - block[:, :8], block[:, 8:]
-    radius = np.sqrt(-2.0 * _libm(math.log, u1))
-    theta = 2.0 * math.pi * u2
-    return np.concatenate([fma64(radius * np.cos(theta), std, mean), fma64(radius * np.sin(theta), std, mean)], axis=1)
+    """PyTorch's scalar ``normal_fill_16`` in float64 (log as glibc's; its sin/cos agree with NumPy's).
+
+    out[:, :8] = r cos(theta) * std + mean, out[:, 8:] = r sin(theta) * std + mean, with
+    r = sqrt(-2 log(1 - block[:, :8])), theta = 2 pi block[:, 8:]; PyTorch's build fuses the
+    ``* std + mean`` into one FMA. Overwrites ``block`` and returns it.
+    """
+    radius = _libm_log.log(1.0 - block[:, :8], positive_normal=True)     # 1 - u is in [2^-53, 1]
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    theta = block[:, 8:] * (2.0 * math.pi)
+    cos, sin = block[:, :8], block[:, 8:]            # the uniforms are used up: write over them
+    np.cos(theta, out=cos)
+    np.sin(theta, out=sin)
+    cos *= radius
+    sin *= radius
+    if not _exact_scale(std):
+        return fma64(block, std, mean)
+    if std != 1:                   # (r cos) * std is exact: the FMA rounds only the sum
+        block *= std
+    if mean != 0 or not radius.all():       # (+ 0.0 only turns a -0.0, from r == 0, into +0.0)
+        block += mean
+    return block
+
+
+def _exact_scale(std):
+    """Whether x * std is exact for every |x| < 16: std a power of two far from under/overflow (or 1)."""
+    std = float(std)
+    return std == 1.0 or (math.frexp(std)[0] in (0.5, -0.5) and 2.0 ** -960 < abs(std) < 2.0 ** 960)
 
 
 default_generator = Generator()
