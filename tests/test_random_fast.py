@@ -121,3 +121,21 @@ def test_randn_float64_with_u_zero_gives_plus_zero_like_torch():
     block[0, 8:] = 0.75                               # theta = 3 pi / 2: cos < 0, sin < 0
     out = dd_random._normal_fill_16_float64(block, 0.0, 1.0)
     assert not np.signbit(out).any()
+
+
+# ----------------------------------------------------------------- float32 Box-Muller: every possible input
+@pytest.mark.parametrize("quarter", range(4))
+def test_lean_float32_log_and_sincos_equal_the_reference_on_every_input(quarter):
+    """The sampler feeds log only u1 = 1 - k 2^-24 and sincos only theta = 2 pi k 2^-24 (float32), k < 2^24:
+    all 2^24 of each (a quarter per case) go through the lean and the step-by-step fma32 versions."""
+    from deepdive import _avx_mathfun as m
+    f32 = np.float32
+    for start in range(quarter << 22, (quarter + 1) << 22, 1 << 20):
+        u = np.arange(start, start + (1 << 20), dtype=np.uint32).astype(np.float32) * f32(2.0 ** -24)
+        u1, theta = f32(1) - u, f32(2 * np.pi) * u
+        lean_log = np.concatenate([m.log256_unit(u1[i:i + 32768]) for i in range(0, u.size, 32768)])
+        assert np.array_equal(lean_log.view(np.uint32), m.log256_ps(u1).view(np.uint32))
+        lean = [m.sincos256_unit(theta[i:i + 32768]) for i in range(0, u.size, 32768)]
+        ref_sin, ref_cos = m.sincos256_ps(theta)
+        assert np.array_equal(np.concatenate([s for s, _ in lean]).view(np.uint32), ref_sin.view(np.uint32))
+        assert np.array_equal(np.concatenate([c for _, c in lean]).view(np.uint32), ref_cos.view(np.uint32))
