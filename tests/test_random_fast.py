@@ -139,3 +139,28 @@ def test_lean_float32_log_and_sincos_equal_the_reference_on_every_input(quarter)
         ref_sin, ref_cos = m.sincos256_ps(theta)
         assert np.array_equal(np.concatenate([s for s, _ in lean]).view(np.uint32), ref_sin.view(np.uint32))
         assert np.array_equal(np.concatenate([c for _, c in lean]).view(np.uint32), ref_cos.view(np.uint32))
+
+
+# ----------------------------------------------------------------- uniform_(a, b): the fused x * (b - a) + a
+@pytest.mark.parametrize("a,b", [(-0.1, 0.1), (0.0, 0.3), (2.5, 7.0), (-1.0, 1.0), (1000.0, 1000.3), (1e-10, 1.0),
+                                 (-3e-5, 1e5), (0.0, 1.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_uniform_fused_affine_over_blocks(a, b, dtype):
+    torch = both(int(abs(a) * 10) + 3)
+    n = 2 * dd_random._BLOCK + 7
+    same(deepdive.empty(n, dtype=getattr(deepdive, dtype)).uniform_(a, b),
+         torch.empty(n, dtype=getattr(torch, dtype)).uniform_(a, b), f"uniform_({a}, {b}) {dtype}")
+
+
+def test_float64_exactness_condition_of_the_fused_uniform():
+    fits = dd_random._sum_fits_float64
+    assert fits(float(np.float32(0.2)), float(np.float32(-0.1)))        # uniform_(-b, b): always
+    assert not fits(float(np.float32(0.3)), float(np.float32(1000.0)))  # low 12 binades above the span
+    assert not fits(float(np.float32(1.0)), float(np.float32(1e-10)))   # low far below: its bits reach 2^-56
+    assert not fits(0.0, 1.0) and not fits(float("inf"), 0.0)
+
+
+@pytest.mark.parametrize("mean,std", [(0.0, 0.02), (-0.0, 0.3), (0.0, 0.0), (0.5, 0.02)])
+def test_normal_with_mean_zero_and_any_std(mean, std):
+    torch = both(21)
+    same(deepdive.empty(ROWS + 9).normal_(mean, std), torch.empty(ROWS + 9).normal_(mean, std), f"normal_({mean}, {std})")

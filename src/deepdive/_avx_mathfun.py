@@ -211,13 +211,15 @@ def normal_fill_16(data, mean, std):
     np.sqrt(radius, out=radius)
     sin, cos = sincos256_unit(f32(2 * np.pi) * data[:, 8:])
     mean, std = f32(mean), f32(std)
-    if math.frexp(float(std))[0] != 0.5:
+    if math.frexp(float(std))[0] != 0.5 and not (mean == 0 and 0 < std < np.inf):
         data[:, :8] = fma32(radius * cos, std, mean)
         data[:, 8:] = fma32(radius * sin, std, mean)
         return data
     np.multiply(radius, cos, out=data[:, :8])
     np.multiply(radius, sin, out=data[:, 8:])
-    if std != 1:           # std a power of two (N(0, 1) above all): an exact product, the FMA rounds once
+    if math.frexp(float(std))[0] != 0.5:     # mean 0: n * std is exact in float64, the FMA rounds only it
+        data[...] = data * np.float64(std)
+    elif std != 1:         # std a power of two (N(0, 1) above all): an exact product, the FMA rounds once
         data *= std
     if mean != 0 or not radius.all():        # (+ 0 only turns the -0.0 of r == -0.0 into +0.0)
         data += mean

@@ -156,9 +156,16 @@ class Generator:
         if span == 1 and low == 0:                 # x * 1 + 0 is x (x >= 0): skip two passes
             out = x
         elif math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
-            out = x * span + low
+            x *= span
+            x += low
+            out = x
         else:                                      # PyTorch's build fuses x * (high - low) + low
-            out = (fma64 if dt == np.float64 else fma32)(x, span, low)
+            out = _affine_fused(x, span, low)
+        # PyTorch 2.13 returns `from` where the rounding reached `to` (its kernel's "clamp"); x's largest value
+        # tells whether that can happen at all (the result grows with x), so most calls skip the pass
+        x_max = dt.type(1) - dt.type(2.0 ** -(24 if dt == np.float32 else 53))
+        if (fma64 if dt == np.float64 else fma32)(np.array([x_max], dt), span, low)[0] == high:
+            out[out == high] = low
         return out.reshape(shape).astype(dtype, copy=False)
 
     def random(self, shape, dtype=np.float64):
@@ -300,6 +307,41 @@ class Generator:
         """``size`` indices of range(n) with probabilities ``p`` (``torch.multinomial`` on one row)."""
         from ._sampling import multinomial_rows
         return multinomial_rows(self, np.asarray(p, dtype=np.float64)[None], int(size), replace)[0]
+
+
+def _affine_fused(x, span, low):
+    """x * span + low rounded once (PyTorch's fused uniform_), for sampler uniforms x, in place, by blocks.
+
+    float32: x (24 bits, a multiple of 2^-24 in [0, 1)) times span is exact in float64; when low's and
+    the product's bits also fit in 53 (checked once here: true for uniform_(-b, b) and any low within a
+    few binades of span), the float64 sum is exact too and rounding it to float32 is the FMA's single
+    rounding. Otherwise (and for float64) the emulated FMA, block by block to keep temporaries in cache.
+    """
+    f32 = x.dtype == np.float32
+    if f32 and _sum_fits_float64(float(span), float(low)):
+        span64, low64 = np.float64(span), np.float64(low)
+        for start in range(0, x.size, _BLOCK):
+            block = x[start:start + _BLOCK]
+            t = np.multiply(block, span64)
+            t += low64
+            block[...] = t
+        return x
+    fma = fma32 if f32 else fma64
+    for start in range(0, x.size, _BLOCK):
+        x[start:start + _BLOCK] = fma(x[start:start + _BLOCK], span, low)
+    return x
+
+
+def _sum_fits_float64(span, low):
+    """Whether k 2^-24 * span + low is exact in float64 for every k < 2^24 (span, low float32 values)."""
+    ulp32 = lambda v: float(np.spacing(np.float32(abs(v))))
+    if not (math.isfinite(span) and math.isfinite(low)) or span == 0:
+        return False
+    lsb = min(2.0 ** -24 * ulp32(span), ulp32(low) if low else math.inf)
+    return abs(low) + abs(span) < 2.0 ** 53 * lsb
+
+
+_BLOCK = 1 << 15                         # elements per block in the fused uniform_ loops
 
 
 def _numel(shape):
