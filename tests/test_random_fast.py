@@ -164,3 +164,25 @@ def test_float64_exactness_condition_of_the_fused_uniform():
 def test_normal_with_mean_zero_and_any_std(mean, std):
     torch = both(21)
     same(deepdive.empty(ROWS + 9).normal_(mean, std), torch.empty(ROWS + 9).normal_(mean, std), f"normal_({mean}, {std})")
+
+
+# ----------------------------------------------------------------- the optional numba engine (float64 fill)
+def test_numba_engine_draws_the_numpy_paths_bits():
+    pytest.importorskip("numba")
+    from deepdive import _numba_engine
+    kernel = _numba_engine.box_muller_f64(dd_random._box_muller_f64)
+    assert kernel is not None, "numba is installed but its float64 fill failed the self-check"
+    block = deepdive.Generator().manual_seed(5)._unit(20 * ROWS, np.float64).reshape(-1, 16)
+    block[0, :8] = 0.0
+    expected = dd_random._box_muller_f64(block.copy())
+    kernel(block)
+    assert np.array_equal(block, expected) and np.array_equal(np.signbit(block), np.signbit(expected))
+
+
+def test_numba_engine_can_be_switched_off(monkeypatch):
+    from deepdive import _numba_engine
+    monkeypatch.setattr(_numba_engine, "_kernel", None)
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "0")
+    assert _numba_engine.box_muller_f64(dd_random._box_muller_f64) is None
+    torch = both(8)
+    same(deepdive.randn(ROWS + 3, dtype=deepdive.float64), torch.randn(ROWS + 3, dtype=torch.float64), "NumPy path")

@@ -40,7 +40,7 @@ import os
 import numpy as np
 
 from ._avx_mathfun import normal_fill_16
-from . import _libm_log
+from . import _libm_log, _numba_engine
 from ._fma import fma32, fma64
 from ._mt19937 import MT19937
 
@@ -364,12 +364,25 @@ def _libm(fn, x):
 
 
 def _normal_fill_16_float64(block, mean, std):
-    """PyTorch's scalar ``normal_fill_16`` in float64 (log as glibc's; its sin/cos agree with NumPy's).
+    """PyTorch's scalar ``normal_fill_16`` in float64 (log, cos and sin as glibc's).
 
     out[:, :8] = r cos(theta) * std + mean, out[:, 8:] = r sin(theta) * std + mean, with
     r = sqrt(-2 log(1 - block[:, :8])), theta = 2 pi block[:, 8:]; PyTorch's build fuses the
-    ``* std + mean`` into one FMA. Overwrites ``block`` and returns it.
+    ``* std + mean`` into one FMA. Overwrites ``block`` and returns it. The r cos / r sin part is
+    numba's compiled loop when the optional extra is installed (same bits), else NumPy's.
     """
+    (_numba_engine.box_muller_f64(_box_muller_f64) or _box_muller_f64)(block)
+    if not _exact_scale(std):
+        return fma64(block, std, mean)
+    if std != 1:                   # (r cos) * std is exact: the FMA rounds only the sum
+        block *= std
+    if mean != 0 or not block.all():        # (+ 0.0 only turns a -0.0, from r == 0, into +0.0)
+        block += mean
+    return block
+
+
+def _box_muller_f64(block):
+    """NumPy: [:, :8] <- r cos(theta), [:, 8:] <- r sin(theta) in place (NumPy's cos/sin are glibc's)."""
     radius = _libm_log.log(1.0 - block[:, :8], positive_normal=True)     # 1 - u is in [2^-53, 1]
     radius *= -2.0
     np.sqrt(radius, out=radius)
@@ -379,12 +392,6 @@ def _normal_fill_16_float64(block, mean, std):
     np.sin(theta, out=sin)
     cos *= radius
     sin *= radius
-    if not _exact_scale(std):
-        return fma64(block, std, mean)
-    if std != 1:                   # (r cos) * std is exact: the FMA rounds only the sum
-        block *= std
-    if mean != 0 or not radius.all():       # (+ 0.0 only turns a -0.0, from r == 0, into +0.0)
-        block += mean
     return block
 
 
