@@ -13,6 +13,11 @@ multiply-add (GCC's default ``-ffp-contract=fast`` on the AVX2 build), so a
 ``y = y * x + p`` step here is ``fma32`` -- one rounding, not two. Which
 products fuse was settled against torch 2.13's output bit for bit.
 
+The sampler itself runs ``log256_unit`` / ``sincos256_unit`` (below): the same
+operations restricted to the sampler's 2^24 possible inputs, with cheaper fused
+steps; ``log256_ps`` / ``sincos256_ps`` stay as the step-by-step reference that
+tests compare them with on every one of those inputs.
+
 NOTE: PyTorch registers no AVX512 kernel for ``normal_`` (it "exposes
 flakiness in test_sgd"), so AVX512 machines use this same AVX2 path; a CPU
 without AVX2 takes PyTorch's scalar libm path instead (see random.py).

@@ -28,7 +28,13 @@ Where the numbers are not PyTorch's, and why:
     without AVX2 (or a non-x86 build) takes PyTorch's libm path instead, and
     its numbers differ from these in the last bits.
   * float64 samplers call glibc's log/exp/tan through ``math``, as PyTorch
-    does; another libm (macOS, Windows) may round an ulp differently there.
+    does (the Box-Muller log through ``_libm_log.py``, glibc's algorithm
+    redone over arrays with the loaded libm's own table: the same bits); another
+    libm (macOS, Windows) may round an ulp differently there.
+
+Speed (benchmarks/bench_random.py): raw words come from NumPy's C twister in
+bulk, and each transformation is a few dozen NumPy passes over cache-sized
+blocks; the optional numba extra compiles the float64 Box-Muller loop.
   * ``orthogonal_`` draws PyTorch's numbers, but QR is LAPACK's in both and
     agrees to rounding only; float16/bfloat16 draws are not bit-exact (rand is);
     float32 ``randint`` beyond 2^24, which PyTorch warns is unsupported, differs.
@@ -226,11 +232,14 @@ class Generator:
         # NOTE: PyTorch 2.13 switches to 64-bit draws from a range of 2^28 on (for every dtype), which keeps
         # the modulo bias of raw % range below 2^-36 (found by experiment: randint(0, 2^28) takes 2 words each).
         if span >= 2 ** 28:
-            values = (self.random64(n) % _U64(span)).astype(np.int64)
+            words = self.random64(n)
+            words %= _U64(span)
         else:
-            values = (self.random32(n) % np.uint32(span)).astype(np.int64)
+            words = self.random32(n)
+            words %= np.uint32(span)
+        values = words.astype(np.int64)
         values += np.int64(low)
-        return values.reshape(shape).astype(dtype)
+        return values.reshape(shape).astype(dtype, copy=False)
 
     def random_bits(self, shape, dtype):
         """``random_()`` with no bounds: [0, 2^mantissa] for floats, [0, max] for integers, a bit for bool."""
