@@ -160,10 +160,12 @@ def test_float64_exactness_condition_of_the_fused_uniform():
     assert not fits(0.0, 1.0) and not fits(float("inf"), 0.0)
 
 
-@pytest.mark.parametrize("mean,std", [(0.0, 0.02), (-0.0, 0.3), (0.0, 0.0), (0.5, 0.02)])
-def test_normal_with_mean_zero_and_any_std(mean, std):
+@pytest.mark.parametrize("mean,std", [(0.0, 0.02), (-0.0, 0.3), (0.0, 0.0), (0.5, 0.02), (-0.0, 0.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_with_mean_zero_and_any_std(mean, std, dtype):
     torch = both(21)
-    same(deepdive.empty(ROWS + 9).normal_(mean, std), torch.empty(ROWS + 9).normal_(mean, std), f"normal_({mean}, {std})")
+    same(deepdive.empty(ROWS + 9, dtype=getattr(deepdive, dtype)).normal_(mean, std),
+         torch.empty(ROWS + 9, dtype=getattr(torch, dtype)).normal_(mean, std), f"normal_({mean}, {std}) {dtype}")
 
 
 # ----------------------------------------------------------------- the optional numba engine (float64 fill)

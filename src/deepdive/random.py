@@ -381,9 +381,12 @@ def _normal_fill_16_float64(block, mean, std):
     numba's compiled loop when the optional extra is installed (same bits), else NumPy's.
     """
     (_numba_engine.box_muller_f64(_box_muller_f64) or _box_muller_f64)(block)
-    if not _exact_scale(std):
+    if mean == 0:                  # fma(n, std, 0) rounds only the product: a plain multiply
+        if std != 1:
+            block *= std
+    elif not _exact_scale(std):
         return fma64(block, std, mean)
-    if std != 1:                   # (r cos) * std is exact: the FMA rounds only the sum
+    elif std != 1:                 # (r cos) * std is exact: the FMA rounds only the sum
         block *= std
     if mean != 0 or not block.all():        # (+ 0.0 only turns a -0.0, from r == 0, into +0.0)
         block += mean
