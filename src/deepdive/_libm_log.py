@@ -19,9 +19,10 @@ bit-identical to glibc's (``r`` is computed exactly: a Dekker product gives the
 fma's single rounding), but ``t`` may differ from glibc's by a few units of
 2^-70 because its compiler fuses some multiply-adds. That can only change the
 result when ``hi + t`` lies within that distance of a midpoint between two
-doubles; those elements (~1 in 256: the test below is generous) are flagged and
-recomputed with ``math.log`` itself, as are zeros, negatives, subnormals, inf and
-NaN. So the output is glibc's bit for bit, never an approximation of it.
+doubles; those elements (~0.5%: the test below is generous) are flagged and
+recomputed with ``math.log`` itself, as are subnormals, inf and NaN (zero and
+negatives raise ``math.log``'s ValueError, as before). So the output is glibc's
+bit for bit, never an approximation of it.
 
 If the table cannot be found (not glibc, or a different algorithm), or the
 first use's self-check against ``math.log`` fails, ``log`` is ``math.log`` per
@@ -44,7 +45,7 @@ _HEAD = struct.pack("<ddd", float.fromhex("0x1.62e42fefa3800p-1"),      # ln2hi,
                     float.fromhex("0x1.ef35793c76730p-45"),             # of glibc's __log_data
                     float.fromhex("-0x1.0000000000001p-1"))
 
-# NOTE: ~40 array passes run over blocks of this many elements: their temporaries (128 KB each) stay in
+# NOTE: ~60 array passes run over blocks of this many elements: their temporaries (128 KB each) stay in
 # cache and in malloc's free lists (over 10^6 elements at once, every fresh 8 MB temporary costs page
 # faults); 2^14 measured best (smaller blocks pay more per-call overhead).
 _BLOCK = 1 << 14
