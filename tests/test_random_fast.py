@@ -188,3 +188,11 @@ def test_numba_engine_can_be_switched_off(monkeypatch):
     assert _numba_engine.box_muller_f64(dd_random._box_muller_f64) is None
     torch = both(8)
     same(deepdive.randn(ROWS + 3, dtype=deepdive.float64), torch.randn(ROWS + 3, dtype=torch.float64), "NumPy path")
+
+
+def test_without_glibcs_table_log_falls_back_to_math_log(monkeypatch):
+    monkeypatch.setattr(_libm_log, "_tables", False)          # as on a libm where the table is not found
+    x = 1.0 - np.random.default_rng(4).random(5000)
+    assert np.array_equal(_libm_log.log(x), math_log(x))
+    torch = both(12)
+    same(deepdive.randn(1000, dtype=deepdive.float64), torch.randn(1000, dtype=torch.float64), "slow log path")
