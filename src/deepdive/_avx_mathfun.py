@@ -13,6 +13,11 @@ multiply-add (GCC's default ``-ffp-contract=fast`` on the AVX2 build), so a
 ``y = y * x + p`` step here is ``fma32`` -- one rounding, not two. Which
 products fuse was settled against torch 2.13's output bit for bit.
 
+The sampler itself runs ``log256_unit`` / ``sincos256_unit`` (below): the same
+operations restricted to the sampler's 2^24 possible inputs, with cheaper fused
+steps; ``log256_ps`` / ``sincos256_ps`` stay as the step-by-step reference that
+tests compare them with on every one of those inputs.
+
 NOTE: PyTorch registers no AVX512 kernel for ``normal_`` (it "exposes
 flakiness in test_sgd"), so AVX512 machines use this same AVX2 path; a CPU
 without AVX2 takes PyTorch's scalar libm path instead (see random.py).
@@ -93,17 +98,134 @@ def sincos256_ps(x):
     return sin, cos
 
 
+# ----------------------------------------------------------------------------------------------------
+# The same two functions, lean, for the sampler's inputs only: u1 = 1 - k 2^-24 and theta = 2 pi k 2^-24
+# (float32), k = 0 .. 2^24 - 1. They do the same float32 operations in the same order; what changes is
+# how each fused multiply-add is done: in float64, y * x + c exactly (a product of two float32s is
+# exact in float64, and with these operands' ranges and bit counts the sum is too), then rounded once to
+# float32 -- no double-rounding check needed. Each value is kept in a float64 array between steps (a
+# float32-valued float64), so a Horner step is 4 array passes instead of fma32's ~17. Both functions
+# take 2^24 possible inputs, and tests/test_random_fast.py runs every one of them through both versions.
+_F64 = np.float64
+
+
+def _round32(t, scratch):
+    """Round the float64 ``t`` to float32 in place (through ``scratch``), and return the float32 copy."""
+    scratch[...] = t
+    t[...] = scratch
+    return scratch
+
+
+def _horner32(x64, coefs, scratch):
+    """float32 Horner with each step fused: y = fma(y, x, c) over coefs[1:], from y = coefs[0]."""
+    y = x64 * _F64(coefs[0])
+    y += _F64(coefs[1])
+    for c in coefs[2:]:
+        _round32(y, scratch)
+        y *= x64
+        y += _F64(c)
+    scratch[...] = y
+    return scratch
+
+
+def log256_unit(u1):
+    """``log256_ps(u1)`` for u1 in [2^-24, 1] (no zero, negative or subnormal inputs)."""
+    m, e_int = np.frexp(u1)                     # u1 = m 2^e, m in [0.5, 1): Cephes' split, its e is frexp's
+    small = m < _SQRTHF                         # m < sqrt(1/2): x = 2m - 1 (exact) and e - 1
+    e_int -= small
+    x = small.astype(np.float32)                # (arithmetic, not a masked ufunc: those branch per element)
+    x += f32(1)
+    x *= m
+    x -= f32(1)
+    e = e_int.astype(np.float32)
+    z = x * x
+    x64 = x.astype(_F64)
+    scratch = np.empty_like(x)
+    yx = _horner32(x64, _LOG_P, scratch)
+    yx *= x
+    # y = fma(y, z, e * Q1): e * Q1 is rounded to float32 first, and here the float64 sum can be inexact
+    # (tiny z against a large e * Q1), so the rare halfway sums are redone exactly
+    eq1 = e * _LOG_Q1
+    s = np.multiply(yx, z, dtype=_F64)
+    s += eq1
+    y = s.astype(np.float32)
+    suspect = (s.view(np.uint64) & np.uint64(0x1FFFFFFF)) == np.uint64(0x10000000)
+    if suspect.any():
+        y[suspect] = fma32(yx[suspect], z[suspect], eq1[suspect])
+    y -= z * f32(0.5)
+    x += y
+    x += e * _LOG_Q2
+    return x
+
+
+def sincos256_unit(theta):
+    """``sincos256_ps(theta)`` for theta = 2 pi u, u in [0, 1) (so theta >= 0: no input sign)."""
+    x = theta
+    j = (x * _FOPI).astype(np.int32)            # cvttps: truncation
+    j += 1
+    j &= ~1
+    y = j.astype(np.float32)
+    # the selects below are bit operations on uint32 views (NumPy's masked ufuncs branch per element):
+    # sign bits from j's bit 2 (sin) and from ~(j - 2)'s bit 2 (cos), all-ones where j & 2 == 0
+    sign_sin = (j & 4).view(np.uint32) << np.uint32(29)
+    poly_mask = ((j & 2) >> 1).view(np.uint32)
+    poly_mask -= np.uint32(1)
+    j -= 2
+    np.invert(j, out=j)
+    j &= 4
+    sign_cos = j.view(np.uint32) << np.uint32(29)
+    x = x + y * _DP1             # exact products (y a small integer, DP1 and DP2 have few bits)
+    x += y * _DP2
+    x64 = y.astype(_F64)         # x = fma(y, DP3, x)
+    x64 *= _F64(_DP3)
+    x64 += x
+    x = _round32(x64, np.empty_like(x))
+    z = x * x
+    z64 = z.astype(_F64)
+    yc = _horner32(z64, _COSCOF, np.empty_like(x))
+    yc *= z
+    c64 = np.multiply(yc, z64)                  # yc = fma(yc, z, -(z * 0.5)), then + 1
+    c64 -= z * f32(0.5)
+    yc[...] = c64
+    yc += f32(1)
+    ys = _horner32(z64, _SINCOF, np.empty_like(x))
+    ys *= z
+    s64 = np.multiply(ys, x64)                  # ys = fma(ys, x, x)
+    s64 += x64
+    ys[...] = s64
+    # sin = ysin1 + ysin2 and cos = (yc - ysin1) + (ys - ysin2) pick one polynomial each (adding exact zeros)
+    ys, yc = ys.view(np.uint32), yc.view(np.uint32)
+    pick = ys ^ yc
+    pick &= poly_mask
+    sin = yc ^ pick                             # ys where poly_mask, else yc
+    cos = ys ^ pick                             # yc where poly_mask, else ys
+    sin ^= sign_sin
+    cos ^= sign_cos
+    return sin.view(np.float32), cos.view(np.float32)
+
+
 def normal_fill_16(data, mean, std):
-    """Box-Muller on rows of 16 uniforms: u1 = 1 - data[:8], u2 = data[8:] (PyTorch's layout).
+    """Box-Muller on rows of 16 uniforms: u1 = 1 - data[:8], u2 = data[8:] (PyTorch's layout), in place.
 
     out[:8] = r cos(theta) * std + mean, out[8:] = r sin(theta) * std + mean,
-    r = sqrt(-2 log u1), theta = 2 pi u2, all in float32.
+    r = sqrt(-2 log u1), theta = 2 pi u2, all in float32 (the ``* std + mean`` fused). ``data`` holds
+    uniforms of the sampler (multiples of 2^-24 in [0, 1)); it is overwritten and returned.
     """
-    u1 = f32(1) - data[:, :8]
-    u2 = data[:, 8:]
-    radius = np.sqrt(f32(-2) * log256_ps(u1))
-    sin, cos = sincos256_ps(f32(2 * np.pi) * u2)
+    radius = log256_unit(f32(1) - data[:, :8])
+    radius *= f32(-2)
+    np.sqrt(radius, out=radius)
+    sin, cos = sincos256_unit(f32(2 * np.pi) * data[:, 8:])
     mean, std = f32(mean), f32(std)
-    if math.frexp(float(std))[0] == 0.5:       # std a power of two (N(0, 1) above all): exact product
-        return np.concatenate([radius * cos * std + mean, radius * sin * std + mean], axis=1)
-    return np.concatenate([fma32(radius * cos, std, mean), fma32(radius * sin, std, mean)], axis=1)
+    if math.frexp(float(std))[0] != 0.5 and not (mean == 0 and 0 < std < np.inf):
+        data[:, :8] = fma32(radius * cos, std, mean)
+        data[:, 8:] = fma32(radius * sin, std, mean)
+        return data
+    np.multiply(radius, cos, out=data[:, :8])
+    np.multiply(radius, sin, out=data[:, 8:])
+    if math.frexp(float(std))[0] != 0.5:     # mean 0: n * std is exact in float64, the FMA rounds only it
+        data[...] = data * np.float64(std)
+    elif std != 1:         # std a power of two (N(0, 1) above all): an exact product, the FMA rounds once
+        data *= std
+    if mean != 0 or not radius.all():        # (+ 0 only turns the -0.0 of r == -0.0 into +0.0)
+        data += mean
+    return data

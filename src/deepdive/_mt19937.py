@@ -58,6 +58,18 @@ class MT19937:
         # unchanged (no masking, no rejection): one twister output per element.
         return self._words.integers(0, 2 ** 32, n, dtype=np.uint32)
 
+    def random_raw64(self, n):
+        """The next ``n`` pairs of 32-bit outputs as uint64 ``first << 32 | second`` (``random64()``'s order).
+
+        NOTE: NumPy's ``mt19937_next64`` builds a 64-bit word from two next32() words, the first drawn in
+        the high half, and over the full 64-bit range ``integers`` returns it unchanged: exactly what
+        PyTorch's ``random64()`` makes, without a swap or a copy (checked in tests/test_random.py).
+        """
+        n = int(n)
+        if n:
+            self._fresh = False
+        return self._words.integers(0, 2 ** 64, n, dtype=np.uint64)
+
     # ------------------------------------------------------------ PyTorch's view of the state
     @property
     def _pos(self):

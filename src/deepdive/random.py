@@ -28,7 +28,13 @@ Where the numbers are not PyTorch's, and why:
     without AVX2 (or a non-x86 build) takes PyTorch's libm path instead, and
     its numbers differ from these in the last bits.
   * float64 samplers call glibc's log/exp/tan through ``math``, as PyTorch
-    does; another libm (macOS, Windows) may round an ulp differently there.
+    does (the Box-Muller log through ``_libm_log.py``, glibc's algorithm
+    redone over arrays with the loaded libm's own table: the same bits); another
+    libm (macOS, Windows) may round an ulp differently there.
+
+Speed (benchmarks/bench_random.py): raw words come from NumPy's C twister in
+bulk, and each transformation is a few dozen NumPy passes over cache-sized
+blocks; the optional numba extra compiles the float64 Box-Muller loop.
   * ``orthogonal_`` draws PyTorch's numbers, but QR is LAPACK's in both and
     agrees to rounding only; float16/bfloat16 draws are not bit-exact (rand is);
     float32 ``randint`` beyond 2^24, which PyTorch warns is unsupported, differs.
@@ -40,6 +46,7 @@ import os
 import numpy as np
 
 from ._avx_mathfun import normal_fill_16
+from . import _libm_log, _numba_engine
 from ._fma import fma32, fma64
 from ._mt19937 import MT19937
 
@@ -130,15 +137,20 @@ class Generator:
 
     def random64(self, n):
         """``n`` raw 64-bit outputs (``generator->random64()``: high word drawn first), uint64."""
-        words = self._mt.random_raw(2 * int(n)).reshape(-1, 2)
-        # (hi, lo) pairs; a little-endian uint64 reads (lo, hi), so swap the pair before viewing
-        return np.ascontiguousarray(words[:, ::-1]).view("<u8").reshape(-1).astype(_U64, copy=False)
+        return self._mt.random_raw64(n)
 
     def _unit(self, n, dtype):
         """``n`` uniforms in [0, 1) of ``dtype``: 24 bits (float32) or 53 bits (float64)."""
         if np.dtype(dtype) == np.float64:
-            return (self.random64(n) & _U64(2 ** 53 - 1)).astype(np.float64) * 2.0 ** -53
-        return (self.random32(n) & np.uint32(2 ** 24 - 1)).astype(np.float32) * np.float32(2.0 ** -24)
+            bits, scale = self.random64(n), 2.0 ** -53
+            bits &= _U64(2 ** 53 - 1)
+            out = bits.astype(np.float64)
+        else:
+            bits, scale = self.random32(n), np.float32(2.0 ** -24)
+            bits &= np.uint32(2 ** 24 - 1)
+            out = bits.astype(np.float32)
+        out *= scale                      # in place: a power of two, exact
+        return out
 
     # ------------------------------------------------------------ distributions (NumPy arrays out)
     def uniform(self, low, high, shape, dtype=np.float64):
@@ -147,10 +159,19 @@ class Generator:
         low, high = dt.type(low), dt.type(high)
         x = self._unit(_numel(shape), dt)
         span = high - low
-        if math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
-            out = x * span + low
+        if span == 1 and low == 0:                 # x * 1 + 0 is x (x >= 0): skip two passes
+            out = x
+        elif math.frexp(float(span))[0] == 0.5:     # a power of two: x * span is exact, one rounding either way
+            x *= span
+            x += low
+            out = x
         else:                                      # PyTorch's build fuses x * (high - low) + low
-            out = (fma64 if dt == np.float64 else fma32)(x, span, low)
+            out = _affine_fused(x, span, low)
+        # PyTorch 2.13 returns `from` where the rounding reached `to` (its kernel's "clamp"); x's largest value
+        # tells whether that can happen at all (the result grows with x), so most calls skip the pass
+        x_max = dt.type(1) - dt.type(2.0 ** -(24 if dt == np.float32 else 53))
+        if (fma64 if dt == np.float64 else fma32)(np.array([x_max], dt), span, low)[0] == high:
+            out[out == high] = low
         return out.reshape(shape).astype(dtype, copy=False)
 
     def random(self, shape, dtype=np.float64):
@@ -169,7 +190,9 @@ class Generator:
             blocks = data[:full].reshape(-1, 16)
             for start in range(0, len(blocks), _ROWS_PER_CHUNK):     # cache-sized pieces: ~2x faster
                 chunk = blocks[start:start + _ROWS_PER_CHUNK]
-                chunk[...] = fill(chunk)
+                filled = fill(chunk)
+                if filled is not chunk:      # (the float64 fill writes over its block in place)
+                    chunk[...] = filled
             if n % 16:    # PyTorch redraws the last 16 values (overlapping the last full block)
                 data[n - 16:] = fill(self._unit(16, dt).reshape(1, 16)).reshape(-1)
             out = data
@@ -209,11 +232,14 @@ class Generator:
         # NOTE: PyTorch 2.13 switches to 64-bit draws from a range of 2^28 on (for every dtype), which keeps
         # the modulo bias of raw % range below 2^-36 (found by experiment: randint(0, 2^28) takes 2 words each).
         if span >= 2 ** 28:
-            values = (self.random64(n) % _U64(span)).astype(np.int64)
+            words = self.random64(n)
+            words %= _U64(span)
         else:
-            values = (self.random32(n) % np.uint32(span)).astype(np.int64)
+            words = self.random32(n)
+            words %= np.uint32(span)
+        values = words.astype(np.int64)
         values += np.int64(low)
-        return values.reshape(shape).astype(dtype)
+        return values.reshape(shape).astype(dtype, copy=False)
 
     def random_bits(self, shape, dtype):
         """``random_()`` with no bounds: [0, 2^mantissa] for floats, [0, max] for integers, a bit for bool."""
@@ -292,6 +318,41 @@ class Generator:
         return multinomial_rows(self, np.asarray(p, dtype=np.float64)[None], int(size), replace)[0]
 
 
+def _affine_fused(x, span, low):
+    """x * span + low rounded once (PyTorch's fused uniform_), for sampler uniforms x, in place, by blocks.
+
+    float32: x (24 bits, a multiple of 2^-24 in [0, 1)) times span is exact in float64; when low's and
+    the product's bits also fit in 53 (checked once here: true for uniform_(-b, b) and any low within a
+    few binades of span), the float64 sum is exact too and rounding it to float32 is the FMA's single
+    rounding. Otherwise (and for float64) the emulated FMA, block by block to keep temporaries in cache.
+    """
+    f32 = x.dtype == np.float32
+    if f32 and _sum_fits_float64(float(span), float(low)):
+        span64, low64 = np.float64(span), np.float64(low)
+        for start in range(0, x.size, _BLOCK):
+            block = x[start:start + _BLOCK]
+            t = np.multiply(block, span64)
+            t += low64
+            block[...] = t
+        return x
+    fma = fma32 if f32 else fma64
+    for start in range(0, x.size, _BLOCK):
+        x[start:start + _BLOCK] = fma(x[start:start + _BLOCK], span, low)
+    return x
+
+
+def _sum_fits_float64(span, low):
+    """Whether k 2^-24 * span + low is exact in float64 for every k < 2^24 (span, low float32 values)."""
+    ulp32 = lambda v: float(np.spacing(np.float32(abs(v))))
+    if not (math.isfinite(span) and math.isfinite(low)) or span == 0:
+        return False
+    lsb = min(2.0 ** -24 * ulp32(span), ulp32(low) if low else math.inf)
+    return abs(low) + abs(span) < 2.0 ** 53 * lsb
+
+
+_BLOCK = 1 << 15                         # elements per block in the fused uniform_ loops
+
+
 def _numel(shape):
     return int(np.prod(shape, dtype=np.int64)) if np.ndim(shape) else int(shape)
 
@@ -312,11 +373,51 @@ def _libm(fn, x):
 
 
 def _normal_fill_16_float64(block, mean, std):
-    """PyTorch's scalar ``normal_fill_16`` in float64 (log through glibc; its sin/cos agree with NumPy's)."""
-    u1, u2 = 1.0 - block[:, :8], block[:, 8:]
-    radius = np.sqrt(-2.0 * _libm(math.log, u1))
-    theta = 2.0 * math.pi * u2
-    return np.concatenate([fma64(radius * np.cos(theta), std, mean), fma64(radius * np.sin(theta), std, mean)], axis=1)
+    """PyTorch's scalar ``normal_fill_16`` in float64 (log, cos and sin as glibc's).
+
+    out[:, :8] = r cos(theta) * std + mean, out[:, 8:] = r sin(theta) * std + mean, with
+    r = sqrt(-2 log(1 - block[:, :8])), theta = 2 pi block[:, 8:]; PyTorch's build fuses the
+    ``* std + mean`` into one FMA. Overwrites ``block`` and returns it. The r cos / r sin part is
+    numba's compiled loop when the optional extra is installed (same bits), else NumPy's.
+    """
+    (_numba_engine.box_muller_f64(_box_muller_f64) or _box_muller_f64)(block)
+    if mean == 0:                  # fma(n, std, 0) rounds only the product: a plain multiply
+        if std != 1:
+            block *= std
+    elif not _exact_scale(std):
+        return fma64(block, std, mean)
+    elif std != 1:                 # (r cos) * std is exact: the FMA rounds only the sum
+        block *= std
+    if mean != 0 or not block.all():        # (+ 0.0 only turns a -0.0, from r == 0, into +0.0)
+        block += mean
+    return block
+
+
+def _box_muller_f64(block):
+    """NumPy: [:, :8] <- r cos(theta), [:, 8:] <- r sin(theta) in place (NumPy's cos/sin are glibc's).
+
+    The two halves of each row are first copied apart as 64-byte items (one fast copy) so that every
+    pass after runs over contiguous memory: a ufunc over block[:, :8] loops 8 elements at a time.
+    """
+    rows = block.shape[0]
+    halves = np.empty((2, rows * 8))
+    halves.view("V64").reshape(2, rows)[...] = block.view("V64").T
+    u1, theta = halves[0], halves[1]
+    radius = _libm_log.log(1.0 - u1, positive_normal=True)     # 1 - u is in [2^-53, 1]
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    theta *= 2.0 * math.pi
+    np.cos(theta, out=u1)                           # the uniforms are used up: write over them
+    np.sin(theta, out=theta)
+    halves *= radius
+    block.view("V64").T[...] = halves.view("V64").reshape(2, rows)
+    return block
+
+
+def _exact_scale(std):
+    """Whether x * std is exact for every |x| < 16: std a power of two far from under/overflow (or 1)."""
+    std = float(std)
+    return std == 1.0 or (math.frexp(std)[0] in (0.5, -0.5) and 2.0 ** -960 < abs(std) < 2.0 ** 960)
 
 
 default_generator = Generator()
