@@ -8,7 +8,9 @@ import pytest
 from mpi_ranks import SCRIPTS, mpiexec, require_mpi
 
 CHECKS = ["mlp_sgd_matches_single_process", "mlp_adam_matches_single_process", "cnn_sgd_matches_single_process",
-          "small_buckets_match_single_process", "no_sync_accumulation_equals_one_big_step",
+          "small_buckets_match_single_process", "gradient_as_bucket_view_matches_single_process",
+          "a_parameter_used_twice_matches_single_process", "a_group_of_one_rank_leaves_the_local_gradients",
+          "no_sync_accumulation_equals_one_big_step",
           "find_unused_parameters", "unused_parameters_without_the_flag_raise", "module_and_state_dict",
           "buffers_broadcast_from_rank_0", "different_models_raise_naming_ranks"]
 
