@@ -266,6 +266,17 @@ def _():
         raise AssertionError("an unused parameter on a one-rank group did not raise")
 
 
+@check("buckets_in_shared_memory_on_one_machine")
+def _():
+    import os
+    ddp = DDP(mlp())
+    wanted = os.environ.get("DEEPDIVE_DDP_SHARED_MEMORY", "1") != "0"
+    assert (ddp._shared_memory is not None) == wanted, (ddp._shared_memory, wanted)
+    if wanted:                                 # every bucket is a slice of the window every rank can read
+        for b in ddp._buckets:
+            assert len(b.peers) == W and b.peers[R] is b.buffer or np.shares_memory(b.peers[R], b.buffer)
+
+
 @check("module_and_state_dict")
 def _():
     torch.manual_seed(R)

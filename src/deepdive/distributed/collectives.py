@@ -244,10 +244,10 @@ def _all_reduce_pair(pair, g, tensor, buf, write_back, op, async_op):
             _mismatch(g, f"all_reduce({op})", _meta(buf))
         return NotImplemented
     mine, theirs = pair.views(buf.dtype, buf.shape)
-    np.copyto(mine, buf)
+    mine[...] = buf                       # NOTE: not np.copyto, whose Python-level dispatch costs more here
     if pair.exchange(header, buf.nbytes) != header:
         _mismatch(g, f"all_reduce({op})", _meta(buf))
-    local(buf, theirs, out=buf)
+    local(buf, theirs, buf)
     if op == ReduceOp.AVG:
         buf /= 2
     if write_back is not None:
