@@ -78,6 +78,7 @@ def rank_train(workload, seconds, rounds, bucket_view, batch=128):
     n = probe[0]
     rates = {name: [] for name in steps}
     step_times = {name: [] for name in steps}
+    cpu_times = {name: [] for name in steps}      # this rank's CPU seconds per step, per round
     clock = time.perf_counter
     for _ in range(rounds):
         for name, step in steps.items():
@@ -88,13 +89,14 @@ def rank_train(workload, seconds, rounds, bucket_view, batch=128):
                 while not request.Test():
                     time.sleep(0.002)
                 continue
-            mine = step_times[name]
+            mine, cpu = step_times[name], time.thread_time()
             start = last = clock()
             for _ in range(n):
                 step()
                 now = clock()
                 mine.append(now - last)
                 last = now
+            cpu_times[name].append((time.thread_time() - cpu) / n)
             if name == "2 ranks":
                 comm.Barrier()      # the slower rank's time (they wait for each other every step anyway)
             elapsed = clock() - start
@@ -108,14 +110,17 @@ def rank_train(workload, seconds, rounds, bucket_view, batch=128):
     # NOTE: a quantile of the single steps' times as well: on a machine shared with other work many steps are
     # slowed by a rank being descheduled (and at 2 ranks that stalls both); the fast steps are what the engine
     # does when it is not. (Rank 0's steps; "2 independent" gathers both ranks'.)
-    quantiles = {}
+    # and the CPU time per step (the median over rounds and ranks): time a rank spends descheduled is not in
+    # it, time it spends working or spinning in a wait is
+    quantiles, cpu = {}, {}
     for name, ts in step_times.items():
         if name == "2 independent":
             ts = sum(comm.allgather(ts), [])
         quantiles[name] = float(np.quantile(ts, 0.2)) if ts else None
+        cpu[name] = float(np.median(sum(comm.allgather(cpu_times[name]), [])))
     if rank == 0:
-        print(json.dumps({"samples_per_s": rates, "step_p20": quantiles, "ranks": world, "batch": batch,
-                          "steps": n}))
+        print(json.dumps({"samples_per_s": rates, "step_p20": quantiles, "cpu_per_step": cpu, "ranks": world,
+                          "batch": batch, "steps": n}))
 
 
 def rank_allreduce(max_mb, seconds):
@@ -194,18 +199,19 @@ def main():
               f"of {args.seconds} s (median in brackets)" + (", gradient_as_bucket_view=True" if args.bucket_view
                                                             else ""))
         print(f"{'workload':8} {'phase':>13} {'steps/s':>8} {'samples/s':>16} {'speed-up':>8} {'efficiency':>10} "
-              f"{'p20 step ms':>11} {'p20 speed-up':>12}")
+              f"{'p20 step ms':>11} {'p20 speed-up':>12} {'CPU ms/step':>11} {'CPU speed-up':>12}")
         for workload in ("mlp", "lenet"):
             r = launch(args.ranks, "train", workload, "--seconds", str(args.seconds), "--rounds", str(args.rounds),
                        *(["--bucket-view"] if args.bucket_view else []))
             rates = r["samples_per_s"]
-            base, p20 = max(rates["1 rank"]), r["step_p20"]
+            base, p20, cpu = max(rates["1 rank"]), r["step_p20"], r["cpu_per_step"]
             for phase, ranks in (("1 rank", 1), ("2 independent", args.ranks), ("2 ranks", args.ranks)):
                 best, median = max(rates[phase]), float(np.median(rates[phase]))
                 name = phase.replace("2", str(args.ranks))
                 print(f"{workload:8} {name:>13} {best / r['batch'] / ranks:8.1f} {best:9.0f} ({median:5.0f}) "
                       f"{best / base:7.2f}x {best / base / ranks:10.2f} {p20[phase] * 1e3:11.2f} "
-                      f"{ranks * p20['1 rank'] / p20[phase]:11.2f}x")
+                      f"{ranks * p20['1 rank'] / p20[phase]:11.2f}x {cpu[phase] * 1e3:11.2f} "
+                      f"{ranks * cpu['1 rank'] / cpu[phase]:11.2f}x")
             ceiling = max(rates["2 independent"])
             print(f"{'':8} {'':>13} {args.ranks} ranks reach {max(rates['2 ranks']) / ceiling:.2f} of the "
                   f"{args.ranks} independent processes' throughput")
