@@ -120,8 +120,8 @@ class _SharedMemory:
     Each rank owns one chunk of every bucket (rank r: elements [n r / W, n (r + 1) / W)). Once every rank has
     filled its bucket (a barrier), rank r sums its chunk over the ranks' buckets, in rank order, and writes
     the sum into every rank's bucket; a second barrier, and each bucket holds the sum. Each rank reads its
-    chunk of W buffers and writes it W times: 2 n / W ... ~ n words per rank, no copies into or out of MPI's
-    own buffers (for 2 ranks and 1 MB, about a third of MPI's all-reduce time on one machine).
+    chunk of W buffers and writes it W times (2n words per rank in all), with no copies into or out of MPI's
+    own buffers: for 2 ranks and 1 MB, about a third of MPI's all-reduce time on one machine.
 
     NOTE: ``create`` returns None (and DDP uses MPI's all-reduce) when the ranks are on several machines or
     ``DEEPDIVE_DDP_SHARED_MEMORY=0``; every rank reaches the same answer, as each sees the same group.
