@@ -1,16 +1,23 @@
-"""Data-parallel training on MPI: steps/s at 1 and 2 ranks, and all-reduce bandwidth against raw mpi4py.
+"""Data-parallel training on MPI: steps/s at 1 and 2 ranks against 2 independent processes, and all-reduce
+time against raw mpi4py.
 
-    python benchmarks/bench_distributed.py [--seconds 3] [--ranks 2] [--max-mb 64]
+    python benchmarks/bench_distributed.py [--seconds 1] [--rounds 3] [--ranks 2] [--max-mb 64] [--bucket-view]
+                                           [--only train|allreduce]
 
 (a) DDP training, weak scaling (each rank a fixed batch of 128, so 2 ranks process twice the samples per
     step): the 784-256-256-10 MLP (CrossEntropyLoss, SGD momentum 0.9) and LeNet-5 on 1x28x28 inputs.
-    One thread per rank (OMP/OPENBLAS_NUM_THREADS=1). Throughput = ranks x batch x steps/s; scaling
-    efficiency = throughput(2 ranks) / (2 x throughput(1 rank)); the goal is >= 1.8x at 2 ranks (0.9).
+    One thread per rank (OMP/OPENBLAS_NUM_THREADS=1). In one launch of 2 ranks, round by round: "1 rank"
+    (rank 0 alone, the others asleep), "2 independent" (both train, no communication: the ceiling that two
+    processes sharing this machine's cores, caches and memory bandwidth can reach) and "2 ranks" (DDP).
+    Speed-up = samples/s over the 1-rank figure; efficiency = speed-up / ranks; the goal is >= 1.8x at
+    2 ranks on the MLP. Also the 20th percentile of single steps' times and the CPU time per step: on a
+    machine shared with other work a rank is often descheduled, and at 2 ranks that stalls both (they meet
+    every step), so those two say what the engine costs where wall-clock throughput cannot.
 (b) deepdive.distributed.all_reduce (SUM, float32, in place) on 1 KB .. 64 MB against mpi4py's own
     comm.Allreduce(IN_PLACE) on the same buffers (the physical limit of this engine): best time per call
-    (and the median) of many alternating calls, and the ratio. deepdive's call adds one 16-byte all-reduce
-    that checks every rank passes the same shape and dtype, which shows at small sizes; the "unchecked"
-    column turns it off (DEEPDIVE_DISTRIBUTED_CHECKS=0).
+    (and the median) of many alternating calls, and the ratio. deepdive's call checks that every rank passes
+    the same shape and dtype (on 2 ranks: one 8-byte header exchange that carries tensors up to 64 KB, which
+    are then summed locally); the "unchecked" column turns it off (DEEPDIVE_DISTRIBUTED_CHECKS=0).
 
 Every mode re-launches this file under mpiexec; rank 0 prints one JSON line that the parent reads.
 A loaded machine (see the load average printed first) slows both ranks: treat the figures as indicative.
