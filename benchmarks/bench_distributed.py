@@ -1,16 +1,23 @@
-"""Data-parallel training on MPI: steps/s at 1 and 2 ranks, and all-reduce bandwidth against raw mpi4py.
+"""Data-parallel training on MPI: steps/s at 1 and 2 ranks against 2 independent processes, and all-reduce
+time against raw mpi4py.
 
-    python benchmarks/bench_distributed.py [--seconds 3] [--ranks 2] [--max-mb 64]
+    python benchmarks/bench_distributed.py [--seconds 1] [--rounds 3] [--ranks 2] [--max-mb 64] [--bucket-view]
+                                           [--only train|allreduce]
 
 (a) DDP training, weak scaling (each rank a fixed batch of 128, so 2 ranks process twice the samples per
     step): the 784-256-256-10 MLP (CrossEntropyLoss, SGD momentum 0.9) and LeNet-5 on 1x28x28 inputs.
-    One thread per rank (OMP/OPENBLAS_NUM_THREADS=1). Throughput = ranks x batch x steps/s; scaling
-    efficiency = throughput(2 ranks) / (2 x throughput(1 rank)); the goal is >= 1.8x at 2 ranks (0.9).
+    One thread per rank (OMP/OPENBLAS_NUM_THREADS=1). In one launch of 2 ranks, round by round: "1 rank"
+    (rank 0 alone, the others asleep), "2 independent" (both train, no communication: the ceiling that two
+    processes sharing this machine's cores, caches and memory bandwidth can reach) and "2 ranks" (DDP).
+    Speed-up = samples/s over the 1-rank figure; efficiency = speed-up / ranks; the goal is >= 1.8x at
+    2 ranks on the MLP. Also the 20th percentile of single steps' times and the CPU time per step: on a
+    machine shared with other work a rank is often descheduled, and at 2 ranks that stalls both (they meet
+    every step), so those two say what the engine costs where wall-clock throughput cannot.
 (b) deepdive.distributed.all_reduce (SUM, float32, in place) on 1 KB .. 64 MB against mpi4py's own
     comm.Allreduce(IN_PLACE) on the same buffers (the physical limit of this engine): best time per call
-    (and the median) of many alternating calls, and the ratio. deepdive's call adds one 16-byte all-reduce
-    that checks every rank passes the same shape and dtype, which shows at small sizes; the "unchecked"
-    column turns it off (DEEPDIVE_DISTRIBUTED_CHECKS=0).
+    (and the median) of many alternating calls, and the ratio. deepdive's call checks that every rank passes
+    the same shape and dtype (on 2 ranks: one 8-byte header exchange that carries tensors up to 64 KB, which
+    are then summed locally); the "unchecked" column turns it off (DEEPDIVE_DISTRIBUTED_CHECKS=0).
 
 Every mode re-launches this file under mpiexec; rank 0 prints one JSON line that the parent reads.
 A loaded machine (see the load average printed first) slows both ranks: treat the figures as indicative.
@@ -35,42 +42,92 @@ def lenet(nn):
                          nn.ReLU(), nn.Linear(84, 10))
 
 
-def rank_train(workload, seconds, batch=128):
+def rank_train(workload, seconds, rounds, bucket_view, batch=128):
+    """Three phases, interleaved round by round in one launch of 2 ranks (so that the other work on a shared
+    machine slows them alike): "1 rank" (rank 0 trains, DDP over a group of one; the other ranks sleep),
+    "2 independent" (every rank trains its own DDP-over-one-rank replica: no communication, the physical
+    ceiling of two processes sharing this machine's memory and caches) and "2 ranks" (DDP over all ranks)."""
+    from mpi4py import MPI
     import deepdive as torch
     import deepdive.distributed as dist
     import deepdive.nn as nn
+    from deepdive.distributed.process_group import ProcessGroup
     from deepdive.nn.parallel import DistributedDataParallel as DDP
     dist.init_process_group("gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    torch.manual_seed(0)
-    model = DDP(mlp(nn) if workload == "mlp" else lenet(nn))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
+    comm, rank, world = MPI.COMM_WORLD, dist.get_rank(), dist.get_world_size()
+    alone = ProcessGroup(MPI.COMM_SELF, [rank], "gloo")
     shape = (batch, 784) if workload == "mlp" else (batch, 1, 28, 28)
     rng = np.random.default_rng(rank)
     x, y = torch.tensor(rng.standard_normal(shape).astype(np.float32)), torch.tensor(rng.integers(0, 10, batch))
+    loss_fn = nn.CrossEntropyLoss()
 
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-    for _ in range(3):
-        step()
+    def trainer(group):
+        torch.manual_seed(0)
+        model = DDP(mlp(nn) if workload == "mlp" else lenet(nn), process_group=group,
+                    gradient_as_bucket_view=bucket_view)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        return step
+    steps = {"1 rank": trainer(alone), "2 independent": trainer(alone), "2 ranks": trainer(None)}
+    for step in steps.values():
+        for _ in range(3):
+            step()
     # every rank runs the same number of steps: rank 0 decides it from a timed probe
-    dist.barrier()
     start = time.perf_counter()
     for _ in range(5):
-        step()
+        steps["1 rank"]()
     probe = [max(5, int(seconds / ((time.perf_counter() - start) / 5)))]
     dist.broadcast_object_list(probe, src=0)
-    dist.barrier()
-    start = time.perf_counter()
-    for _ in range(probe[0]):
-        step()
-    dist.barrier()
-    elapsed = time.perf_counter() - start
+    n = probe[0]
+    rates = {name: [] for name in steps}
+    step_times = {name: [] for name in steps}
+    cpu_times = {name: [] for name in steps}      # this rank's CPU seconds per step, per round
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for name, step in steps.items():
+            comm.Barrier()
+            if name == "1 rank" and rank != 0:
+                # NOTE: sleep, not MPI's spinning wait: the lone rank must have the machine to itself
+                request = comm.Ibarrier()
+                while not request.Test():
+                    time.sleep(0.002)
+                continue
+            mine, cpu = step_times[name], time.thread_time()
+            start = last = clock()
+            for _ in range(n):
+                step()
+                now = clock()
+                mine.append(now - last)
+                last = now
+            cpu_times[name].append((time.thread_time() - cpu) / n)
+            if name == "2 ranks":
+                comm.Barrier()      # the slower rank's time (they wait for each other every step anyway)
+            elapsed = clock() - start
+            if name == "1 rank":
+                comm.Ibarrier().Wait()
+            # samples per second of all ranks together
+            rate = n * batch / elapsed if name != "2 ranks" else n * batch * world / elapsed
+            if name == "2 independent":
+                rate = comm.allreduce(rate)
+            rates[name].append(rate)
+    # NOTE: a quantile of the single steps' times as well: on a machine shared with other work many steps are
+    # slowed by a rank being descheduled (and at 2 ranks that stalls both); the fast steps are what the engine
+    # does when it is not. (Rank 0's steps; "2 independent" gathers both ranks'.)
+    # and the CPU time per step (the median over rounds and ranks): time a rank spends descheduled is not in
+    # it, time it spends working or spinning in a wait is
+    quantiles, cpu = {}, {}
+    for name, ts in step_times.items():
+        if name == "2 independent":
+            ts = sum(comm.allgather(ts), [])
+        quantiles[name] = float(np.quantile(ts, 0.2)) if ts else None
+        cpu[name] = float(np.median(sum(comm.allgather(cpu_times[name]), [])))
     if rank == 0:
-        print(json.dumps({"steps_per_s": probe[0] / elapsed, "ranks": world, "batch": batch}))
+        print(json.dumps({"samples_per_s": rates, "step_p20": quantiles, "cpu_per_step": cpu, "ranks": world,
+                          "batch": batch, "steps": n}))
 
 
 def rank_allreduce(max_mb, seconds):
@@ -84,7 +141,7 @@ def rank_allreduce(max_mb, seconds):
     while size <= max_mb * 2**20:
         t = torch.ones(size // 4)
         raw = t.numpy()                     # the same memory: both calls reduce the same buffer
-        repeats = max(3, min(2000, int(0.02 * seconds * 2**30 / size)))
+        repeats = max(3, min(2000, int(0.06 * seconds * 2**30 / size)))
         timings = {"deepdive": [], "unchecked": [], "mpi4py": []}
 
         def unchecked():
@@ -129,27 +186,44 @@ def human(n):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=1.0, help="per phase and round")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--ranks", type=int, default=2)
     p.add_argument("--max-mb", type=int, default=64)
+    p.add_argument("--bucket-view", action="store_true", help="DDP(gradient_as_bucket_view=True)")
+    p.add_argument("--only", choices=["train", "allreduce"])
     p.add_argument("--rank", nargs="*", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.rank is not None:
         if args.rank[0] == "train":
-            rank_train(args.rank[1], args.seconds)
+            rank_train(args.rank[1], args.seconds, args.rounds, args.bucket_view)
         else:
             rank_allreduce(args.max_mb, args.seconds)
         return
     print(f"load average: {os.getloadavg()}, cores: {os.cpu_count()}; one thread per rank")
-    print(f"{'workload':10} {'ranks':>5} {'steps/s':>8} {'samples/s':>10} {'speed-up':>8} {'efficiency':>10}")
-    for workload in ("mlp", "lenet"):
-        base = None
-        for ranks in (1, args.ranks):
-            r = launch(ranks, "train", workload, "--seconds", str(args.seconds))
-            throughput = r["steps_per_s"] * r["batch"] * ranks
-            base = base or throughput
-            print(f"{workload:10} {ranks:5d} {r['steps_per_s']:8.1f} {throughput:10.0f} {throughput / base:7.2f}x "
-                  f"{throughput / base / ranks:10.2f}")
+    if args.only != "allreduce":
+        print(f"\nDDP training, batch 128 per rank, samples/s of all ranks: best of {args.rounds} interleaved rounds "
+              f"of {args.seconds} s (median in brackets)" + (", gradient_as_bucket_view=True" if args.bucket_view
+                                                            else ""))
+        print(f"{'workload':8} {'phase':>13} {'steps/s':>8} {'samples/s':>16} {'speed-up':>8} {'efficiency':>10} "
+              f"{'p20 step ms':>11} {'p20 speed-up':>12} {'CPU ms/step':>11} {'CPU speed-up':>12}")
+        for workload in ("mlp", "lenet"):
+            r = launch(args.ranks, "train", workload, "--seconds", str(args.seconds), "--rounds", str(args.rounds),
+                       *(["--bucket-view"] if args.bucket_view else []))
+            rates = r["samples_per_s"]
+            base, p20, cpu = max(rates["1 rank"]), r["step_p20"], r["cpu_per_step"]
+            for phase, ranks in (("1 rank", 1), ("2 independent", args.ranks), ("2 ranks", args.ranks)):
+                best, median = max(rates[phase]), float(np.median(rates[phase]))
+                name = phase.replace("2", str(args.ranks))
+                print(f"{workload:8} {name:>13} {best / r['batch'] / ranks:8.1f} {best:9.0f} ({median:5.0f}) "
+                      f"{best / base:7.2f}x {best / base / ranks:10.2f} {p20[phase] * 1e3:11.2f} "
+                      f"{ranks * p20['1 rank'] / p20[phase]:11.2f}x {cpu[phase] * 1e3:11.2f} "
+                      f"{ranks * cpu['1 rank'] / cpu[phase]:11.2f}x")
+            ceiling = max(rates["2 independent"])
+            print(f"{'':8} {'':>13} {args.ranks} ranks reach {max(rates['2 ranks']) / ceiling:.2f} of the "
+                  f"{args.ranks} independent processes' throughput")
+    if args.only == "train":
+        return
     rows = launch(args.ranks, "allreduce", "--max-mb", str(args.max_mb), "--seconds", str(args.seconds))
     print(f"\nall_reduce on {args.ranks} ranks, float32 SUM in place: best time per call (median in brackets)")
     print("(unchecked: DEEPDIVE_DISTRIBUTED_CHECKS=0, without the shape/dtype agreement check)")

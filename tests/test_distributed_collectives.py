@@ -10,20 +10,21 @@ import deepdive
 import deepdive.distributed as dist
 from mpi_ranks import SCRIPTS, mpiexec, require_mpi, run
 
-NPROCS = 3
+NPROCS = (2, 3)        # 2: the checked collectives' one-message path (process_group._Pair); 3: the general one
 COLLECTIVES = ["all_reduce_SUM", "all_reduce_PRODUCT", "all_reduce_MIN", "all_reduce_MAX", "all_reduce_AVG",
                "all_reduce_async_SUM", "all_reduce_async_AVG", "all_reduce_async_MAX", "broadcast", "reduce",
                "all_gather", "all_gather_into_tensor", "gather", "scatter", "reduce_scatter",
                "reduce_scatter_tensor", "all_to_all", "send_recv", "isend_irecv", "all_to_all_single",
                "in_place_non_contiguous", "barrier", "objects", "groups", "mismatched_shapes", "mismatched_dtypes",
-               "avg_of_integers_raises", "unchecked_all_reduce"]
+               "avg_of_integers_raises", "unchecked_all_reduce", "mismatch_across_the_payload_size",
+               "mismatched_collectives", "mismatched_ops", "collectives_after_a_mismatch"]
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+@pytest.fixture(scope="module", params=NPROCS, ids=lambda n: f"{n}ranks")
+def outcomes(request, tmp_path_factory):
     require_mpi()
     path = tmp_path_factory.mktemp("collectives") / "results.json"
-    rc, out, err = mpiexec(os.path.join(SCRIPTS, "collectives_suite.py"), NPROCS, [path])
+    rc, out, err = mpiexec(os.path.join(SCRIPTS, "collectives_suite.py"), request.param, [path])
     assert rc == 0, f"the ranks failed (rc={rc})\n{out}\n{err}"
     with open(path) as f:
         return json.load(f)

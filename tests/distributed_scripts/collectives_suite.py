@@ -17,7 +17,8 @@ R, W = dist.get_rank(), dist.get_world_size()
 results = {}
 DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64),
           "int64": (torch.int64, np.int64)}
-SHAPES = {"0d": (), "small": (3, 4), "large": (1 << 18,)}      # large: 256 Ki elements (1-2 MB)
+# large: 256 Ki elements (1-2 MB); mid: 16 Ki (64 KB in float32: the most a 2-rank all-reduce sends with its header)
+SHAPES = {"0d": (), "small": (3, 4), "mid": (1 << 14,), "large": (1 << 18,)}
 
 
 def value(rank, shape, np_dtype):
@@ -247,6 +248,57 @@ def _():
         assert "float64" in str(e) and "float32" in str(e) and "rank 1" in str(e), str(e)
     else:
         raise AssertionError("broadcast on mismatched dtypes did not raise")
+
+
+@check("mismatch_across_the_payload_size")
+def _():
+    # on 2 ranks rank 0's tensor would travel with the check's header and rank 1's not: both still raise
+    n = 4 if R == 0 else 1 << 15
+    try:
+        dist.all_reduce(torch.zeros(n))
+    except RuntimeError as e:
+        assert "rank 0: all_reduce(sum) with (4,) float32" in str(e), str(e)
+        assert "rank 1: all_reduce(sum) with (32768,) float32" in str(e), str(e)
+    else:
+        raise AssertionError("all_reduce on mismatched sizes did not raise")
+
+
+@check("mismatched_collectives")
+def _():
+    for size in (3, 1 << 15):
+        try:
+            if R == 0:
+                dist.all_reduce(torch.zeros(size))
+            else:
+                dist.broadcast(torch.zeros(size), src=0)
+        except RuntimeError as e:
+            assert f"rank 0: all_reduce(sum) with ({size},) float32" in str(e), str(e)
+            assert f"rank 1: broadcast(src=0) with ({size},) float32" in str(e), str(e)
+        else:
+            raise AssertionError("all_reduce against broadcast did not raise")
+
+
+@check("mismatched_ops")
+def _():
+    try:
+        dist.all_reduce(torch.zeros(3), op=dist.ReduceOp.MAX if R == 1 else dist.ReduceOp.SUM)
+    except RuntimeError as e:
+        assert "rank 1: all_reduce(max) with (3,) float32" in str(e) and "all_reduce(sum)" in str(e), str(e)
+    else:
+        raise AssertionError("all_reduce with different ops did not raise")
+
+
+@check("collectives_after_a_mismatch")
+def _():
+    # a mismatch leaves nothing behind: the next collectives match their definitions
+    try:
+        dist.all_reduce(torch.zeros(R + 1))
+    except RuntimeError:
+        pass
+    for shape in ((5,), (1 << 15,)):
+        t = tensor(R, shape, np.float32)
+        dist.all_reduce(t)
+        equal(t, np.sum([value(r, shape, np.float32) for r in range(W)], 0), np.float32)
 
 
 @check("unchecked_all_reduce")

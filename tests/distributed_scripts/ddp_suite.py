@@ -116,6 +116,69 @@ def _():
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-6)
 
 
+@check("gradient_as_bucket_view_matches_single_process")
+def _():
+    # after each backward every .grad is a view of its bucket; with set_to_none=False the next backward
+    # accumulates into those views in place (the in-place division path)
+    for set_to_none in (True, False):
+        torch.manual_seed(11)
+        model = mlp()
+        reference = copy.deepcopy(model)
+        ddp = DDP(model, gradient_as_bucket_view=True, bucket_cap_mb=0.002)
+        assert len(ddp._buckets) > 1
+        opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        for x, y in batches("mlp", 4, STEPS, seed=8):
+            opt.zero_grad(set_to_none=set_to_none)
+            F.cross_entropy(ddp(torch.tensor(x[R * 4:(R + 1) * 4])), torch.tensor(y[R * 4:(R + 1) * 4])).backward()
+            views = {id(v) for b in ddp._buckets for v in b.views}
+            assert all(id(p.grad._data) in views for p in model.parameters()), "a .grad is not a bucket view"
+            opt.step()
+            ref_opt.zero_grad(set_to_none=set_to_none)
+            F.cross_entropy(reference(torch.tensor(x)), torch.tensor(y)).backward()
+            ref_opt.step()
+        assert_same_on_every_rank(model)
+        for a, b in zip(params_of(model), params_of(reference)):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+class Tied(nn.Module):
+    """One Linear applied twice: its gradient reaches the parameters in two parts in each backward (before
+    the first layer's, which shares its bucket when the buckets are large)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(6, 6)
+        self.inner = nn.Linear(6, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.inner(torch.tanh(self.inner(self.first(x))))))
+
+
+@check("a_parameter_used_twice_matches_single_process")
+def _():
+    for as_view in (False, True):
+        for cap in (None, 0.00005):           # one bucket; or one bucket per tensor, launched after the 1st part
+            torch.manual_seed(5)
+            model = Tied()
+            reference = copy.deepcopy(model)
+            ddp = DDP(model, bucket_cap_mb=cap, gradient_as_bucket_view=as_view)
+            opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+            ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+            rng = np.random.default_rng(2)
+            for _ in range(3):
+                x, y = rng.standard_normal((2 * W, 6)).astype(np.float32), rng.integers(0, 3, 2 * W)
+                opt.zero_grad()
+                F.cross_entropy(ddp(torch.tensor(x[2 * R:2 * R + 2])), torch.tensor(y[2 * R:2 * R + 2])).backward()
+                opt.step()
+                ref_opt.zero_grad()
+                F.cross_entropy(reference(torch.tensor(x)), torch.tensor(y)).backward()
+                ref_opt.step()
+            for a, b in zip(params_of(model), params_of(reference)):
+                np.testing.assert_allclose(a, b, atol=1e-6, err_msg=f"gradient_as_bucket_view={as_view}, cap={cap}")
+
+
 @check("no_sync_accumulation_equals_one_big_step")
 def _():
     torch.manual_seed(3)
@@ -181,6 +244,37 @@ def _():
         assert "find_unused_parameters=True" in str(e), str(e)
     else:
         raise AssertionError("an unused parameter did not raise")
+
+
+@check("a_group_of_one_rank_leaves_the_local_gradients")
+def _():
+    groups = [dist.new_group([r]) for r in range(W)]          # every rank takes part in creating each group
+    torch.manual_seed(4)
+    model = mlp()
+    local = copy.deepcopy(model)
+    ddp = DDP(model, process_group=groups[R])
+    x, y = next(batches("mlp", 3, 1, seed=R))
+    F.cross_entropy(ddp(torch.tensor(x)), torch.tensor(y)).backward()
+    F.cross_entropy(local(torch.tensor(x)), torch.tensor(y)).backward()
+    for p, q in zip(model.parameters(), local.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+    try:
+        DDP(Branchy(), process_group=groups[R])(torch.ones(2, 4), 0).sum().backward()
+    except RuntimeError as e:
+        assert "find_unused_parameters=True" in str(e), str(e)
+    else:
+        raise AssertionError("an unused parameter on a one-rank group did not raise")
+
+
+@check("buckets_in_shared_memory_on_one_machine")
+def _():
+    import os
+    ddp = DDP(mlp())
+    wanted = os.environ.get("DEEPDIVE_DDP_SHARED_MEMORY", "1") != "0"
+    assert (ddp._shared_memory is not None) == wanted, (ddp._shared_memory, wanted)
+    if wanted:                                 # every bucket is a slice of the window every rank can read
+        for b in ddp._buckets:
+            assert len(b.peers) == W and b.peers[R] is b.buffer or np.shares_memory(b.peers[R], b.buffer)
 
 
 @check("module_and_state_dict")

@@ -2,12 +2,14 @@
 
 They act in place on the tensors' arrays (PyTorch's contract), with ``async_op=True`` starting MPI's
 non-blocking variant and returning a ``Work`` (``wait()``, ``is_completed()``). Before a collective every
-rank checks, in one 2-number all-reduce, that all ranks called the same collective on the same shapes and
-dtypes; a mismatch raises on every rank with each rank's shape in the message, where MPI itself would
-hang, truncate or read garbage. The check costs one small-message latency per call (a few microseconds;
-``benchmarks/bench_distributed.py`` measures it); ``DEEPDIVE_DISTRIBUTED_CHECKS=0`` turns it off for
-programs that make many tiny collectives (DistributedDataParallel's gradient all-reduces never pay it: it
-checks the parameters' shapes once, at construction).
+rank checks that all ranks called the same collective on the same shapes and dtypes; a mismatch raises on
+every rank with each rank's shape in the message, where MPI itself would hang, truncate or read garbage.
+On a 2-rank group the check is one exchange of an 8-byte header (process_group._Pair) that also carries an
+all-reduce's tensor up to 64 KB, which is then reduced locally: a checked small all-reduce is one message
+round, as MPI's own. On other groups it is one 2-number all-reduce before the collective: a small-message
+latency (a few microseconds; ``benchmarks/bench_distributed.py`` measures both). ``DEEPDIVE_DISTRIBUTED_CHECKS=0``
+turns the check off (DistributedDataParallel's gradient all-reduces never pay it: it checks the parameters'
+shapes once, at construction).
 """
 import os
 import zlib
@@ -153,17 +155,27 @@ def _check_same(group, op, meta, problem=None):
         if problem is not None:
             raise problem
         return
-    MPI = _mpi.mpi()
     if problem is not None:
         meta = f"an invalid argument ({problem})"
     h = zlib.crc32(f"{op}|{meta}".encode()) + 1
-    probe = _PROBE
-    probe[0], probe[1] = h, -h
-    group.comm.Allreduce(MPI.IN_PLACE, probe, MPI.MAX)
-    if probe[0] == -probe[1] and problem is not None:
+    if group._pair is not None:
+        agree = group._pair.exchange(h) == h
+    else:
+        probe = _PROBE
+        probe[0], probe[1] = h, -h
+        MPI = _mpi.mpi()
+        group.comm.Allreduce(MPI.IN_PLACE, probe, MPI.MAX)
+        agree = probe[0] == -probe[1]
+    if agree and problem is not None:
         raise problem                     # every rank has the same problem
-    if probe[0] == -probe[1]:
+    if agree:
         return
+    _mismatch(group, op, meta)
+
+
+def _mismatch(group, op, meta):
+    """Raise, on every rank of ``group`` (each calls this once it has seen the disagreement), the error
+    naming each rank's call."""
     seen = group.comm.allgather(f"{op} with {meta}")
     detail = ", ".join(f"rank {group.ranks[i]}: {s}" for i, s in enumerate(seen))
     raise RuntimeError(f"{op}: the ranks called it with mismatched arguments ({detail}); every rank must pass "
@@ -204,13 +216,58 @@ def _check_avg(op, array, name):
         raise RuntimeError(f"{name}: ReduceOp.AVG needs a floating tensor, got {array.dtype}; use SUM and divide")
 
 
+# The element-wise NumPy form of each reduction, for the dtypes MPI reduces the same way (a 2-rank group reduces
+# a small all-reduce locally: see process_group._Pair). NOTE: each is commutative, so both ranks compute
+# bitwise the same a0 op a1 = a1 op a0 (floating-point addition and multiplication commute exactly).
+_INTEGERS, _REALS = "bBhHiIlLqQ", "bBhHiIlLqQfd"
+_LOCAL = {**{("sum", c): np.add for c in _REALS + "FD"}, **{("avg", c): np.add for c in "fdFD"},
+          **{("product", c): np.multiply for c in _REALS + "FD"}, **{("min", c): np.minimum for c in _REALS},
+          **{("max", c): np.maximum for c in _REALS}, **{("band", c): np.bitwise_and for c in _INTEGERS},
+          **{("bor", c): np.bitwise_or for c in _INTEGERS}, **{("bxor", c): np.bitwise_xor for c in _INTEGERS}}
+_OP_CODES = {"sum": 1, "avg": 2, "product": 3, "min": 4, "max": 5, "band": 6, "bor": 7, "bxor": 8}
+
+
+def _pair_header(op, buf):
+    """all_reduce's header for the 2-rank exchange: (op, dtype, shape), as a positive int64 that never equals
+    _check_same's (a CRC-32 + 1, below 2**33). Python's hash of a tuple of ints is the same in every process."""
+    code = _OP_CODES.get(op) or zlib.crc32(repr(op).encode())
+    return (hash((code, buf.dtype.num, buf.shape)) & (2**62 - 1)) | 2**62
+
+
+def _all_reduce_pair(pair, g, tensor, buf, write_back, op, async_op):
+    """all_reduce on a 2-rank group, checked: one header exchange that also carries a small tensor.
+    Returns a Work, None, or NotImplemented when MPI's all-reduce must follow (the header agreed)."""
+    header = _pair_header(op, buf)
+    local = _LOCAL.get((op, buf.dtype.char))
+    if local is None or buf.nbytes > pair.PAYLOAD:
+        if pair.exchange(header) != header:
+            _mismatch(g, f"all_reduce({op})", _meta(buf))
+        return NotImplemented
+    mine, theirs = pair.views(buf.dtype, buf.shape)
+    mine[...] = buf                       # NOTE: not np.copyto, whose Python-level dispatch costs more here
+    if pair.exchange(header, buf.nbytes) != header:
+        _mismatch(g, f"all_reduce({op})", _meta(buf))
+    local(buf, theirs, buf)
+    if op == ReduceOp.AVG:
+        buf /= 2
+    if write_back is not None:
+        write_back()
+    tensor._version_counter[0] += 1
+    return Work([]) if async_op else None
+
+
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """``tensor = op(tensor of rank 0, ..., tensor of rank n-1)``, on every rank."""
     g = _group(group, "all_reduce")
     buf, write_back = _buffer(tensor, "all_reduce")
     _check_avg(op, buf, "all_reduce")
     if CHECK_ARGUMENTS:
-        _check_same(g, f"all_reduce({op})", _meta(buf))
+        if g._pair is not None:
+            done = _all_reduce_pair(g._pair, g, tensor, buf, write_back, op, async_op)
+            if done is not NotImplemented:
+                return done
+        else:
+            _check_same(g, f"all_reduce({op})", _meta(buf))
     MPI, mop = _mpi.mpi(), _mpi_op(op)
     if not async_op and write_back is None:
         # NOTE: the common case without _run's closures: the cost of a small all-reduce is mostly Python's
