@@ -209,3 +209,17 @@ def test_gelu_float32_fit_is_within_rounding_of_the_exact_values_everywhere():
     np.testing.assert_allclose(y._data, yt.detach().numpy(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(a.grad._data, xt.grad.numpy(), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(np.signbit(y._data[-7:-5]), [False, True])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_masks_bitwise_as_torch_at_special_values(dtype):
+    """relu's backward keeps g where the output is non-zero (NaN included) and gives +0 at dead units even
+    for g = inf / NaN, bit for bit as torch; also for a strided (non-contiguous) incoming gradient."""
+    torch = require_torch()
+    x = np.array([-1, 0, -0.0, 2, np.nan, -np.nan, np.inf, -np.inf, 3, -2] * 3, dtype=dtype).reshape(3, 10)
+    g = np.array([1, 2, np.nan, np.inf, 5, -6, 7, np.nan, -np.inf, np.inf] * 6, dtype=dtype).reshape(3, 20)[:, ::2]
+    a = deepdive.tensor(x, requires_grad=True)
+    F.relu(a).backward(deepdive.tensor(g))
+    b = torch.tensor(x, requires_grad=True)
+    torch.relu(b).backward(torch.tensor(g))
+    np.testing.assert_array_equal(a.grad._data.view(np.uint8), b.grad.numpy().view(np.uint8))
