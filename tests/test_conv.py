@@ -71,8 +71,10 @@ def test_conv2d_many_columns_take_the_blocked_gemms(case, dtype):
     for shape in [(9, 4, 33, 33), (70, 4, 14, 14)]:               # wide (n, y, x) and narrow batch-last columns
         x = rng.standard_normal(shape).astype(dtype)
         w, b = rng.standard_normal((6, 4 // g, 3, 3)).astype(dtype), rng.standard_normal(6).astype(dtype)
+        # float32: dW sums ~10^4 products of size ~10^2 (in another order than torch's): rounding ~1e-4 of it
+        tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else {}
         out = check_parity(lambda a, k, c: F.conv2d(a, k, c, **case), lambda a, k, c: _tf().conv2d(a, k, c, **case),
-                           [x, w, b])
+                           [x, w, b], **tol)
         n, _, oh, ow = out[0].shape
         assert n * oh * ow > 2 * GEMM_COLUMNS and (n * oh * ow) % GEMM_COLUMNS
     if g > 1:
