@@ -53,7 +53,7 @@ class ScaledDotProductAttention(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             scores -= row_max
             np.exp(scores, out=scores)
-            total = scores.sum(axis=-1, keepdims=True)
+            total = _row_sums(scores)
             if masked and safe:
                 total[total == 0] = 1
             scores *= 1 / total
@@ -70,7 +70,7 @@ class ScaledDotProductAttention(Function):
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
         dv = unbroadcast(np.matmul(np.swapaxes(attn, -1, -2), grad), v.shape) if need_v else None
         d_scores = np.matmul(grad, np.swapaxes(v, -1, -2))          # dA
-        row = (grad * out).sum(axis=-1, keepdims=True)
+        row = _row_sums(grad * out)
         # NOTE: the engine passes zeros for an unused weights output (the common `out, _ = mha(x, x, x)`)
         if grad_weights is not None and grad_weights.any():
             d_scores = _add_into(d_scores, grad_weights)
@@ -189,6 +189,17 @@ def split_heads(x, parts, heads, batch_first):
 def merge_heads(x, batch_first):
     """Heads (N, H, L, D) back to (N, L, H * D) if ``batch_first`` else (L, N, H * D)."""
     return MergeHeads.apply(x, batch_first)
+
+
+def _row_sums(a):
+    """a.sum(axis=-1, keepdims=True) as a matrix-vector product with ones.
+
+    NOTE: NumPy's reduction over a short contiguous last axis (64 keys) runs ~5x slower than BLAS's
+    gemv over the same rows (measured 105 vs 18 us on (16, 4, 64, 64) float32, 1 thread).
+    """
+    if a.ndim < 2 or not a.size or a.dtype.kind != "f" or not a.flags.c_contiguous:
+        return a.sum(axis=-1, keepdims=True)
+    return (a.reshape(-1, a.shape[-1]) @ np.ones(a.shape[-1], dtype=a.dtype)).reshape(a.shape[:-1] + (1,))
 
 
 def _add_into(array, other):
