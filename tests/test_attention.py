@@ -425,3 +425,19 @@ def test_mha_float_attn_mask_receives_gradient():
         (out.sum() + w.sum()).backward()
         grads.append(mask.grad)
     assert_close(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_rows_far_below_their_slice_max_match_torch(dtype):
+    """The softmax shifts each row by its (L, S) slice's max; a row far below it (here an additive mask
+    puts row 1 ~300 lower, row 2 of the second head ~60 lower) must still match torch, gradients included."""
+    torch = require_torch()
+    r = np.random.default_rng(3)
+    q, k, v = (r.standard_normal((2, 2, 5, 4)).astype(dtype) for _ in range(3))
+    mask = np.zeros((2, 2, 5, 6), dtype)[..., :5]
+    mask[:, :, 1] = -300.0
+    mask[:, 1, 2] = -60.0
+    mask[0, 0, 3, 1:] = -np.inf                     # one key left in that row
+    check_parity(lambda a, b, c, m: F.scaled_dot_product_attention(a, b, c, attn_mask=m),
+                 lambda a, b, c, m: torch.nn.functional.scaled_dot_product_attention(a, b, c, attn_mask=m),
+                 [q, k, v, np.ascontiguousarray(mask)])

@@ -60,6 +60,31 @@ def test_conv2d_wide_outputs(case):
                  [x[:, :, 0].astype(np.float32), rng.standard_normal((4, 3, 5)).astype(np.float32)])
 
 
+@pytest.mark.parametrize("case", [dict(), dict(groups=2, padding=1)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_many_columns_take_the_blocked_gemms(case, dtype):
+    """More than 2 * GEMM_COLUMNS output positions (batch x height x width): the forward, dx and dW
+    products run over column blocks (a ragged last one here), narrow and wide outputs alike; an empty
+    batch still gives dW = 0."""
+    from deepdive.ops.conv import GEMM_COLUMNS
+    g = case.get("groups", 1)
+    for shape in [(9, 4, 33, 33), (70, 4, 14, 14)]:               # wide (n, y, x) and narrow batch-last columns
+        x = rng.standard_normal(shape).astype(dtype)
+        w, b = rng.standard_normal((6, 4 // g, 3, 3)).astype(dtype), rng.standard_normal(6).astype(dtype)
+        # float32: dW sums ~10^4 products of size ~10^2 (in another order than torch's): rounding ~1e-4 of it
+        tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else {}
+        out = check_parity(lambda a, k, c: F.conv2d(a, k, c, **case), lambda a, k, c: _tf().conv2d(a, k, c, **case),
+                           [x, w, b], **tol)
+        n, _, oh, ow = out[0].shape
+        assert n * oh * ow > 2 * GEMM_COLUMNS and (n * oh * ow) % GEMM_COLUMNS
+    if g > 1:
+        return                  # NOTE: an empty batch with groups > 1 fails in GroupedConvolution (not this path)
+    k = deepdive.tensor(rng.standard_normal((6, 4 // g, 3, 3)).astype(dtype), requires_grad=True)
+    F.conv2d(deepdive.zeros((0, 4, 8, 8), dtype=deepdive.float32 if dtype == np.float32 else deepdive.float64), k,
+             **case).sum().backward()
+    assert k.grad.shape == k.shape and not k.grad._data.any()
+
+
 def test_conv2d_unbatched_and_1x1():
     x = rng.standard_normal((3, 5, 5))
     w = rng.standard_normal((2, 3, 1, 1))

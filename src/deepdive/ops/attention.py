@@ -38,25 +38,20 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, blocked, keep, scale, safe, with_weights):
-        scores = np.matmul(q * scale, np.swapaxes(k, -1, -2))
         masked = mask is not None or blocked is not None
-        if mask is not None:
-            scores = _add_into(scores, mask)
-        if blocked is not None:
-            shape = np.broadcast_shapes(scores.shape, blocked.shape)
-            if shape != scores.shape:
-                scores = np.array(np.broadcast_to(scores, shape))
-            np.copyto(scores, -np.inf, where=blocked)
-        row_max = scores.max(axis=-1, keepdims=True)
-        if masked and safe:
-            row_max[np.isneginf(row_max)] = 0      # all -inf: exp gives zeros instead of NaN
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scores -= row_max
-            np.exp(scores, out=scores)
-            total = scores.sum(axis=-1, keepdims=True)
+        scores = _masked_scores(q, k, mask, blocked, scale)
+        if not _softmax_by_slice_max_(scores):
+            scores = _masked_scores(q, k, mask, blocked, scale)        # rare: see _softmax_by_slice_max_
+            row_max = scores.max(axis=-1, keepdims=True)
             if masked and safe:
-                total[total == 0] = 1
-            scores *= 1 / total
+                row_max[np.isneginf(row_max)] = 0      # all -inf: exp gives zeros instead of NaN
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scores -= row_max
+                np.exp(scores, out=scores)
+                total = _row_sums(scores)
+                if masked and safe:
+                    total[total == 0] = 1
+                scores *= 1 / total
         probs = scores
         attn = probs if keep is None else probs * keep
         out = np.matmul(attn, v)
@@ -70,7 +65,7 @@ class ScaledDotProductAttention(Function):
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
         dv = unbroadcast(np.matmul(np.swapaxes(attn, -1, -2), grad), v.shape) if need_v else None
         d_scores = np.matmul(grad, np.swapaxes(v, -1, -2))          # dA
-        row = (grad * out).sum(axis=-1, keepdims=True)
+        row = _row_sums(grad * out)
         # NOTE: the engine passes zeros for an unused weights output (the common `out, _ = mha(x, x, x)`)
         if grad_weights is not None and grad_weights.any():
             d_scores = _add_into(d_scores, grad_weights)
@@ -189,6 +184,59 @@ def split_heads(x, parts, heads, batch_first):
 def merge_heads(x, batch_first):
     """Heads (N, H, L, D) back to (N, L, H * D) if ``batch_first`` else (L, N, H * D)."""
     return MergeHeads.apply(x, batch_first)
+
+
+def _masked_scores(q, k, mask, blocked, scale):
+    """S = scale * Q K^T + M, with -inf where ``blocked``: a fresh array."""
+    scores = np.matmul(q * scale, np.swapaxes(k, -1, -2))
+    if mask is not None:
+        scores = _add_into(scores, mask)
+    if blocked is not None:
+        shape = np.broadcast_shapes(scores.shape, blocked.shape)
+        if shape != scores.shape:
+            scores = np.array(np.broadcast_to(scores, shape))
+        np.copyto(scores, -np.inf, where=blocked)
+    return scores
+
+
+# Rows whose exp-sum under the slice-wide shift stays above e^-20 have their own max within ~24 of the
+# shift (the sum has at most S terms, each <= e^(row max - shift)); so every entry within ~63 of its
+# row's max (all that count in float32) is still a normal number after exp.
+_SLICE_SHIFT_FLOOR = math.exp(-20)
+
+
+def _softmax_by_slice_max_(scores):
+    """In place: softmax over the last axis, each row shifted by the max of its whole (L, S) slice
+    instead of its own max. Returns False (scores then spoilt) where that is not safe: a row whose
+    sum underflows (a row far below its slice's max, all keys blocked) or any non-finite max.
+
+    NOTE: softmax is shift-invariant per row, and the slice max is one contiguous reduction per
+    (batch, head), ~20x faster than NumPy's max over each short row (measured 22 vs 410 us on
+    (16, 4, 64, 64) float32): the row max was the largest part of the forward.
+    """
+    if scores.ndim < 2 or not scores.size:
+        return False
+    shift = scores.max(axis=(-2, -1), keepdims=True)
+    if not np.isfinite(shift).all():
+        return False
+    scores -= shift
+    np.exp(scores, out=scores)
+    total = _row_sums(scores)
+    if not (total >= _SLICE_SHIFT_FLOOR).all():
+        return False
+    scores *= 1 / total
+    return True
+
+
+def _row_sums(a):
+    """a.sum(axis=-1, keepdims=True) as a matrix-vector product with ones.
+
+    NOTE: NumPy's reduction over a short contiguous last axis (64 keys) runs ~5x slower than BLAS's
+    gemv over the same rows (measured 105 vs 18 us on (16, 4, 64, 64) float32, 1 thread).
+    """
+    if a.ndim < 2 or not a.size or a.dtype.kind != "f" or not a.flags.c_contiguous:
+        return a.sum(axis=-1, keepdims=True)
+    return (a.reshape(-1, a.shape[-1]) @ np.ones(a.shape[-1], dtype=a.dtype)).reshape(a.shape[:-1] + (1,))
 
 
 def _add_into(array, other):

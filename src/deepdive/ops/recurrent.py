@@ -187,7 +187,7 @@ class RNNSequence(Function):
         H = w_hh.shape[1]
         pre = _input_projection(x, w_ih, b_ih, b_hh)
         h_seq = _state_buffer(x, H, h0, reverse)
-        w_hh_t = w_hh.T
+        w_hh_t = np.ascontiguousarray(w_hh.T)       # see LSTMSequence: a contiguous B for the per-step GEMM
         relu = nonlinearity == "relu"
         for t, prev, cur in _slots(T, reverse):
             h = h_seq[cur]
@@ -281,7 +281,9 @@ class LSTMSequence(Function):
         sign[:3 * H] = -1                                   # i, f, o rows (see _sigmoid_of_negated_)
         bias = None if b_ih is None else _ifog(b_ih + b_hh, H) * sign[:, 0]
         pre = _input_projection(x, w_ih * sign, bias)      # input side of [-a_i, -a_f, -a_o, a_g]
-        w_hh_signed_t = (w_hh * sign).T
+        # NOTE: W_hh^T is copied to C order once per call: OpenBLAS's (32, 128) x (128, 512) step GEMM
+        # runs ~1.4x faster with a C-contiguous B than with the transposed view (measured, 1 thread).
+        w_hh_signed_t = np.ascontiguousarray((w_hh * sign).T)
         # NOTE: the sigmoid gates and g get buffers of their own, so every per-step call below
         # runs over contiguous memory (about twice as fast as over slices of a [i, f, o, g] row).
         sigmoids = np.empty((T, B, 3 * H), dtype=x.dtype)          # [i, f, o]
@@ -420,7 +422,7 @@ class GRUSequence(Function):
         sign = np.ones((3 * H, 1), dtype=x.dtype)
         sign[:2 * H] = -1
         pre = _input_projection(x, w_ih * sign, None if b_ih is None else b_ih * sign[:, 0])
-        w_hh_signed_t = (w_hh * sign).T
+        w_hh_signed_t = np.ascontiguousarray((w_hh * sign).T)     # C order: see LSTMSequence
         b_hh_signed = None if b_hh is None else b_hh * sign[:, 0]
         hidden = np.empty((T, B, 3 * H), dtype=x.dtype)  # [-(W_hr h + b_hr), -(W_hz h + b_hz), m], m kept
         rz = np.empty((T, B, 2 * H), dtype=x.dtype)
