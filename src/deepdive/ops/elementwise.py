@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
-from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg
+from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg, zero_where
 from .. import _dtype as _dtype_mod
 from ._errors import not_implemented_for
 from .piecewise import FLOOR, CEIL, TRUNC, ROUND, SIGN, DIV_ROUNDING, FLOOR_DIVIDE
@@ -595,7 +595,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return np.where(y <= 0, 0, grad)        # NOTE: not grad * (y > 0): a NaN input passes g, as in PyTorch
+        return zero_where(y <= 0, grad)        # NOTE: not grad * (y > 0): a NaN input passes g, as in PyTorch
 
     @staticmethod
     def graph_backward(ctx, grad):
