@@ -86,7 +86,7 @@ def _store_grad(leaf, grad):
     if leaf._grad is None:
         # NOTE: copy, because one array can flow to several leaves (a + b hands
         # the same gradient to both) and users modify .grad in place.
-        leaf.grad = _wrap(np.array(grad, copy=True))
+        leaf._grad = _wrap(np.array(grad, copy=True))
     else:
         leaf._grad._data += grad
     if POST_ACCUMULATE_HOOKS and id(leaf) in POST_ACCUMULATE_HOOKS:
@@ -202,6 +202,10 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
     captured, buffers, roots = _start(tensors, grad_tensors, inputs, _accumulate_leaf)
     dependencies = _collect(roots)
     ready = [n for n in roots if n not in dependencies]
+    tensor_types = _TENSOR_TYPES
+    # NOTE: the loop below runs once per node of every training step: the checks that are nearly always
+    # false (hooks, retained grads, autograd.grad's capture, viz observers) are one attribute test each,
+    # the version check is inlined, and a leaf without hooks gets its gradient without two extra calls.
     prev_mode = _GRAD.enabled
     _GRAD.enabled = False     # backward itself records nothing (no double backward)
     try:
@@ -225,26 +229,38 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
             if node._n_outputs > 1:
                 grads = [np.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads, node._out_meta)]
-            if node._saved_versions is not None or node._freed:
-                node.check_saved()      # in-place changes of what it saved, or freed by an earlier backward
-            input_grads = node._run_backward(grads)
+            versions = node._saved_versions
+            if versions is not None:
+                for counter, version, _, _ in versions:
+                    if counter[0] != version:
+                        node.check_saved()      # an in-place change of what it saved: PyTorch's error
+            if node._freed:
+                node.check_saved()              # freed by an earlier backward: PyTorch's error
+            if node._direct_backward:           # arrays in, arrays out: skip the _run_backward call
+                input_grads = node.backward(node, *grads)
+            else:
+                input_grads = node._run_backward(grads)
+            edges = node.next_functions
             if input_grads.__class__ is not tuple:
                 input_grads = (input_grads,)
-            if len(input_grads) != len(node.next_functions):
+            if len(input_grads) != len(edges):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
-                                   f"(expected {len(node.next_functions)}, got {len(input_grads)})")
+                                   f"(expected {len(edges)}, got {len(input_grads)})")
             if OBSERVERS:               # deepdive.viz watching the chain rule at work
                 for observe in OBSERVERS:
                     observe(node, grads, input_grads)
             if not retain_graph:
                 release_saved(node)
-            for edge, grad in zip(node.next_functions, input_grads):
+            for edge, grad in zip(edges, input_grads):
                 if edge is None:
                     continue
                 child, nr = edge
-                if child.__class__ in _TENSOR_TYPES:
+                if child.__class__ in tensor_types:
                     if grad is not None:
-                        _accumulate_leaf(child, grad, captured)
+                        if captured is None and not child._hooks:
+                            _store_grad(child, grad)
+                        else:
+                            _accumulate_leaf(child, grad, captured)
                     continue
                 if grad is None:
                     _release((edge,), dependencies, ready)
@@ -253,8 +269,9 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
                 if slot is None:
                     slot = buffers[child] = [None] * child._n_outputs
                 slot[nr] = grad if slot[nr] is None else slot[nr] + grad
-                dependencies[child] -= 1
-                if dependencies[child] == 0:
+                left = dependencies[child] - 1
+                dependencies[child] = left
+                if not left:
                     ready.append(child)
     except BaseException:
         QUEUED_CALLBACKS.clear()       # a failed backward leaves nothing to finish

@@ -63,6 +63,13 @@ class Function:
     # create_graph=True: None (an op that can't record its backward yet: differentiating its gradient raises),
     # ``backward`` itself when that code runs on Tensors too, or a Tensor-level backward (see _graph.py).
     graph_backward = None
+    # True when ``_run_backward`` is Function's own (arrays in, arrays out): the engine then calls
+    # ``backward`` directly, one Python call fewer per node (set for each subclass below).
+    _direct_backward = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._direct_backward = cls._run_backward is Function._run_backward
 
     def save_for_backward(self, *arrays):
         """Keep what backward needs; checked against in-place changes later."""

@@ -51,7 +51,7 @@ class Linear(Function):
                 x2 = _rows(x) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if need_b:
-                db = g2.sum(axis=0)
+                db = np.add.reduce(g2, axis=0)      # not g2.sum: NumPy's Python wrapper costs more at MLP sizes
         return dx, dw, db
 
     @staticmethod
