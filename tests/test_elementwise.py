@@ -65,12 +65,13 @@ def test_relu_and_abs_at_zero_have_zero_gradient():
 def test_relu_backward_bits_match_torch(dtype):
     """ReLU's fast backward (a bit mask, not np.where) gives PyTorch's exact gradient: +0.0 where the
     output is <= 0 even for an infinite, NaN or negative incoming gradient, and the gradient itself
-    where the input is NaN; on a contiguous and on a transposed (non-contiguous) gradient."""
+    where the input is NaN; below and above the size where the bit mask takes over, contiguous or not."""
     torch = require_torch()
     x = np.array([[-1.0, 0.0, 2.0, np.nan, -3.0, 4.0], [5.0, -0.0, -2.0, 1.0, -1.0, 0.5]], dtype=dtype)
     g = np.array([[-np.inf, np.nan, -2.0, -5.0, -1.5, np.inf], [np.nan, -1.0, np.inf, 3.0, -0.5, -1.0]],
                  dtype=dtype)
-    for xs, gs in ((x, g), (x.T.copy(), np.ascontiguousarray(g.T)), (x.T, g.T)):
+    big_x, big_g = np.tile(x, (1, 400)), np.tile(g, (1, 400))      # 4800 elements: the bit-mask path
+    for xs, gs in ((x, g), (x.T, g.T), (big_x, big_g), (big_x.T, big_g.T), (big_x[:, ::2], big_g[:, ::2])):
         t = deepdive.tensor(xs.copy(), requires_grad=True)
         t.relu().backward(deepdive.tensor(gs))
         ref = torch.tensor(xs.copy(), requires_grad=True)

@@ -140,12 +140,14 @@ def release_saved(node):
         for key in drop:
             del state[key]
         stripped = True
-    for key in node._release_state:     # state a Function names itself (utils.checkpoint's inputs)
-        if state.pop(key, None) is not None:
-            stripped = True
+    if node._release_state:             # state a Function names itself (utils.checkpoint's inputs)
+        for key in node._release_state:
+            if state.pop(key, None) is not None:
+                stripped = True
     if stripped:
         node._freed = True
-        node._saved_versions = None
+        if node._saved_versions is not None:
+            node._saved_versions = None
 
 
 def _start(tensors, grad_tensors, inputs, accumulate_leaf):

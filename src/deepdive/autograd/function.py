@@ -77,7 +77,14 @@ class Function:
 
     @property
     def saved_tensors(self):
-        self.check_saved()
+        # NOTE: check_saved's two tests inlined: this runs once per node of every backward
+        versions = self._saved_versions
+        if versions:
+            for counter, version, _, _ in versions:
+                if counter[0] != version:
+                    self.check_saved()
+        elif self._freed:
+            self.check_saved()
         return self._saved
 
     def check_saved(self):
@@ -195,10 +202,13 @@ def guard_saved_index(result, *indices):
     node = result.grad_fn if result.__class__ in _TENSOR_TYPES else None
     if node is None:
         return result
-    extra = [(t._version_counter, t._version_counter[0], ("index", i), t._data)
-             for i, t in enumerate(indices) if t.__class__ in _TENSOR_TYPES]
-    if extra:
-        node._saved_versions = (node._saved_versions or []) + extra
+    versions = node._saved_versions
+    for i, t in enumerate(indices):
+        if t.__class__ in _TENSOR_TYPES:
+            counter = t._version_counter
+            versions = (versions or []) + [(counter, counter[0], ("index", i), t._data)]
+    if versions is not node._saved_versions:
+        node._saved_versions = versions
     return result
 
 

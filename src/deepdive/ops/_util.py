@@ -47,8 +47,9 @@ def zero_where(mask, grad):
     (grad * ~mask would give NaN for an infinite grad and -0.0 for a negative one). It runs on the
     training hot path: ReLU's backward.
     """
-    bits = _BITS.get(grad.dtype.itemsize) if grad.dtype.kind == "f" else None
-    if bits is None or not grad.ndim or grad.shape != mask.shape:
+    # below ~1500 elements np.where's one call beats three (2.3 vs 2.8 us at 640, here)
+    bits = _BITS.get(grad.dtype.itemsize) if grad.dtype.kind == "f" and grad.size > 1536 else None
+    if bits is None or grad.shape != mask.shape:
         return np.where(mask, grad.dtype.type(0), grad)
     words = np.subtract(mask, 1, dtype=bits)
     np.bitwise_and(words, grad.view(bits), out=words)
