@@ -53,6 +53,7 @@ class Function:
     _saved_versions = None
     _freed = False
     _release_state = ()     # names of attributes (beyond arrays) that backward frees without retain_graph
+    _saved_only = False     # True: the op keeps arrays only through save_for_backward (release skips the scan)
     _n_outputs = 1
     _out_meta = None
     _pre_hooks = None       # hooks of non-leaf tensors: fn(grad) -> grad | None

@@ -585,6 +585,7 @@ class Relu(Function):
 
     NOTE: relu'(0) is taken as 0, as in PyTorch (the subgradient at the kink).
     """
+    _saved_only = True      # y through save_for_backward, nothing else (engine.release_saved)
 
     @staticmethod
     def forward(ctx, x):

@@ -25,6 +25,7 @@ class Linear(Function):
 
     Backward: dx = g W,  dW = g^T x,  db = sum(g)   (g and x flattened to 2-D over the batch dims).
     """
+    _saved_only = True      # x and W through save_for_backward, nothing else (engine.release_saved)
 
     @staticmethod
     def forward(ctx, x, weight, bias):
