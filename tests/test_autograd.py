@@ -450,3 +450,31 @@ def test_custom_function_sees_needs_input_grad_in_forward():
                 return grad, grad
         Scale.apply(lib.ones(2, requires_grad=True), lib.ones(2))
     assert seen["deepdive"] == seen["torch"] == (True, False)
+
+
+def test_leaf_gradients_never_alias_other_arrays():
+    """A first gradient that no one else holds becomes ``.grad`` without a copy (engine._exclusive_refcount);
+    every shared one is still copied: changing one ``.grad`` in place never changes another tensor."""
+    a, b = deepdive.randn(3, requires_grad=True), deepdive.randn(3, requires_grad=True)
+    (a + b).sum().backward()                                    # one array handed to both leaves
+    a.grad._data += 1
+    np.testing.assert_array_equal(b.grad._data, np.ones(3, np.float32))
+    g = deepdive.ones(3)
+    c = deepdive.randn(3, requires_grad=True)
+    c.clone().backward(g)                                       # the caller's own gradient passes through
+    c.grad._data += 1
+    np.testing.assert_array_equal(g._data, np.ones(3, np.float32))
+    d = deepdive.randn(3, requires_grad=True)
+    y = d.exp()                                                 # exp saves its output: dx = g * y
+    y.sum().backward()
+    assert not np.shares_memory(d.grad._data, y._data)
+    layer = deepdive.nn.Linear(4, 2)
+    x = deepdive.randn(5, 4)
+    layer(x).sum().backward()                                   # dW = g^T x: fresh, kept without a copy
+    first = layer.weight.grad._data.copy()
+    layer(x).sum().backward()                                   # accumulates into it
+    np.testing.assert_allclose(layer.weight.grad._data, 2 * first, rtol=1e-6)
+    out = layer(x).sum()
+    out.backward(retain_graph=True)                             # the graph keeps its arrays: still correct
+    out.backward()
+    np.testing.assert_allclose(layer.weight.grad._data, 4 * first, rtol=1e-6)

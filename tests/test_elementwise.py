@@ -61,6 +61,27 @@ def test_relu_and_abs_at_zero_have_zero_gradient():
     check_parity(lambda t: t.abs(), lambda t: t.abs(), [x])
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_bits_match_torch(dtype):
+    """ReLU's fast backward (a bit mask, not np.where) gives PyTorch's exact gradient: +0.0 where the
+    output is <= 0 even for an infinite, NaN or negative incoming gradient, and the gradient itself
+    where the input is NaN; below and above the size where the bit mask takes over, contiguous or not."""
+    torch = require_torch()
+    x = np.array([[-1.0, 0.0, 2.0, np.nan, -3.0, 4.0], [5.0, -0.0, -2.0, 1.0, -1.0, 0.5]], dtype=dtype)
+    g = np.array([[-np.inf, np.nan, -2.0, -5.0, -1.5, np.inf], [np.nan, -1.0, np.inf, 3.0, -0.5, -1.0]],
+                 dtype=dtype)
+    big_x, big_g = np.tile(x, (1, 400)), np.tile(g, (1, 400))      # 4800 elements: the bit-mask path
+    for xs, gs in ((x, g), (x.T, g.T), (big_x, big_g), (big_x.T, big_g.T), (big_x[:, ::2], big_g[:, ::2])):
+        t = deepdive.tensor(xs.copy(), requires_grad=True)
+        t.relu().backward(deepdive.tensor(gs))
+        ref = torch.tensor(xs.copy(), requires_grad=True)
+        ref.relu().backward(torch.tensor(gs.copy()))
+        expected = ref.grad.numpy()
+        assert t.grad._data.dtype == dtype
+        np.testing.assert_array_equal(t.grad._data, expected)
+        np.testing.assert_array_equal(np.signbit(t.grad._data), np.signbit(expected))
+
+
 def test_sigmoid_huge_logits_stable():
     x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
     with np.errstate(over="raise"):

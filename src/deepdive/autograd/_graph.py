@@ -48,6 +48,7 @@ class DelayedError:
     _saved = ()
     _saved_versions = None
     _release_state = ()
+    _direct_backward = False
     _out_meta = None
     needs_input_grad = ()
 

@@ -7,7 +7,7 @@ from .. import _dtype
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES, _canonical_dim
 
 __all__ = ["unbroadcast", "binary_operands", "as_tensor_arg", "normalize_dims", "canonical_dim", "shape_arg",
-           "broadcast_error"]
+           "broadcast_error", "zero_where"]
 
 canonical_dim = _canonical_dim
 
@@ -33,6 +33,27 @@ def unbroadcast(grad, shape):
     if axes:
         grad = _add_reduce(grad, axis=axes, keepdims=True)
     return grad
+
+
+_BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def zero_where(mask, grad):
+    """``np.where(mask, 0, grad)`` for a float ``grad`` of ``mask``'s shape: +0.0 where ``mask``, else ``grad``.
+
+    NOTE: np.where with a bool mask is a slow generic loop (134 us for 128 x 256 float32, here) while
+    three SIMD ufunc passes cost 14 us: the mask becomes all-ones/all-zeros bit words (1 - 1 = 0,
+    0 - 1 = 0xFF..FF) and is ANDed with grad's bits. The same bits as np.where, NaN and +0.0 included
+    (grad * ~mask would give NaN for an infinite grad and -0.0 for a negative one). It runs on the
+    training hot path: ReLU's backward.
+    """
+    # below ~1500 elements np.where's one call beats three (2.3 vs 2.8 us at 640, here)
+    bits = _BITS.get(grad.dtype.itemsize) if grad.dtype.kind == "f" and grad.size > 1536 else None
+    if bits is None or grad.shape != mask.shape:
+        return np.where(mask, grad.dtype.type(0), grad)
+    words = np.subtract(mask, 1, dtype=bits)
+    np.bitwise_and(words, grad.view(bits), out=words)
+    return words.view(grad.dtype)
 
 
 def _unbroadcast_tensor(grad, shape):

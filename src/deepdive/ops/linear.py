@@ -26,6 +26,7 @@ class Linear(Function):
 
     Backward: dx = g W,  dW = g^T x,  db = sum(g)   (g and x flattened to 2-D over the batch dims).
     """
+    _saved_only = True      # x and W through save_for_backward, nothing else (engine.release_saved)
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -52,7 +53,7 @@ class Linear(Function):
                 x2 = _rows(x) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if need_b:
-                db = g2.sum(axis=0)
+                db = np.add.reduce(g2, axis=0)      # not g2.sum: NumPy's Python wrapper costs more at MLP sizes
         return dx, dw, db
 
     @staticmethod

@@ -295,6 +295,9 @@ def _per_sample(grad, reduction, total_weight):
     return grad / total_weight if total_weight else grad * 0
 
 
+_max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce
+
+
 def _as_unsigned(target):
     # NOTE: negative indices become huge unsigned ones, so one max() checks both bounds.
     return target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
@@ -340,13 +343,17 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing):
         x = _classes_last(input)
+        m, n_classes = x.shape
         # NOTE: ufunc.reduce directly: ndarray.max/sum add a Python wrapper that costs more than the
-        # arithmetic at this size (batch 32 x 2 classes on the training hot path).
-        shifted = x - np.maximum.reduce(x, axis=1, keepdims=True, initial=-np.inf)     # initial: C may be 0
-        with np.errstate(divide="ignore"):          # log(0) of the empty rows when C = 0
-            logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+        # arithmetic at this size (batch 32 x 2 classes on the training hot path); for the same reason
+        # the empty-class case (C = 0: no max, log(0) rows) is apart instead of paying an initial= and
+        # an errstate context on every call.
+        if n_classes:
+            shifted = x - _max_reduce(x, axis=1, keepdims=True)
+            logp = shifted - np.log(_add_reduce(np.exp(shifted), axis=1, keepdims=True))
+        else:
+            logp = np.full(x.shape, -np.inf, x.dtype)
         ctx.in_shape, ctx.reduction = input.shape, reduction
-        m, n_classes = logp.shape
         if target.shape == input.shape and target.dtype.kind == "f":        # class probabilities
             t = _classes_last(target)
             q = t if not label_smoothing else (1 - label_smoothing) * t + label_smoothing / n_classes
@@ -355,7 +362,7 @@ class CrossEntropy(Function):
             ctx.count, ctx.smoothing, ctx.weight = m, label_smoothing, weight
             loss = -(q * logp).sum(axis=1)
         elif weight is None and not label_smoothing and (ignore_index < 0 or ignore_index >= n_classes) \
-                and (not target.size or _as_unsigned(target).max() < n_classes):
+                and (not target.size or _max_reduce(_as_unsigned(target), axis=None) < n_classes):
             y = target.reshape(-1)                                           # the hot path: plain class indices
             rows = np.arange(m)
             ctx.q, ctx.y, ctx.rows, ctx.count = None, y, rows, m
@@ -363,7 +370,8 @@ class CrossEntropy(Function):
             picked = logp[rows, y]
             if reduction == "none":
                 return -picked.reshape(target.shape)
-            return np.asarray(-picked.sum() / m if reduction == "mean" else -picked.sum())
+            total = _add_reduce(picked, axis=None)
+            return np.asarray(-total / m if reduction == "mean" else -total)
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)

@@ -122,14 +122,15 @@ class Optimizer:
         """Reset every parameter's gradient: to None (default, frees the memory) or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad          # not p.grad: the property's non-leaf check costs a call per parameter
+                if grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
-                    p.grad.grad_fn = None
-                    p.grad.requires_grad = False
-                    p.grad._data[...] = 0
+                    grad.grad_fn = None
+                    grad.requires_grad = False
+                    grad._data[...] = 0
 
     def step(self, closure=None):
         """Update the parameters once. ``closure`` (optional) re-evaluates the model and returns the loss."""

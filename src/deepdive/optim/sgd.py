@@ -59,10 +59,12 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, dampening = float(group["lr"]), group["momentum"], group["dampening"]
             weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            plain = not weight_decay and not maximize
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad      # not p.grad: the property's non-leaf check costs a call per parameter
+                if grad is None:
                     continue
-                grad = self._regularized_grad(p, weight_decay, maximize)
+                grad = grad._data if plain else self._regularized_grad(p, weight_decay, maximize)
                 if momentum:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
