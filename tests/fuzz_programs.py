@@ -363,6 +363,7 @@ def run_program(program, torch, deepdive):
     inputs, steps = program
     pools = {}
     leaves = {}
+    records = []     # (op_name, arg_idx, params, index of its result in the pools), for _local_root
     for name, T in (("dd", deepdive), ("torch", torch)):
         tensors = []
         for array, rg in inputs:
@@ -397,7 +398,8 @@ def run_program(program, torch, deepdive):
         if _is_tensor(torch_t, torch) and _is_tensor(dd_t, deepdive):
             pools["dd"].append(dd_t)
             pools["torch"].append(torch_t)
-    _compare_grads(steps, pools, leaves, torch, deepdive)
+            records.append((op_name, arg_idx, params, len(pools["torch"]) - 1))
+    _compare_grads(steps, pools, leaves, torch, deepdive, records)
 
 
 def _empty_kernel_skip(errors, op, pools, arg_idx, outs, deepdive):
@@ -416,8 +418,11 @@ def _empty_kernel_skip(errors, op, pools, arg_idx, outs, deepdive):
     return True
 
 
-def _compare_grads(steps, pools, leaves, torch, deepdive):
-    """Backward of sum(out * w) over the last result that requires grad; compare the inputs' gradients."""
+def _compare_grads(steps, pools, leaves, torch, deepdive, records=()):
+    """Backward of sum(out * w) over the last result that requires grad; compare the inputs' gradients.
+
+    A gradient mismatch is named after the step that causes it (``_local_root``), not the last one,
+    so one wrong derivative is one class whatever the ops that follow it."""
     last = None
     for i in range(len(pools["torch"]) - 1, len(leaves["torch"]) - 1, -1):
         if pools["torch"][i].requires_grad and pools["torch"][i].dtype in (torch.float32, torch.float64):
@@ -428,6 +433,9 @@ def _compare_grads(steps, pools, leaves, torch, deepdive):
     op_names = "+".join(s[0] for s in steps)
     ref, dd = pools["torch"][last], pools["dd"][last]
     w = np.random.default_rng(0).standard_normal(tuple(ref.shape)).astype(to_numpy(ref).dtype)
+    for t in pools["torch"][len(leaves["torch"]):]:
+        if t.requires_grad:
+            t.retain_grad()
     errors = {}
     for name, T, out in (("dd", deepdive, dd), ("torch", torch, ref)):
         try:
@@ -453,7 +461,50 @@ def _compare_grads(steps, pools, leaves, torch, deepdive):
         try:
             assert_close(a.grad, b.grad, what=f"grad of input {k}")
         except AssertionError as e:
-            mismatch(steps[-1][0], "grad", f"{op_names}: {e}")
+            root = _local_root(records, pools["torch"], torch, deepdive)
+            if root is None:
+                mismatch(steps[-1][0], "grad", f"{op_names}: {e}")
+            mismatch(root[0], "grad", f"{op_names}: {root[1]}\n(at the end: {e})")
+
+
+def _local_root(records, pool, torch, deepdive):
+    """The first step whose own backward differs: ``(op_name, detail)``, or None.
+
+    Each step is rerun in both frameworks on torch's inputs (as fresh leaves) and backpropagated
+    with the gradient torch's run had at its result, so a difference upstream or downstream of it
+    does not count. None when every step agrees alone (the mismatch is in how they combine)."""
+    for op_name, arg_idx, params, out_index in records:
+        upstream = pool[out_index].grad
+        if upstream is None:
+            continue
+        g = upstream.detach().numpy().copy()
+        op = OPS_BY_NAME[op_name]
+        local = {}
+        for name, T in (("dd", deepdive), ("torch", torch)):
+            args = []
+            for i in arg_idx:
+                t = T.tensor(pool[i].detach().numpy().copy())
+                if pool[i].requires_grad and pool[i].dtype in (torch.float32, torch.float64):
+                    t.requires_grad_(True)
+                args.append(t)
+            try:
+                out = _unwrap(op.run(T, *args, **{k: _realize(v, T) for k, v in params.items()}))
+                (out * T.tensor(g)).sum().backward()
+            except Exception:   # noqa: BLE001 - a step that cannot rerun alone is not the root
+                local = None
+                break
+            local[name] = args
+        if local is None:
+            continue
+        for k, (a, b) in enumerate(zip(local["dd"], local["torch"])):
+            if b.grad is None or a.grad is None:
+                continue
+            try:
+                assert_close(a.grad, b.grad, what=f"grad of its input {k}")
+            except AssertionError as e:
+                inputs = ", ".join(f"{to_numpy(pool[i]).tolist()} ({pool[i].dtype})" for i in arg_idx)
+                return op_name, f"{op_name} on {inputs}, upstream grad {g.tolist()}: {e}"
+    return None
 
 
 @st.composite
