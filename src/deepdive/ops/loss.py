@@ -138,8 +138,13 @@ class MSELoss(_DifferenceLoss):
         return 2 * d
 
 
+def _sign(d):
+    """sign(d) with PyTorch's sign(NaN) = 0 (NumPy's is NaN): a NaN difference gets no gradient."""
+    return np.where(np.isnan(d), np.zeros((), d.dtype), np.sign(d))
+
+
 class L1Loss(_DifferenceLoss):
-    """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0, as PyTorch)."""
+    """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0 and at d = NaN, as PyTorch)."""
 
     @staticmethod
     def pointwise(d, _):
@@ -147,7 +152,7 @@ class L1Loss(_DifferenceLoss):
 
     @staticmethod
     def slope(d, _):
-        return np.sign(d)
+        return _sign(d)
 
 
 
@@ -166,7 +171,7 @@ class SmoothL1Loss(_DifferenceLoss):
 
     @staticmethod
     def slope(d, beta):
-        return np.clip(d / beta, -1, 1) if beta > 0 else np.sign(d)
+        return np.clip(d / beta, -1, 1) if beta > 0 else _sign(d)
 
 
 

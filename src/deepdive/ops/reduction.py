@@ -186,10 +186,11 @@ class Std(Function):
     @staticmethod
     def backward(ctx, grad):
         centered, y, _ = ctx.saved_tensors
-        denominator = ctx.dof * y
-        if not y.all():              # y == 0: dividing by inf gives the 0 gradient, without a warning
-            denominator = np.where(denominator == 0, np.inf, denominator).astype(y.dtype, copy=False)
-        return _kept(grad, ctx) / denominator * centered, None, None, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_var = _kept(grad, ctx) / (2 * y)
+        if not y.all():              # PyTorch's masked_fill: 0 where y == 0, even for an inf or NaN g
+            grad_var = np.where(y == 0, np.zeros((), grad_var.dtype), grad_var)
+        return (2 * _inverse(ctx.dof)) * grad_var * centered, None, None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
