@@ -367,17 +367,17 @@ def test_changing_a_saved_output_in_place_is_detected(fn):
             y.sum().backward()
 
 
-def test_var_with_correction_at_least_n_is_a_deliberate_difference_in_the_gradient_sign():
-    """Where N - correction = 0 the values agree (inf), and so do the gradients for N - correction < 0
-    (nan / inf as torch). At N - correction = 0 exactly, PyTorch 2.13 gives +inf for every element;
-    deepdive gives the formula's limit 2 (x - mean) / 0, signed by x - mean."""
+@pytest.mark.parametrize("fn", [lambda T, x: T.var(x, correction=6), lambda T, x: T.var(x, correction=7),
+                                lambda T, x: T.std(x, correction=6), lambda T, x: T.var(x, dim=1, correction=3),
+                                lambda T, x: T.var(x, dim=1, correction=4), lambda T, x: T.std(x, dim=0, correction=2),
+                                lambda T, x: T.var(x[:1, :1], dim=0, correction=2),
+                                lambda T, x: T.var(x[:, :1] * 0 + 1e30, dim=0, correction=3)])
+def test_var_with_correction_at_least_n(fn):
+    """PyTorch's var_backward: 2 g (x - mean) / (N - correction) with N - correction signed; for a full
+    reduction with N - correction <= 0, g * (NaN where x == mean, else inf)."""
     torch = require_torch()
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=np.float32)
-    check_parity(lambda a: deepdive.var(a, dim=1, correction=3), lambda a: torch.var(a, dim=1, correction=3), [x])
-    check_parity(lambda a: deepdive.std(a, dim=0, correction=2), lambda a: torch.std(a, dim=0, correction=2), [x])
-    t = deepdive.tensor(x, requires_grad=True)
-    deepdive.var(t, correction=6).backward()
-    assert np.array_equal(np.sign(t.grad._data), np.sign(x - x.mean())) and np.isinf(t.grad._data).all()
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(torch, a), [x])
 
 
 def test_writing_into_an_expanded_tensor_is_a_deliberate_difference():
@@ -537,3 +537,155 @@ def test_powers_and_clamp_keep_pytorch_signs_of_zero(fn):
     number = ~np.isnan(ref.numpy())          # (a NaN's sign bit is not specified)
     np.testing.assert_array_equal(np.signbit(ours._data[number]), np.signbit(ref.numpy()[number]))
     check_parity(lambda a: fn(deepdive, a), lambda a: fn(torch, a), [SPECIAL_X], grad=False)
+
+
+# ------------------------------------------------ values, dtypes and errors found in the same pass
+def test_adaptive_avg_pool_to_size_one_of_an_empty_input_is_nan():
+    """PyTorch takes the mean for an output of size 1 (NaN over an empty window), before its non-empty check."""
+    F, torch = deepdive.nn.functional, require_torch()
+    check_parity(lambda a: F.adaptive_avg_pool1d(a, 1), lambda a: torch.nn.functional.adaptive_avg_pool1d(a, 1),
+                 [np.zeros((3, 2, 0), np.float32)])
+    check_parity(lambda a: F.adaptive_avg_pool2d(a, 1), lambda a: torch.nn.functional.adaptive_avg_pool2d(a, 1),
+                 [np.zeros((1, 2, 0, 2), np.float32)])
+    check_parity(lambda a: F.adaptive_avg_pool1d(a, 2), lambda a: torch.nn.functional.adaptive_avg_pool1d(a, 2),
+                 [np.zeros((1, 0, 3), np.float32)], grad=False)     # (PyTorch's backward refuses C = 0)
+    with pytest.raises(RuntimeError, match="adaptive_avg_pool1d"):
+        F.adaptive_avg_pool1d(deepdive.zeros(1, 2, 0), 3)
+
+
+@pytest.mark.parametrize("call", [lambda F, x: F.max_pool1d(x, 1, return_indices=True), lambda F, x: F.max_pool1d(x, 1),
+                                  lambda F, x: F.avg_pool1d(x, 1)])
+@pytest.mark.parametrize("shape", [(1, 0, 3), (2, 3, 0), (0, 3)])
+def test_pooling_refuses_empty_non_batch_dims(call, shape):
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="with optional 0 dim batch size"):
+        call(torch.nn.functional, torch.zeros(shape))
+    with pytest.raises(RuntimeError, match=r"pool1d: Expected 2D or 3D \(batch mode\) tensor with optional 0 dim"):
+        call(deepdive.nn.functional, deepdive.zeros(*shape))
+    out = call(deepdive.nn.functional, deepdive.zeros(0, 2, 3))
+    assert (out[0] if isinstance(out, tuple) else out).shape == (0, 2, 3)      # an empty batch is fine
+
+
+@pytest.mark.parametrize("shape,groups", [((1, 1), 1), ((1, 2), 2), ((1, 2, 1), 2)])
+def test_group_norm_of_one_value_per_group_raises(shape, groups):
+    torch = require_torch()
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, "):
+        torch.nn.functional.group_norm(torch.zeros(shape), groups)
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, "):
+        deepdive.nn.functional.group_norm(deepdive.zeros(*shape), groups)
+
+
+@pytest.mark.parametrize("call", [lambda T, a, b: T.div(a, b, rounding_mode="floor"), lambda T, a, b: a // b,
+                                  lambda T, a, b: T.div(a, True, rounding_mode="floor")])
+def test_floor_division_of_bools_raises(call):
+    torch = require_torch()
+    for T in (torch, deepdive):
+        with pytest.raises(NotImplementedError, match="\"div_floor_cpu\" not implemented for 'Bool'"):
+            call(T, T.tensor([True, False]), T.tensor([True]))
+    check_parity(lambda a: deepdive.div(a, 2, rounding_mode="floor"), lambda a: torch.div(a, 2, rounding_mode="floor"),
+                 [np.array([True, False])])
+
+
+def test_cat_requires_grad_through_a_skipped_empty_tensor():
+    torch = require_torch()
+    check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                 [np.zeros(0, np.float32), (np.array([1e30], np.float32), False)])
+    check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                 [np.zeros(0, np.float32), (np.ones((2, 2), np.float64), False)])
+
+
+def test_fmod_is_exact_at_large_dividends():
+    torch = require_torch()
+    check_parity(torch.fmod if False else deepdive.fmod, torch.fmod,
+                 [np.array([-1e30, -0.25, 7.5, -7.5, INF, 3.0], np.float32),
+                  np.array([1.9772453, 1.9772453, -2.0, 2.0, 1.0, INF], np.float32)], grad=False)
+    check_parity(deepdive.fmod, torch.fmod, [np.array([5.5, -7.25]), np.array([2.0, 1.5])])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.hardsigmoid(x), lambda T, x: T.nn.functional.elu(x),
+                                lambda T, x: T.nn.functional.celu(x), lambda T, x: T.nn.functional.selu(x)])
+def test_activation_values_round_as_pytorch(fn):
+    """hardsigmoid is clip(x + 3, 0, 6) / 6 (x / 6 + 0.5 rounds 1/3 down); the ELUs use expm1 (elu(-1e-15) != 0)."""
+    torch = require_torch()
+    x = np.array([-1.0, -1.5889708e-15, -1e-10, -2.0, 2.0, 0.0], dtype=np.float32)
+    ours, ref = fn(deepdive, deepdive.tensor(x)), fn(torch, torch.tensor(x))
+    np.testing.assert_array_equal(ours._data, ref.numpy())
+
+
+def test_norms_of_one_element_are_its_absolute_value():
+    """PyTorch's norm of one element per output is |x| (no x^2 to overflow), also inside F.normalize."""
+    F, torch = deepdive.nn.functional, require_torch()
+    big = np.array([[-1e30], [3e38]], dtype=np.float32)
+    check_parity(lambda a: a.norm(dim=1), lambda a: a.norm(dim=1), [big])
+    check_parity(lambda a: a[0].norm(), lambda a: a[0].norm(), [big])
+    check_parity(lambda a: F.normalize(a, dim=1), lambda a: torch.nn.functional.normalize(a, dim=1), [big])
+
+
+def test_var_and_std_of_float32_accumulate_in_float64():
+    """PyTorch's CPU var/std accumulate float32 in double: std([1e30, 0, 0]) is 5.8e29 (var overflows to inf)."""
+    torch = require_torch()
+    x = np.array([1e30, 0.0, 0.0], dtype=np.float32)
+    check_parity(lambda a: a.std(), lambda a: a.std(), [x], grad=False)
+    check_parity(lambda a: a.var(), lambda a: a.var(), [x], grad=False)
+    check_parity(lambda a: a.std(0), lambda a: a.std(0), [np.array([[1e-25, 1.0], [0.0, 2.0]], np.float32)])
+
+
+# ------------------------------------------------ deliberate differences (the fuzzer stops at them: fuzz_programs.py)
+def test_gelu_at_inf_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): PyTorch 2.13's float32 gelu gives NaN at +inf in a tensor of
+    2 or more elements (its vectorized erf) and inf, the limit, for 1 element and in float64; deepdive gives inf."""
+    torch = require_torch()
+    assert torch.nn.functional.gelu(torch.tensor([INF])).item() == INF
+    assert torch.nn.functional.gelu(torch.tensor([INF, INF], dtype=torch.float64))[0].item() == INF
+    assert np.isnan(torch.nn.functional.gelu(torch.tensor([INF, 0.0]))[0].item())
+    np.testing.assert_array_equal(deepdive.nn.functional.gelu(deepdive.tensor([INF, 0.0]))._data, [INF, 0.0])
+
+
+def test_layer_norm_of_overflowing_rows_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch undefined): for float32 values whose squares overflow (|x| > 1.8e19),
+    PyTorch 2.13's layer_norm / group_norm gives NaN or 0 depending on the row length and on where the element
+    falls in its SIMD lanes (all NaN below 8 elements, 0 from 9, NaN again at 16 if it comes first); deepdive
+    gives 0 (the variance is inf, 1 / sqrt(inf) = 0) for the finite elements."""
+    torch = require_torch()
+    F = deepdive.nn.functional
+    row = np.array([[1e30, 0.5, -1.0]], dtype=np.float32)
+    assert np.isnan(torch.nn.functional.layer_norm(torch.tensor(row), (3,)).numpy()).all()
+    long_row = np.concatenate([row, np.zeros((1, 7), np.float32)], axis=1)
+    assert not np.isnan(torch.nn.functional.layer_norm(torch.tensor(long_row), (10,)).numpy()).any()
+    np.testing.assert_array_equal(F.layer_norm(deepdive.tensor(row), (3,))._data, [[0.0, 0.0, 0.0]])
+    check_parity(lambda a: F.layer_norm(a, (10,)), lambda a: torch.nn.functional.layer_norm(a, (10,)), [long_row],
+                 grad=False)
+
+
+def test_argsort_ties_are_stable():
+    """PyTorch's default (stable=False) order of ties is unspecified (from 17 elements it is not the input
+    order); deepdive's sort is always stable, PyTorch's stable=True."""
+    torch = require_torch()
+    x = np.array([False] * 3 + [True] * 2 + [False] * 13)
+    check_parity(lambda a: deepdive.argsort(a), lambda a: torch.argsort(a, stable=True), [x])
+    check_parity(lambda a: deepdive.argsort(a, stable=False), lambda a: torch.argsort(a, stable=True), [x])
+
+
+def test_matmul_of_mixed_dtypes_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): PyTorch 2.13's batched matmul skips its dtype check where
+    the result is empty or the contraction has size 0 ((2, 3, 0) float32 @ (2, 0, 1) int64 is an int64 zero
+    tensor) and raises otherwise; deepdive refuses mixed dtypes whatever the sizes."""
+    torch = require_torch()
+    assert torch.matmul(torch.ones(2, 3, 0), torch.ones(2, 0, 1, dtype=torch.int64)).dtype == torch.int64
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Long"):
+        torch.matmul(torch.ones(2, 3, 3), torch.ones(2, 3, 1, dtype=torch.int64))
+    for shapes in [((2, 3, 0), (2, 0, 1)), ((0, 3, 3), (0, 3, 3)), ((2, 3, 3), (2, 3, 1))]:
+        with pytest.raises(RuntimeError, match="same dtype"):
+            deepdive.matmul(deepdive.ones(*shapes[0]), deepdive.ones(*shapes[1], dtype=deepdive.int64))
+
+
+def test_pow_backward_with_a_bool_exponent_is_a_deliberate_difference():
+    """Deliberate difference, as atan2's: PyTorch 2.13's pow backward with a bool exponent raises (its formula
+    computes exponent - 1 on the bool tensor); deepdive gives the gradient of x ** float(exponent)."""
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+        t = torch.tensor([2.0, 3.0], requires_grad=True)
+        (t ** torch.tensor([True, False])).sum().backward()
+    x = deepdive.tensor([2.0, 3.0], requires_grad=True)
+    (x ** deepdive.tensor([True, False])).sum().backward()
+    np.testing.assert_array_equal(x.grad._data, [1.0, 0.0])

@@ -213,7 +213,7 @@ class Hardsigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+        return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)     # PyTorch's order (x / 6 + 0.5 rounds differently)
 
     @staticmethod
     def backward(ctx, grad):
@@ -259,10 +259,11 @@ class Elu(Function):
 
     @staticmethod
     def forward(ctx, x, alpha, scale, input_scale):
-        negative_exp = np.exp(np.minimum(x, 0) * input_scale)     # min: no overflow on the unused branch
+        negative = np.minimum(x, 0) * input_scale           # min: no overflow on the unused branch
+        negative_exp = np.exp(negative)
         ctx.save_for_backward(x, negative_exp)
         ctx.params = (alpha, scale, input_scale)
-        y = negative_exp - 1                  # 0 where x >= 0
+        y = np.expm1(negative)                # 0 where x >= 0; expm1, as PyTorch: elu(-1e-15) is not 0
         y *= alpha * scale
         y += np.maximum(x, 0) * scale
         return y
@@ -275,7 +276,7 @@ class Elu(Function):
         factor = _select(x > 0, np.asarray(scale, dtype=factor.dtype), factor)
         nan = np.isnan(x)
         if nan.any():                  # PyTorch tests x <= 0 for the negative branch: a NaN x gets scale * g
-            factor[nan] = scale
+            factor = np.where(nan, np.asarray(scale, dtype=factor.dtype), factor)
         factor *= grad
         return factor, None, None, None
 

@@ -298,8 +298,8 @@ def _to_float(t):
 def _rounding_div(input, other, rounding_mode):
     """div(rounding_mode='floor' | 'trunc'): integers stay integers (C-style truncation for 'trunc')."""
     a, b = binary_operands(as_tensor_arg(input), other)
-    if rounding_mode == "trunc" and a._data.dtype.kind == "b":
-        raise not_implemented_for("div_trunc_cpu", a.dtype)
+    if a._data.dtype.kind == "b":          # both bools (a number or a tensor of another dtype promotes first)
+        raise not_implemented_for(f"div_{rounding_mode}_cpu", a.dtype)
     if rounding_mode == "floor":
         fn = np.floor_divide
     elif a._data.dtype.kind == "f":
@@ -330,6 +330,8 @@ def _check_int_division(a, b, op):
 def floor_divide(input, other):
     """floor(input / other); no derivative (as in PyTorch, backward through it raises)."""
     a, b = binary_operands(as_tensor_arg(input), other)
+    if a._data.dtype.kind == "b":
+        raise not_implemented_for("div_floor_cpu", a.dtype)
     _check_int_division(a, b, "floor_divide")
     return FLOOR_DIVIDE.apply(a, b, np.floor_divide, "floor_divide")
 
@@ -365,15 +367,44 @@ class Remainder(Function):
 
 
 def fmod(input, other):
-    """C-style modulus (sign of the dividend). Backward: dx = g."""
+    """C-style modulus (sign of the dividend). Backward: dx = g, dy = -g * trunc(x / y)."""
     input, other = _modulus_operands(input, other, "fmod")
     _check_int_division(input, other, "fmod")
-    divisor = other._data if isinstance(other, Tensor) else other
-    try:
-        quotient = _wrap(np.trunc(np.divide(input._data, divisor)).astype(input._data.dtype))
-    except ValueError:
-        raise broadcast_error("fmod", input.shape, np.shape(divisor)) from None
-    return sub(input, mul(quotient, other))
+    return _binary(Fmod, "fmod", input, other)
+
+
+class Fmod(Function):
+    """z = x - trunc(x / y) * y   (np.fmod: exact, as PyTorch's; x - trunc(x / y) * y rounds at |x| >> |y|).
+
+    Backward: dx = g,  dy = -g * trunc(x / y).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dy = unbroadcast((-grad * np.trunc(np.divide(x, y))).astype(grad.dtype, copy=False), np.shape(y))
+        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                quotient = _wrap(np.trunc(np.divide(x._data, y._data)).astype(grad._data.dtype, copy=False))
+            dy = unbroadcast(-grad * quotient, y.shape)
+        return (unbroadcast(grad, x.shape) if need_x else None), dy
 
 
 def _modulus_operands(input, other, op):

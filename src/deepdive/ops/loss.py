@@ -887,8 +887,11 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, p, dim, eps):
         a = np.abs(x)
-        norm = np.sqrt((x * x).sum(axis=dim, keepdims=True)) if p == 2 else \
-            (a ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+        if dim is not None and x.shape[dim] == 1:
+            norm = a                      # one element per norm: |x|, as PyTorch (no x^2 to overflow at 1e30)
+        else:
+            norm = np.sqrt((x * x).sum(axis=dim, keepdims=True)) if p == 2 else \
+                (a ** p).sum(axis=dim, keepdims=True) ** (1 / p)
         denom = np.maximum(norm, eps)
         ctx.save_for_backward(x)
         ctx.norm, ctx.denom, ctx.p, ctx.dim, ctx.eps = norm, denom, p, dim, eps
