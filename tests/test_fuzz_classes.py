@@ -689,3 +689,48 @@ def test_pow_backward_with_a_bool_exponent_is_a_deliberate_difference():
     x = deepdive.tensor([2.0, 3.0], requires_grad=True)
     (x ** deepdive.tensor([True, False])).sum().backward()
     np.testing.assert_array_equal(x.grad._data, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("g", [1.0, INF, NAN])
+@pytest.mark.parametrize("fn", [lambda T, x: T.clamp(x, -1, 1), lambda T, x: T.maximum(x, x.detach() * 0 + 0.5),
+                                lambda T, x: T.minimum(x.detach() * 0 + 0.5, x), lambda T, x: x.max() * T.ones(x.shape),
+                                lambda T, x: T.amax(x, 0) * T.ones(x.shape), lambda T, x: T.prod(x) * T.ones(x.shape),
+                                lambda T, x: T.prod(x[3:5]) * T.ones(x.shape), lambda T, x: T.prod(x[3], 0) * x,
+                                lambda T, x: T.nn.functional.normalize(x.reshape(1, -1, 1), dim=2).reshape(-1),
+                                lambda T, x: T.nn.functional.normalize(x[3:5].reshape(1, -1), dim=1).sum() * x])
+def test_masked_derivatives_with_any_upstream_gradient(fn, g):
+    """Where PyTorch's backward uses where / masked_fill (clamp, maximum, minimum, max(), the clamp in normalize)
+    an inf or NaN g gives 0 to the unselected elements; amax and prod multiply (and two zeros in a full prod
+    make every gradient 0; a 0-d prod passes g)."""
+    from parity import assert_close
+    ours, ref = _grads_with_upstream(fn, SPECIAL_X, g)
+    assert_close(ours, ref, what="grad")
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.elu(x), lambda T, x: T.nn.functional.selu(x),
+                                lambda T, x: T.nn.functional.cross_entropy(x.reshape(-1, 1), T.zeros(12, dtype=T.int64)),
+                                lambda T, x: T.nn.functional.cross_entropy(x[:0].reshape(0, 2), T.zeros(0, dtype=T.int64),
+                                                                           reduction="sum")])
+def test_signs_of_zero_as_pytorch(fn):
+    """elu(-0.0) is -0.0, a zero cross entropy is +0.0 (PyTorch accumulates 0 - sum): 1 / x tells them apart."""
+    torch = require_torch()
+    x = np.where(np.isnan(SPECIAL_X), 0.0, SPECIAL_X).astype(np.float32)
+    ours, ref = fn(deepdive, deepdive.tensor(x)), fn(torch, torch.tensor(x))
+    np.testing.assert_array_equal(np.signbit(ours._data), np.signbit(ref.numpy()))
+
+
+def test_derivative_at_nan_of_branchy_activations_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): the derivative of hardtanh, relu6, hardswish, elu, celu and
+    selu at a NaN input depends in PyTorch 2.13 on where the element falls: its scalar tail gives g (0 for
+    hardsigmoid), its vectorized body 0 (hardtanh, relu6) or NaN (hardswish, the ELUs); deepdive gives the
+    scalar path's value everywhere."""
+    torch = require_torch()
+    for T in (torch, deepdive):
+        x = T.zeros(64)
+        x[0] = NAN
+        x.requires_grad_(True)
+        T.nn.functional.hardtanh(x).sum().backward()
+        first = x.grad[0].item()
+        x = T.tensor([NAN], requires_grad=True)
+        T.nn.functional.hardtanh(x).sum().backward()
+        assert x.grad[0].item() == 1.0 and first == (0.0 if T is torch else 1.0)

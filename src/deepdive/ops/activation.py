@@ -259,13 +259,15 @@ class Elu(Function):
 
     @staticmethod
     def forward(ctx, x, alpha, scale, input_scale):
-        negative = np.minimum(x, 0) * input_scale           # min: no overflow on the unused branch
+        # min: no overflow on the unused branch; minimum(0, x) and maximum(0, x) (x second) keep x at a tie,
+        # so elu(-0.0) is -0.0 as in PyTorch
+        negative = np.minimum(0, x) * input_scale
         negative_exp = np.exp(negative)
         ctx.save_for_backward(x, negative_exp)
         ctx.params = (alpha, scale, input_scale)
         y = np.expm1(negative)                # 0 where x >= 0; expm1, as PyTorch: elu(-1e-15) is not 0
         y *= alpha * scale
-        y += np.maximum(x, 0) * scale
+        y += np.maximum(0, x) * scale
         return y
 
     @staticmethod

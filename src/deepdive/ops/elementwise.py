@@ -812,7 +812,8 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _clamp_mask(ctx, x), None, None
+        # where, not a product: outside the bounds an inf or NaN g still gives 0, as PyTorch's clamp_backward
+        return np.where(_clamp_mask(ctx, x), grad, np.zeros((), grad.dtype)), None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -868,8 +869,9 @@ class Maximum(Function):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
         # NOTE: ~(x < y), not x >= y: where one side is NaN both get g, as in PyTorch
-        return (unbroadcast(share * ~(x < y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * ~(y < x), y.shape) if ctx.needs_input_grad[1] else None)
+        zero = np.zeros((), share.dtype)     # masked_fill, as PyTorch: an inf or NaN g still gives the loser 0
+        return (unbroadcast(np.where(x < y, zero, share), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(np.where(y < x, zero, share), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -891,8 +893,9 @@ class Minimum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * ~(x > y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * ~(y > x), y.shape) if ctx.needs_input_grad[1] else None)
+        zero = np.zeros((), share.dtype)     # masked_fill, as PyTorch: an inf or NaN g still gives the loser 0
+        return (unbroadcast(np.where(x > y, zero, share), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(np.where(y > x, zero, share), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):

@@ -368,7 +368,8 @@ class CrossEntropy(Function):
             picked = logp[rows, y]
             if reduction == "none":
                 return -picked.reshape(target.shape)
-            return np.asarray(-picked.sum() / m if reduction == "mean" else -picked.sum())
+            total = 0 - picked.sum()            # 0 - sum, as PyTorch accumulates: a zero loss is +0.0, not -0.0
+            return np.asarray(total / m if reduction == "mean" else total)
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)
@@ -904,8 +905,9 @@ class Normalize(Function):
         dot = (grad * x).sum(axis=ctx.dim, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             dnorm = x / norm if p == 2 else np.sign(x) * np.abs(x) ** (p - 1) / norm ** (p - 1)
-        dnorm = np.where(norm > ctx.eps, dnorm, 0).astype(x.dtype, copy=False)
-        return grad / denom - dot / (denom * denom) * dnorm, None, None, None
+        # where: at norm <= eps the clamp passes no gradient to the norm, even where g is inf (g x is NaN)
+        through_norm = np.where(norm > ctx.eps, dot / (denom * denom) * dnorm, 0).astype(x.dtype, copy=False)
+        return grad / denom - through_norm, None, None, None
 
     @staticmethod
     def graph_backward(ctx, grad):

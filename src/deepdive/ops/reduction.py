@@ -323,7 +323,9 @@ class ReduceExtreme(Function):
         x, y = ctx.saved_tensors
         mask = np.isnan(x) if ctx.nan_ties and np.isnan(y).any() else x == y
         count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad.dtype)
-        return mask * (_kept(grad, ctx) / count), None, None, None, None
+        if ctx.nan_ties:      # max() / min(): PyTorch's masked_fill, so an inf or NaN g still gives 0 to the others
+            return np.where(mask, _kept(grad, ctx) / count, np.zeros((), grad.dtype)), None, None, None, None
+        return mask * (_kept(grad, ctx) / count), None, None, None, None      # amax / amin: a product, as PyTorch
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -484,18 +486,22 @@ class Prod(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, dims, keepdim, full=False):
         y = x.prod(axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim, ctx.kept_shape = dims, keepdim, y.shape
+        ctx.dims, ctx.keepdim, ctx.kept_shape, ctx.full = dims, keepdim, y.shape, full and x.ndim > 0
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         g = _kept(grad, ctx)
+        if x.ndim == 0:
+            return g, None, None                    # PyTorch: a 0-d input passes g (prod(inf) too)
         if x.all():
-            return g * y / x, None, None
+            return g * (y / x), None, None          # PyTorch's order: y / x first
+        if ctx.full and x.size - np.count_nonzero(x) > 1:
+            return np.zeros_like(x), None, None     # PyTorch: two zeros make every gradient 0 (NaNs too)
         return g * _prod_of_others(x, ctx.dims), None, None
 
     @staticmethod
@@ -527,7 +533,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     dims = _dims(dim, input._data.ndim, "prod")
-    return Prod.apply(input, dims, keepdim and dim is not None)
+    return Prod.apply(input, dims, keepdim and dim is not None, full=dim is None)
 
 
 # --------------------------------------------------------------------- norm
