@@ -571,7 +571,8 @@ def test_group_norm_of_one_value_per_group_raises(shape, groups):
     torch = require_torch()
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, "):
         torch.nn.functional.group_norm(torch.zeros(shape), groups)
-    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, "):
+    with pytest.raises(ValueError, match=r"^group_norm: Expected more than 1 value per channel when training, got "
+                                         r"input size \[1, "):
         deepdive.nn.functional.group_norm(deepdive.zeros(*shape), groups)
 
 

@@ -315,7 +315,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"input of shape {list(input.shape)} and num_groups={num_groups}")
     size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
     if math.prod(size[:1] + size[2:]) == 1:      # PyTorch's _verify_batch_size, with its message
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+        raise ValueError(f"group_norm: Expected more than 1 value per channel when training, got input size {size}")
     return GroupNorm.apply(input, weight, bias, num_groups, eps)
 
 
