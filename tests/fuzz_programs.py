@@ -407,6 +407,8 @@ def run_program(program, torch, deepdive):
         step_low = any(low[i] for i in arg_idx) or any(
             isinstance(v, tuple) and len(v) == 2 and v[0] == "fresh" and v[1].dtype != np.float64
             for v in params.values())
+        if _cancelling_sum(op_name, [pools["torch"][i] for i in arg_idx], outs["dd"], outs["torch"], torch):
+            return
         compare(op_name, outs["dd"], outs["torch"], torch, step_low)
         dd_t, torch_t = _unwrap(outs["dd"]), _unwrap(outs["torch"])
         if _is_tensor(torch_t, torch) and _is_tensor(dd_t, deepdive):
@@ -415,6 +417,38 @@ def run_program(program, torch, deepdive):
             low.append(step_low or torch_t.dtype != torch.float64)
             records.append((op_name, arg_idx, params, len(pools["torch"]) - 1))
     _compare_grads(steps, pools, leaves, torch, deepdive, records, any(low))
+
+
+# Ops whose value is a sum of many input values: where 1e30-scale inputs cancel, what is left is rounding
+# noise whose value depends on the summation order (not a mismatch; the program stops there, unjudged).
+_SUMMING_OPS = ("sum", "mean", "nansum", "cumsum", "matmul", "matmul_t", "einsum", "F.linear", "var", "std",
+                "norm", "logsumexp", "F.mse_loss", "F.l1_loss", "F.smooth_l1_loss", "F.bce_with_logits",
+                "F.cross_entropy", "F.batch_norm_eval", "F.layer_norm", "F.group_norm", "F.normalize",
+                "softmax", "log_softmax")
+
+
+def _cancelling_sum(op_name, args, dd, ref, torch):
+    """True where a summing op's results differ by no more than the rounding bound of its inputs' magnitudes,
+    n * eps * max|x| (with |x| up to 1e30, summation order alone moves the result by ~1e14)."""
+    if op_name not in _SUMMING_OPS or not args:
+        return False
+    a, b = _unwrap(dd), _unwrap(ref)
+    if not (isinstance(b, torch.Tensor) and b.dtype.is_floating_point and tuple(a.shape) == tuple(b.shape)):
+        return False
+    finite = [t.detach().double().abs()[t.detach().isfinite()] for t in args if t.dtype.is_floating_point]
+    finite = [f for f in finite if f.numel()]
+    if not finite:
+        return False
+    scale = max(float(f.max()) for f in finite) * max(t.numel() for t in args)
+    if scale < 1e6:
+        return False
+    eps = float(torch.finfo(b.dtype).eps)
+    x, y = to_numpy(a).astype(np.float64), b.detach().double().numpy()
+    both = np.isfinite(x) & np.isfinite(y)
+    if np.array_equal(np.isfinite(x), np.isfinite(y)) and np.allclose(x[both], y[both], rtol=1e-5, atol=1e-4):
+        return False              # they agree: judge the step as usual
+    return bool(both.any()) and np.array_equal(np.isnan(x), np.isnan(y)) and \
+        bool(np.all(np.abs(x[both] - y[both]) <= 4 * eps * scale))
 
 
 _NAN_SIMD_OPS = ("F.relu6", "F.hardtanh", "F.hardswish", "F.elu", "F.celu", "F.selu")
