@@ -678,6 +678,10 @@ def test_matmul_of_mixed_dtypes_is_a_deliberate_difference():
     for shapes in [((2, 3, 0), (2, 0, 1)), ((0, 3, 3), (0, 3, 3)), ((2, 3, 3), (2, 3, 1))]:
         with pytest.raises(RuntimeError, match="same dtype"):
             deepdive.matmul(deepdive.ones(*shapes[0]), deepdive.ones(*shapes[1], dtype=deepdive.int64))
+    # bools likewise: an empty batched product of bools is an empty bool tensor in PyTorch
+    assert torch.matmul(torch.ones(1, 3, 3, dtype=torch.bool), torch.ones(0, 3, 0, dtype=torch.bool)).shape == (0, 3, 0)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        deepdive.matmul(deepdive.ones(1, 3, 3, dtype=deepdive.bool), deepdive.ones(0, 3, 0, dtype=deepdive.bool))
 
 
 def test_pow_backward_with_a_bool_exponent_is_a_deliberate_difference():
