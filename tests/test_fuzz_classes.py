@@ -713,6 +713,7 @@ def test_masked_derivatives_with_any_upstream_gradient(fn, g):
 
 
 @pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.elu(x), lambda T, x: T.nn.functional.selu(x),
+                                lambda T, x: T.nn.functional.leaky_relu(x),
                                 lambda T, x: T.nn.functional.cross_entropy(x.reshape(-1, 1), T.zeros(12, dtype=T.int64)),
                                 lambda T, x: T.nn.functional.cross_entropy(x[:0].reshape(0, 2), T.zeros(0, dtype=T.int64),
                                                                            reduction="sum")])

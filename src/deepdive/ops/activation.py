@@ -92,9 +92,9 @@ class LeakyRelu(Function):
     def forward(ctx, x, slope):
         ctx.save_for_backward(x)
         ctx.slope = slope
-        y = np.minimum(x, 0)
+        y = np.minimum(0, x)           # x second: a tie keeps x, so leaky_relu(-0.0) is -0.0 as in PyTorch
         y *= slope
-        y += np.maximum(x, 0)          # exact: one of the two terms is 0
+        y += np.maximum(0, x)          # exact: one of the two terms is 0
         return y
 
     @staticmethod
