@@ -320,14 +320,14 @@ def test_pooling_indices_carry_no_graph(pool):
 
 
 def test_xlogy_at_zero_and_nan():
-    """Deliberate difference, in the gradient of y only: at x = 0, y = 0 PyTorch's formula x / y gives NaN;
-    deepdive gives 0, the derivative of xlogy(0, y) = 0 (the value there is 0 for every y)."""
-    x = np.array([0.0, 0.0, 1.0, 0.0, 2.0], dtype=np.float32)
-    y = np.array([0.0, NAN, NAN, -1.0, 3.0], dtype=np.float32)
+    """PyTorch's formulas: dx = xlogy(g, y), 0 where x == 0 and y <= 0; dy = g x / y (NaN at x = y = 0)."""
+    x = np.array([0.0, 0.0, 1.0, 0.0, 2.0, 0.5, 0.0], dtype=np.float32)
+    y = np.array([0.0, NAN, NAN, -1.0, 3.0, 0.0, 1.0], dtype=np.float32)
     check_parity(deepdive.xlogy, require_torch().xlogy, [x, (y, False)])
-    other = deepdive.tensor(y[:1], requires_grad=True)
-    deepdive.xlogy(deepdive.tensor(x[:1]), other).sum().backward()
-    assert other.grad.item() == 0.0
+    check_parity(deepdive.xlogy, require_torch().xlogy, [x, y])
+    check_parity(lambda a, b: deepdive.xlogy(a, b) * 0, lambda a, b: require_torch().xlogy(a, b) * 0,
+                 [x, np.array([False, True, False, True, True, False, True])])     # g = 0: dx = xlogy(0, y)
+    gradcheck(deepdive.xlogy, np.array([0.5, 2.0, 1.5]), np.array([0.7, 3.0, 0.2]))
 
 
 def test_setitem_on_a_zero_dim_tensor_backward():
@@ -367,17 +367,17 @@ def test_changing_a_saved_output_in_place_is_detected(fn):
             y.sum().backward()
 
 
-def test_var_with_correction_at_least_n_is_a_deliberate_difference_in_the_gradient_sign():
-    """Where N - correction = 0 the values agree (inf), and so do the gradients for N - correction < 0
-    (nan / inf as torch). At N - correction = 0 exactly, PyTorch 2.13 gives +inf for every element;
-    deepdive gives the formula's limit 2 (x - mean) / 0, signed by x - mean."""
+@pytest.mark.parametrize("fn", [lambda T, x: T.var(x, correction=6), lambda T, x: T.var(x, correction=7),
+                                lambda T, x: T.std(x, correction=6), lambda T, x: T.var(x, dim=1, correction=3),
+                                lambda T, x: T.var(x, dim=1, correction=4), lambda T, x: T.std(x, dim=0, correction=2),
+                                lambda T, x: T.var(x[:1, :1], dim=0, correction=2),
+                                lambda T, x: T.var(x[:, :1] * 0 + 1e30, dim=0, correction=3)])
+def test_var_with_correction_at_least_n(fn):
+    """PyTorch's var_backward: 2 g (x - mean) / (N - correction) with N - correction signed; for a full
+    reduction with N - correction <= 0, g * (NaN where x == mean, else inf)."""
     torch = require_torch()
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=np.float32)
-    check_parity(lambda a: deepdive.var(a, dim=1, correction=3), lambda a: torch.var(a, dim=1, correction=3), [x])
-    check_parity(lambda a: deepdive.std(a, dim=0, correction=2), lambda a: torch.std(a, dim=0, correction=2), [x])
-    t = deepdive.tensor(x, requires_grad=True)
-    deepdive.var(t, correction=6).backward()
-    assert np.array_equal(np.sign(t.grad._data), np.sign(x - x.mean())) and np.isinf(t.grad._data).all()
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(torch, a), [x])
 
 
 def test_writing_into_an_expanded_tensor_is_a_deliberate_difference():
@@ -489,3 +489,254 @@ def test_out_of_range_float_to_int_is_undefined_in_pytorch():
     is undefined behaviour in PyTorch's C++ cast (its result varies by platform); deepdive gives NumPy's value."""
     x = deepdive.tensor([1.5, -2.5])
     assert x.long().tolist() == [1, -2]        # in range: truncation, the same in both
+
+
+# ------------------------------------------------ found at the 40,000-program budget (second pass): derivatives at
+# special values, with an upstream gradient of 1, 0, inf or NaN (PyTorch's where vs product, and its formula's order)
+SPECIAL_X = np.array([NAN, INF, -INF, 0.0, -0.0, 1.0, -1.0, 1e30, -3.0, 3.0, 6.0, 1.4e-45], dtype=np.float32)
+
+
+def _grads_with_upstream(fn, x, g):
+    torch = require_torch()
+    grads = []
+    for T in (deepdive, torch):
+        t = T.tensor(x.copy(), requires_grad=True)
+        (fn(T, t) * T.tensor(np.full(x.shape, g, dtype=x.dtype))).sum().backward()
+        grads.append(t.grad)
+    return grads
+
+
+@pytest.mark.parametrize("g", [1.0, 0.0, INF, NAN])
+@pytest.mark.parametrize("fn", [
+    lambda T, x: T.nn.functional.relu6(x), lambda T, x: T.nn.functional.hardtanh(x, -1, 1),
+    lambda T, x: T.nn.functional.hardsigmoid(x), lambda T, x: T.nn.functional.hardswish(x),
+    lambda T, x: T.nn.functional.elu(x), lambda T, x: T.nn.functional.celu(x, 0.5),
+    lambda T, x: T.nn.functional.selu(x), lambda T, x: T.nn.functional.softsign(x),
+    lambda T, x: T.nn.functional.tanhshrink(x),
+    lambda T, x: T.nn.functional.l1_loss(x, T.zeros(x.shape), reduction="none"),
+    lambda T, x: T.nn.functional.smooth_l1_loss(x, T.zeros(x.shape), reduction="none", beta=0.0),
+    lambda T, x: T.rsqrt(x), lambda T, x: T.reciprocal(x), lambda T, x: T.nan_to_num(x),
+    lambda T, x: x ** 0.5, lambda T, x: x ** -0.5, lambda T, x: x ** 1.5, lambda T, x: x ** -2, lambda T, x: x ** 3,
+    lambda T, x: T.pow(x.detach() * 0 + 2, x), lambda T, x: T.pow(x.detach(), x),
+    lambda T, x: T.xlogy(x.detach(), x), lambda T, x: T.xlogy(x, x.detach()),
+    lambda T, x: T.std(x[3:4], dim=0, correction=0) * x, lambda T, x: x.reshape(1, -1)[:, 3].std(0, correction=0)])
+def test_derivatives_at_special_values_with_any_upstream_gradient(fn, g):
+    from parity import assert_close
+    ours, ref = _grads_with_upstream(fn, SPECIAL_X, g)
+    assert_close(ours, ref, what="grad")
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: x ** 0.5, lambda T, x: x ** -0.5, lambda T, x: x ** -2,
+                                lambda T, x: x ** 3, lambda T, x: T.rsqrt(x), lambda T, x: T.clamp(x, 0, 1),
+                                lambda T, x: T.clamp(x, max=0), lambda T, x: T.clamp(x, min=0.0) ** -1])
+def test_powers_and_clamp_keep_pytorch_signs_of_zero(fn):
+    """PyTorch's pow kernel computes the exponents 0.5, -0.5, -1, -2, 3 as sqrt, rsqrt, reciprocal, ...
+    ((-0.0) ** -0.5 = -inf, (-inf) ** 0.5 = NaN); clamp keeps x at a tie (clamp(-0.0, min=0) = -0.0)."""
+    torch = require_torch()
+    ours, ref = fn(deepdive, deepdive.tensor(SPECIAL_X)), fn(torch, torch.tensor(SPECIAL_X))
+    number = ~np.isnan(ref.numpy())          # (a NaN's sign bit is not specified)
+    np.testing.assert_array_equal(np.signbit(ours._data[number]), np.signbit(ref.numpy()[number]))
+    check_parity(lambda a: fn(deepdive, a), lambda a: fn(torch, a), [SPECIAL_X], grad=False)
+
+
+# ------------------------------------------------ values, dtypes and errors found in the same pass
+def test_adaptive_avg_pool_to_size_one_of_an_empty_input_is_nan():
+    """PyTorch takes the mean for an output of size 1 (NaN over an empty window), before its non-empty check."""
+    F, torch = deepdive.nn.functional, require_torch()
+    check_parity(lambda a: F.adaptive_avg_pool1d(a, 1), lambda a: torch.nn.functional.adaptive_avg_pool1d(a, 1),
+                 [np.zeros((3, 2, 0), np.float32)])
+    check_parity(lambda a: F.adaptive_avg_pool2d(a, 1), lambda a: torch.nn.functional.adaptive_avg_pool2d(a, 1),
+                 [np.zeros((1, 2, 0, 2), np.float32)])
+    check_parity(lambda a: F.adaptive_avg_pool1d(a, 2), lambda a: torch.nn.functional.adaptive_avg_pool1d(a, 2),
+                 [np.zeros((1, 0, 3), np.float32)], grad=False)     # (PyTorch's backward refuses C = 0)
+    with pytest.raises(RuntimeError, match="adaptive_avg_pool1d"):
+        F.adaptive_avg_pool1d(deepdive.zeros(1, 2, 0), 3)
+
+
+@pytest.mark.parametrize("call", [lambda F, x: F.max_pool1d(x, 1, return_indices=True), lambda F, x: F.max_pool1d(x, 1),
+                                  lambda F, x: F.avg_pool1d(x, 1)])
+@pytest.mark.parametrize("shape", [(1, 0, 3), (2, 3, 0), (0, 3)])
+def test_pooling_refuses_empty_non_batch_dims(call, shape):
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="with optional 0 dim batch size"):
+        call(torch.nn.functional, torch.zeros(shape))
+    with pytest.raises(RuntimeError, match=r"pool1d: Expected 2D or 3D \(batch mode\) tensor with optional 0 dim"):
+        call(deepdive.nn.functional, deepdive.zeros(*shape))
+    out = call(deepdive.nn.functional, deepdive.zeros(0, 2, 3))
+    assert (out[0] if isinstance(out, tuple) else out).shape == (0, 2, 3)      # an empty batch is fine
+
+
+@pytest.mark.parametrize("shape,groups", [((1, 1), 1), ((1, 2), 2), ((1, 2, 1), 2)])
+def test_group_norm_of_one_value_per_group_raises(shape, groups):
+    torch = require_torch()
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, "):
+        torch.nn.functional.group_norm(torch.zeros(shape), groups)
+    with pytest.raises(ValueError, match=r"^group_norm: Expected more than 1 value per channel when training, got "
+                                         r"input size \[1, "):
+        deepdive.nn.functional.group_norm(deepdive.zeros(*shape), groups)
+
+
+@pytest.mark.parametrize("call", [lambda T, a, b: T.div(a, b, rounding_mode="floor"), lambda T, a, b: a // b,
+                                  lambda T, a, b: T.div(a, True, rounding_mode="floor")])
+def test_floor_division_of_bools_raises(call):
+    torch = require_torch()
+    for T in (torch, deepdive):
+        with pytest.raises(NotImplementedError, match="\"div_floor_cpu\" not implemented for 'Bool'"):
+            call(T, T.tensor([True, False]), T.tensor([True]))
+    check_parity(lambda a: deepdive.div(a, 2, rounding_mode="floor"), lambda a: torch.div(a, 2, rounding_mode="floor"),
+                 [np.array([True, False])])
+
+
+def test_cat_requires_grad_through_a_skipped_empty_tensor():
+    torch = require_torch()
+    check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                 [np.zeros(0, np.float32), (np.array([1e30], np.float32), False)])
+    check_parity(lambda a, b: deepdive.cat([a, b]), lambda a, b: torch.cat([a, b]),
+                 [np.zeros(0, np.float32), (np.ones((2, 2), np.float64), False)])
+
+
+def test_fmod_is_exact_at_large_dividends():
+    torch = require_torch()
+    check_parity(torch.fmod if False else deepdive.fmod, torch.fmod,
+                 [np.array([-1e30, -0.25, 7.5, -7.5, INF, 3.0], np.float32),
+                  np.array([1.9772453, 1.9772453, -2.0, 2.0, 1.0, INF], np.float32)], grad=False)
+    check_parity(deepdive.fmod, torch.fmod, [np.array([5.5, -7.25]), np.array([2.0, 1.5])])
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.hardsigmoid(x), lambda T, x: T.nn.functional.elu(x),
+                                lambda T, x: T.nn.functional.celu(x), lambda T, x: T.nn.functional.selu(x)])
+def test_activation_values_round_as_pytorch(fn):
+    """hardsigmoid is clip(x + 3, 0, 6) / 6 (x / 6 + 0.5 rounds 1/3 down); the ELUs use expm1 (elu(-1e-15) != 0)."""
+    torch = require_torch()
+    x = np.array([-1.0, -1.5889708e-15, -1e-10, -2.0, 2.0, 0.0], dtype=np.float32)
+    ours, ref = fn(deepdive, deepdive.tensor(x)), fn(torch, torch.tensor(x))
+    np.testing.assert_array_equal(ours._data, ref.numpy())
+
+
+def test_norms_of_one_element_are_its_absolute_value():
+    """PyTorch's norm of one element per output is |x| (no x^2 to overflow), also inside F.normalize."""
+    F, torch = deepdive.nn.functional, require_torch()
+    big = np.array([[-1e30], [3e38]], dtype=np.float32)
+    check_parity(lambda a: a.norm(dim=1), lambda a: a.norm(dim=1), [big])
+    check_parity(lambda a: a[0].norm(), lambda a: a[0].norm(), [big])
+    check_parity(lambda a: F.normalize(a, dim=1), lambda a: torch.nn.functional.normalize(a, dim=1), [big])
+
+
+def test_var_and_std_of_float32_accumulate_in_float64():
+    """PyTorch's CPU var/std accumulate float32 in double: std([1e30, 0, 0]) is 5.8e29 (var overflows to inf)."""
+    torch = require_torch()
+    x = np.array([1e30, 0.0, 0.0], dtype=np.float32)
+    check_parity(lambda a: a.std(), lambda a: a.std(), [x], grad=False)
+    check_parity(lambda a: a.var(), lambda a: a.var(), [x], grad=False)
+    check_parity(lambda a: a.std(0), lambda a: a.std(0), [np.array([[1e-25, 1.0], [0.0, 2.0]], np.float32)])
+
+
+# ------------------------------------------------ deliberate differences (the fuzzer stops at them: fuzz_programs.py)
+def test_gelu_at_inf_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): PyTorch 2.13's float32 gelu gives NaN at +inf in a tensor of
+    2 or more elements (its vectorized erf) and inf, the limit, for 1 element and in float64; deepdive gives inf."""
+    torch = require_torch()
+    assert torch.nn.functional.gelu(torch.tensor([INF])).item() == INF
+    assert torch.nn.functional.gelu(torch.tensor([INF, INF], dtype=torch.float64))[0].item() == INF
+    assert np.isnan(torch.nn.functional.gelu(torch.tensor([INF, 0.0]))[0].item())
+    np.testing.assert_array_equal(deepdive.nn.functional.gelu(deepdive.tensor([INF, 0.0]))._data, [INF, 0.0])
+
+
+def test_layer_norm_of_overflowing_rows_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch undefined): for float32 values whose squares overflow (|x| > 1.8e19),
+    PyTorch 2.13's layer_norm / group_norm gives NaN or 0 depending on the row length and on where the element
+    falls in its SIMD lanes (all NaN below 8 elements, 0 from 9, NaN again at 16 if it comes first); deepdive
+    gives 0 (the variance is inf, 1 / sqrt(inf) = 0) for the finite elements."""
+    torch = require_torch()
+    F = deepdive.nn.functional
+    row = np.array([[1e30, 0.5, -1.0]], dtype=np.float32)
+    assert np.isnan(torch.nn.functional.layer_norm(torch.tensor(row), (3,)).numpy()).all()
+    long_row = np.concatenate([row, np.zeros((1, 7), np.float32)], axis=1)
+    assert not np.isnan(torch.nn.functional.layer_norm(torch.tensor(long_row), (10,)).numpy()).any()
+    np.testing.assert_array_equal(F.layer_norm(deepdive.tensor(row), (3,))._data, [[0.0, 0.0, 0.0]])
+    check_parity(lambda a: F.layer_norm(a, (10,)), lambda a: torch.nn.functional.layer_norm(a, (10,)), [long_row],
+                 grad=False)
+
+
+def test_argsort_ties_are_stable():
+    """PyTorch's default (stable=False) order of ties is unspecified (from 17 elements it is not the input
+    order); deepdive's sort is always stable, PyTorch's stable=True."""
+    torch = require_torch()
+    x = np.array([False] * 3 + [True] * 2 + [False] * 13)
+    check_parity(lambda a: deepdive.argsort(a), lambda a: torch.argsort(a, stable=True), [x])
+    check_parity(lambda a: deepdive.argsort(a, stable=False), lambda a: torch.argsort(a, stable=True), [x])
+
+
+def test_matmul_of_mixed_dtypes_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): PyTorch 2.13's batched matmul skips its dtype check where
+    the result is empty or the contraction has size 0 ((2, 3, 0) float32 @ (2, 0, 1) int64 is an int64 zero
+    tensor) and raises otherwise; deepdive refuses mixed dtypes whatever the sizes."""
+    torch = require_torch()
+    assert torch.matmul(torch.ones(2, 3, 0), torch.ones(2, 0, 1, dtype=torch.int64)).dtype == torch.int64
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Long"):
+        torch.matmul(torch.ones(2, 3, 3), torch.ones(2, 3, 1, dtype=torch.int64))
+    for shapes in [((2, 3, 0), (2, 0, 1)), ((0, 3, 3), (0, 3, 3)), ((2, 3, 3), (2, 3, 1))]:
+        with pytest.raises(RuntimeError, match="same dtype"):
+            deepdive.matmul(deepdive.ones(*shapes[0]), deepdive.ones(*shapes[1], dtype=deepdive.int64))
+    # bools likewise: an empty batched product of bools is an empty bool tensor in PyTorch
+    assert torch.matmul(torch.ones(1, 3, 3, dtype=torch.bool), torch.ones(0, 3, 0, dtype=torch.bool)).shape == (0, 3, 0)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        deepdive.matmul(deepdive.ones(1, 3, 3, dtype=deepdive.bool), deepdive.ones(0, 3, 0, dtype=deepdive.bool))
+
+
+def test_pow_backward_with_a_bool_exponent_is_a_deliberate_difference():
+    """Deliberate difference, as atan2's: PyTorch 2.13's pow backward with a bool exponent raises (its formula
+    computes exponent - 1 on the bool tensor); deepdive gives the gradient of x ** float(exponent)."""
+    torch = require_torch()
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+        t = torch.tensor([2.0, 3.0], requires_grad=True)
+        (t ** torch.tensor([True, False])).sum().backward()
+    x = deepdive.tensor([2.0, 3.0], requires_grad=True)
+    (x ** deepdive.tensor([True, False])).sum().backward()
+    np.testing.assert_array_equal(x.grad._data, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("g", [1.0, INF, NAN])
+@pytest.mark.parametrize("fn", [lambda T, x: T.clamp(x, -1, 1), lambda T, x: T.maximum(x, x.detach() * 0 + 0.5),
+                                lambda T, x: T.minimum(x.detach() * 0 + 0.5, x), lambda T, x: x.max() * T.ones(x.shape),
+                                lambda T, x: T.amax(x, 0) * T.ones(x.shape), lambda T, x: T.prod(x) * T.ones(x.shape),
+                                lambda T, x: T.prod(x[3:5]) * T.ones(x.shape), lambda T, x: T.prod(x[3], 0) * x,
+                                lambda T, x: T.nn.functional.normalize(x.reshape(1, -1, 1), dim=2).reshape(-1),
+                                lambda T, x: T.nn.functional.normalize(x[3:5].reshape(1, -1), dim=1).sum() * x])
+def test_masked_derivatives_with_any_upstream_gradient(fn, g):
+    """Where PyTorch's backward uses where / masked_fill (clamp, maximum, minimum, max(), the clamp in normalize)
+    an inf or NaN g gives 0 to the unselected elements; amax and prod multiply (and two zeros in a full prod
+    make every gradient 0; a 0-d prod passes g)."""
+    from parity import assert_close
+    ours, ref = _grads_with_upstream(fn, SPECIAL_X, g)
+    assert_close(ours, ref, what="grad")
+
+
+@pytest.mark.parametrize("fn", [lambda T, x: T.nn.functional.elu(x), lambda T, x: T.nn.functional.selu(x),
+                                lambda T, x: T.nn.functional.leaky_relu(x),
+                                lambda T, x: T.nn.functional.cross_entropy(x.reshape(-1, 1), T.zeros(12, dtype=T.int64)),
+                                lambda T, x: T.nn.functional.cross_entropy(x[:0].reshape(0, 2), T.zeros(0, dtype=T.int64),
+                                                                           reduction="sum")])
+def test_signs_of_zero_as_pytorch(fn):
+    """elu(-0.0) is -0.0, a zero cross entropy is +0.0 (PyTorch accumulates 0 - sum): 1 / x tells them apart."""
+    torch = require_torch()
+    x = np.where(np.isnan(SPECIAL_X), 0.0, SPECIAL_X).astype(np.float32)
+    ours, ref = fn(deepdive, deepdive.tensor(x)), fn(torch, torch.tensor(x))
+    np.testing.assert_array_equal(np.signbit(ours._data), np.signbit(ref.numpy()))
+
+
+def test_derivative_at_nan_of_branchy_activations_is_a_deliberate_difference():
+    """Deliberate difference (PyTorch inconsistent): the derivative of hardtanh, relu6, hardswish, elu, celu and
+    selu at a NaN input depends in PyTorch 2.13 on where the element falls: its scalar tail gives g (0 for
+    hardsigmoid), its vectorized body 0 (hardtanh, relu6) or NaN (hardswish, the ELUs); deepdive gives the
+    scalar path's value everywhere."""
+    torch = require_torch()
+    for T in (torch, deepdive):
+        x = T.zeros(64)
+        x[0] = NAN
+        x.requires_grad_(True)
+        T.nn.functional.hardtanh(x).sum().backward()
+        first = x.grad[0].item()
+        x = T.tensor([NAN], requires_grad=True)
+        T.nn.functional.hardtanh(x).sum().backward()
+        assert x.grad[0].item() == 1.0 and first == (0.0 if T is torch else 1.0)

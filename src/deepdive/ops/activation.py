@@ -75,7 +75,8 @@ class Hardtanh(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         lo, hi = ctx.bounds
-        return grad * ~((x <= lo) | (x >= hi)), None, None     # a NaN input passes g, as in PyTorch
+        # where, not a product: outside the bounds g = inf or NaN still gives 0; a NaN input passes g (PyTorch)
+        return np.where((x <= lo) | (x >= hi), np.zeros((), grad.dtype), grad), None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -91,9 +92,9 @@ class LeakyRelu(Function):
     def forward(ctx, x, slope):
         ctx.save_for_backward(x)
         ctx.slope = slope
-        y = np.minimum(x, 0)
+        y = np.minimum(0, x)           # x second: a tie keeps x, so leaky_relu(-0.0) is -0.0 as in PyTorch
         y *= slope
-        y += np.maximum(x, 0)          # exact: one of the two terms is 0
+        y += np.maximum(0, x)          # exact: one of the two terms is 0
         return y
 
     @staticmethod
@@ -212,13 +213,14 @@ class Hardsigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+        return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)     # PyTorch's order (x / 6 + 0.5 rounds differently)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         # NOTE: PyTorch's kernel uses the float32 constant 1.0f/6.0f even for float64; we match it bit for bit.
-        return grad * ((x > -3) & (x < 3)) * _ONE_SIXTH_F32
+        # where, not a product: outside (-3, 3), and at NaN, g = inf or NaN still gives 0, as in PyTorch
+        return np.where((x > -3) & (x < 3), grad * _ONE_SIXTH_F32, np.zeros((), grad.dtype))
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -237,10 +239,9 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        factor = np.where((x > -3) & (x < 3), x / 3 + 0.5, 0).astype(x.dtype, copy=False)   # where: x may be inf
-        factor += x >= 3
-        factor *= grad
-        return factor
+        # PyTorch's branches: 0 for x <= -3 (even where g is inf or NaN), g for x >= 3 and for a NaN x
+        middle = np.where(x < 3, grad * (x / 3 + 0.5).astype(x.dtype, copy=False), grad)
+        return np.where(x <= -3, np.zeros((), middle.dtype), middle)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -258,12 +259,15 @@ class Elu(Function):
 
     @staticmethod
     def forward(ctx, x, alpha, scale, input_scale):
-        negative_exp = np.exp(np.minimum(x, 0) * input_scale)     # min: no overflow on the unused branch
+        # min: no overflow on the unused branch; minimum(0, x) and maximum(0, x) (x second) keep x at a tie,
+        # so elu(-0.0) is -0.0 as in PyTorch
+        negative = np.minimum(0, x) * input_scale
+        negative_exp = np.exp(negative)
         ctx.save_for_backward(x, negative_exp)
         ctx.params = (alpha, scale, input_scale)
-        y = negative_exp - 1                  # 0 where x >= 0
+        y = np.expm1(negative)                # 0 where x >= 0; expm1, as PyTorch: elu(-1e-15) is not 0
         y *= alpha * scale
-        y += np.maximum(x, 0) * scale
+        y += np.maximum(0, x) * scale
         return y
 
     @staticmethod
@@ -272,6 +276,9 @@ class Elu(Function):
         alpha, scale, input_scale = ctx.params
         factor = negative_exp * (alpha * scale * input_scale)
         factor = _select(x > 0, np.asarray(scale, dtype=factor.dtype), factor)
+        nan = np.isnan(x)
+        if nan.any():                  # PyTorch tests x <= 0 for the negative branch: a NaN x gets scale * g
+            factor = np.where(nan, np.asarray(scale, dtype=factor.dtype), factor)
         factor *= grad
         return factor, None, None, None
 
@@ -495,7 +502,8 @@ class Mish(Function):
 
 
 class Softsign(Function):
-    """y = x / (1 + |x|).   Backward: dx = g / (1 + |x|)^2."""
+    """y = x / (1 + |x|).   Backward: dx = g / (1 + |x|)^2, computed as PyTorch's composite does it,
+    g / d - g (x / d / d) sign(x) with d = 1 + |x| (so it is NaN at x = +-inf, and where g = inf at x = 0)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -505,8 +513,8 @@ class Softsign(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        d, _ = ctx.saved_tensors
-        return grad / (d * d)
+        d, x = ctx.saved_tensors
+        return grad / d + (-grad * (x / d / d)) * np.sign(x)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -516,7 +524,8 @@ class Softsign(Function):
 
 
 class Tanhshrink(Function):
-    """y = x - tanh(x).   Backward: dx = g * tanh(x)^2."""
+    """y = x - tanh(x).   Backward: dx = g * tanh(x)^2, computed as PyTorch's composite does it,
+    g + (-g) (1 - tanh(x)^2) (so g = inf gives NaN, not inf)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -527,7 +536,7 @@ class Tanhshrink(Function):
     @staticmethod
     def backward(ctx, grad):
         t, _ = ctx.saved_tensors
-        return grad * t * t
+        return grad + (-grad) * (1 - t * t)
 
     @staticmethod
     def graph_backward(ctx, grad):

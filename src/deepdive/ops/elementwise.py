@@ -120,6 +120,25 @@ class Neg(Function):
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
 
+def _power(x, p):
+    """x ** p as PyTorch's kernel computes it: the exponents 0.5, -0.5, -1, -2 and 3 are sqrt, 1 / sqrt,
+    1 / x, 1 / (x x) and x x x, not C's pow (so (-0.0) ** -0.5 is -inf and (-inf) ** -0.5 is NaN, as in PyTorch)."""
+    if x.__class__ is not np.ndarray or x.dtype.kind != "f":
+        return x ** p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if p == 0.5:
+            return np.sqrt(x)
+        if p == -0.5:
+            return 1 / np.sqrt(x)
+        if p == -1:
+            return 1 / x
+        if p == -2:
+            return 1 / (x * x)
+        if p == 3:
+            return x * x * x
+        return x ** p
+
+
 class PowScalar(Function):
     """y = x^p (p a number).   Backward: dx = g * p * x^(p-1)   (0 where p == 0)."""
 
@@ -127,7 +146,7 @@ class PowScalar(Function):
     def forward(ctx, x, p):
         ctx.save_for_backward(x)
         ctx.p = p
-        return x ** p
+        return _power(x, p)
 
     @staticmethod
     def backward(ctx, grad):
@@ -137,7 +156,7 @@ class PowScalar(Function):
             return np.zeros_like(grad), None
         if p == 2:
             return grad * 2 * x, None
-        return grad * (p * x ** (p - 1)), None
+        return grad * (p * _power(x, p - 1)), None
 
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
@@ -174,7 +193,8 @@ class Pow(Function):
             if need_x:
                 dx = unbroadcast(np.where(y == 0, 0, grad * y * x ** (y - 1)).astype(grad.dtype), np.shape(x))
             if need_y:
-                dy = np.where((x == 0) & (y >= 0), 0, grad * z * np.log(x)).astype(grad.dtype)
+                # g * where(...), PyTorch's order: an inf or NaN g still gives NaN where x == 0 and y >= 0
+                dy = (grad * np.where((x == 0) & (y >= 0), 0, z * np.log(x))).astype(grad.dtype, copy=False)
                 dy = unbroadcast(dy, np.shape(y))
         return dx, dy
 
@@ -278,8 +298,8 @@ def _to_float(t):
 def _rounding_div(input, other, rounding_mode):
     """div(rounding_mode='floor' | 'trunc'): integers stay integers (C-style truncation for 'trunc')."""
     a, b = binary_operands(as_tensor_arg(input), other)
-    if rounding_mode == "trunc" and a._data.dtype.kind == "b":
-        raise not_implemented_for("div_trunc_cpu", a.dtype)
+    if a._data.dtype.kind == "b":          # both bools (a number or a tensor of another dtype promotes first)
+        raise not_implemented_for(f"div_{rounding_mode}_cpu", a.dtype)
     if rounding_mode == "floor":
         fn = np.floor_divide
     elif a._data.dtype.kind == "f":
@@ -310,6 +330,8 @@ def _check_int_division(a, b, op):
 def floor_divide(input, other):
     """floor(input / other); no derivative (as in PyTorch, backward through it raises)."""
     a, b = binary_operands(as_tensor_arg(input), other)
+    if a._data.dtype.kind == "b":
+        raise not_implemented_for("div_floor_cpu", a.dtype)
     _check_int_division(a, b, "floor_divide")
     return FLOOR_DIVIDE.apply(a, b, np.floor_divide, "floor_divide")
 
@@ -356,15 +378,44 @@ class Remainder(Function):
 
 
 def fmod(input, other):
-    """C-style modulus (sign of the dividend). Backward: dx = g."""
+    """C-style modulus (sign of the dividend). Backward: dx = g, dy = -g * trunc(x / y)."""
     input, other = _modulus_operands(input, other, "fmod")
     _check_int_division(input, other, "fmod")
-    divisor = other._data if isinstance(other, Tensor) else other
-    try:
-        quotient = _wrap(np.trunc(np.divide(input._data, divisor)).astype(input._data.dtype))
-    except ValueError:
-        raise broadcast_error("fmod", input.shape, np.shape(divisor)) from None
-    return sub(input, mul(quotient, other))
+    return _binary(Fmod, "fmod", input, other)
+
+
+class Fmod(Function):
+    """z = x - trunc(x / y) * y   (np.fmod: exact, as PyTorch's; x - trunc(x / y) * y rounds at |x| >> |y|).
+
+    Backward: dx = g,  dy = -g * trunc(x / y).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dy = unbroadcast((-grad * np.trunc(np.divide(x, y))).astype(grad.dtype, copy=False), np.shape(y))
+        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dy = None
+        if need_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                quotient = _wrap(np.trunc(np.divide(x._data, y._data)).astype(grad._data.dtype, copy=False))
+            dy = unbroadcast(-grad * quotient, y.shape)
+        return (unbroadcast(grad, x.shape) if need_x else None), dy
 
 
 def _modulus_operands(input, other, op):
@@ -555,7 +606,8 @@ Log1p = _unary(np.log1p, lambda x, g: g / (1 + x), "Log1p", "y = ln(1 + x).   Ba
                graph=True)
 Sqrt = _unary(np.sqrt, lambda y, g: g / (2 * y), "Sqrt", "y = sqrt(x).   Backward: dx = g / (2 y).", saves="y", quiet=True,
               graph=True)
-Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * y * y * y, "Rsqrt",
+# NOTE: (-0.5 g) * y^3 and -g * (y * y) in PyTorch's order: y^3 may overflow where g is 0 (NaN, as in PyTorch).
+Rsqrt = _unary(lambda x: 1 / np.sqrt(x), lambda y, g: -0.5 * g * (y * y * y), "Rsqrt",
                "y = 1 / sqrt(x).   Backward: dx = -g * y^3 / 2.", saves="y", quiet=True,
                graph=True)
 Square = _unary(np.square, lambda x, g: 2 * g * x, "Square", "y = x^2.   Backward: dx = 2 g x.",
@@ -584,7 +636,7 @@ Tanh = _unary(np.tanh, lambda y, g: g * (1 - y * y), "Tanh", "y = tanh x.   Back
 Sigmoid = _unary(_sigmoid, lambda y, g: g * y * (1 - y), "Sigmoid",
                  "y = 1 / (1 + e^-x)  (stable form).   Backward: dx = g * y * (1 - y).", saves="y",
                  graph=True)
-Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * y * y, "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y", quiet=True,
+Reciprocal = _unary(lambda x: 1 / x, lambda y, g: -g * (y * y), "Reciprocal", "y = 1 / x.   Backward: dx = -g * y^2.", saves="y", quiet=True,
                     graph=True)
 Erf = _unary(lambda x: _erf(x), lambda x, g: g * (2 / np.sqrt(np.pi)) * np.exp(-x * x).astype(x.dtype), "Erf",
              "y = erf(x).   Backward: dx = g * 2/sqrt(pi) * e^(-x^2).",
@@ -762,17 +814,19 @@ class Clamp(Function):
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
-        y = x
-        if lo is not None:
-            y = np.maximum(y, np.asarray(lo, dtype=x.dtype) if np.ndim(lo) == 0 else lo)
-        if hi is not None:
-            y = np.minimum(y, np.asarray(hi, dtype=x.dtype) if np.ndim(hi) == 0 else hi)
-        return y if y is not x else x.copy()
+        # NOTE: np.clip, not maximum/minimum: at a tie it keeps x, as PyTorch does (clamp(-0.0, min=0) is -0.0)
+        lo = np.asarray(lo, dtype=x.dtype) if lo is not None and np.ndim(lo) == 0 else lo
+        hi = np.asarray(hi, dtype=x.dtype) if hi is not None and np.ndim(hi) == 0 else hi
+        y = np.clip(x, lo, hi)
+        if x.dtype.kind == "f" and any(b is not None and np.ndim(b) == 0 and b == 0 for b in (lo, hi)):
+            y = np.where((y == 0) & (x == 0), x, y)      # np.clip gives the upper bound at a tie: keep x's sign
+        return y
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _clamp_mask(ctx, x), None, None
+        # where, not a product: outside the bounds an inf or NaN g still gives 0, as PyTorch's clamp_backward
+        return np.where(_clamp_mask(ctx, x), grad, np.zeros((), grad.dtype)), None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -828,8 +882,9 @@ class Maximum(Function):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
         # NOTE: ~(x < y), not x >= y: where one side is NaN both get g, as in PyTorch
-        return (unbroadcast(share * ~(x < y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * ~(y < x), y.shape) if ctx.needs_input_grad[1] else None)
+        zero = np.zeros((), share.dtype)     # masked_fill, as PyTorch: an inf or NaN g still gives the loser 0
+        return (unbroadcast(np.where(x < y, zero, share), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(np.where(y < x, zero, share), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -851,8 +906,9 @@ class Minimum(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         share = np.where(x == y, grad / 2, grad).astype(grad.dtype, copy=False)
-        return (unbroadcast(share * ~(x > y), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(share * ~(y > x), y.shape) if ctx.needs_input_grad[1] else None)
+        zero = np.zeros((), share.dtype)     # masked_fill, as PyTorch: an inf or NaN g still gives the loser 0
+        return (unbroadcast(np.where(x > y, zero, share), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(np.where(y > x, zero, share), y.shape) if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -968,22 +1024,74 @@ class Atan2(Function):
         return unbroadcast(grad * y / denom, x.shape), unbroadcast(-grad * x / denom, y.shape)
 
 
+class Xlogy(Function):
+    """z = x log(y), 0 where x == 0 (even if y == 0), NaN wherever y is NaN.
+
+    Backward, PyTorch's formulas: dx = xlogy(g, y), 0 where x == 0 and y <= 0;  dy = g x / y
+    (so dy is NaN at x = y = 0, as in PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = x * np.log(y)
+        return np.where((x == 0) & ~np.isnan(y), np.zeros((), z.dtype), z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dx = dy = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_x:
+                zero = np.zeros((), grad.dtype)
+                dx = np.where((grad == 0) & ~np.isnan(y), zero, grad * np.log(y))      # xlogy(g, y)
+                dx = unbroadcast(np.where((x == 0) & (y <= 0), zero, dx), np.shape(x))
+            if need_y:
+                dy = unbroadcast(grad * x / y, np.shape(y))
+        return dx, dy
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        zero = _wrap(np.zeros((), grad._data.dtype))
+        dx = unbroadcast(where((x == 0) & (y <= 0), zero, xlogy(grad, y)), x.shape) if need_x else None
+        dy = unbroadcast(grad * x / y, y.shape) if need_y else None
+        return dx, dy
+
+
 def xlogy(input, other):
     """x * log(y), with 0 where x == 0 (even if y == 0), and NaN wherever y is NaN, as in PyTorch."""
     input = as_tensor_arg(input)
     other = as_tensor_arg(other, input)
     input, other = binary_operands(input, other)
     input, other = _to_float(input), _to_float(other)
-    zero = (input == 0) & ~other.isnan()
-    safe_other = where(zero, _wrap(np.ones((), dtype=other._data.dtype)), other)
-    return where(zero, _wrap(np.zeros((), dtype=input._data.dtype)), mul(input, log(safe_other)))
+    return Xlogy.apply(input, other)
+
+
+class NanToNum(Function):
+    """y = x with NaN, +inf and -inf replaced.   Backward: dx = g * isfinite(x)
+    (a product, as in PyTorch: an inf or NaN g at a replaced element gives NaN, not 0)."""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.finite = np.isfinite(x)
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.finite, None, None, None
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return grad * _wrap(ctx.finite), None, None, None
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN and infinities (gradient passes where the value was finite)."""
-    finite = np.isfinite(input._data)
-    replaced = np.nan_to_num(input._data, nan=nan, posinf=posinf, neginf=neginf)
-    return where(_wrap(finite), input, _wrap(replaced))
+    return NanToNum.apply(input, nan, posinf, neginf)
 
 
 true_divide = divide = div

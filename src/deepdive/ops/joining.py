@@ -31,19 +31,28 @@ class Cat(Function):
     """y = [x_1, x_2, ...] joined along ``dim``.   Backward: dx_i = the slice of g that x_i fills."""
 
     @staticmethod
-    def forward(ctx, dim, *xs):
-        ctx.dim = dim
+    def forward(ctx, dim, *xs, skip=()):
+        # skip: positions of the 1-D empty tensors PyTorch leaves out (they still get a gradient, of size 0)
+        ctx.dim, ctx.skip = dim, skip
+        if skip:
+            xs = [x for i, x in enumerate(xs) if i not in skip]
         ctx.bounds = list(accumulate(x.shape[dim] for x in xs[:-1]))   # (np.cumsum costs more for a few numbers)
         return np.concatenate(xs, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
-        return (None,) + tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
+        parts = list(np.split(grad, ctx.bounds, axis=ctx.dim))
+        for i in ctx.skip:
+            parts.insert(i, np.zeros(0, dtype=grad.dtype))
+        return (None,) + tuple(parts)
 
     @staticmethod
     def graph_backward(ctx, grad):
         edges = [0] + list(ctx.bounds) + [grad.shape[ctx.dim]]
-        return (None,) + tuple(grad.narrow(ctx.dim, a, b - a) for a, b in zip(edges, edges[1:]))
+        parts = [grad.narrow(ctx.dim, a, b - a) for a, b in zip(edges, edges[1:])]
+        for i in ctx.skip:
+            parts.insert(i, _wrap(np.zeros(0, dtype=grad._data.dtype)))
+        return (None,) + tuple(parts)
 
 
 def _same_dtype(tensors):
@@ -85,9 +94,9 @@ def cat(tensors, dim=0, *, out=None):
     # so an in-place change of it cannot reach the input, as in PyTorch.
     if len(kept) == len(tensors):
         return Cat.apply(d, *_same_dtype(kept))
-    # the skipped empty tensors still take part in type promotion, as in PyTorch
-    promoted = _same_dtype(tensors)
-    return Cat.apply(d, *[promoted[i] for i in positions])
+    # the skipped empty tensors still take part in type promotion and in requires_grad, as in PyTorch
+    kept_positions = set(positions)
+    return Cat.apply(d, *_same_dtype(tensors), skip=tuple(i for i in range(len(tensors)) if i not in kept_positions))
 
 
 concat = concatenate = cat

@@ -138,8 +138,13 @@ class MSELoss(_DifferenceLoss):
         return 2 * d
 
 
+def _sign(d):
+    """sign(d) with PyTorch's sign(NaN) = 0 (NumPy's is NaN): a NaN difference gets no gradient."""
+    return np.where(np.isnan(d), np.zeros((), d.dtype), np.sign(d))
+
+
 class L1Loss(_DifferenceLoss):
-    """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0, as PyTorch)."""
+    """l = |d|.   Backward: l'(d) = sign(d)   (0 at d = 0 and at d = NaN, as PyTorch)."""
 
     @staticmethod
     def pointwise(d, _):
@@ -147,7 +152,7 @@ class L1Loss(_DifferenceLoss):
 
     @staticmethod
     def slope(d, _):
-        return np.sign(d)
+        return _sign(d)
 
 
 
@@ -166,7 +171,7 @@ class SmoothL1Loss(_DifferenceLoss):
 
     @staticmethod
     def slope(d, beta):
-        return np.clip(d / beta, -1, 1) if beta > 0 else np.sign(d)
+        return np.clip(d / beta, -1, 1) if beta > 0 else _sign(d)
 
 
 
@@ -370,8 +375,8 @@ class CrossEntropy(Function):
             picked = logp[rows, y]
             if reduction == "none":
                 return -picked.reshape(target.shape)
-            total = _add_reduce(picked, axis=None)
-            return np.asarray(-total / m if reduction == "mean" else -total)
+            total = 0 - _add_reduce(picked, axis=None)   # 0 - sum, as PyTorch accumulates: a zero loss is +0.0, not -0.0
+            return np.asarray(total / m if reduction == "mean" else total)
         else:
             q, ctx.count = _target_distribution(target.reshape(-1), n_classes, weight, ignore_index,
                                                 label_smoothing, logp.dtype)
@@ -911,8 +916,11 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, p, dim, eps):
         a = np.abs(x)
-        norm = np.sqrt((x * x).sum(axis=dim, keepdims=True)) if p == 2 else \
-            (a ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+        if dim is not None and x.shape[dim] == 1:
+            norm = a                      # one element per norm: |x|, as PyTorch (no x^2 to overflow at 1e30)
+        else:
+            norm = np.sqrt((x * x).sum(axis=dim, keepdims=True)) if p == 2 else \
+                (a ** p).sum(axis=dim, keepdims=True) ** (1 / p)
         denom = np.maximum(norm, eps)
         ctx.save_for_backward(x)
         ctx.norm, ctx.denom, ctx.p, ctx.dim, ctx.eps = norm, denom, p, dim, eps
@@ -925,8 +933,9 @@ class Normalize(Function):
         dot = (grad * x).sum(axis=ctx.dim, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             dnorm = x / norm if p == 2 else np.sign(x) * np.abs(x) ** (p - 1) / norm ** (p - 1)
-        dnorm = np.where(norm > ctx.eps, dnorm, 0).astype(x.dtype, copy=False)
-        return grad / denom - dot / (denom * denom) * dnorm, None, None, None
+        # where: at norm <= eps the clamp passes no gradient to the norm, even where g is inf (g x is NaN)
+        through_norm = np.where(norm > ctx.eps, dot / (denom * denom) * dnorm, 0).astype(x.dtype, copy=False)
+        return grad / denom - through_norm, None, None, None
 
     @staticmethod
     def graph_backward(ctx, grad):

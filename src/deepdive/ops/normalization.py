@@ -314,6 +314,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.shape[1] % num_groups:
         raise RuntimeError(f"group_norm: Expected number of channels in input to be divisible by num_groups, but got "
                            f"input of shape {list(input.shape)} and num_groups={num_groups}")
+    size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
+    if math.prod(size[:1] + size[2:]) == 1:      # PyTorch's _verify_batch_size, with its message
+        raise ValueError(f"group_norm: Expected more than 1 value per channel when training, got input size {size}")
     return GroupNorm.apply(input, weight, bias, num_groups, eps)
 
 

@@ -187,6 +187,9 @@ def _pool_args(name, n, input, kernel_size, stride, padding, dilation):
     if x.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"{name}: Expected {n + 1}D or {n + 2}D (batch mode) tensor for input, but got input of "
                            f"size: [{', '.join(map(str, x.shape))}]")
+    if 0 in x.shape[x.ndim - n - 1:]:          # only the batch may be empty, as in PyTorch
+        raise RuntimeError(f"{name}: Expected {n + 1}D or {n + 2}D (batch mode) tensor with optional 0 dim batch "
+                           f"size for input, but got:[{', '.join(map(str, x.shape))}]")
     kernel = _tuple(kernel_size, n, "kernel_size")
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) \
         else _tuple(stride, n, "stride")
@@ -332,13 +335,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 # ---------------------------------------------------------------- adaptive pooling
-def _adaptive_size(name, n, x, output_size):
+def _adaptive_size(name, n, x, output_size, mean_ok=False):
     if x.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"{name}(): Expected {n + 1}D or {n + 2}D tensor, but got {list(x.shape)}")
     size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
     if len(size) != n:
         raise ValueError(f"{name}: output_size must be {n} integers, got {output_size}")
     size = tuple(int(x.shape[-n + k]) if s is None else int(s) for k, s in enumerate(size))
+    if mean_ok and size == (1,) * n:
+        return None                 # the caller takes the mean: PyTorch's path for output size 1 (NaN if empty)
     if min(size) < 0 or (min(x.shape[-n:]) == 0):
         raise RuntimeError(f"{name}: elements of output_size must be >= 0 and the input non-empty, "
                            f"got output_size={size} for input {list(x.shape)}")
@@ -347,7 +352,10 @@ def _adaptive_size(name, n, x, output_size):
 
 def adaptive_avg_pool1d(input, output_size):
     """Average over L_out windows [floor(i*L/L_out), ceil((i+1)*L/L_out)). Input (N, C, L) or (C, L)."""
-    (out,) = _adaptive_size("adaptive_avg_pool1d", 1, input._data, output_size)
+    size = _adaptive_size("adaptive_avg_pool1d", 1, input._data, output_size, mean_ok=not input._data.shape[-1])
+    if size is None:
+        return input.mean(dim=-1, keepdim=True)
+    (out,) = size
     return Resample2d.apply(input, None, area_matrix(input._data.shape[-1], out))
 
 
@@ -357,7 +365,11 @@ def adaptive_avg_pool2d(input, output_size):
     Separable, so it runs as y = A_h @ x @ A_w^T (see ops/upsample.py). output_size: int or
     (H_out, W_out), None keeping the input size.
     """
-    oh, ow = _adaptive_size("adaptive_avg_pool2d", 2, input._data, output_size)
+    size = _adaptive_size("adaptive_avg_pool2d", 2, input._data, output_size,
+                          mean_ok=not min(input._data.shape[-2:], default=1))
+    if size is None:
+        return input.mean(dim=(-2, -1), keepdim=True)
+    oh, ow = size
     H, W = input._data.shape[-2:]
     return Resample2d.apply(input, area_matrix(H, oh), area_matrix(W, ow))
 

@@ -146,18 +146,20 @@ class Var(Function):
     """y = sum((x - mean)^2) / (N - correction).   Backward: dx = g * 2 (x - mean) / (N - correction)."""
 
     @staticmethod
-    def forward(ctx, x, dims, correction, keepdim):
+    def forward(ctx, x, dims, correction, keepdim, full=False):
         centered = x - x.mean(axis=dims, keepdims=True)
         ctx.save_for_backward(centered, x)        # x: for create_graph, where centered is recomputed on Tensors
         ctx.keepdim, ctx.dof, ctx.dims = keepdim, _dof(x.shape, dims, correction), dims
-        y = _sum_of_squares(centered, dims)
+        ctx.signed_dof, ctx.full = _signed_dof(x.shape, dims, correction), full or x.ndim == 0
+        with np.errstate(over="ignore"):        # a float64 variance beyond float32's range is inf, silently
+            y = _divide(_sum_of_squares(_accurate(x, centered, dims), dims), ctx.dof).astype(x.dtype, copy=False)
         ctx.kept_shape = y.shape
-        return _keep(_divide(y, ctx.dof), dims, keepdim)
+        return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        centered, _ = ctx.saved_tensors
-        return _divide(_kept(grad, ctx) * (2 * centered), ctx.dof), None, None, None
+        centered, x = ctx.saved_tensors
+        return _var_backward(ctx, _kept(grad, ctx), centered, x), None, None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -174,10 +176,11 @@ class Std(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, dims, correction, keepdim):
+    def forward(ctx, x, dims, correction, keepdim, full=False):
         centered = x - x.mean(axis=dims, keepdims=True)
         ctx.keepdim, ctx.dof = keepdim, _dof(x.shape, dims, correction)
-        y = np.sqrt(_divide(_sum_of_squares(centered, dims), ctx.dof))
+        ctx.signed_dof, ctx.full = _signed_dof(x.shape, dims, correction), full or x.ndim == 0
+        y = np.sqrt(_divide(_sum_of_squares(_accurate(x, centered, dims), dims), ctx.dof)).astype(x.dtype, copy=False)
         ctx.save_for_backward(centered, y, x)     # x: for create_graph
         ctx.dims = dims
         ctx.kept_shape = y.shape
@@ -185,11 +188,12 @@ class Std(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        centered, y, _ = ctx.saved_tensors
-        denominator = ctx.dof * y
-        if not y.all():              # y == 0: dividing by inf gives the 0 gradient, without a warning
-            denominator = np.where(denominator == 0, np.inf, denominator).astype(y.dtype, copy=False)
-        return _kept(grad, ctx) / denominator * centered, None, None, None
+        centered, y, x = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_var = _kept(grad, ctx) / (2 * y)
+        if not y.all():              # PyTorch's masked_fill: 0 where y == 0, even for an inf or NaN g
+            grad_var = np.where(y == 0, np.zeros((), grad_var.dtype), grad_var)
+        return _var_backward(ctx, grad_var, centered, x), None, None, None
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -203,8 +207,33 @@ class Std(Function):
         return scale * centered, None, None, None
 
 
+def _var_backward(ctx, g, centered, x):
+    """PyTorch's var_backward: 2 g (x - mean) / (N - correction), N - correction signed (not clamped at 0);
+    for a full reduction with N - correction <= 0, g * (NaN where x == mean, else inf)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if ctx.full and ctx.signed_dof <= 0:
+            return g * np.where(x == x.mean(), np.asarray(np.nan, g.dtype), np.asarray(np.inf, g.dtype))
+        return np.float64(2.0) / ctx.signed_dof * g * centered
+
+
+def _signed_dof(shape, dims, correction):
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n - correction
+
+
 def _inverse(dof):
     return 1.0 / dof if dof else float("inf")
+
+
+def _accurate(x, centered, dims):
+    """x - mean(x) for the value of var / std: in float64 for a float32 x, as PyTorch's CPU kernel accumulates
+    (so var of [1e30, 0, 0] overflows only when cast back, and std of it is 5.8e29, not inf)."""
+    if x.dtype != np.float32:
+        return centered
+    x = x.astype(np.float64)
+    return x - x.mean(axis=dims, keepdims=True)
 
 
 def _sum_of_squares(centered, dims):
@@ -248,13 +277,13 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     var = sum((x - mean)^2) / max(0, N - correction); N - correction <= 0 gives nan/inf like PyTorch.
     """
     dims, correction, keepdim = _var_args("var", input, dim, unbiased, keepdim, correction)
-    return Var.apply(input, dims, correction, keepdim)
+    return Var.apply(input, dims, correction, keepdim, full=dim is None or isinstance(dim, bool))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: sqrt(var(input, dim, correction)). Same arguments as ``var``."""
     dims, correction, keepdim = _var_args("std", input, dim, unbiased, keepdim, correction)
-    return Std.apply(input, dims, correction, keepdim)
+    return Std.apply(input, dims, correction, keepdim, full=dim is None or isinstance(dim, bool))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -294,7 +323,9 @@ class ReduceExtreme(Function):
         x, y = ctx.saved_tensors
         mask = np.isnan(x) if ctx.nan_ties and np.isnan(y).any() else x == y
         count = mask.sum(axis=ctx.dims, keepdims=True, dtype=grad.dtype)
-        return mask * (_kept(grad, ctx) / count), None, None, None, None
+        if ctx.nan_ties:      # max() / min(): PyTorch's masked_fill, so an inf or NaN g still gives 0 to the others
+            return np.where(mask, _kept(grad, ctx) / count, np.zeros((), grad.dtype)), None, None, None, None
+        return mask * (_kept(grad, ctx) / count), None, None, None, None      # amax / amin: a product, as PyTorch
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -455,18 +486,22 @@ class Prod(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, dims, keepdim, full=False):
         y = x.prod(axis=dims, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.dims, ctx.keepdim, ctx.kept_shape = dims, keepdim, y.shape
+        ctx.dims, ctx.keepdim, ctx.kept_shape, ctx.full = dims, keepdim, y.shape, full and x.ndim > 0
         return _keep(y, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         g = _kept(grad, ctx)
+        if x.ndim == 0:
+            return g, None, None                    # PyTorch: a 0-d input passes g (prod(inf) too)
         if x.all():
-            return g * y / x, None, None
+            return g * (y / x), None, None          # PyTorch's order: y / x first
+        if ctx.full and x.size - np.count_nonzero(x) > 1:
+            return np.zeros_like(x), None, None     # PyTorch: two zeros make every gradient 0 (NaNs too)
         return g * _prod_of_others(x, ctx.dims), None, None
 
     @staticmethod
@@ -512,7 +547,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     dims = _dims(dim, input._data.ndim, "prod")
-    return Prod.apply(input, dims, keepdim and dim is not None)
+    return Prod.apply(input, dims, keepdim and dim is not None, full=dim is None)
 
 
 # --------------------------------------------------------------------- norm
@@ -525,7 +560,9 @@ class Norm(Function):
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        if p == 2:
+        if p != 0 and x.size and [x.shape[d] for d in dims].count(1) == len(dims):
+            y = np.abs(x)                 # one element per norm: |x|, as PyTorch (no x^2 to overflow at 1e30)
+        elif p == 2:
             y = np.sqrt((x * x).sum(axis=dims, keepdims=True))
         elif p == 1:
             y = np.abs(x).sum(axis=dims, keepdims=True)
