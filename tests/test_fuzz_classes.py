@@ -740,3 +740,14 @@ def test_derivative_at_nan_of_branchy_activations_is_a_deliberate_difference():
         x = T.tensor([NAN], requires_grad=True)
         T.nn.functional.hardtanh(x).sum().backward()
         assert x.grad[0].item() == 1.0 and first == (0.0 if T is torch else 1.0)
+
+
+def test_normalize_of_a_0d_tensor_is_exact_and_its_gradient_zero():
+    """F.normalize(x, dim=0) of a 0-d x: the norm is |x| itself (not sqrt(x*x), which rounds at 1e-8), so y = +-1 and
+    dy/dx = 0 exactly, as in PyTorch (was 1 at x = 1e-8)."""
+    torch = require_torch()
+    for v in (1e-8, -2.5e-9, 3e-7, 0.7, 1e-30):
+        x, tx = deepdive.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+        y, ty = deepdive.nn.functional.normalize(x, dim=0), torch.nn.functional.normalize(tx, dim=0)
+        y.backward(), ty.backward()
+        assert y.item() == ty.item() and x.grad.item() == tx.grad.item(), v

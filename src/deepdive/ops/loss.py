@@ -916,8 +916,8 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, p, dim, eps):
         a = np.abs(x)
-        if dim is not None and x.shape[dim] == 1:
-            norm = a                      # one element per norm: |x|, as PyTorch (no x^2 to overflow at 1e30)
+        if dim is None or x.shape[dim] == 1:
+            norm = a                      # one element per norm (0-d too): |x|, as PyTorch (no x^2 to round or overflow)
         else:
             norm = np.sqrt((x * x).sum(axis=dim, keepdims=True)) if p == 2 else \
                 (a ** p).sum(axis=dim, keepdims=True) ** (1 / p)
