@@ -219,5 +219,6 @@ def _op_forward(node, gg):
     op_ctx, arrays = node.op_arrays
     state = op_ctx.__dict__
     for key, value in arrays.items():
-        state.setdefault(key, value)
+        if state.get(key) is None:          # freed: release_saved sets a dropped array to None
+            state[key] = value
     return node.op_forward(gg)
