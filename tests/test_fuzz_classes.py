@@ -767,3 +767,22 @@ def test_fmod_of_huge_over_a_last_bit_difference_is_left_unjudged():
     assert not fp._ill_conditioned_remainder("fmod", [t_x, t_y], [t_x, t_y])
     same_y = deepdive.tensor(t_y.item())
     np.testing.assert_array_equal(deepdive.fmod(d_x, same_y).numpy(), torch.fmod(t_x, t_y).numpy())
+
+
+def test_gelu_of_a_0d_tensor():
+    """F.gelu(x) of a 0-d float32 tensor raised TypeError (its fused passes wrote into NumPy scalars)."""
+    torch = require_torch()
+    for v in (-0.000241875, -1.186, 3.0, 0.0):
+        check_parity(lambda x: deepdive.nn.functional.gelu(x), lambda x: torch.nn.functional.gelu(x),
+                     [np.array(v, dtype=np.float32)])
+
+
+def test_remainder_keeps_fmods_sign_at_zero():
+    """remainder(0, -2.5) is +0.0 in PyTorch (fmod, then + y only where the remainder is nonzero and its sign
+    differs from y's); NumPy's remainder gives -0.0 (the divisor's sign), and reciprocal then flips inf."""
+    torch = require_torch()
+    a = np.array([0.0, -0.0, 4.0, -4.0, 1.5, -1.5, 7.25], dtype=np.float32)
+    b = np.array([-2.5, 2.0, -2.0, 2.0, -1.5, 1.5, -2.0], dtype=np.float32)
+    d = deepdive.remainder(deepdive.tensor(a), deepdive.tensor(b)).numpy()
+    t = torch.remainder(torch.tensor(a), torch.tensor(b)).numpy()
+    assert np.array_equal(d, t) and np.array_equal(np.signbit(d), np.signbit(t))

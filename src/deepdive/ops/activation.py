@@ -402,7 +402,10 @@ def _blockwise(fn, x, block=_BLOCK):
     temporaries in the CPU cache instead of streaming each one through main memory.
     """
     if x.size <= block:
-        return fn(x)
+        if x.ndim:
+            return fn(x)
+        out = fn(x.reshape(1))              # 0-d: NumPy's ufuncs return scalars there, which out= can't take
+        return tuple(o.reshape(()) for o in out) if isinstance(out, tuple) else out.reshape(())
     flat = np.ascontiguousarray(x).reshape(-1)
     first = fn(flat[:block])
     several = isinstance(first, tuple)

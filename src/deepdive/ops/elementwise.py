@@ -344,7 +344,8 @@ def remainder(input, other):
 
 
 class Remainder(Function):
-    """z = x - floor(x / y) * y   (np.remainder: exact, and PyTorch's values at inf / NaN / 0).
+    """z = x - floor(x / y) * y, computed as PyTorch does: m = fmod(x, y) (exact), plus y where m != 0 and m's sign
+    differs from y's. So a zero result keeps fmod's sign, x's (NumPy's remainder gives y's: -0.0 for 0 % -2.5).
 
     Backward: dx = g,  dy = -g * floor(x / y).
     """
@@ -353,7 +354,10 @@ class Remainder(Function):
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.remainder(x, y)
+            if np.result_type(x, y).kind != "f":
+                return np.remainder(x, y)
+            m = np.fmod(x, y)
+            return np.where((m != 0) & ((np.asarray(y) < 0) != (m < 0)), m + y, m)
 
     @staticmethod
     def backward(ctx, grad):
