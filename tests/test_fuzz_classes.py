@@ -3,6 +3,8 @@
 PyTorch 2.13 is the spec. Where PyTorch is undefined or wrong, the test says
 which choice deepdive makes and why (``deliberate difference``).
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -786,3 +788,45 @@ def test_remainder_keeps_fmods_sign_at_zero():
     d = deepdive.remainder(deepdive.tensor(a), deepdive.tensor(b)).numpy()
     t = torch.remainder(torch.tensor(a), torch.tensor(b)).numpy()
     assert np.array_equal(d, t) and np.array_equal(np.signbit(d), np.signbit(t))
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+def test_ignored_rows_of_an_unreduced_loss_are_plus_zero(fn):
+    """reduction='none': PyTorch writes +0.0 for ignore_index rows and -(log p) (here -0.0) for the others; deepdive
+    gave -0.0 for both, which atan2 / division downstream tell apart."""
+    torch = require_torch()
+    x = np.array([[1.0], [0.0], [0.0]], dtype=np.float32)
+    t = np.array([0, -100, 0])
+    d = getattr(deepdive.nn.functional, fn)(deepdive.tensor(x), deepdive.tensor(t), reduction="none").numpy()
+    r = getattr(torch.nn.functional, fn)(torch.tensor(x), torch.tensor(t), reduction="none").numpy()
+    assert np.array_equal(d, r) and np.array_equal(np.signbit(d), np.signbit(r))
+
+
+def test_sign_of_a_tied_zero_extremum_is_a_deliberate_difference():
+    """Where -0.0 and +0.0 are both the minimum (or maximum), PyTorch's result's sign depends on the kernel:
+    amin keeps the first of the tied zeros and min() the last on short rows, and vector lanes reorder both on
+    longer ones (below). deepdive returns NumPy's; the value compares equal either way (-0.0 == 0.0)."""
+    torch = require_torch()
+    a = np.ones(17)
+    a[3], a[8] = -0.0, 0.0
+    b = np.ones(17)
+    b[0], b[1] = -0.0, 0.0
+    t_amin = [torch.amin(torch.tensor(v)).item() for v in (a, b)]
+    assert [math.copysign(1, v) for v in t_amin] == [1.0, -1.0]      # the first tie is -0 in both: not "first"
+    for v in (a, b):
+        d, t = deepdive.amin(deepdive.tensor(v)).item(), torch.amin(torch.tensor(v)).item()
+        assert d == t == 0.0
+
+
+def test_overflowing_products_beside_inf_in_matmul_is_a_deliberate_difference():
+    """row . col = 1e30 * 1e30 + 1e30 * (-inf): exactly, inf + (-inf) = NaN, which PyTorch gives; OpenBLAS (NumPy's
+    matmul) accumulates with fused multiply-adds, fma(1e30, 1e30, -inf) = -inf. Everything finite or free of
+    overflowing products agrees."""
+    torch = require_torch()
+    a = np.array([[1e30, 1e30], [1.0, 2.0]], dtype=np.float32)
+    b = np.array([[1e30, 1.0], [-np.inf, 3.0]], dtype=np.float32)
+    d = deepdive.matmul(deepdive.tensor(a), deepdive.tensor(b)).numpy()
+    t = torch.matmul(torch.tensor(a), torch.tensor(b)).numpy()
+    assert np.isnan(t[0, 0])
+    assert d[0, 0] == -np.inf or np.isnan(d[0, 0])       # -inf with OpenBLAS's FMA kernels; NaN with a BLAS without
+    np.testing.assert_array_equal(d[1], t[1])

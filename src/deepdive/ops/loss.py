@@ -382,6 +382,7 @@ class CrossEntropy(Function):
                                                 label_smoothing, logp.dtype)
             # NOTE: ignored rows count for nothing even when their logits are NaN (0 * nan would poison the sum)
             loss = -np.where(q != 0, q * logp, 0).sum(axis=1)
+            loss[target.reshape(-1) == ignore_index] = 0     # +0.0 as PyTorch's ignored rows (not -(0) = -0.0)
         ctx.q = q
         ctx.save_for_backward(logp)
         if reduction == "none":
@@ -439,6 +440,7 @@ class NLLLoss(Function):
         q, count = _target_distribution(target.reshape(-1), x.shape[1], weight, ignore_index, 0.0, x.dtype)
         ctx.q, ctx.count, ctx.in_shape, ctx.reduction = q, count, input.shape, reduction
         loss = -(q * x).sum(axis=1)
+        loss[target.reshape(-1) == ignore_index] = 0         # +0.0 as PyTorch's ignored rows (not -(0) = -0.0)
         if reduction == "none":
             return loss.reshape(target.shape)
         return _reduce_class_loss(loss, reduction, count)
