@@ -120,6 +120,10 @@ class StandardGamma(Function):
                                   NotImplementedError)
 
 
+_NO_DERIVATIVE_IN_A = ("the derivative of gammainc (Gamma.cdf) w.r.t. the concentration is not implemented (nor "
+                       "is it in PyTorch); detach the concentration")
+
+
 class GammaIncP(Function):
     """P(a, x) = gamma(a, x) / Gamma(a), the regularised lower incomplete gamma (``torch.special.gammainc``).
 
@@ -135,8 +139,7 @@ class GammaIncP(Function):
     def backward(ctx, grad):
         a, x = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
-            raise NotImplementedError("the derivative of gammainc (Gamma.cdf) w.r.t. the concentration is not "
-                                      "implemented (nor is it in PyTorch); detach the concentration")
+            raise NotImplementedError(_NO_DERIVATIVE_IN_A)
         a64, x64 = np.broadcast_arrays(a.astype(np.float64), x.astype(np.float64))
         with np.errstate(all="ignore"):
             density = np.where(x64 > 0, np.exp((a64 - 1) * np.log(x64) - x64 - _lgamma_np(a64)), 0.0)
@@ -150,8 +153,7 @@ class GammaIncP(Function):
         from ..ops.elementwise import where
         a, x = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
-            raise NotImplementedError("the derivative of gammainc (Gamma.cdf) w.r.t. the concentration is not "
-                                      "implemented (nor is it in PyTorch); detach the concentration")
+            raise NotImplementedError(_NO_DERIVATIVE_IN_A)
         positive = x > 0
         safe_x = where(positive, x, x.new_ones(()))           # log(0) never enters the graph
         density = where(positive, ((a - 1) * safe_x.log() - safe_x - a.lgamma()).exp(), x.new_zeros(()))

@@ -343,6 +343,17 @@ def remainder(input, other):
     return _binary(Remainder, "remainder", input, other)
 
 
+def _modulus_backward(ctx, grad, quotient):
+    """z = x - q(x, y) * y with q piecewise constant (floor for remainder, trunc for fmod): dx = g, dy = -g q."""
+    x, y = ctx.saved_tensors
+    need_x, need_y = ctx.needs_input_grad
+    dy = None
+    if need_y:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dy = unbroadcast((-grad * quotient(x, y)).astype(grad.dtype, copy=False), np.shape(y))
+    return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+
+
 class Remainder(Function):
     """z = x - floor(x / y) * y, computed as PyTorch does: m = fmod(x, y) (exact), plus y where m != 0 and m's sign
     differs from y's. So a zero result keeps fmod's sign, x's (NumPy's remainder gives y's: -0.0 for 0 % -2.5).
@@ -361,13 +372,7 @@ class Remainder(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        need_x, need_y = ctx.needs_input_grad
-        dy = None
-        if need_y:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dy = unbroadcast((-grad * np.floor_divide(x, y)).astype(grad.dtype, copy=False), np.shape(y))
-        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+        return _modulus_backward(ctx, grad, np.floor_divide)
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -402,13 +407,7 @@ class Fmod(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        need_x, need_y = ctx.needs_input_grad
-        dy = None
-        if need_y:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dy = unbroadcast((-grad * np.trunc(np.divide(x, y))).astype(grad.dtype, copy=False), np.shape(y))
-        return (unbroadcast(grad, np.shape(x)) if need_x else None), dy
+        return _modulus_backward(ctx, grad, lambda x, y: np.trunc(np.divide(x, y)))
 
     @staticmethod
     def graph_backward(ctx, grad):
