@@ -830,3 +830,27 @@ def test_overflowing_products_beside_inf_in_matmul_is_a_deliberate_difference():
     assert np.isnan(t[0, 0])
     assert d[0, 0] == -np.inf or np.isnan(d[0, 0])       # -inf with OpenBLAS's FMA kernels; NaN with a BLAS without
     np.testing.assert_array_equal(d[1], t[1])
+
+
+def test_div_backward_is_pytorchs_to_the_bit():
+    """dz/dy of x / y is PyTorch's -g * ((x / y) / y), not -g * x / (y * y): the two round differently, and
+    sum(w * x / x) at x ~ 1e-17 (two 1e16 terms that cancel) gave 2.7e8 where PyTorch gives 0."""
+    torch = require_torch()
+    r = np.random.default_rng(1)
+    x = (r.standard_normal(4000) * 10.0 ** r.uniform(-20, 20, 4000)).astype(np.float32)
+    y = (r.standard_normal(4000) * 10.0 ** r.uniform(-20, 20, 4000)).astype(np.float32)
+    g = r.standard_normal(4000).astype(np.float32)
+    grads = []
+    for T in (deepdive, torch):
+        a, b = T.tensor(x, requires_grad=True), T.tensor(y, requires_grad=True)
+        (a / b).backward(T.tensor(g))
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for d, t in zip(*grads):
+        np.testing.assert_array_equal(d, t)
+    v = np.array([-3.582128e-17, 5.0], dtype=np.float32)
+    results = []
+    for T in (deepdive, torch):
+        a = T.tensor(v, requires_grad=True)
+        (T.tensor([0.126, 0.3]) * (a / a)).sum().backward()
+        results.append(a.grad.numpy())
+    np.testing.assert_array_equal(*results)

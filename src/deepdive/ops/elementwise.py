@@ -88,7 +88,7 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y.   Backward: dx = g / y,  dy = -g * x / y^2."""
+    """z = x / y.   Backward: dx = g / y,  dy = -g * x / y^2, computed as -g * ((x / y) / y) (PyTorch's rounding)."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -100,8 +100,10 @@ class Div(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
-        return (unbroadcast(grad / y, x.shape) if need_x else None,
-                unbroadcast(-grad * x / (y * y), np.shape(y)) if need_y else None)
+        # dy as PyTorch's div_tensor_other_backward: -g * ((x / y) / y), never y * y (which under/overflows first)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):   # as PyTorch, silent
+            return (unbroadcast(grad / y, x.shape) if need_x else None,
+                    unbroadcast(-grad * ((x / y) / y), np.shape(y)) if need_y else None)
 
     graph_backward = backward     # operators only: the same code runs on Tensors (create_graph)
 
