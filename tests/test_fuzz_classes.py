@@ -854,3 +854,15 @@ def test_div_backward_is_pytorchs_to_the_bit():
         (T.tensor([0.126, 0.3]) * (a / a)).sum().backward()
         results.append(a.grad.numpy())
     np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("groups,weight_shape", [(4, (4, 1, 3, 3)), (2, (8, 2, 3, 3))])
+def test_grouped_conv_of_an_empty_batch(groups, weight_shape):
+    """conv2d(groups > 1) of a batch of 0 raised NumPy's "cannot reshape array of size 0" from the grouped
+    kernel; PyTorch returns the empty output and zero gradients."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    check_parity(lambda x, w, b: deepdive.nn.functional.conv2d(x, w, b, groups=groups),
+                 lambda x, w, b: torch.nn.functional.conv2d(x, w, b, groups=groups),
+                 [np.zeros((0, 4, 5, 5), np.float32), rng.standard_normal(weight_shape).astype(np.float32),
+                  rng.standard_normal(weight_shape[0]).astype(np.float32)])

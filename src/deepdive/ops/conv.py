@@ -437,9 +437,10 @@ def _conv_geometry(name, n, input, weight, bias, stride, padding, dilation, grou
     return (x_shape4, (w.shape[0], w.shape[1]) + kernel, out_shape, stride, pads, dilation, groups, out_hw)
 
 
-def _convolution(groups):
-    """The Function for a convolution: grouped and depthwise ones skip im2col (see ops/conv_grouped.py)."""
-    if groups == 1:
+def _convolution(groups, input):
+    """The Function for a convolution: grouped and depthwise ones skip im2col (see ops/conv_grouped.py),
+    unless the input is empty (im2col handles groups too, and size-0 batches)."""
+    if groups == 1 or not input._data.size:
         return Convolution
     from .conv_grouped import GroupedConvolution
     return GroupedConvolution
@@ -453,7 +454,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Args: stride=1, padding=0 (int, 'valid' or 'same'), dilation=1, groups=1.
     """
     geometry = _conv_geometry("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
-    return _convolution(groups).apply(input, weight, bias, geometry)
+    return _convolution(groups, input).apply(input, weight, bias, geometry)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -466,7 +467,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Args: stride=1, padding=0 (int, pair, 'valid' or 'same'), dilation=1, groups=1.
     """
     geometry = _conv_geometry("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
-    return _convolution(groups).apply(input, weight, bias, geometry)
+    return _convolution(groups, input).apply(input, weight, bias, geometry)
 
 
 # ---------------------------------------------------------------- transposed convolution
