@@ -301,6 +301,15 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 
 # ------------------------------------------------------------------- einsum
+def _gradient_letters(subs, out, i):
+    """For operand ``i``'s gradient: the other operands, its unique letters (in order of appearance), and those
+    of them the output or another operand carries (the rest are summed away in the forward: broadcast back)."""
+    others = [j for j in range(len(subs)) if j != i]
+    reachable = set(out).union(*(subs[j] for j in others))
+    letters = "".join(dict.fromkeys(subs[i]))
+    return others, letters, "".join(c for c in letters if c in reachable)
+
+
 class Einsum(Function):
     """z = einsum(subscripts, *operands) with explicit subscripts (no ellipsis, see ``_parse_einsum``).
 
@@ -327,10 +336,7 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            others = [j for j in range(len(subs)) if j != i]
-            reachable = set(out).union(*(subs[j] for j in others))
-            letters = "".join(dict.fromkeys(sub))                  # unique, in order of appearance
-            wanted = "".join(c for c in letters if c in reachable)
+            others, letters, wanted = _gradient_letters(subs, out, i)
             equation = ",".join([out] + [subs[j] for j in others]) + "->" + wanted
             g = _np_einsum(equation, [grad] + [operands[j] for j in others])
             size = {c: x.shape[sub.index(c)] for c in letters}
@@ -358,10 +364,7 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            others = [j for j in range(len(subs)) if j != i]
-            reachable = set(out).union(*(subs[j] for j in others))
-            letters = "".join(dict.fromkeys(sub))
-            wanted = "".join(c for c in letters if c in reachable)
+            others, letters, wanted = _gradient_letters(subs, out, i)
             g = Einsum.apply(([out] + [subs[j] for j in others], wanted), grad, *[operands[j] for j in others])
             size = {c: x.shape[sub.index(c)] for c in letters}
             g = g.reshape([g.shape[wanted.index(c)] if c in wanted else 1 for c in letters])
