@@ -18,7 +18,9 @@ async function api(path, body) {
   const response = await fetch(path, options);
   const data = await response.json();
   if (!response.ok) { showMessage(data.error || response.statusText); throw new Error(data.error); }
-  showMessage("");
+  // Only the learner's own actions clear a message: the requests each frame makes (the neuron panel) must
+  // not wipe a refusal the learner has not read yet.
+  if (path === "/api/settings" || path === "/api/control") showMessage("");
   return data;
 }
 
