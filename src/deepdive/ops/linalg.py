@@ -301,13 +301,21 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 
 # ------------------------------------------------------------------- einsum
-def _gradient_letters(subs, out, i):
-    """For operand ``i``'s gradient: the other operands, its unique letters (in order of appearance), and those
-    of them the output or another operand carries (the rest are summed away in the forward: broadcast back)."""
-    others = [j for j in range(len(subs)) if j != i]
-    reachable = set(out).union(*(subs[j] for j in others))
-    letters = "".join(dict.fromkeys(subs[i]))
-    return others, letters, "".join(c for c in letters if c in reachable)
+def _operand_gradients(ctx):
+    """Per operand: None where no gradient is wanted, else ``(sub, x, others, letters, wanted, size)``: its
+    subscripts and saved value, the other operands, its unique letters (in order of appearance), those of them
+    the output or another operand carries (the rest were summed away in forward: broadcast back), and each
+    letter's size."""
+    subs, out = ctx.subs, ctx.out
+    for i, (sub, x) in enumerate(zip(subs, ctx.saved_tensors)):
+        if not ctx.needs_input_grad[i + 1]:
+            yield None
+            continue
+        others = [j for j in range(len(subs)) if j != i]
+        reachable = set(out).union(*(subs[j] for j in others))
+        letters = "".join(dict.fromkeys(sub))
+        wanted = "".join(c for c in letters if c in reachable)
+        yield sub, x, others, letters, wanted, {c: x.shape[sub.index(c)] for c in letters}
 
 
 class Einsum(Function):
@@ -329,17 +337,15 @@ class Einsum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        operands = ctx.saved_tensors
-        subs, out = ctx.subs, ctx.out
+        operands, subs = ctx.saved_tensors, ctx.subs
         grads = [None]
-        for i, (sub, x) in enumerate(zip(subs, operands)):
-            if not ctx.needs_input_grad[i + 1]:
+        for spec in _operand_gradients(ctx):
+            if spec is None:
                 grads.append(None)
                 continue
-            others, letters, wanted = _gradient_letters(subs, out, i)
-            equation = ",".join([out] + [subs[j] for j in others]) + "->" + wanted
+            sub, x, others, letters, wanted, size = spec
+            equation = ",".join([ctx.out] + [subs[j] for j in others]) + "->" + wanted
             g = _np_einsum(equation, [grad] + [operands[j] for j in others])
-            size = {c: x.shape[sub.index(c)] for c in letters}
             g = np.asarray(g).reshape([g.shape[wanted.index(c)] if c in wanted else 1 for c in letters])
             # an operand broadcast along an ellipsis dim (size 1 here, n elsewhere) sums its gradient back
             axes = tuple(k for k, c in enumerate(letters) if size[c] == 1 and g.shape[k] != 1)
@@ -357,16 +363,14 @@ class Einsum(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         """The same einsums, on Tensors; a repeated letter's diagonal is filled by an einsum with identities."""
-        operands = ctx.saved_tensors
-        subs, out = ctx.subs, ctx.out
+        operands, subs = ctx.saved_tensors, ctx.subs
         grads = [None]
-        for i, (sub, x) in enumerate(zip(subs, operands)):
-            if not ctx.needs_input_grad[i + 1]:
+        for spec in _operand_gradients(ctx):
+            if spec is None:
                 grads.append(None)
                 continue
-            others, letters, wanted = _gradient_letters(subs, out, i)
-            g = Einsum.apply(([out] + [subs[j] for j in others], wanted), grad, *[operands[j] for j in others])
-            size = {c: x.shape[sub.index(c)] for c in letters}
+            sub, x, others, letters, wanted, size = spec
+            g = Einsum.apply(([ctx.out] + [subs[j] for j in others], wanted), grad, *[operands[j] for j in others])
             g = g.reshape([g.shape[wanted.index(c)] if c in wanted else 1 for c in letters])
             axes = tuple(k for k, c in enumerate(letters) if size[c] == 1 and g.shape[k] != 1)
             if axes:
