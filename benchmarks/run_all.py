@@ -6,6 +6,7 @@
     python benchmarks/run_all.py --profile          # also a cProfile of each deepdive workload (1 thread)
     python benchmarks/run_all.py --only a,b         # a subset
     python benchmarks/run_all.py --threads 1        # one thread count only (steadier on a loaded machine)
+    python benchmarks/run_all.py --memory           # also peak training memory (fresh process per framework)
 
 Workloads (float32, a step is zero_grad, forward, loss, backward, optimizer.step on a fixed batch):
     (a) the post's SimpleNN 10-20-2, batch 32, CrossEntropyLoss, SGD(lr=0.1)
@@ -53,13 +54,16 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 
-import deepdive  # noqa: E402
-import deepdive.optim  # noqa: E402,F401
-
-try:
-    import torch
-except ImportError:
-    sys.exit("the benchmark compares against PyTorch: pip install -e '.[test]'")
+# NOTE: a --memory child imports only the framework it measures (importing both would add the other's
+# libraries to its peak RSS), so the frameworks are imported here only in the main process.
+_MEMORY_CHILD = __name__ == "__main__" and sys.argv[1:2] == ["--memory-child"]
+if not _MEMORY_CHILD:
+    import deepdive  # noqa: E402
+    import deepdive.optim  # noqa: E402,F401
+    try:
+        import torch
+    except ImportError:
+        sys.exit("the benchmark compares against PyTorch: pip install -e '.[test]'")
 
 THREADS = (1, 2)        # the issue's two columns; --threads picks others (e.g. 1 alone on a loaded machine)
 
@@ -120,37 +124,41 @@ def _pair(build, make_data, optimizer, opt_kwargs):
     dd_model = build(deepdive)
     _copy_weights(torch_model, dd_model)
     for lib, model in ((deepdive, dd_model), (torch, torch_model)):
-        x, y = (lib.tensor(a) for a in make_data())
-        opt = getattr(lib.optim, optimizer)(model.parameters(), **opt_kwargs)
-        steps[lib.__name__] = _classifier_step(lib, model, opt, x, y)
+        steps[lib.__name__] = _one_step(lib, model, make_data, optimizer, opt_kwargs)
     return steps["deepdive"], steps["torch"]
 
 
-def workload_a():
+def _one_step(lib, model, make_data, optimizer, opt_kwargs):
+    x, y = (lib.tensor(a) for a in make_data())
+    opt = getattr(lib.optim, optimizer)(model.parameters(), **opt_kwargs)
+    return _classifier_step(lib, model, opt, x, y)
+
+
+def spec_a():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((32, 10)).astype(np.float32), rng.integers(0, 2, 32)
-    return _pair(lambda lib: _mlp(lib.nn, [10, 20, 2]), lambda: (x, y), "SGD", dict(lr=0.1))
+    return lambda lib: _mlp(lib.nn, [10, 20, 2]), lambda: (x, y), "SGD", dict(lr=0.1)
 
 
-def workload_b():
+def spec_b():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((128, 784)).astype(np.float32), rng.integers(0, 10, 128)
-    return _pair(lambda lib: _mlp(lib.nn, [784, 256, 256, 10]), lambda: (x, y), "SGD", dict(lr=0.01, momentum=0.9))
+    return lambda lib: _mlp(lib.nn, [784, 256, 256, 10]), lambda: (x, y), "SGD", dict(lr=0.01, momentum=0.9)
 
 
-def workload_c():
+def spec_c():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64)
-    return _pair(lambda lib: _lenet(lib.nn), lambda: (x, y), "Adam", dict(lr=1e-3))
+    return lambda lib: _lenet(lib.nn), lambda: (x, y), "Adam", dict(lr=1e-3)
 
 
-def workload_d():
+def spec_d():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 65, (32, 65))
-    return _pair(_char_lstm, lambda: (ids[:, :-1], ids[:, 1:].reshape(-1)), "Adam", dict(lr=2e-3))
+    return _char_lstm, lambda: (ids[:, :-1], ids[:, 1:].reshape(-1)), "Adam", dict(lr=2e-3)
 
 
-def workload_e():
+def spec_e():
     from tiny_gpt import build_gpt
     rng = np.random.default_rng(0)
     ids, targets = rng.integers(0, 64, (16, 64)), rng.integers(0, 64, 16 * 64)
@@ -169,7 +177,76 @@ def workload_e():
             def forward(self, idx):
                 return self.gpt(idx).reshape(-1, 64)
         return FlatLogits()
-    return _pair(build, lambda: (ids, targets), "AdamW", dict(lr=1e-3))
+    return build, lambda: (ids, targets), "AdamW", dict(lr=1e-3)
+
+
+SPECS = {"a": spec_a, "b": spec_b, "c": spec_c, "d": spec_d, "e": spec_e}
+
+
+def workload_a():
+    return _pair(*spec_a())
+
+
+def workload_b():
+    return _pair(*spec_b())
+
+
+def workload_c():
+    return _pair(*spec_c())
+
+
+def workload_d():
+    return _pair(*spec_d())
+
+
+def workload_e():
+    return _pair(*spec_e())
+
+
+# ---------------------------------------------------------------- peak training memory
+MEMORY_STEPS = {"a": 500, "b": 100, "c": 30, "d": 10, "e": 10}
+
+
+def _vm_hwm_mb():
+    # NOTE: VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would report its parent's peak.
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
+
+
+def memory_child(key, lib_name):
+    """In a fresh interpreter that imports only ``lib_name``: train workload ``key``; print the peak RSS (MB)."""
+    import importlib
+    lib = importlib.import_module(lib_name)
+    importlib.import_module(lib_name + ".optim")
+    lib.set_num_threads(1)
+    build, make_data, optimizer, opt_kwargs = SPECS[key]()
+    lib.manual_seed(0)
+    step = _one_step(lib, build(lib), make_data, optimizer, opt_kwargs)
+    for _ in range(MEMORY_STEPS[key]):
+        step()
+    print(_vm_hwm_mb())
+
+
+def peak_memory(keys):
+    """Peak RSS of a fresh process per framework and workload: deepdive on NumPy alone, deepdive with the
+    [fast] extra's compiled kernels (when numba is installed), torch."""
+    def peak(key, lib_name, **env):
+        out = subprocess.check_output([sys.executable, os.path.abspath(__file__), "--memory-child", key, lib_name],
+                                      env=dict(os.environ, **env))
+        return float(out.decode().split()[-1])
+    try:
+        import numba  # noqa: F401
+        fast = True
+    except ImportError:
+        fast = False
+    print("\npeak RSS (VmHWM) of a fresh process that imports one framework and trains, 1 thread, MB; "
+          "ratio = deepdive/torch (goal <= 0.25)")
+    for key in keys:
+        numpy_mb, torch_mb = peak(key, "deepdive", DEEPDIVE_NUMBA="0"), peak(key, "torch")
+        line = f"  {WORKLOADS[key][0]:40s} deepdive (NumPy) {numpy_mb:6.0f} = {numpy_mb / torch_mb:.2f}x"
+        if fast:
+            fast_mb = peak(key, "deepdive", DEEPDIVE_NUMBA="1")
+            line += f", deepdive [fast] {fast_mb:6.0f} = {fast_mb / torch_mb:.2f}x"
+        print(line + f", torch {torch_mb:6.0f}")
 
 
 # ---------------------------------------------------------------- the hand-written NumPy floor for (a) and (b)
@@ -325,6 +402,7 @@ def main():
     parser.add_argument("--busy-neighbour", action="store_true", help="keep one core busy with another process")
     parser.add_argument("--profile", action="store_true", help="cProfile each deepdive workload after timing")
     parser.add_argument("--threads", default="1,2", help="thread counts to measure, e.g. '1' or '1,2' (default)")
+    parser.add_argument("--memory", action="store_true", help="also the peak training memory of each workload")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="do not unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this run")
     args = parser.parse_args()
@@ -400,9 +478,13 @@ def main():
     print(f"load average at end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} -> "
           + ("QUIET: these figures may go in the README" if quiet else
              "NOT QUIET (load > 0.5 or busy neighbour): do not publish these figures"))
+    if args.memory:
+        peak_memory(keys)
     if args.profile:
         profile_deepdive(keys, steps_of)
 
 
-if __name__ == "__main__":
+if _MEMORY_CHILD:
+    memory_child(*sys.argv[2:4])
+elif __name__ == "__main__":
     main()
