@@ -14,6 +14,13 @@ rng = np.random.default_rng(0)
 T, B, I, H = 4, 3, 5, 6
 
 
+@pytest.fixture(params=["0", "1"], ids=["numpy", "numba"])
+def engine(request, monkeypatch):
+    """Both paths of the fused ops: NumPy (DEEPDIVE_NUMBA=0) and the compiled twins where numba is installed."""
+    monkeypatch.setenv("DEEPDIVE_NUMBA", request.param)
+    return request.param
+
+
 # ---------------------------------------------------------------- fused ops: gradcheck
 def _op_inputs(gates, bias, initial, n_states=1):
     """Tiny float64 inputs for a fused op: x, states, w_ih, w_hh, b_ih, b_hh (None where absent)."""
@@ -50,6 +57,28 @@ def test_fused_lstm_reverse_is_forward_on_flipped_sequence():
     np.testing.assert_allclose(out_r._data, out_f._data[::-1], rtol=1e-12)
     np.testing.assert_allclose(h_r._data, h_f._data, rtol=1e-12)
     np.testing.assert_allclose(c_r._data, c_f._data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_fused_lstm_numba_twin_is_bit_identical(monkeypatch, reverse):
+    """The compiled pointwise kernels (ops/_fast_lstm.py) give exactly the NumPy path's outputs and gradients."""
+    pytest.importorskip("numba")
+    from deepdive.ops import _fast_lstm
+    shapes = [(7, 5, 6), (5, 8), (5, 8), (32, 6), (32, 8), (32,), (32,)]
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    weight = rng.standard_normal((7, 5, 8)).astype(np.float32)
+
+    def run(flag):
+        monkeypatch.setenv("DEEPDIVE_NUMBA", flag)
+        tensors = [deepdive.tensor(a, requires_grad=True) for a in arrays]
+        output, h_n, c_n = LSTMSequence.apply(*tensors, reverse)
+        ((output * deepdive.tensor(weight)).sum() + (h_n * 3).sum() + (c_n * c_n).sum()).backward()
+        return [output._data, h_n._data, c_n._data] + [t.grad._data for t in tensors]
+
+    reference, compiled = run("0"), run("1")
+    assert _fast_lstm.forward_kernels.get() is not None and _fast_lstm.backward_step.get() is not None
+    for ours, theirs in zip(compiled, reference):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_fused_output_modified_in_place_before_backward_raises():
@@ -120,7 +149,7 @@ CONFIGS = [(1, False, False, True, False), (1, False, True, True, True), (2, Fal
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("num_layers,bidirectional,batch_first,bias,initial", CONFIGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_layer_parity(kind, num_layers, bidirectional, batch_first, bias, initial, dtype):
+def test_layer_parity(kind, num_layers, bidirectional, batch_first, bias, initial, dtype, engine):
     ours, theirs = _twins(kind, dtype, input_size=I, hidden_size=H, num_layers=num_layers, bias=bias,
                           batch_first=batch_first, bidirectional=bidirectional)
     x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dtype)
@@ -131,7 +160,7 @@ def test_layer_parity(kind, num_layers, bidirectional, batch_first, bias, initia
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_saturated_gates_stay_finite_and_match_torch(kind):
+def test_saturated_gates_stay_finite_and_match_torch(kind, engine):
     """Pre-activations far beyond +-88 (where exp overflows in float32) must give exact 0/1 gates, no warning."""
     import warnings
     ours, theirs = _twins(kind, np.float32, input_size=I, hidden_size=H, bidirectional=True)
@@ -152,7 +181,7 @@ def test_layer_unbatched_input(kind, batch_first, initial):
     _compare_run(ours, theirs, x, states, np.float64)
 
 
-def test_lstm_positional_args_and_one_step_sequence():
+def test_lstm_positional_args_and_one_step_sequence(engine):
     ours, theirs = _twins("LSTM", np.float32, input_size=I, hidden_size=H)
     _compare_run(ours, theirs, rng.standard_normal((1, B, I)).astype(np.float32), [], np.float32)
     assert nn.LSTM(3, 4, 2, False, True).batch_first is True

@@ -36,6 +36,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd._graph import composite_backward
 from ..tensor import _wrap
+from . import _fast_lstm
 
 __all__ = []
 METHODS = []
@@ -294,8 +295,20 @@ class LSTMSequence(Function):
         m_seq = None if w_hr is None else np.empty((T, B, H), dtype=x.dtype)
         hidden = np.empty((B, 4 * H), dtype=x.dtype)
         i_times_g = np.empty((B, H), dtype=x.dtype)
+        fast = (_fast_lstm.forward_kernels.get() if w_hr is None and batch_sizes is None
+                and _fast_lstm.usable(x, pre, h_seq, c_seq) else None)
         with np.errstate(over="ignore"):
-            for t, prev, cur in _slots(T, reverse):
+            for t, prev, cur in _slots(T, reverse) if fast is not None else ():
+                # the compiled twin of the loop below (_fast_lstm: same arithmetic, bit-identical)
+                np.matmul(h_seq[prev], w_hh_signed_t, out=hidden)
+                s, g = sigmoids[t], g_gate[t]
+                fast[0](pre[t], hidden, s, g)
+                np.exp(s, out=s)
+                np.tanh(g, out=g)
+                fast[1](s, g, c_seq[prev], c_seq[cur])
+                np.tanh(c_seq[cur], out=tanh_c[t])
+                np.multiply(s[:, 2 * H:], tanh_c[t], out=h_seq[cur])
+            for t, prev, cur in _slots(T, reverse) if fast is None else ():
                 np.matmul(h_seq[prev], w_hh_signed_t, out=hidden)     # one matmul for all four gates
                 s, g = sigmoids[t], g_gate[t]
                 np.add(pre[t, :, :3 * H], hidden[:, :3 * H], out=s)
@@ -328,6 +341,16 @@ class LSTMSequence(Function):
         T, B, H = tanh_c.shape
         _, h_prev = _output_and_prev(h_seq, ctx.reverse)
         _, c_prev = _output_and_prev(c_seq, ctx.reverse)
+        fast = (_fast_lstm.backward_step.get() if w_hr is None and ctx.batch_sizes is None
+                and _fast_lstm.usable(grad_output, grad_hn, grad_cn, sigmoids, h_seq, c_seq) else None)
+        if fast is not None:
+            # the compiled twin of the bulk factors and the loop below (_fast_lstm: bit-identical)
+            d_gates = np.empty((T, B, 4 * H), dtype=g.dtype)
+            dh, dc = grad_hn.copy(), grad_cn.copy()
+            for t, _, _ in reversed(_slots(T, ctx.reverse)):
+                fast(dh, dc, grad_output[t], sigmoids[t], g[t], tanh_c[t], c_prev[t], d_gates[t])
+                np.matmul(d_gates[t], w_hh, out=dh)
+            return LSTMSequence._finish_backward(ctx, d_gates, x, h_prev, w_ih, dh, dc, None, None)
         i, f, o = sigmoids[..., :H], sigmoids[..., H:2 * H], sigmoids[..., 2 * H:]
         # Everything that depends on the forward only, for all t at once (blocks in [i, f, o, g] order),
         # in place, without temporaries: these arrays are the size of the whole sequence's gates.
@@ -372,12 +395,19 @@ class LSTMSequence(Function):
             np.matmul(d_gates[t], w_hh, out=dh)
             if n is not None:
                 dh[n:], dc[n:] = held_h, held_c
+        return LSTMSequence._finish_backward(ctx, d_gates, x, h_prev, w_ih, dh, dc, dh_all, m_seq)
+
+    @staticmethod
+    def _finish_backward(ctx, d_gates, x, h_prev, w_ih, dh, dc, dh_all, m_seq):
+        """The gradients summed over all steps, from the gate gradients of every step (both paths)."""
+        T, B, H4 = d_gates.shape
+        H = H4 // 4
         dx, *weight_grads = _parameter_grads(ctx, d_gates, d_gates, x, h_prev, w_ih)
         # back to PyTorch's [i, f, g, o] rows
         dw_ih, dw_hh, db_ih, db_hh = (None if grad is None else _ifog(grad, H) for grad in weight_grads)
         need = ctx.needs_input_grad
         dw_hr = None
-        if w_hr is not None and need[8]:
+        if m_seq is not None and need[8]:
             dw_hr = np.matmul(dh_all.reshape(T * B, -1).T, m_seq.reshape(T * B, H))
         return _as_many(ctx, (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
                               None, dw_hr, None))
