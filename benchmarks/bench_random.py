@@ -4,9 +4,11 @@
 
 deepdive's raw words come from NumPy's C MT19937 loaded with PyTorch's state;
 each distribution is then a few dozen NumPy array passes over cache-sized
-blocks (randn float32: PyTorch's AVX2 Box-Muller redone operation by
-operation; randn float64: glibc's log redone in NumPy), never a Python loop
-per number. PyTorch's CPU sampler is a serial C++ loop (``cpu_serial_kernel``),
+blocks, never a Python loop per number; with the ``[fast]`` extra (numba)
+the Box-Muller fills are compiled (randn float32: PyTorch's AVX2 kernel,
+vectorised the same way, words to normals in one pass; float64: glibc's
+log/cos/sin per element, as PyTorch), else NumPy redoes them operation by
+operation (DEEPDIVE_NUMBA=0 times that path). PyTorch's CPU sampler is a serial C++ loop (``cpu_serial_kernel``),
 so threads do not change its time; it is pinned to ``--threads`` anyway.
 
 The machine is shared: the two libraries are timed in alternating rounds and

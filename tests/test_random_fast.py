@@ -94,9 +94,22 @@ def test_log_keeps_shape_and_small_inputs():
 
 
 # ----------------------------------------------------------------- randn / normal_ over the blocks
+@pytest.fixture(params=["numpy", "numba"])
+def engine(request, monkeypatch):
+    """Run a test on the NumPy path (DEEPDIVE_NUMBA=0) and on the compiled fills (where numba imports)."""
+    if request.param == "numpy":
+        monkeypatch.setenv("DEEPDIVE_NUMBA", "0")
+    else:
+        pytest.importorskip("numba")
+        monkeypatch.setenv("DEEPDIVE_NUMBA", "1")
+        from deepdive import _numba_engine
+        assert _numba_engine.normal_fill_f32() is not None and _numba_engine.normal_fill_f64() is not None
+    return request.param
+
+
 @pytest.mark.parametrize("n", [ROWS - 1, ROWS, ROWS + 15, ROWS + 16, ROWS + 17, 2 * ROWS + 5, 100_003])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_randn_across_block_boundaries(n, dtype):
+def test_randn_across_block_boundaries(n, dtype, engine):
     torch = both(n)
     same(deepdive.randn(n, dtype=getattr(deepdive, dtype)), torch.randn(n, dtype=getattr(torch, dtype)),
          f"randn({n}, {dtype})")
@@ -106,7 +119,7 @@ def test_randn_across_block_boundaries(n, dtype):
 @pytest.mark.parametrize("mean,std", [(0.0, 1.0), (0.0, 2.0), (-3.0, 0.5), (0.25, 1.7), (1e3, 1e-3), (-0.0, 1.0),
                                       (0.0, 0.0)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_normal_fill_scales_like_torch(mean, std, dtype):
+def test_normal_fill_scales_like_torch(mean, std, dtype, engine):
     torch = require_torch()
     for seed in (0, 99):
         torch.manual_seed(seed)
@@ -124,21 +137,63 @@ def test_randn_float64_with_u_zero_gives_plus_zero_like_torch():
 
 
 # ----------------------------------------------------------------- float32 Box-Muller: every possible input
+def compiled_kernels():
+    """``_numba_box_muller`` (the [fast] extra's kernels), or None where numba does not import."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return None
+    from deepdive import _numba_box_muller
+    return _numba_box_muller
+
+
 @pytest.mark.parametrize("quarter", range(4))
 def test_lean_float32_log_and_sincos_equal_the_reference_on_every_input(quarter):
     """The sampler feeds log only u1 = 1 - k 2^-24 and sincos only theta = 2 pi k 2^-24 (float32), k < 2^24:
-    all 2^24 of each (a quarter per case) go through the lean and the step-by-step fma32 versions."""
+    all 2^24 of each (a quarter per case) go through the step-by-step fma32 reference, NumPy's lean
+    versions and numba's (the kernel's own inlined functions); the numba half skips only without numba."""
     from deepdive import _avx_mathfun as m
     f32 = np.float32
+    compiled = compiled_kernels()
     for start in range(quarter << 22, (quarter + 1) << 22, 1 << 20):
         u = np.arange(start, start + (1 << 20), dtype=np.uint32).astype(np.float32) * f32(2.0 ** -24)
         u1, theta = f32(1) - u, f32(2 * np.pi) * u
-        lean_log = np.concatenate([m.log256_unit(u1[i:i + 32768]) for i in range(0, u.size, 32768)])
-        assert np.array_equal(lean_log.view(np.uint32), m.log256_ps(u1).view(np.uint32))
-        lean = [m.sincos256_unit(theta[i:i + 32768]) for i in range(0, u.size, 32768)]
+        ref_log = m.log256_ps(u1)
         ref_sin, ref_cos = m.sincos256_ps(theta)
+        lean_log = np.concatenate([m.log256_unit(u1[i:i + 32768]) for i in range(0, u.size, 32768)])
+        assert np.array_equal(lean_log.view(np.uint32), ref_log.view(np.uint32))
+        lean = [m.sincos256_unit(theta[i:i + 32768]) for i in range(0, u.size, 32768)]
         assert np.array_equal(np.concatenate([s for s, _ in lean]).view(np.uint32), ref_sin.view(np.uint32))
         assert np.array_equal(np.concatenate([c for _, c in lean]).view(np.uint32), ref_cos.view(np.uint32))
+        if compiled is not None:
+            log, sin, cos = np.empty_like(u), np.empty_like(u), np.empty_like(u)
+            compiled.log_unit_f32(u1, log)
+            compiled.sincos_unit_f32(theta, sin, cos)
+            for name, got, ref in (("log", log, ref_log), ("sin", sin, ref_sin), ("cos", cos, ref_cos)):
+                bad = np.flatnonzero(got.view(np.uint32) != ref.view(np.uint32))
+                assert bad.size == 0, f"numba {name}: {bad.size} differ, k = {start + bad[:3]}"
+    if compiled is None:
+        pytest.skip("numba is not installed: only the NumPy half ran")
+
+
+@pytest.mark.parametrize("mean,std", [(0.0, 1.0), (0.5, 2.0), (0.0, 0.02), (1e3, 1e-3)])
+def test_compiled_float32_fill_equals_numpy_on_every_uniform(mean, std):
+    """The whole numba fill (words -> normals, fused * std + mean) against NumPy's normal_fill_16, with every
+    one of the 2^24 uniforms in both halves of a row (paired with a permutation of them in the other)."""
+    compiled = pytest.importorskip("numba") and compiled_kernels()
+    from deepdive._avx_mathfun import normal_fill_16
+    k = np.arange(1 << 24, dtype=np.uint32)
+    shuffled = k * np.uint32(0x9E3779B1) & np.uint32(2 ** 24 - 1)      # an odd multiplier: a bijection mod 2^24
+    high = np.uint32(0xAB000000)                # set top bits: the kernel must drop them, as PyTorch's mask does
+    for first, second in ((k, shuffled), (shuffled, k)):
+        words = np.empty((1 << 21, 16), dtype=np.uint32)
+        words[:, :8], words[:, 8:] = (first | high).reshape(-1, 8), second.reshape(-1, 8)
+        uniforms = (words & np.uint32(2 ** 24 - 1)).astype(np.float32) * np.float32(2.0 ** -24)
+        compiled.normal_fill_f32(words, np.float32(mean), np.float32(std))
+        expected = np.concatenate([normal_fill_16(uniforms[i:i + 4096], mean, std)
+                                   for i in range(0, len(uniforms), 4096)])
+        bad = np.flatnonzero(words.reshape(-1) != expected.view(np.uint32).reshape(-1))
+        assert bad.size == 0, f"{bad.size} differ, first at {bad[:3]}"
 
 
 # ----------------------------------------------------------------- uniform_(a, b): the fused x * (b - a) + a
@@ -162,32 +217,63 @@ def test_float64_exactness_condition_of_the_fused_uniform():
 
 @pytest.mark.parametrize("mean,std", [(0.0, 0.02), (-0.0, 0.3), (0.0, 0.0), (0.5, 0.02), (-0.0, 0.0)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_normal_with_mean_zero_and_any_std(mean, std, dtype):
+def test_normal_with_mean_zero_and_any_std(mean, std, dtype, engine):
     torch = both(21)
     same(deepdive.empty(ROWS + 9, dtype=getattr(deepdive, dtype)).normal_(mean, std),
          torch.empty(ROWS + 9, dtype=getattr(torch, dtype)).normal_(mean, std), f"normal_({mean}, {std}) {dtype}")
 
 
-# ----------------------------------------------------------------- the optional numba engine (float64 fill)
-def test_numba_engine_draws_the_numpy_paths_bits():
+# ----------------------------------------------------------------- the optional numba engine (both fills)
+def test_numba_engine_float64_fill_draws_the_numpy_paths_bits(monkeypatch):
     pytest.importorskip("numba")
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "1")
     from deepdive import _numba_engine
-    kernel = _numba_engine.box_muller_f64(dd_random._box_muller_f64)
+    kernel = _numba_engine.normal_fill_f64()
     assert kernel is not None, "numba is installed but its float64 fill failed the self-check"
     block = deepdive.Generator().manual_seed(5)._unit(20 * ROWS, np.float64).reshape(-1, 16)
     block[0, :8] = 0.0
-    expected = dd_random._box_muller_f64(block.copy())
-    kernel(block)
-    assert np.array_equal(block, expected) and np.array_equal(np.signbit(block), np.signbit(expected))
+    for mean, std in [(0.0, 1.0), (1.0, 3.0), (-0.0, 0.25), (0.0, 0.02), (-2.5, 1e-7)]:
+        expected = dd_random._numpy_normal_fill_f64(block.copy(), mean, std)
+        got = block.copy()
+        kernel(got, mean, std)
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), (mean, std)
 
 
-def test_numba_engine_can_be_switched_off(monkeypatch):
+def test_numba_engine_float32_fill_is_in_use(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "1")
     from deepdive import _numba_engine
-    monkeypatch.setattr(_numba_engine, "_kernel", None)
+    assert _numba_engine.normal_fill_f32() is not None, "numba is installed but its float32 fill failed its check"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_engine_can_be_switched_off(monkeypatch, dtype):
+    from deepdive import _numba_engine
     monkeypatch.setenv("DEEPDIVE_NUMBA", "0")
-    assert _numba_engine.box_muller_f64(dd_random._box_muller_f64) is None
+    assert _numba_engine.normal_fill_f32() is None and _numba_engine.normal_fill_f64() is None
     torch = both(8)
-    same(deepdive.randn(ROWS + 3, dtype=deepdive.float64), torch.randn(ROWS + 3, dtype=torch.float64), "NumPy path")
+    dd_t, th_t = getattr(deepdive, dtype), getattr(torch, dtype)
+    same(deepdive.randn(ROWS + 3, dtype=dd_t), torch.randn(ROWS + 3, dtype=th_t), "NumPy path")
+    same(deepdive.empty(1000, dtype=dd_t).normal_(1.0, 3.0), torch.empty(1000, dtype=th_t).normal_(1.0, 3.0), "NumPy")
+
+
+def test_import_does_not_import_numba_and_a_read_only_cache_still_compiles(tmp_path, monkeypatch):
+    """numba loads at the first fill only; an unusable cache directory costs a compile, never the kernel."""
+    import os
+    import subprocess
+    pytest.importorskip("numba")
+    cache = tmp_path / "read-only"
+    cache.mkdir()
+    cache.chmod(0o500)                    # numba then finds no cache locator: compiled in memory instead
+    code = ("import sys, deepdive; assert 'numba' not in sys.modules; deepdive.manual_seed(0); "
+            "x = deepdive.randn(1000); from deepdive import _numba_engine as e; "
+            "assert e.normal_fill_f32() is not None; print(x._data.tobytes().hex())")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join(sys.path), DEEPDIVE_NUMBA="1")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "0")
+    deepdive.manual_seed(0)
+    assert done.stdout.strip() == deepdive.randn(1000)._data.tobytes().hex()
 
 
 def test_without_glibcs_table_log_falls_back_to_math_log(monkeypatch):

@@ -34,7 +34,8 @@ Where the numbers are not PyTorch's, and why:
 
 Speed (benchmarks/bench_random.py): raw words come from NumPy's C twister in
 bulk, and each transformation is a few dozen NumPy passes over cache-sized
-blocks; the optional numba extra compiles the float64 Box-Muller loop.
+blocks; the optional numba extra (``_numba_engine.py``) compiles both Box-Muller fills, float32 as
+8-wide AVX2 code like PyTorch's, with the same bits.
   * ``orthogonal_`` draws PyTorch's numbers, but QR is LAPACK's in both and
     agrees to rounding only; float16/bfloat16 draws are not bit-exact (rand is);
     float32 ``randint`` beyond 2^24, which PyTorch warns is unsupported, differs.
@@ -180,7 +181,17 @@ class Generator:
     def normal(self, mean, std, shape, dtype=np.float64, contiguous=True):
         """N(mean, std^2) as ``normal_`` draws it (block Box-Muller for >= 16 contiguous elements)."""
         n, dt = _numel(shape), _sample_dtype(dtype)
-        if n >= 16 and contiguous:
+        compiled = _numba_engine.normal_fill_f32() if n >= 16 and contiguous and dt == np.float32 else None
+        if compiled is not None:          # words -> uniforms -> normals in one compiled pass, in place
+            mean32, std32 = np.float32(mean), np.float32(std)
+            words = self.random32(n)
+            compiled(words[:n // 16 * 16].reshape(-1, 16), mean32, std32)
+            if n % 16:    # PyTorch redraws the last 16 values (overlapping the last full block)
+                tail = self.random32(16).reshape(1, 16)
+                compiled(tail, mean32, std32)
+                words[n - 16:] = tail.reshape(-1)
+            out = words.view(np.float32)
+        elif n >= 16 and contiguous:
             data = self._unit(n, dt)
             if dt == np.float32:
                 fill = lambda block: normal_fill_16(block, mean, std)
@@ -378,9 +389,18 @@ def _normal_fill_16_float64(block, mean, std):
     out[:, :8] = r cos(theta) * std + mean, out[:, 8:] = r sin(theta) * std + mean, with
     r = sqrt(-2 log(1 - block[:, :8])), theta = 2 pi block[:, 8:]; PyTorch's build fuses the
     ``* std + mean`` into one FMA. Overwrites ``block`` and returns it. The r cos / r sin part is
-    numba's compiled loop when the optional extra is installed (same bits), else NumPy's.
+    numba's compiled loop (with a true FMA) when the optional extra is installed (same bits), else NumPy's.
     """
-    (_numba_engine.box_muller_f64(_box_muller_f64) or _box_muller_f64)(block)
+    compiled = _numba_engine.normal_fill_f64()
+    if compiled is None:
+        return _numpy_normal_fill_f64(block, mean, std)
+    compiled(block, mean, std)
+    return block
+
+
+def _numpy_normal_fill_f64(block, mean, std):
+    """``_normal_fill_16_float64`` in NumPy: the FMA emulated, or skipped where a plain op rounds the same."""
+    _box_muller_f64(block)
     if mean == 0:                  # fma(n, std, 0) rounds only the product: a plain multiply
         if std != 1:
             block *= std
