@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES
-from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg, zero_where
+from ._util import unbroadcast, binary_operands, broadcast_error, as_tensor_arg, keep_where
 from .. import _dtype as _dtype_mod
 from ._errors import not_implemented_for
 from .piecewise import FLOOR, CEIL, TRUNC, ROUND, SIGN, DIV_ROUNDING, FLOOR_DIVIDE
@@ -664,8 +664,10 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        # NOTE: not grad * (y > 0): a NaN input passes g, and g = inf/NaN at a dead unit gives 0, as in PyTorch.
-        return zero_where(y <= 0, grad)
+        # NOTE: PyTorch's threshold_backward: 0 where y <= 0, else g (not g * (y > 0): a NaN input passes g,
+        # and g = inf/NaN at a dead unit gives +0.0). y = max(x, 0) is >= 0 or NaN, so "not y <= 0" is
+        # y != 0: one comparison, no negation pass.
+        return keep_where(y != 0, grad)
 
     @staticmethod
     def graph_backward(ctx, grad):
