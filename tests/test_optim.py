@@ -16,6 +16,13 @@ TARGET = rng.standard_normal((6, 3))
 INIT = [rng.standard_normal((3, 4)) * 0.5, rng.standard_normal(3) * 0.1, rng.standard_normal((2, 2))]
 
 
+@pytest.fixture(autouse=True, params=["numba", "numpy"])
+def engine(request, monkeypatch):
+    """Every test runs on both paths: the compiled kernels (Adam/AdamW's optim/_fast_adam.py) and NumPy."""
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "1" if request.param == "numba" else "0")
+    return request.param
+
+
 def _params(lib, dtype):
     """W, b and an unused parameter (its grad stays None, so every optimizer must skip it)."""
     make = (lambda a: deepdive.tensor(a.astype(dtype), requires_grad=True)) if lib is deepdive else \
@@ -309,3 +316,19 @@ def test_tensor_learning_rate_matches_float(name):
         assert isinstance(w._data, np.ndarray)
         results.append(w.detach().numpy().copy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,options", [(n, o) for n in ("Adam", "AdamW") for o in CASES[n]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_compiled_step_is_bit_identical_to_numpy(name, options, dtype, monkeypatch):
+    pytest.importorskip("numba")
+    from deepdive.optim._fast_adam import adam_update
+    monkeypatch.setenv("DEEPDIVE_NUMBA", "1")
+    assert adam_update.get() is not None, "numba is installed but the Adam kernel failed its self-check"
+    results = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("DEEPDIVE_NUMBA", flag)
+        params, opt = _train(deepdive, lambda p: getattr(optim, name)(p, **options), dtype, steps=STEPS)
+        results.append([p._data for p in params] + [s[k]._data for s in opt.state.values() for k in sorted(s)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .optimizer import Optimizer, _check
+from ._fast_adam import adam_update as _adam_update
 
 __all__ = ["Adam"]
 
@@ -66,6 +67,8 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if self._compiled_step(p, group):
+                    continue
                 grad = self._regularized_grad(p, 0 if decoupled else weight_decay, group["maximize"])
                 if decoupled and weight_decay:
                     p._data *= 1 - lr * weight_decay
@@ -86,3 +89,30 @@ class Adam(Optimizer):
                 p._data -= tmp
                 p._version_counter[0] += 1
         return loss
+
+    def _compiled_step(self, p, group):
+        """The same update in one compiled pass (optim/_fast_adam.py, bit-identical), when numba is there and
+        the parameter, its gradient and its state are contiguous float arrays of one dtype; else False."""
+        kernel = _adam_update.get()
+        param, grad = p._data, p.grad._data
+        if kernel is None or param.dtype.kind != "f" or param.dtype.itemsize < 4 or grad.dtype != param.dtype \
+                or not (param.flags.c_contiguous and grad.flags.c_contiguous):
+            return False
+        state = self.state[p]
+        amsgrad = bool(group["amsgrad"])
+        exp_avg = self._state_tensor(state, "exp_avg", p)
+        exp_avg_sq = self._state_tensor(state, "exp_avg_sq", p)
+        max_exp_avg_sq = self._state_tensor(state, "max_exp_avg_sq", p) if amsgrad else exp_avg_sq
+        if not all(a.flags.c_contiguous and a.dtype == param.dtype for a in (exp_avg, exp_avg_sq, max_exp_avg_sq)):
+            return False
+        step = self._next_step(state)
+        lr, (beta1, beta2), eps = float(group["lr"]), group["betas"], group["eps"]
+        weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
+        dtype = param.dtype.type
+        kernel(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+               max_exp_avg_sq.reshape(-1), amsgrad, bool(group["maximize"]),
+               dtype(0 if decoupled else weight_decay), dtype(1 - lr * weight_decay if decoupled else 1),
+               dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(math.sqrt(1 - beta2 ** step)), dtype(eps),
+               dtype(lr / (1 - beta1 ** step)))
+        p._version_counter[0] += 1
+        return True
