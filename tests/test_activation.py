@@ -190,11 +190,14 @@ def test_gelu_blockwise_path_matches_torch_and_the_whole_array_formula(dtype):
     check_parity(F.gelu, torch.nn.functional.gelu, [x])
 
 
-def test_gelu_float32_fit_is_within_rounding_of_the_exact_values_everywhere():
+@pytest.mark.parametrize("numba", ["0", "1"], ids=["numpy", "numba"])
+def test_gelu_float32_fit_is_within_rounding_of_the_exact_values_everywhere(numba, monkeypatch):
     """float32 GELU uses a polynomial fit of erfc: over [-12, 12] its values and gradients stay within
     1e-6 (absolute) of the float64 exact ones (PyTorch's float32 kernel is within ~1.1e-6 itself),
-    the signs of +-0 and the special values are PyTorch's, and huge inputs raise no NumPy warning."""
+    the signs of +-0 and the special values are PyTorch's, and huge inputs raise no NumPy warning;
+    on the NumPy path and on the [fast] extra's compiled one (DEEPDIVE_NUMBA)."""
     import warnings
+    monkeypatch.setenv("DEEPDIVE_NUMBA", numba)
     torch = require_torch()
     x = np.concatenate([np.linspace(-12, 12, 40001), [0.0, -0.0, 1e30, -1e30, 1e-30, -np.inf, np.nan]])
     x32 = x.astype(np.float32)

@@ -2,7 +2,6 @@
 
 Every parity test runs on both paths: the ``engine`` fixture sets DEEPDIVE_NUMBA=0 / 1.
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -67,20 +66,7 @@ def test_gelu_of_a_non_contiguous_float32_input(engine):
     check_parity(F.gelu, torch.nn.functional.gelu, [x])
 
 
-def test_gelu_float32_within_1e_6_of_the_exact_values_and_silent(engine):
-    torch = require_torch()
-    x = np.concatenate([np.linspace(-12, 12, 40001), [0.0, -0.0, 1e30, -1e30, 1e-30, -np.inf, np.nan]])
-    x32 = x.astype(np.float32)
-    a = deepdive.tensor(x32, requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        y = F.gelu(a)
-        y.backward(deepdive.ones_like(y))
-    xt = torch.tensor(x32.astype(np.float64), requires_grad=True)
-    yt = torch.nn.functional.gelu(xt)
-    yt.backward(torch.ones_like(yt))
-    np.testing.assert_allclose(y._data, yt.detach().numpy(), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(a.grad._data, xt.grad.numpy(), rtol=0, atol=1e-6)
+# (GELU's float32 accuracy against float64 on [-12, 12] is tests/test_activation.py's, on both engines)
 
 
 def test_gelu_gradcheck_and_second_order(engine):
