@@ -14,6 +14,8 @@ Every operation is the NumPy path's, in the same order and the parameter's dtype
 it first, as NumPy does with Python floats), without ``fastmath`` (no reassociation, no fused multiply-add):
 the results are bit-identical, which the first-use self-check verifies (else the NumPy path runs).
 """
+import math
+
 import numpy as np
 
 from .. import _fast
@@ -22,10 +24,23 @@ from .. import _fast
 def _build():
     import numba
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")   # IEEE division (inf, nan), as NumPy
     def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad, maximize, weight_decay,
                     decay_factor, one_minus_beta1, beta2, one_minus_beta2, bias_correction2_sqrt, eps, step_size):
         """In place on 1-D contiguous arrays of one dtype; the scalars are of that dtype too."""
+        if weight_decay == 0 and not maximize and not amsgrad:
+            # NOTE: the common case as a branch-free loop, which LLVM vectorises (SIMD sqrt and division are
+            # IEEE-exact too). error_model="numpy" matters as much: numba's default checks every division
+            # for zero, which keeps the loop scalar (measured 75 us vs NumPy's 46 us on a 120x256 weight;
+            # vectorised: 22 us).
+            for i in range(param.shape[0]):
+                g = grad[i]
+                m = exp_avg[i] + (g - exp_avg[i]) * one_minus_beta1
+                v = exp_avg_sq[i] * beta2 + (g * g) * one_minus_beta2
+                exp_avg[i] = m
+                exp_avg_sq[i] = v
+                param[i] = param[i] * decay_factor - (m / (math.sqrt(v) / bias_correction2_sqrt + eps)) * step_size
+            return
         for i in range(param.shape[0]):
             g = grad[i]
             if weight_decay != 0:
@@ -40,7 +55,7 @@ def _build():
             if amsgrad:
                 v = np.maximum(max_exp_avg_sq[i], v)          # NaN propagates, as in np.maximum
                 max_exp_avg_sq[i] = v
-            denominator = np.sqrt(v) / bias_correction2_sqrt + eps
+            denominator = math.sqrt(v) / bias_correction2_sqrt + eps
             param[i] = p - (m / denominator) * step_size
 
     return adam_update
