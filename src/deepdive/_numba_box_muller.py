@@ -10,30 +10,9 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic
 
+from ._numba_intrinsics import bits_float as _bits_float, float_bits as _float_bits, fma as _fma
 from ._avx_mathfun import _COSCOF, _DP1, _DP2, _DP3, _FOPI, _LOG_P, _LOG_Q1, _LOG_Q2, _SINCOF, _SQRTHF
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (``llvm.fma``: vfmadd on an FMA CPU, else libm's exact fma)."""
-    float_type = types.float32 if a == types.float32 else types.float64
-    return float_type(float_type, float_type, float_type), lambda ctx, builder, sig, args: builder.fma(*args)
-
-
-@intrinsic
-def _float_bits(typingctx, x):
-    """A float32's bits as uint32 (a bitcast, not a conversion)."""
-    return types.uint32(types.float32), lambda ctx, builder, sig, args: builder.bitcast(args[0], ir.IntType(32))
-
-
-@intrinsic
-def _bits_float(typingctx, x):
-    """uint32 bits as the float32 they encode."""
-    return types.float32(types.uint32), lambda ctx, builder, sig, args: builder.bitcast(args[0], ir.FloatType())
 
 
 def _njit(signature):

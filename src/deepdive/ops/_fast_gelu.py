@@ -20,17 +20,8 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
-
-@intrinsic
-def _float32_from_bits(typingctx, bits):
-    """The float32 whose IEEE bit pattern is the int32 ``bits`` (a free bitcast, so loops stay vectorised)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
+from .._numba_intrinsics import bits_float as _bits_float
 
 
 _F = np.float32
@@ -61,7 +52,7 @@ def _expf(a):
     p = p * r + p4
     p = p * r + p5
     e = (p * r) * r + r + _ONE
-    e = e * _float32_from_bits((np.int32(k) + np.int32(127)) << np.int32(23))
+    e = e * _bits_float((np.int32(k) + np.int32(127)) << np.int32(23))
     return e if a >= _EXP_MIN else _ZERO
 
 
