@@ -278,13 +278,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, inputs=None, create_
                 for observe in OBSERVERS:
                     observe(node, grads, input_grads)
             if not retain_graph:
-                if node._saved_only:    # release_saved's first case inlined (Linear, ReLU): one call fewer per node
-                    if node._saved:
-                        node._saved = ()
-                        node._freed = True
-                        node._saved_versions = None
-                else:
-                    release_saved(node)
+                release_saved(node)
             for edge, grad in zip(edges, input_grads):
                 if edge is None:
                     continue

@@ -7,7 +7,7 @@ from .. import _dtype
 from ..tensor import Tensor, _wrap, _TENSOR_TYPES, _canonical_dim
 
 __all__ = ["unbroadcast", "binary_operands", "as_tensor_arg", "normalize_dims", "canonical_dim", "shape_arg",
-           "broadcast_error", "zero_where", "keep_where"]
+           "broadcast_error", "keep_where"]
 
 canonical_dim = _canonical_dim
 
@@ -55,10 +55,6 @@ def keep_where(keep, grad):
         return np.where(keep, grad, dtype.type(0))
     return np.multiply(grad.view(bits), keep).view(dtype)     # uint x bool -> uint: bool 0/1 cast in the loop
 
-
-def zero_where(mask, grad):
-    """``np.where(mask, 0, grad)`` for a float ``grad``: +0.0 where ``mask``, else ``grad`` (see keep_where)."""
-    return keep_where(np.logical_not(mask), grad)
 
 
 def _unbroadcast_tensor(grad, shape):
